@@ -1,0 +1,44 @@
+"""FastAPI dependencies: the runtime, a database session, and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sandlot.api.runtime import Runtime
+from sandlot.domain.models import Principal
+from sandlot.services import auth
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A session per request. Routes that change data commit explicitly; anything not
+    committed is rolled back when the request ends."""
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_principal(
+    runtime: RuntimeDep,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <API key>`", include_in_schema=False)
+    ] = None,
+) -> Principal:
+    key = auth.bearer_key(authorization)
+    return await auth.authenticate(sessions=runtime.sessions, key=key, cache=runtime.keys)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,104 @@
+"""The one JSON error shape, `{"error": "<Name>", "detail": {...}}`, and the one place that
+maps Sandlot's errors to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sandlot.domain import errors as e
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS: list[tuple[type[e.SandlotError], int]] = [
+    (e.EventTooLarge, 413),
+    (e.PayloadTooLarge, 413),
+    (e.InvalidInput, 400),
+    (e.Unauthenticated, 401),
+    (e.PermissionDenied, 403),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.TooManyRequests, 429),
+    (e.FunctionTimedOut, 504),
+    (e.FunctionOutOfMemory, 507),
+    (e.FunctionFailure, 502),
+    (e.ServiceUnavailable, 503),
+]
+
+FUNCTION_FAILURE_STATUS: dict[str, int] = {
+    "FunctionError": 502,
+    "FunctionTimedOut": 504,
+    "FunctionOutOfMemory": 507,
+    "FunctionCrashed": 502,
+    "FunctionResourceLimit": 502,
+    "FunctionResultInvalid": 502,
+}
+
+
+def status_for(error: e.SandlotError) -> int:
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_body(name: str, detail: Any) -> dict[str, Any]:
+    return {"error": name, "detail": detail}
+
+
+def error_response(
+    name: str, detail: Any, status: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(name, detail), status_code=status, headers=headers)
+
+
+def sandlot_error_response(error: e.SandlotError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if isinstance(error, e.Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, e.TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after_s)
+    return error_response(error.name, error.detail(), status_for(error), headers)
+
+
+async def _on_sandlot_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, e.SandlotError)
+    return sandlot_error_response(exc)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]}
+        for err in exc.errors()
+    ]
+    return error_response(
+        "ValidationError", {"message": "the request is not valid", "problems": problems}, 422
+    )
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    names = {404: "NotFound", 405: "MethodNotAllowed"}
+    name = names.get(exc.status_code, "HTTPError")
+    return error_response(name, {"message": str(exc.detail)}, exc.status_code, exc.headers)
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    # A bug of ours: log the traceback for the operator, never show it to the caller.
+    log.error("unhandled error", exc_info=exc)
+    return error_response("InternalError", {"message": "an unexpected error occurred"}, 500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(e.SandlotError, _on_sandlot_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

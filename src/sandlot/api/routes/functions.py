@@ -1,0 +1,149 @@
+"""Functions and their versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
+from sandlot.api.uploads import DEPLOY_REQUEST_BODY, deploy_input
+from sandlot.domain.errors import InvalidInput
+from sandlot.services import functions as service
+
+router = APIRouter(prefix="/functions", tags=["functions"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "Bad input: name, limits, zip, handler",
+        401: "Missing or wrong API key",
+        403: "The key's role may not do this",
+        404: "No such function or version",
+        409: "The name is taken",
+        413: "The upload is too large",
+        422: "The request does not match the schema",
+    }.items()
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=FunctionOut,
+    responses=ERRORS,
+    openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
+    summary="Create a function from a zip; this makes version 1",
+)
+async def create_function(
+    request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> FunctionOut:
+    given = await deploy_input(request, runtime.settings.max_upload_bytes, creating=True)
+    if not given.name:
+        raise InvalidInput("a function needs a 'name'")
+    if given.code is None:
+        raise InvalidInput("a new function needs its code: a zip in 'code' or 'code_base64'")
+    deployed = await service.create_function(
+        session=session,
+        principal=principal,
+        name=given.name,
+        code=given.code,
+        changes=given.changes,
+        code_store=runtime.code,
+    )
+    await session.commit()
+    runtime.catalog.invalidate(principal.namespace_id, given.name)
+    return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
+
+
+@router.put(
+    "/{name}",
+    response_model=FunctionOut,
+    responses=ERRORS,
+    openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
+    summary="New code and/or configuration: a new immutable version",
+)
+async def update_function(
+    name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> FunctionOut:
+    given = await deploy_input(request, runtime.settings.max_upload_bytes, creating=False)
+    deployed = await service.update_function(
+        session=session,
+        principal=principal,
+        name=name,
+        code=given.code,
+        changes=given.changes,
+        code_store=runtime.code,
+    )
+    await session.commit()
+    runtime.catalog.invalidate(principal.namespace_id, name)
+    return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
+
+
+@router.get("", response_model=FunctionList, responses=ERRORS, summary="List functions")
+async def list_functions(session: SessionDep, principal: PrincipalDep) -> FunctionList:
+    items = []
+    for function in await service.list_functions(session=session, principal=principal):
+        latest = await service.latest_version(session, function)
+        items.append(FunctionOut.of(function, principal.namespace, latest))
+    return FunctionList(items=items)
+
+
+@router.get("/{name}", response_model=FunctionOut, responses=ERRORS, summary="One function")
+async def get_function(name: str, session: SessionDep, principal: PrincipalDep) -> FunctionOut:
+    function = await service.get_function(session=session, principal=principal, name=name)
+    latest = await service.latest_version(session, function)
+    return FunctionOut.of(function, principal.namespace, latest)
+
+
+@router.delete(
+    "/{name}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Delete a function and stop its instances; its history is kept",
+)
+async def delete_function(
+    name: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    await service.delete_function(
+        session=session, principal=principal, name=name, pool=runtime.pool
+    )
+    await session.commit()
+    runtime.catalog.invalidate(principal.namespace_id, name)
+    return Response(status_code=204)
+
+
+@router.get("/{name}/versions", response_model=VersionList, responses=ERRORS, summary="Versions")
+async def list_versions(name: str, session: SessionDep, principal: PrincipalDep) -> VersionList:
+    versions = await service.list_versions(session=session, principal=principal, name=name)
+    return VersionList(items=[VersionOut.of(version) for version in versions])
+
+
+@router.get(
+    "/{name}/versions/{number}", response_model=VersionOut, responses=ERRORS, summary="A version"
+)
+async def get_version(
+    name: str, number: int, session: SessionDep, principal: PrincipalDep
+) -> VersionOut:
+    version = await service.get_version(
+        session=session, principal=principal, name=name, number=number
+    )
+    return VersionOut.of(version)
+
+
+@router.get(
+    "/{name}/versions/{number}/code",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"application/zip": {}}, "description": "The zip"}},
+    summary="Download a version's code",
+)
+async def download_code(
+    name: str, number: int, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    data = await service.get_code(session=session, principal=principal, name=name, number=number)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}-v{number}.zip"'},
+    )

@@ -1,0 +1,151 @@
+"""Invoking functions and reading invocation history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_response
+from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
+from sandlot.api.uploads import read_body
+from sandlot.domain.states import InvocationState
+from sandlot.services import invocations as service
+from sandlot.worker.interface import InvokeOutcome
+
+router = APIRouter(tags=["invocations"])
+
+_FAILURES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "InvalidEvent: the body is not JSON"},
+    401: {"model": ErrorOut, "description": "Missing or wrong API key"},
+    404: {"model": ErrorOut, "description": "FunctionNotFound or VersionNotFound"},
+    409: {
+        "model": ErrorOut,
+        "description": "VersionNotReady: the version is still building or failed",
+    },
+    413: {"model": ErrorOut, "description": "EventTooLarge"},
+    429: {
+        "model": ErrorOut,
+        "description": "TooManyRequests: at the concurrency limit; see Retry-After",
+    },
+    502: {
+        "model": ErrorOut,
+        "description": "FunctionError (the handler raised: exception_type, message, traceback), "
+        "FunctionCrashed (the process died), FunctionResourceLimit (processes, file size), "
+        "FunctionResultInvalid (not JSON or too large)",
+    },
+    503: {"model": ErrorOut, "description": "ServiceUnavailable: shutting down or no sandbox"},
+    504: {"model": ErrorOut, "description": "FunctionTimedOut: the instance was killed"},
+    507: {"model": ErrorOut, "description": "FunctionOutOfMemory: over memory_mb"},
+}
+
+
+def _headers(outcome: InvokeOutcome, version: int) -> dict[str, str]:
+    t = outcome.timings
+    return {
+        "X-Sandlot-Invocation-Id": outcome.invocation_id,
+        "X-Sandlot-Version": str(version),
+        "X-Sandlot-Cold-Start": "true" if outcome.cold_start else "false",
+        "X-Sandlot-Duration-Ms": f"{t.total_ms:.3f}",
+        "Server-Timing": (
+            f"queue;dur={t.queue_ms:.3f}, start;dur={t.start_ms:.3f}, "
+            f"init;dur={t.init_ms:.3f}, handler;dur={t.handler_ms:.3f}"
+        ),
+    }
+
+
+@router.post(
+    "/functions/{name}/invoke",
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The handler's return value"},
+        **_FAILURES,
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": {}}},
+            "description": "The event: any JSON value; an empty body is null",
+        }
+    },
+    summary="Invoke a function; the response body is its return value",
+)
+async def invoke(
+    name: str,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    version: Annotated[int | None, Query(ge=1, description="A version; default: latest")] = None,
+) -> Response:
+    body = await read_body(request, runtime.settings.max_event_bytes, "event")
+    invoked = await service.invoke(
+        invoker=runtime.invoker, principal=principal, name=name, version=version, body=body
+    )
+    outcome = invoked.outcome
+    headers = _headers(outcome, invoked.spec.version)
+    if outcome.error is None:
+        return Response(outcome.result_json, media_type="application/json", headers=headers)
+    error = outcome.error
+    headers["X-Sandlot-Error"] = error.kind
+    detail = {**error.as_dict(), "invocation_id": outcome.invocation_id}
+    detail.pop("kind", None)
+    return error_response(error.kind, detail, FUNCTION_FAILURE_STATUS.get(error.kind, 502), headers)
+
+
+@router.get(
+    "/invocations",
+    response_model=InvocationList,
+    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    summary="Invocations, newest first",
+)
+async def list_invocations(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    function: str | None = None,
+    state: InvocationState | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    cursor: str | None = Query(default=None, description="next_cursor of the previous page"),
+) -> InvocationList:
+    page = await service.list_invocations(
+        session=session,
+        recorder=runtime.recorder,
+        principal=principal,
+        function=function,
+        state=state,
+        limit=limit,
+        cursor=cursor,
+    )
+    return InvocationList(
+        items=[InvocationOut.of(item) for item in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/invocations/{invocation_id}",
+    response_model=InvocationOut,
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    summary="One invocation: state, timings, result or error, a log excerpt",
+)
+async def get_invocation(
+    invocation_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> InvocationOut:
+    invocation = await service.get_invocation(
+        session=session, recorder=runtime.recorder, principal=principal, invocation_id=invocation_id
+    )
+    return InvocationOut.of(invocation)
+
+
+@router.get(
+    "/invocations/{invocation_id}/logs",
+    response_class=PlainTextResponse,
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    summary="The whole captured stdout and stderr (capped at 1 MiB, with a marker)",
+)
+async def get_logs(
+    invocation_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> PlainTextResponse:
+    text = await service.get_logs(
+        session=session, recorder=runtime.recorder, principal=principal, invocation_id=invocation_id
+    )
+    return PlainTextResponse(text)

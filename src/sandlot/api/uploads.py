@@ -1,0 +1,153 @@
+"""Reading request bodies within limits, and the two shapes of a deploy (multipart or JSON)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+
+from sandlot.api.schemas import FunctionCreateJson, FunctionUpdateJson
+from sandlot.domain.errors import InvalidInput, PayloadTooLarge
+from sandlot.services.functions import ConfigChanges
+
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+async def read_body(request: Request, limit: int, what: str = "request body") -> bytes:
+    """Read at most `limit` bytes, refusing early when Content-Length already says more."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the {what} is {declared} bytes; at most {limit} are accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the {what} is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class DeployInput:
+    name: str | None
+    code: bytes | None
+    changes: ConfigChanges
+
+
+DEPLOY_REQUEST_BODY: dict[str, Any] = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "code": {"type": "string", "format": "binary", "description": "a zip"},
+                    "handler": {"type": "string", "default": "main.handler"},
+                    "memory_mb": {"type": "integer", "default": 256},
+                    "timeout_s": {"type": "integer", "default": 30},
+                    "env": {"type": "string", "description": "a JSON object of strings"},
+                },
+            }
+        },
+        "application/json": {"schema": FunctionCreateJson.model_json_schema()},
+    }
+}
+
+
+async def deploy_input(request: Request, max_upload: int, *, creating: bool) -> DeployInput:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        return await _from_multipart(request, max_upload)
+    if content_type.startswith("application/json"):
+        return await _from_json(request, max_upload, creating=creating)
+    raise InvalidInput(
+        "send the function as multipart/form-data (with a 'code' zip file) "
+        "or as application/json (with 'code_base64')",
+        content_type=content_type,
+    )
+
+
+async def _from_multipart(request: Request, max_upload: int) -> DeployInput:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_upload + _MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(f"the upload is {declared} bytes; at most {max_upload} are accepted")
+    async with request.form(max_files=1, max_fields=20) as form:
+        upload = form.get("code")
+        code = None
+        if isinstance(upload, UploadFile):
+            code = await upload.read(max_upload + 1)
+            if len(code) > max_upload:
+                raise PayloadTooLarge(f"the zip is larger than {max_upload} bytes")
+        elif upload is not None:
+            raise InvalidInput("'code' must be a file upload (a zip)")
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    return DeployInput(
+        name=fields.get("name"),
+        code=code,
+        changes=ConfigChanges(
+            handler=fields.get("handler") or None,
+            memory_mb=_int_field(fields, "memory_mb"),
+            timeout_s=_int_field(fields, "timeout_s"),
+            env=_env_field(fields.get("env")),
+        ),
+    )
+
+
+def _int_field(fields: dict[str, str], name: str) -> int | None:
+    raw = fields.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be an integer, got {raw!r}", field=name) from exc
+
+
+def _env_field(raw: str | None) -> dict[str, str] | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        env = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"env must be a JSON object of strings: {exc}", field="env") from exc
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise InvalidInput("env must be a JSON object whose values are strings", field="env")
+    return env
+
+
+async def _from_json(request: Request, max_upload: int, *, creating: bool) -> DeployInput:
+    body = await read_body(request, max_upload * 4 // 3 + _MULTIPART_OVERHEAD, "upload")
+    model: type[BaseModel] = FunctionCreateJson if creating else FunctionUpdateJson
+    try:
+        parsed = model.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+    assert isinstance(parsed, FunctionCreateJson | FunctionUpdateJson)
+    code = _decode_base64(parsed.code_base64) if parsed.code_base64 is not None else None
+    return DeployInput(
+        name=parsed.name if isinstance(parsed, FunctionCreateJson) else None,
+        code=code,
+        changes=ConfigChanges(
+            handler=parsed.handler,
+            memory_mb=parsed.memory_mb,
+            timeout_s=parsed.timeout_s,
+            env=parsed.env,
+        ),
+    )
+
+
+def _decode_base64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(f"code_base64 is not valid base64: {exc}", field="code_base64") from exc

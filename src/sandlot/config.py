@@ -1,0 +1,86 @@
+"""The one place settings are read. Everything else receives a `Settings` value."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SandboxMode(StrEnum):
+    STRICT = "strict"
+    INSECURE_DEV = "insecure-dev"
+
+
+class Settings(BaseSettings):
+    """Sandlot's settings; each field is read from `SANDLOT_<FIELD>` as well."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDLOT_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".sandlot"), description="Where state lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; defaults to a SQLite file in the data dir. "
+        "Use postgresql+asyncpg://user@host/db for PostgreSQL.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    bootstrap_api_key: str | None = Field(
+        default=None, description="The admin key to create on first start (else generated)."
+    )
+    sandbox: SandboxMode = SandboxMode.STRICT
+
+    # Limits on what callers send.
+    max_event_bytes: int = 6 * 1024 * 1024
+    max_result_bytes: int = 6 * 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_unpacked_bytes: int = 250 * 1024 * 1024
+    max_archive_files: int = 10_000
+    max_log_bytes: int = 1024 * 1024
+    log_excerpt_bytes: int = 4096
+
+    # The runtime pool.
+    keep_alive_s: float = 600.0
+    max_instances: int = 1000
+    max_memory_mb: int = 16 * 1024
+    default_max_concurrency: int = 10
+    queue_timeout_s: float = 10.0
+    shutdown_grace_s: float = 10.0
+    tmp_mb: int = 64
+    pids_max: int = 64
+
+    # Dependency builds.
+    package_index_url: str | None = None
+    extra_index_urls: list[str] = Field(default_factory=list)
+    find_links: list[str] = Field(default_factory=list)
+    build_timeout_s: float = 600.0
+    max_env_bytes: int = 1024 * 1024 * 1024
+    env_gc_grace_s: float = 24 * 3600.0
+
+    # Writes of sync invocation records are batched off the hot path.
+    record_flush_interval_s: float = 0.2
+    record_batch_size: int = 500
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'sandlot.db').resolve()}"
+
+    @property
+    def admin_key_path(self) -> Path:
+        return self.data_dir / "admin.key"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.data_dir / "code"
+
+    @property
+    def envs_dir(self) -> Path:
+        return self.data_dir / "envs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"

@@ -1,0 +1,1 @@
+"""Plain values and rules of Sandlot: no I/O, no SQL, no HTTP."""

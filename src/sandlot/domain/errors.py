@@ -1,0 +1,153 @@
+"""Every error Sandlot reports, under one root.
+
+The API maps these to HTTP in one place (`sandlot.api.errors`); everything below the
+API raises them and never thinks about status codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SandlotError(Exception):
+    """Root of every error that Sandlot reports to a caller."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def detail(self) -> dict[str, Any]:
+        return {"message": self.message, **self.extra}
+
+
+class InvalidInput(SandlotError):
+    """The caller sent something malformed or out of range."""
+
+
+class InvalidFunctionName(InvalidInput):
+    pass
+
+
+class InvalidLimit(InvalidInput):
+    pass
+
+
+class InvalidEvent(InvalidInput):
+    pass
+
+
+class EventTooLarge(InvalidInput):
+    pass
+
+
+class InvalidArchive(InvalidInput):
+    """A zip that is corrupt, escapes its folder, or is too big once unpacked."""
+
+
+class HandlerNotFound(InvalidInput):
+    pass
+
+
+class HandlerSyntaxError(InvalidInput):
+    pass
+
+
+class PayloadTooLarge(InvalidInput):
+    """An upload larger than the server accepts."""
+
+
+class InvalidRequirements(InvalidInput):
+    pass
+
+
+class NotFound(SandlotError):
+    pass
+
+
+class FunctionNotFound(NotFound):
+    pass
+
+
+class VersionNotFound(NotFound):
+    pass
+
+
+class InvocationNotFound(NotFound):
+    pass
+
+
+class ApiKeyNotFound(NotFound):
+    pass
+
+
+class EnvironmentNotFound(NotFound):
+    pass
+
+
+class Conflict(SandlotError):
+    pass
+
+
+class FunctionAlreadyExists(Conflict):
+    pass
+
+
+class VersionNotReady(Conflict):
+    pass
+
+
+class InvalidTransition(Conflict):
+    pass
+
+
+class Unauthenticated(SandlotError):
+    pass
+
+
+class PermissionDenied(SandlotError):
+    pass
+
+
+class TooManyRequests(SandlotError):
+    """The function is at its concurrency limit and the bounded queue wait ran out."""
+
+    def __init__(self, message: str, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **extra)
+        self.retry_after_s = retry_after_s
+
+
+class ServiceUnavailable(SandlotError):
+    """The platform cannot run functions right now (shutting down, sandbox missing)."""
+
+
+class FunctionFailure(SandlotError):
+    """The function, not the platform, failed. Subclasses name how."""
+
+
+class FunctionError(FunctionFailure):
+    """The handler raised an exception."""
+
+
+class FunctionTimedOut(FunctionFailure):
+    pass
+
+
+class FunctionOutOfMemory(FunctionFailure):
+    pass
+
+
+class FunctionCrashed(FunctionFailure):
+    """The function's process died on its own: a signal, os._exit, a segfault."""
+
+
+class FunctionResourceLimit(FunctionFailure):
+    """A sandbox limit other than memory or time: processes, file size, /tmp full."""
+
+
+class FunctionResultInvalid(FunctionFailure):
+    """The handler returned something that is not JSON or is too large."""

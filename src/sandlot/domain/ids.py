@@ -1,0 +1,49 @@
+"""Identifiers: time-ordered invocation ids and API key material."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+API_KEY_PREFIX = "sl"
+
+
+def _base32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def new_invocation_id() -> str:
+    """A ULID-like id: 48 bits of milliseconds, then 80 random bits, in lowercase base32.
+
+    Ids sort by creation time, so "newest first" and cursor pagination are a plain
+    ORDER BY on the primary key.
+    """
+    millis = time.time_ns() // 1_000_000
+    randomness = int.from_bytes(os.urandom(10), "big")
+    return _base32(millis, 10) + _base32(randomness, 16)
+
+
+def new_api_key() -> tuple[str, str]:
+    """Return (key, prefix). The prefix is shown in listings; the key only once."""
+    prefix = secrets.token_hex(4)
+    return f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def api_key_prefix(key: str) -> str | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    return parts[1]
+
+
+def hash_api_key(key: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough; a slow KDF protects low-entropy
+    # passwords, which these are not.
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -1,0 +1,113 @@
+"""Domain values returned by repositories and passed between services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sandlot.domain.states import InvocationState, VersionState
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    INVOKER = "invoker"
+
+
+# What each role may do. Admins manage keys; developers deploy; invokers only invoke and read.
+ROLE_CAN_DEPLOY = frozenset({Role.ADMIN, Role.DEVELOPER})
+ROLE_CAN_MANAGE_KEYS = frozenset({Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Namespace:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    namespace_id: str
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's namespace and role."""
+
+    key_id: str
+    namespace_id: str
+    namespace: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Function:
+    id: str
+    namespace_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    latest_version: int | None
+    version_count: int
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class VersionConfig:
+    """The configuration part of a version: what `PUT /functions/{name}` may change."""
+
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Version:
+    id: str
+    function_id: str
+    function_name: str
+    number: int
+    state: VersionState
+    config: VersionConfig
+    code_sha256: str
+    code_size: int
+    created_at: datetime
+    error: str | None = None
+    lock_text: str | None = None
+    env_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    id: str
+    namespace_id: str
+    function_id: str
+    function_name: str
+    version: int
+    trigger: str
+    state: InvocationState
+    cold_start: bool
+    created_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    timings: dict[str, float]
+    result: Any = None
+    error: dict[str, Any] | None = None
+    log_excerpt: str = ""
+    logs_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class InvocationPage:
+    items: list[Invocation]
+    next_cursor: str | None

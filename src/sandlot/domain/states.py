@@ -1,0 +1,80 @@
+"""State machines, each with one explicit table of allowed moves and one `transition()`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from sandlot.domain.errors import InvalidTransition
+
+
+class VersionState(StrEnum):
+    PENDING = "pending"
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class InvocationState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    OUT_OF_MEMORY = "out_of_memory"
+    CANCELLED = "cancelled"
+
+
+class InstanceState(StrEnum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    STOPPING = "stopping"
+
+
+VERSION_MOVES: dict[VersionState, frozenset[VersionState]] = {
+    VersionState.PENDING: frozenset(
+        {VersionState.BUILDING, VersionState.READY, VersionState.FAILED}
+    ),
+    # A rebuild (an environment pruned and rebuilt) goes back through building.
+    VersionState.BUILDING: frozenset({VersionState.READY, VersionState.FAILED}),
+    VersionState.READY: frozenset({VersionState.BUILDING}),
+    VersionState.FAILED: frozenset({VersionState.BUILDING}),
+}
+
+FINAL_INVOCATION_STATES = frozenset(
+    {
+        InvocationState.SUCCEEDED,
+        InvocationState.FAILED,
+        InvocationState.TIMED_OUT,
+        InvocationState.OUT_OF_MEMORY,
+        InvocationState.CANCELLED,
+    }
+)
+
+INVOCATION_MOVES: dict[InvocationState, frozenset[InvocationState]] = {
+    InvocationState.QUEUED: frozenset({InvocationState.RUNNING, InvocationState.CANCELLED}),
+    InvocationState.RUNNING: FINAL_INVOCATION_STATES - {InvocationState.CANCELLED},
+    **{state: frozenset() for state in FINAL_INVOCATION_STATES},
+}
+
+INSTANCE_MOVES: dict[InstanceState, frozenset[InstanceState]] = {
+    InstanceState.STARTING: frozenset({InstanceState.IDLE, InstanceState.STOPPING}),
+    InstanceState.IDLE: frozenset({InstanceState.BUSY, InstanceState.STOPPING}),
+    InstanceState.BUSY: frozenset({InstanceState.IDLE, InstanceState.STOPPING}),
+    InstanceState.STOPPING: frozenset(),
+}
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def transition(table: dict[S, frozenset[S]], current: S, target: S) -> S:
+    """Return `target` if the table allows `current -> target`, else raise."""
+    if target not in table[current]:
+        raise InvalidTransition(
+            f"cannot move from {current.value!r} to {target.value!r}",
+            current=current.value,
+            target=target.value,
+        )
+    return target

@@ -1,0 +1,1 @@
+"""Linux isolation for function processes. Knows nothing of functions, HTTP or SQL."""

@@ -1,0 +1,104 @@
+"""What to run and which limits to apply: the seam between the runtime pool and a starter.
+
+A starter turns a `ProcessSpec` into a running process and a `ProcessHandle` to watch and
+kill it. `plain.PlainStarter` runs an ordinary child process with rlimits only (the
+insecure development mode); the sandboxed starter adds namespaces, a minimal read-only
+root, cgroups, seccomp and Landlock. Both take the same spec, and every path in it is a
+host path: the sandbox mounts each one at the same place inside its root.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class NetworkPolicy(enum.StrEnum):
+    NONE = "none"  # loopback only, in a network namespace of its own
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    memory_mb: int
+    pids: int = 64
+    cpus: float = 1.0
+    tmp_mb: int = 64
+    open_files: int = 1024
+    file_size_mb: int = 512
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process to start.
+
+    `name` is unique among live processes and safe to use in file names (cgroups, mounts).
+    `group` is shared by every process of one function version (a network namespace, a uid).
+    `pass_fds` maps a file descriptor number in the child to one in the caller, e.g. {3: sock}.
+    `ro_paths` are host paths that the process may read (interpreter, bootstrap, code,
+    dependencies); nothing else of the host is visible when sandboxed.
+    """
+
+    name: str
+    group: str
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    cwd: Path
+    ro_paths: Sequence[Path]
+    limits: SandboxLimits
+    network: NetworkPolicy = NetworkPolicy.NONE
+    pass_fds: Mapping[int, int] = field(default_factory=dict)
+    stdout_fd: int | None = None
+    stderr_fd: int | None = None
+
+
+@dataclass(frozen=True)
+class ExitInfo:
+    """How a process ended: exactly one of `returncode` or `signal` is set."""
+
+    returncode: int | None
+    signal: int | None
+
+
+@dataclass(frozen=True)
+class ResourceReport:
+    """What the kernel says about a process's limits, read after it ended or was killed."""
+
+    oom_killed: bool = False
+    peak_memory_bytes: int | None = None
+    pids_limit_hit: bool = False
+
+
+class ProcessHandle(Protocol):
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> ExitInfo | None:
+        """The exit if the process has ended, without blocking."""
+
+    async def wait(self) -> ExitInfo:
+        """Wait for the process to end."""
+
+    def kill(self) -> None:
+        """Kill the process and everything it started. Idempotent; never raises."""
+
+    def report(self) -> ResourceReport: ...
+
+    async def cleanup(self) -> None:
+        """Kill, reap and remove what was set up for the process (cgroups, mounts)."""
+
+
+class Starter(Protocol):
+    """Starts processes from specs. One per pool; long-lived."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def start(self, spec: ProcessSpec) -> ProcessHandle: ...
+
+    async def release_group(self, group: str) -> None:
+        """Free what was shared by one group (its network namespace) once it has no process."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Use cases. Each takes a session and its collaborators; flushes, never commits."""

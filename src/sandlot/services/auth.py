@@ -1,0 +1,127 @@
+"""API keys: first-start bootstrap, authentication, and key management."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sandlot.domain.errors import InvalidInput, PermissionDenied, Unauthenticated
+from sandlot.domain.ids import api_key_prefix, hash_api_key, new_api_key
+from sandlot.domain.models import ApiKey, Principal, Role
+from sandlot.services.caches import TtlCache
+from sandlot.storage.keys import ApiKeyRepo, NamespaceRepo
+
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    created: bool
+    key: str | None  # the new admin key, when one was generated or taken from settings
+
+
+class KeyCache(TtlCache[str, Principal]):
+    """Key hash -> principal, so authenticating an invocation reads no database."""
+
+
+async def bootstrap(
+    *, session: AsyncSession, bootstrap_key: str | None, key_file: Path
+) -> BootstrapResult:
+    """On the first start, create the default namespace and an admin key."""
+    namespaces = NamespaceRepo(session)
+    if await namespaces.get_by_name(DEFAULT_NAMESPACE) is not None:
+        return BootstrapResult(created=False, key=None)
+    namespace = await namespaces.create(DEFAULT_NAMESPACE)
+    if bootstrap_key:
+        key, prefix = bootstrap_key, api_key_prefix(bootstrap_key) or "bootstrap"
+    else:
+        key, prefix = new_api_key()
+    await ApiKeyRepo(session).create(
+        namespace_id=namespace.id,
+        name="bootstrap admin",
+        role=Role.ADMIN,
+        prefix=prefix,
+        key_hash=hash_api_key(key),
+    )
+    if not bootstrap_key:
+        _write_secret(key_file, key)
+    return BootstrapResult(created=True, key=key)
+
+
+def _write_secret(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    path.chmod(0o600)
+
+
+def bearer_key(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("missing 'Authorization: Bearer <key>' header")
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <key>'")
+    return key.strip()
+
+
+async def authenticate(
+    *, sessions: async_sessionmaker[AsyncSession], key: str, cache: KeyCache
+) -> Principal:
+    """The caller behind a key; a session is opened only when the cache has no answer."""
+    key_hash = hash_api_key(key)
+    principal = cache.get(key_hash)
+    if principal is not None:
+        return principal
+    async with sessions() as session:
+        principal = await ApiKeyRepo(session).principal_for_hash(key_hash)
+    if principal is None:
+        raise Unauthenticated("the API key is not valid (unknown or revoked)")
+    cache.put(key_hash, principal)
+    return principal
+
+
+def require_role(principal: Principal, allowed: frozenset[Role], action: str) -> None:
+    if principal.role not in allowed:
+        raise PermissionDenied(
+            f"a key with role {principal.role.value!r} may not {action}",
+            role=principal.role.value,
+            allowed=sorted(role.value for role in allowed),
+        )
+
+
+async def create_key(
+    *, session: AsyncSession, principal: Principal, name: str, role: str
+) -> tuple[ApiKey, str]:
+    try:
+        parsed = Role(role)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"unknown role {role!r}; use one of {[r.value for r in Role]}", role=role
+        ) from exc
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("a key name must be 1 to 200 characters")
+    key, prefix = new_api_key()
+    created = await ApiKeyRepo(session).create(
+        namespace_id=principal.namespace_id,
+        name=name,
+        role=parsed,
+        prefix=prefix,
+        key_hash=hash_api_key(key),
+    )
+    return created, key
+
+
+async def list_keys(*, session: AsyncSession, principal: Principal) -> list[ApiKey]:
+    return await ApiKeyRepo(session).list(principal.namespace_id)
+
+
+async def revoke_key(
+    *, session: AsyncSession, principal: Principal, key_id: str, cache: KeyCache
+) -> ApiKey:
+    revoked = await ApiKeyRepo(session).revoke(namespace_id=principal.namespace_id, key_id=key_id)
+    cache.clear()  # we only know hashes in the cache, not ids: drop them all
+    return revoked

@@ -1,0 +1,87 @@
+"""Resolving (namespace, function, version) to what the pool needs, without a database read
+on the hot path."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sandlot.domain.errors import VersionNotReady
+from sandlot.domain.models import Function, Principal, Version
+from sandlot.domain.states import VersionState
+from sandlot.services.caches import TtlCache
+from sandlot.services.code import CodeStore
+from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
+from sandlot.worker.interface import VersionSpec
+
+CacheKey = tuple[str, str, int | None]  # namespace id, function name, version (None = latest)
+
+
+class Catalog:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        code: CodeStore,
+        keep_alive_s: float,
+        max_concurrency: int,
+        tmp_mb: int,
+        ttl_s: float = 5.0,
+    ) -> None:
+        self.sessions = sessions
+        self.code = code
+        self.keep_alive_s = keep_alive_s
+        self.max_concurrency = max_concurrency
+        self.tmp_mb = tmp_mb
+        self._cache: TtlCache[CacheKey, VersionSpec] = TtlCache(ttl_s)
+
+    async def resolve(self, principal: Principal, name: str, version: int | None) -> VersionSpec:
+        key: CacheKey = (principal.namespace_id, name, version)
+        spec = self._cache.get(key)
+        if spec is None:
+            spec = await self._load(principal, name, version)
+            self._cache.put(key, spec)
+        return spec
+
+    def invalidate(self, namespace_id: str, name: str) -> None:
+        self._cache.discard_where(lambda key: key[0] == namespace_id and key[1] == name)
+
+    async def _load(self, principal: Principal, name: str, number: int | None) -> VersionSpec:
+        async with self.sessions() as session:
+            function = await FunctionRepo(session).get(principal.namespace_id, name)
+            if number is None:
+                if function.latest_version is None:
+                    raise VersionNotReady(
+                        f"function {name!r} has no ready version yet", function=name
+                    )
+                number = function.latest_version
+            version = await VersionRepo(session).get(function, number)
+            if version.state is not VersionState.READY:
+                raise VersionNotReady(
+                    f"version {number} of {name!r} is {version.state.value}, not ready",
+                    function=name,
+                    version=number,
+                    state=version.state.value,
+                    error=version.error,
+                )
+            if not self.code.has(version.code_sha256):
+                data = await CodeBlobRepo(session).get(version.code_sha256)
+                await asyncio.to_thread(self.code.restore, data)
+        return self.spec_for(principal, function, version)
+
+    def spec_for(self, principal: Principal, function: Function, version: Version) -> VersionSpec:
+        return VersionSpec(
+            function_id=function.id,
+            namespace=principal.namespace,
+            function_name=function.name,
+            version=version.number,
+            handler=version.config.handler,
+            memory_mb=version.config.memory_mb,
+            timeout_s=version.config.timeout_s,
+            env=dict(version.config.env),
+            code_dir=self.code.path(version.code_sha256).resolve(),
+            max_concurrency=self.max_concurrency,
+            keep_alive_s=self.keep_alive_s,
+            tmp_mb=self.tmp_mb,
+        )

@@ -1,0 +1,183 @@
+"""Deploying, reading and deleting functions and their versions."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sandlot.domain.errors import InvalidInput
+from sandlot.domain.limits import (
+    DEFAULT_HANDLER,
+    MEMORY_MB_DEFAULT,
+    TIMEOUT_S_DEFAULT,
+    check_env,
+    check_function_name,
+    check_handler,
+    check_memory_mb,
+    check_timeout_s,
+)
+from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
+from sandlot.domain.states import VersionState
+from sandlot.services import archives
+from sandlot.services.auth import require_role
+from sandlot.services.code import CodeStore
+from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
+from sandlot.worker.interface import Pool
+
+
+@dataclass(frozen=True)
+class ConfigChanges:
+    """What a deploy sets; None keeps the previous version's value (or the default)."""
+
+    handler: str | None = None
+    memory_mb: int | None = None
+    timeout_s: int | None = None
+    env: dict[str, str] | None = None
+
+    def apply(self, base: VersionConfig) -> VersionConfig:
+        config = VersionConfig(
+            handler=self.handler if self.handler is not None else base.handler,
+            memory_mb=self.memory_mb if self.memory_mb is not None else base.memory_mb,
+            timeout_s=self.timeout_s if self.timeout_s is not None else base.timeout_s,
+            env=self.env if self.env is not None else dict(base.env),
+        )
+        check_handler(config.handler)
+        check_memory_mb(config.memory_mb)
+        check_timeout_s(config.timeout_s)
+        check_env(config.env)
+        return config
+
+
+DEFAULT_CONFIG = VersionConfig(
+    handler=DEFAULT_HANDLER, memory_mb=MEMORY_MB_DEFAULT, timeout_s=TIMEOUT_S_DEFAULT
+)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    function: Function
+    version: Version
+
+
+async def create_function(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    code: bytes,
+    changes: ConfigChanges,
+    code_store: CodeStore,
+) -> Deployed:
+    require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
+    check_function_name(name)
+    config = changes.apply(DEFAULT_CONFIG)
+    archive = await _checked(code, config, code_store)
+    function = await FunctionRepo(session).create(principal.namespace_id, name)
+    return await _new_version(session, function, config, archive, code_store)
+
+
+async def update_function(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    code: bytes | None,
+    changes: ConfigChanges,
+    code_store: CodeStore,
+) -> Deployed:
+    require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
+    functions = FunctionRepo(session)
+    function = await functions.get(principal.namespace_id, name)
+    base = await _newest_version(session, function)
+    config = changes.apply(base.config if base else DEFAULT_CONFIG)
+    if code is not None:
+        archive = await _checked(code, config, code_store)
+    elif base is not None:
+        data = await CodeBlobRepo(session).get(base.code_sha256)
+        archive = await _checked(data, config, code_store)
+    else:
+        raise InvalidInput("the function has no code yet: upload a zip")
+    return await _new_version(session, function, config, archive, code_store)
+
+
+async def _newest_version(session: AsyncSession, function: Function) -> Version | None:
+    versions = await VersionRepo(session).list(function)
+    return versions[0] if versions else None
+
+
+async def _checked(
+    code: bytes, config: VersionConfig, code_store: CodeStore
+) -> archives.CheckedArchive:
+    # Unzipping is CPU work: keep it off the event loop so other requests keep flowing.
+    archive = await asyncio.to_thread(archives.check_archive, code, code_store.limits)
+    archives.check_handler(archive, config.handler)
+    return archive
+
+
+async def _new_version(
+    session: AsyncSession,
+    function: Function,
+    config: VersionConfig,
+    archive: archives.CheckedArchive,
+    code_store: CodeStore,
+) -> Deployed:
+    await CodeBlobRepo(session).put(archive.sha256, archive.data)
+    await asyncio.to_thread(code_store.put, archive)
+    functions = FunctionRepo(session)
+    number = await functions.next_version_number(function.id)
+    version = await VersionRepo(session).create(
+        function=function,
+        number=number,
+        config=config,
+        code_sha256=archive.sha256,
+        code_size=len(archive.data),
+        state=VersionState.PENDING,
+    )
+    version = await VersionRepo(session).move(function, number, VersionState.READY)
+    await functions.set_latest(function.id, number)
+    return Deployed(
+        function=await functions.get(function.namespace_id, function.name), version=version
+    )
+
+
+async def get_function(*, session: AsyncSession, principal: Principal, name: str) -> Function:
+    return await FunctionRepo(session).get(principal.namespace_id, name)
+
+
+async def latest_version(session: AsyncSession, function: Function) -> Version | None:
+    if function.latest_version is None:
+        return await _newest_version(session, function)
+    return await VersionRepo(session).get(function, function.latest_version)
+
+
+async def list_functions(*, session: AsyncSession, principal: Principal) -> list[Function]:
+    return await FunctionRepo(session).list(principal.namespace_id)
+
+
+async def delete_function(
+    *, session: AsyncSession, principal: Principal, name: str, pool: Pool
+) -> None:
+    """Mark the function deleted and stop its instances. The caller invalidates caches
+    after committing, so no request can re-cache the old state in between."""
+    require_role(principal, ROLE_CAN_DEPLOY, "delete functions")
+    function = await FunctionRepo(session).mark_deleted(principal.namespace_id, name)
+    await pool.stop_function(function.id)
+
+
+async def list_versions(*, session: AsyncSession, principal: Principal, name: str) -> list[Version]:
+    function = await FunctionRepo(session).get(principal.namespace_id, name)
+    return await VersionRepo(session).list(function)
+
+
+async def get_version(
+    *, session: AsyncSession, principal: Principal, name: str, number: int
+) -> Version:
+    function = await FunctionRepo(session).get(principal.namespace_id, name)
+    return await VersionRepo(session).get(function, number)
+
+
+async def get_code(*, session: AsyncSession, principal: Principal, name: str, number: int) -> bytes:
+    version = await get_version(session=session, principal=principal, name=name, number=number)
+    return await CodeBlobRepo(session).get(version.code_sha256)

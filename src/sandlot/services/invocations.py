@@ -1,0 +1,137 @@
+"""Invoking functions and reading their history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sandlot.domain.errors import EventTooLarge, InvalidEvent
+from sandlot.domain.ids import new_invocation_id
+from sandlot.domain.models import Invocation, InvocationPage, Principal
+from sandlot.domain.states import InvocationState
+from sandlot.services.catalog import Catalog
+from sandlot.services.metrics import Metrics
+from sandlot.services.recorder import InvocationRecorder
+from sandlot.storage.invocations import InvocationRepo
+from sandlot.worker.interface import InvokeOutcome, Pool, VersionSpec
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    spec: VersionSpec
+    outcome: InvokeOutcome
+
+
+def check_event(body: bytes, max_bytes: int) -> bytes:
+    """An empty body is `null`; anything else must be JSON within the size limit."""
+    if len(body) > max_bytes:
+        raise EventTooLarge(
+            f"the event is {len(body)} bytes; at most {max_bytes} are accepted",
+            size=len(body),
+            max_bytes=max_bytes,
+        )
+    if not body.strip():
+        return b"null"
+    try:
+        json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent(f"the request body is not valid JSON: {exc}") from exc
+    return body
+
+
+@dataclass(frozen=True)
+class Invoker:
+    """The long-lived collaborators of the invoke path, assembled once per app."""
+
+    catalog: Catalog
+    pool: Pool
+    recorder: InvocationRecorder
+    metrics: Metrics
+    max_event_bytes: int
+    log_excerpt_bytes: int
+
+
+async def invoke(
+    *,
+    invoker: Invoker,
+    principal: Principal,
+    name: str,
+    version: int | None,
+    body: bytes,
+    trigger: str = "http",
+) -> InvokeResult:
+    event = check_event(body, invoker.max_event_bytes)
+    spec = await invoker.catalog.resolve(principal, name, version)
+    outcome = await invoker.pool.invoke(spec, new_invocation_id(), event)
+    invoker.recorder.submit(_record(principal, spec, outcome, trigger, invoker.log_excerpt_bytes))
+    invoker.metrics.observe(spec.function_name, outcome)
+    return InvokeResult(spec=spec, outcome=outcome)
+
+
+def _record(
+    principal: Principal, spec: VersionSpec, outcome: InvokeOutcome, trigger: str, excerpt: int
+) -> tuple[Invocation, str | None, str]:
+    result_text = outcome.result_json.decode() if outcome.result_json is not None else None
+    invocation = Invocation(
+        id=outcome.invocation_id,
+        namespace_id=principal.namespace_id,
+        function_id=spec.function_id,
+        function_name=spec.function_name,
+        version=spec.version,
+        trigger=trigger,
+        state=outcome.state,
+        cold_start=outcome.cold_start,
+        created_at=outcome.started_at,
+        finished_at=outcome.finished_at,
+        duration_ms=round(outcome.timings.total_ms, 3),
+        timings=outcome.timings.as_dict(),
+        error=outcome.error.as_dict() if outcome.error else None,
+        log_excerpt=_tail(outcome.logs, excerpt),
+        logs_truncated=outcome.logs_truncated,
+    )
+    return invocation, result_text, outcome.logs
+
+
+def _tail(text: str, limit: int) -> str:
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return "…" + data[-limit:].decode(errors="ignore")
+
+
+async def list_invocations(
+    *,
+    session: AsyncSession,
+    recorder: InvocationRecorder,
+    principal: Principal,
+    function: str | None,
+    state: InvocationState | None,
+    limit: int,
+    cursor: str | None,
+) -> InvocationPage:
+    await recorder.run_once()
+    return await InvocationRepo(session).page(
+        principal.namespace_id,
+        function_name=function,
+        state=state,
+        limit=max(1, min(limit, MAX_PAGE)),
+        cursor=cursor,
+    )
+
+
+async def get_invocation(
+    *, session: AsyncSession, recorder: InvocationRecorder, principal: Principal, invocation_id: str
+) -> Invocation:
+    await recorder.run_once()
+    return await InvocationRepo(session).get(principal.namespace_id, invocation_id)
+
+
+async def get_logs(
+    *, session: AsyncSession, recorder: InvocationRecorder, principal: Principal, invocation_id: str
+) -> str:
+    await recorder.run_once()
+    return await InvocationRepo(session).logs(principal.namespace_id, invocation_id)

@@ -1,0 +1,83 @@
+"""Prometheus metrics: one registry per app, so several apps (tests) never collide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from sandlot.worker.interface import InvokeOutcome, PoolStats
+
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1, 2.5, 5, 10, 30, 60, 300, 900,
+)  # fmt: skip
+
+
+class _PoolCollector(Collector):
+    """Reads the pool's live numbers at scrape time instead of updating gauges per call."""
+
+    def __init__(self, stats: Callable[[], PoolStats]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self.stats()
+        live = GaugeMetricFamily(
+            "sandlot_instances", "Live function instances", labels=["function"]
+        )
+        for function, count in sorted(stats.per_function.items()):
+            live.add_metric([function], count)
+        yield live
+        yield GaugeMetricFamily(
+            "sandlot_instances_busy", "Instances running an invocation", value=stats.busy
+        )
+        yield GaugeMetricFamily(
+            "sandlot_instances_memory_mb",
+            "Memory reserved by live instances",
+            value=stats.memory_mb,
+        )
+
+
+class Metrics:
+    def __init__(self, pool_stats: Callable[[], PoolStats]) -> None:
+        self.registry = CollectorRegistry()
+        self.invocations = Counter(
+            "sandlot_invocations",
+            "Invocations by function and outcome",
+            ["function", "outcome"],
+            registry=self.registry,
+        )
+        self.cold_starts = Counter(
+            "sandlot_cold_starts",
+            "Invocations that started an instance",
+            ["function"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "sandlot_invocation_duration_seconds",
+            "Whole invocation time as the server saw it",
+            ["function"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.phase = Histogram(
+            "sandlot_invocation_phase_seconds",
+            "Time spent in each phase of an invocation (queue, start, init, handler)",
+            ["phase"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_PoolCollector(pool_stats))
+
+    def observe(self, function: str, outcome: InvokeOutcome) -> None:
+        self.invocations.labels(function, outcome.state.value).inc()
+        timings = outcome.timings
+        self.duration.labels(function).observe(timings.total_ms / 1000)
+        self.phase.labels("queue").observe(timings.queue_ms / 1000)
+        self.phase.labels("handler").observe(timings.handler_ms / 1000)
+        if outcome.cold_start:
+            self.cold_starts.labels(function).inc()
+            self.phase.labels("start").observe(timings.start_ms / 1000)
+            self.phase.labels("init").observe(timings.init_ms / 1000)

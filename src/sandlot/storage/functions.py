@@ -1,0 +1,224 @@
+"""Functions, their immutable versions, and the code blobs those versions point at."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sandlot.domain.errors import FunctionAlreadyExists, FunctionNotFound, VersionNotFound
+from sandlot.domain.models import Function, Version, VersionConfig
+from sandlot.domain.states import VERSION_MOVES, VersionState, transition
+from sandlot.storage.tables import CodeBlobRow, FunctionRow, VersionRow
+
+
+def _function(row: FunctionRow) -> Function:
+    return Function(
+        id=row.id,
+        namespace_id=row.namespace_id,
+        name=row.name,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        latest_version=row.latest_version,
+        version_count=row.version_count,
+        deleted_at=row.deleted_at,
+    )
+
+
+def _version(row: VersionRow, function_name: str) -> Version:
+    return Version(
+        id=row.id,
+        function_id=row.function_id,
+        function_name=function_name,
+        number=row.number,
+        state=VersionState(row.state),
+        config=VersionConfig(
+            handler=row.handler, memory_mb=row.memory_mb, timeout_s=row.timeout_s, env=row.env
+        ),
+        code_sha256=row.code_sha256,
+        code_size=row.code_size,
+        created_at=row.created_at,
+        error=row.error,
+        lock_text=row.lock_text,
+        env_key=row.env_key,
+    )
+
+
+class FunctionRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _live_row(self, namespace_id: str, name: str) -> FunctionRow:
+        row = await self.session.scalar(
+            select(FunctionRow).where(
+                FunctionRow.namespace_id == namespace_id,
+                FunctionRow.name == name,
+                FunctionRow.deleted_at.is_(None),
+            )
+        )
+        if row is None:
+            raise FunctionNotFound(f"no function named {name!r}", function=name)
+        return row
+
+    async def get(self, namespace_id: str, name: str) -> Function:
+        return _function(await self._live_row(namespace_id, name))
+
+    async def list(self, namespace_id: str) -> list[Function]:
+        rows = await self.session.scalars(
+            select(FunctionRow)
+            .where(FunctionRow.namespace_id == namespace_id, FunctionRow.deleted_at.is_(None))
+            .order_by(FunctionRow.name)
+        )
+        return [_function(row) for row in rows]
+
+    async def create(self, namespace_id: str, name: str) -> Function:
+        now = datetime.now(UTC)
+        row = FunctionRow(
+            id=str(uuid.uuid4()),
+            namespace_id=namespace_id,
+            name=name,
+            created_at=now,
+            updated_at=now,
+            version_count=0,
+        )
+        # The partial unique index decides races; the transaction is abandoned on a clash.
+        self.session.add(row)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            raise FunctionAlreadyExists(
+                f"a function named {name!r} already exists", function=name
+            ) from exc
+        return _function(row)
+
+    async def mark_deleted(self, namespace_id: str, name: str) -> Function:
+        row = await self._live_row(namespace_id, name)
+        row.deleted_at = datetime.now(UTC)
+        await self.session.flush()
+        return _function(row)
+
+    async def next_version_number(self, function_id: str) -> int:
+        # The row lock (PostgreSQL) serialises concurrent deploys of one function; SQLite
+        # has one writer at a time anyway.
+        row = await self.session.scalar(
+            select(FunctionRow).where(FunctionRow.id == function_id).with_for_update()
+        )
+        assert row is not None
+        row.version_count += 1
+        row.updated_at = datetime.now(UTC)
+        await self.session.flush()
+        return row.version_count
+
+    async def set_latest(self, function_id: str, number: int) -> None:
+        row = await self.session.get(FunctionRow, function_id)
+        assert row is not None
+        # `latest` only moves forward, so a slow build of an older version never wins.
+        if row.latest_version is None or number > row.latest_version:
+            row.latest_version = number
+            row.updated_at = datetime.now(UTC)
+        await self.session.flush()
+
+
+class VersionRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        *,
+        function: Function,
+        number: int,
+        config: VersionConfig,
+        code_sha256: str,
+        code_size: int,
+        state: VersionState,
+    ) -> Version:
+        row = VersionRow(
+            id=str(uuid.uuid4()),
+            function_id=function.id,
+            number=number,
+            state=state.value,
+            handler=config.handler,
+            memory_mb=config.memory_mb,
+            timeout_s=config.timeout_s,
+            env=dict(config.env),
+            code_sha256=code_sha256,
+            code_size=code_size,
+            created_at=datetime.now(UTC),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _version(row, function.name)
+
+    async def get(self, function: Function, number: int) -> Version:
+        row = await self._row(function, number)
+        return _version(row, function.name)
+
+    async def _row(self, function: Function, number: int) -> VersionRow:
+        row = await self.session.scalar(
+            select(VersionRow).where(
+                VersionRow.function_id == function.id, VersionRow.number == number
+            )
+        )
+        if row is None:
+            raise VersionNotFound(
+                f"function {function.name!r} has no version {number}",
+                function=function.name,
+                version=number,
+            )
+        return row
+
+    async def list(self, function: Function) -> list[Version]:
+        rows = await self.session.scalars(
+            select(VersionRow)
+            .where(VersionRow.function_id == function.id)
+            .order_by(VersionRow.number.desc())
+        )
+        return [_version(row, function.name) for row in rows]
+
+    async def move(
+        self,
+        function: Function,
+        number: int,
+        target: VersionState,
+        *,
+        error: str | None = None,
+        lock_text: str | None = None,
+        env_key: str | None = None,
+        build_log: str | None = None,
+    ) -> Version:
+        row = await self._row(function, number)
+        row.state = transition(VERSION_MOVES, VersionState(row.state), target).value
+        row.error = error
+        if lock_text is not None:
+            row.lock_text = lock_text
+        if env_key is not None:
+            row.env_key = env_key
+        if build_log is not None:
+            row.build_log = build_log
+        await self.session.flush()
+        return _version(row, function.name)
+
+    async def build_log(self, function: Function, number: int) -> str:
+        return (await self._row(function, number)).build_log or ""
+
+
+class CodeBlobRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, sha256: str, data: bytes) -> None:
+        if await self.session.get(CodeBlobRow, sha256) is not None:
+            return
+        self.session.add(
+            CodeBlobRow(sha256=sha256, size=len(data), data=data, created_at=datetime.now(UTC))
+        )
+        await self.session.flush()
+
+    async def get(self, sha256: str) -> bytes:
+        row = await self.session.get(CodeBlobRow, sha256)
+        assert row is not None, f"code blob {sha256} is missing"
+        return row.data

@@ -1,0 +1,162 @@
+"""SQLAlchemy table definitions. One Alembic chain creates them on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class NamespaceRow(Base):
+    __tablename__ = "namespaces"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(ForeignKey("namespaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class FunctionRow(Base):
+    __tablename__ = "functions"
+    __table_args__ = (
+        # A deleted function keeps its history; its name may be used again.
+        Index(
+            "uq_functions_live_name",
+            "namespace_id",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(ForeignKey("namespaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    latest_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    version_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CodeBlobRow(Base):
+    """Zipped code, content-addressed, so identical uploads are stored once."""
+
+    __tablename__ = "code_blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class VersionRow(Base):
+    __tablename__ = "versions"
+    __table_args__ = (
+        UniqueConstraint("function_id", "number", name="uq_versions_function_number"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    function_id: Mapped[str] = mapped_column(ForeignKey("functions.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    handler: Mapped[str] = mapped_column(String(200))
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[int] = mapped_column(Integer)
+    env: Mapped[dict[str, str]] = mapped_column(JSON)
+    code_sha256: Mapped[str] = mapped_column(ForeignKey("code_blobs.sha256"))
+    code_size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lock_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    env_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    build_log: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class InvocationRow(Base):
+    __tablename__ = "invocations"
+    __table_args__ = (
+        Index("ix_invocations_namespace_id_id", "namespace_id", "id"),
+        Index("ix_invocations_function_id_id", "function_id", "id"),
+    )
+    # Time-ordered ids (see domain.ids): newest first is ORDER BY id DESC.
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(String(36))
+    function_id: Mapped[str] = mapped_column(String(36))
+    function_name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    cold_start: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    timings: Mapped[dict[str, float]] = mapped_column(JSON)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    log_excerpt: Mapped[str] = mapped_column(Text, default="")
+    logs_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InvocationLogRow(Base):
+    """The whole captured output, apart from the record so listings stay light."""
+
+    __tablename__ = "invocation_logs"
+    invocation_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""The runtime pool: keeps and runs function instances. Knows nothing of HTTP or SQL."""

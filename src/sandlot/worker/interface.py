@@ -1,0 +1,122 @@
+"""The narrow interface between the runtime pool and the rest of Sandlot.
+
+Services hand the pool a `VersionSpec` (everything needed to run one version, no database
+handle) and raw event bytes, and get back an `InvokeOutcome`. Nothing here assumes the
+pool lives in the API's process, so a remote worker can implement the same `Pool`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sandlot.domain.states import InvocationState
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    function_id: str
+    namespace: str
+    function_name: str
+    version: int
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    env: Mapping[str, str]
+    code_dir: Path
+    site_packages: tuple[Path, ...] = ()
+    max_concurrency: int = 10
+    min_warm: int = 0
+    keep_alive_s: float = 600.0
+    tmp_mb: int = 64
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.function_id, self.version)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent in each step of one invocation."""
+
+    queue_ms: float = 0.0
+    start_ms: float = 0.0  # starting an instance (cold starts only): process, sandbox, imports
+    init_ms: float = 0.0  # of start_ms: importing the handler module
+    handler_ms: float = 0.0
+    total_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "queue_ms": round(self.queue_ms, 3),
+            "start_ms": round(self.start_ms, 3),
+            "init_ms": round(self.init_ms, 3),
+            "handler_ms": round(self.handler_ms, 3),
+            "total_ms": round(self.total_ms, 3),
+        }
+
+
+@dataclass(frozen=True)
+class FunctionErrorInfo:
+    """Why an invocation failed. `kind` is the name of a `FunctionFailure` subclass."""
+
+    kind: str
+    message: str
+    exception_type: str | None = None
+    traceback: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "message": self.message}
+        if self.exception_type is not None:
+            out["exception_type"] = self.exception_type
+        if self.traceback is not None:
+            out["traceback"] = self.traceback
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class InvokeOutcome:
+    invocation_id: str
+    state: InvocationState
+    result_json: bytes | None  # the handler's return value, already JSON-encoded
+    error: FunctionErrorInfo | None
+    logs: str
+    logs_truncated: bool
+    cold_start: bool
+    timings: Timings
+    started_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    instances: int
+    busy: int
+    memory_mb: int
+    per_function: Mapping[str, int]  # live instances by function name
+
+
+class Pool(Protocol):
+    async def start(self) -> None: ...
+
+    async def invoke(self, spec: VersionSpec, invocation_id: str, event: bytes) -> InvokeOutcome:
+        """Run one invocation. Function failures come back as an outcome, never raised.
+
+        Raises `TooManyRequests` when the function stays at its concurrency limit for the
+        bounded queue time, and `ServiceUnavailable` when the pool is closing.
+        """
+
+    async def stop_function(self, function_id: str) -> None:
+        """Stop every instance of every version of a function (it was deleted)."""
+
+    async def retire_version(self, function_id: str, version: int) -> None:
+        """Stop a superseded version's instances once idle."""
+
+    def stats(self) -> PoolStats: ...
+
+    async def close(self, grace_s: float) -> None:
+        """Let in-flight invocations finish within `grace_s`, then stop every process."""

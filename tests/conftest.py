@@ -1,0 +1,237 @@
+"""Shared fixtures: real databases (a SQLite file and PostgreSQL), the real app, a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandlot.config import SandboxMode, Settings
+from sandlot.storage.db import upgrade
+
+ADMIN_KEY = "sl_testadmin_" + "k" * 40
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = os.environ.get("SANDLOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _postgres_reachable() -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+        await conn.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 5))
+    except Exception as exc:
+        return f"{exc.__class__.__name__}: {exc}"
+    return None
+
+
+_PG_PROBLEM = _postgres_reachable()
+
+
+def pytest_report_header() -> list[str]:
+    if _PG_PROBLEM is None:
+        return [f"postgres: {POSTGRES_URL}"]
+    return [f"postgres: NOT REACHABLE at {POSTGRES_URL} ({_PG_PROBLEM}); PostgreSQL tests skip"]
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _url_for_database(name: str) -> str:
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Every test that takes this runs once on a SQLite file and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'sandlot.db'}"
+        return
+    if _PG_PROBLEM is not None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {_PG_PROBLEM}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {_PG_PROBLEM}")
+    # A database of its own per test, so tests never see each other's rows.
+    name = f"sandlot_t_{uuid.uuid4().hex[:12]}"
+    await _admin(f"CREATE DATABASE {name}")
+    try:
+        yield _url_for_database(name)
+    finally:
+        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def migrated_url(database_url: str) -> str:
+    await upgrade(database_url)
+    return database_url
+
+
+def make_settings(data_dir: Path, database_url: str | None = None, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "bootstrap_api_key": ADMIN_KEY,
+        "sandbox": SandboxMode.INSECURE_DEV,
+        "record_flush_interval_s": 0.05,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Api:
+    """The real app over ASGI, with the admin key."""
+
+    client: httpx.AsyncClient
+    settings: Settings
+
+    async def deploy(self, name: str, files: dict[str, str], **fields: str) -> httpx.Response:
+        data = {"name": name, **fields}
+        return await self.client.post(
+            "/api/v1/functions",
+            data=data,
+            files={"code": ("code.zip", zip_bytes(files), "application/zip")},
+        )
+
+    async def invoke(self, name: str, event: object = None, **params: int) -> httpx.Response:
+        content = b"" if event is None else httpx.Request("POST", "/", json=event).content
+        return await self.client.post(
+            f"/api/v1/functions/{name}/invoke",
+            content=content,
+            params=params,
+            headers={"Content-Type": "application/json"},
+        )
+
+
+@pytest.fixture
+async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+    from sandlot.app import create_app
+
+    settings = make_settings(tmp_path / "data", database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://sandlot.test",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            timeout=60,
+        ) as client:
+            yield Api(client=client, settings=settings)
+
+
+def zip_bytes(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+HELLO = {
+    "main.py": "def handler(event, context):\n"
+    '    return {"hello": (event or {}).get("name", "world")}\n'
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str
+    api_key: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "SANDLOT_URL": self.url, "SANDLOT_API_KEY": self.api_key}
+
+
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    log_path = data_dir.parent / f"server-{port}.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "SANDLOT_BOOTSTRAP_API_KEY": ADMIN_KEY, **(extra_env or {})}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sandlot.cli.main",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", ADMIN_KEY, data_dir, process, log_path)
+    _wait_ready(server)
+    return server
+
+
+def _wait_ready(server: LiveServer, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log_path.read_text()}")
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)  # polling a starting server; there is nothing to wait on instead
+    server.process.kill()
+    raise RuntimeError(f"server not ready after {timeout_s}s:\n{server.log_path.read_text()}")
+
+
+def stop_server(server: LiveServer) -> int:
+    server.process.terminate()
+    try:
+        return server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        return server.process.wait()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = start_server(tmp_path / "data")
+    try:
+        yield server
+    finally:
+        stop_server(server)
