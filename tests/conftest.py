@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,13 +13,16 @@ import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from sandlot.config import SandboxMode, Settings
+from sandlot.services.runtime import Runtime
 from sandlot.storage.db import upgrade
 
 ADMIN_KEY = "sl_testadmin_" + "k" * 40
@@ -109,6 +113,12 @@ class Api:
 
     client: httpx.AsyncClient
     settings: Settings
+    app: FastAPI
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
 
     async def deploy(self, name: str, files: dict[str, str], **fields: str) -> httpx.Response:
         data = {"name": name, **fields}
@@ -128,11 +138,12 @@ class Api:
         )
 
 
-@pytest.fixture
-async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def open_api(data_dir: Path, database_url: str, **overrides: object) -> AsyncIterator[Api]:
+    """The real app, started and stopped through its lifespan, behind an httpx client."""
     from sandlot.app import create_app
 
-    settings = make_settings(tmp_path / "data", database_url)
+    settings = make_settings(data_dir, database_url, **overrides)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -142,7 +153,13 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
             headers={"Authorization": f"Bearer {ADMIN_KEY}"},
             timeout=60,
         ) as client:
-            yield Api(client=client, settings=settings)
+            yield Api(client=client, settings=settings, app=app)
+
+
+@pytest.fixture
+async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+    async with open_api(tmp_path / "data", database_url) as opened:
+        yield opened
 
 
 def zip_bytes(files: dict[str, str]) -> bytes:
@@ -219,13 +236,21 @@ def _wait_ready(server: LiveServer, timeout_s: float = 60) -> None:
     raise RuntimeError(f"server not ready after {timeout_s}s:\n{server.log_path.read_text()}")
 
 
-def stop_server(server: LiveServer) -> int:
+def stop_server(server: LiveServer) -> bool:
+    """SIGTERM the server; True if it shut down cleanly within 30 s.
+
+    Uvicorn re-raises SIGTERM once its graceful shutdown is over, so a clean stop exits
+    "killed by SIGTERM"; the log line tells a clean stop from a crash.
+    """
     server.process.terminate()
     try:
-        return server.process.wait(timeout=30)
+        code = server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         server.process.kill()
-        return server.process.wait()
+        server.process.wait()
+        return False
+    clean = "Finished server process" in server.log_path.read_text(errors="replace")
+    return clean and code in (0, -signal.SIGTERM)
 
 
 @pytest.fixture

@@ -11,18 +11,22 @@ from fastapi import FastAPI
 
 from sandlot import __version__
 from sandlot.api import errors
-from sandlot.api.routes import functions, health, invocations, keys
-from sandlot.api.runtime import Runtime
+from sandlot.api.routes import environments, functions, health, invocations, keys
 from sandlot.config import SandboxMode, Settings
+from sandlot.envs import BuildOptions
+from sandlot.sandbox.factory import make_starter
+from sandlot.sandbox.probe import probe_host, render_text
 from sandlot.sandbox.spec import Starter
 from sandlot.services import auth
 from sandlot.services.archives import ArchiveLimits
+from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.recorder import InvocationRecorder
-from sandlot.storage.db import make_engine, make_sessionmaker, upgrade
+from sandlot.services.runtime import Runtime
+from sandlot.storage.db import Database, upgrade_sync
 from sandlot.worker.pool import RuntimePool
 
 log = logging.getLogger("sandlot")
@@ -30,26 +34,48 @@ log = logging.getLogger("sandlot")
 API_PREFIX = "/api/v1"
 
 
+def migrate(settings: Settings) -> None:
+    """Apply database migrations (the server also does this when it starts)."""
+    upgrade_sync(settings.resolved_database_url)
+
+
+def sandbox_report() -> tuple[str, bool]:
+    """What `sandlot doctor` prints, and whether strict mode can run functions here."""
+    from sandlot.sandbox.probe import required_missing
+
+    results = probe_host()
+    return render_text(results), not required_missing(results)
+
+
 def _assemble(settings: Settings, starter: Starter) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    sessions = make_sessionmaker(engine)
+    database = Database(settings.resolved_database_url)
     code = CodeStore(
         settings.code_dir.resolve(),
         ArchiveLimits(
             max_unpacked_bytes=settings.max_unpacked_bytes, max_files=settings.max_archive_files
         ),
     )
-    pool = RuntimePool(starter=starter, settings=settings)
-    catalog = Catalog(
-        sessions=sessions,
+    pool = RuntimePool(starter, settings)
+    catalog_ref: list[Catalog] = []
+    builder = Builder(
+        database=database,
         code=code,
+        envs_root=settings.envs_dir,
+        options=BuildOptions.from_settings(settings),
+        on_ready=lambda function: catalog_ref[0].invalidate_function(function),
+    )
+    catalog = Catalog(
+        database=database,
+        code=code,
+        builder=builder,
         keep_alive_s=settings.keep_alive_s,
         max_concurrency=settings.default_max_concurrency,
         tmp_mb=settings.tmp_mb,
     )
+    catalog_ref.append(catalog)
     recorder = InvocationRecorder(
-        sessions,
+        database.sessions,
         interval_s=settings.record_flush_interval_s,
         batch_size=settings.record_batch_size,
     )
@@ -64,8 +90,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
     )
     return Runtime(
         settings=settings,
-        engine=engine,
-        sessions=sessions,
+        database=database,
         pool=pool,
         catalog=catalog,
         code=code,
@@ -73,13 +98,14 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         metrics=metrics,
         keys=auth.KeyCache(ttl_s=5.0),
         invoker=invoker,
+        builder=builder,
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
     )
 
 
 async def _first_start(runtime: Runtime) -> None:
     settings = runtime.settings
-    async with runtime.sessions.begin() as session:
+    async with runtime.database.sessions.begin() as session:
         created = await auth.bootstrap(
             session=session,
             bootstrap_key=settings.bootstrap_api_key,
@@ -95,33 +121,38 @@ async def _first_start(runtime: Runtime) -> None:
         )
 
 
+def _announce_sandbox(runtime: Runtime) -> None:
+    log.info("sandbox layers on this host:\n%s", runtime.sandbox_summary)
+    if runtime.insecure:
+        # Said on every start, and in /readyz, so nobody runs this way by accident.
+        log.warning(
+            "SANDLOT_SANDBOX=insecure-dev: functions run as plain processes WITHOUT isolation; "
+            "never use this with code you do not trust"
+        )
+
+
 def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     """The whole server. `starter` overrides how function processes start (tests)."""
-    if starter is None:
-        from sandlot.sandbox.factory import make_starter
-
-        starter, summary = make_starter(settings)
-    else:
-        summary = f"starter given by the caller: {starter.name}"
-    runtime = _assemble(settings, starter)
-    runtime.sandbox_summary = summary
+    runtime = _assemble(settings, starter or make_starter(settings))
+    runtime.sandbox_summary = render_text(probe_host())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await upgrade(settings.resolved_database_url)
+        await runtime.database.upgrade()
         await _first_start(runtime)
-        if runtime.insecure:
-            log.warning("SANDLOT_SANDBOX=insecure-dev: functions run WITHOUT isolation")
+        _announce_sandbox(runtime)
         await runtime.pool.start()
+        await runtime.builder.start()
         runtime.recorder.start()
         runtime.ready = True
         try:
             yield
         finally:
             runtime.ready = False
+            await runtime.builder.close()
             await runtime.pool.close(settings.shutdown_grace_s)
             await runtime.recorder.close()
-            await runtime.engine.dispose()
+            await runtime.database.dispose()
 
     app = FastAPI(
         title="Sandlot",
@@ -134,6 +165,6 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(health.router)
-    for router in (functions.router, invocations.router, keys.router):
+    for router in (functions.router, invocations.router, keys.router, environments.router):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sandlot.api.runtime import Runtime
 from sandlot.domain.models import Principal
 from sandlot.services import auth
+from sandlot.services.runtime import Runtime, Session
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -21,14 +20,14 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
     """A session per request. Routes that change data commit explicitly; anything not
     committed is rolled back when the request ends."""
-    async with runtime.sessions() as session:
+    async with runtime.database.sessions() as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 async def get_principal(
@@ -38,7 +37,7 @@ async def get_principal(
     ] = None,
 ) -> Principal:
     key = auth.bearer_key(authorization)
-    return await auth.authenticate(sessions=runtime.sessions, key=key, cache=runtime.keys)
+    return await auth.authenticate(sessions=runtime.database.sessions, key=key, cache=runtime.keys)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

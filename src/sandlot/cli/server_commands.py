@@ -51,18 +51,17 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
 
 def db_upgrade(data_dir: DataDirOpt = None) -> None:
     """Apply database migrations (the server also does this when it starts)."""
-    from sandlot.storage.db import upgrade_sync
+    from sandlot.app import migrate
 
-    settings = _settings(data_dir=data_dir)
-    upgrade_sync(settings.resolved_database_url)
+    migrate(_settings(data_dir=data_dir))
     stdout.print("database is up to date")
 
 
 def doctor() -> None:
     """Report which sandbox layers this host provides; exit 1 if a required one is missing."""
-    from sandlot.sandbox.doctor import render_report
+    from sandlot.app import sandbox_report
 
-    text, ok = render_report()
+    text, ok = sandbox_report()
     stdout.print(text)
     raise typer.Exit(0 if ok else 1)
 

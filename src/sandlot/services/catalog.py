@@ -4,14 +4,15 @@ on the hot path."""
 from __future__ import annotations
 
 import asyncio
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pathlib import Path
 
 from sandlot.domain.errors import VersionNotReady
 from sandlot.domain.models import Function, Principal, Version
 from sandlot.domain.states import VersionState
+from sandlot.services.builds import Builder
 from sandlot.services.caches import TtlCache
 from sandlot.services.code import CodeStore
+from sandlot.storage.db import Database
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
 from sandlot.worker.interface import VersionSpec
 
@@ -22,15 +23,17 @@ class Catalog:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         code: CodeStore,
+        builder: Builder,
         keep_alive_s: float,
         max_concurrency: int,
         tmp_mb: int,
         ttl_s: float = 5.0,
     ) -> None:
-        self.sessions = sessions
+        self.database = database
         self.code = code
+        self.builder = builder
         self.keep_alive_s = keep_alive_s
         self.max_concurrency = max_concurrency
         self.tmp_mb = tmp_mb
@@ -44,11 +47,17 @@ class Catalog:
             self._cache.put(key, spec)
         return spec
 
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def invalidate_function(self, function: Function) -> None:
+        self.invalidate(function.namespace_id, function.name)
+
     def invalidate(self, namespace_id: str, name: str) -> None:
         self._cache.discard_where(lambda key: key[0] == namespace_id and key[1] == name)
 
     async def _load(self, principal: Principal, name: str, number: int | None) -> VersionSpec:
-        async with self.sessions() as session:
+        async with self.database.sessions() as session:
             function = await FunctionRepo(session).get(principal.namespace_id, name)
             if number is None:
                 if function.latest_version is None:
@@ -68,9 +77,31 @@ class Catalog:
             if not self.code.has(version.code_sha256):
                 data = await CodeBlobRepo(session).get(version.code_sha256)
                 await asyncio.to_thread(self.code.restore, data)
-        return self.spec_for(principal, function, version)
+        site_packages = await self._environment(function, version)
+        return self.spec_for(principal, function, version, site_packages)
 
-    def spec_for(self, principal: Principal, function: Function, version: Version) -> VersionSpec:
+    async def _environment(self, function: Function, version: Version) -> tuple[Path, ...]:
+        if version.env_key is None:
+            return ()
+        environment = await self.builder.store.get(version.env_key)
+        if environment is None:
+            # Never install during an invocation: rebuild in the background and say so.
+            await self.builder.rebuild(function, version)
+            raise VersionNotReady(
+                f"version {version.number} of {function.name!r} is rebuilding its environment",
+                function=function.name,
+                version=version.number,
+                state=VersionState.BUILDING.value,
+            )
+        return (environment.path,)
+
+    def spec_for(
+        self,
+        principal: Principal,
+        function: Function,
+        version: Version,
+        site_packages: tuple[Path, ...] = (),
+    ) -> VersionSpec:
         return VersionSpec(
             function_id=function.id,
             namespace=principal.namespace,
@@ -81,6 +112,7 @@ class Catalog:
             timeout_s=version.config.timeout_s,
             env=dict(version.config.env),
             code_dir=self.code.path(version.code_sha256).resolve(),
+            site_packages=site_packages,
             max_concurrency=self.max_concurrency,
             keep_alive_s=self.keep_alive_s,
             tmp_mb=self.tmp_mb,

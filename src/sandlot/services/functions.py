@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version,
 from sandlot.domain.states import VersionState
 from sandlot.services import archives
 from sandlot.services.auth import require_role
+from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
 from sandlot.worker.interface import Pool
@@ -59,6 +61,16 @@ DEFAULT_CONFIG = VersionConfig(
 class Deployed:
     function: Function
     version: Version
+
+    @property
+    def needs_build(self) -> bool:
+        return self.version.state is VersionState.PENDING
+
+
+def start_build(builder: Builder, deployed: Deployed) -> None:
+    """Call after the deploy's transaction committed: the build reads the new version."""
+    if deployed.needs_build:
+        builder.submit(deployed.function, deployed.version)
 
 
 async def create_function(
@@ -124,7 +136,9 @@ async def _new_version(
     code_store: CodeStore,
 ) -> Deployed:
     await CodeBlobRepo(session).put(archive.sha256, archive.data)
-    await asyncio.to_thread(code_store.put, archive)
+    code_dir = await asyncio.to_thread(code_store.put, archive)
+    # A bad requirements file fails the deploy now; a good one is built after the commit.
+    requirements = requirements_of(code_dir, config.handler)
     functions = FunctionRepo(session)
     number = await functions.next_version_number(function.id)
     version = await VersionRepo(session).create(
@@ -135,8 +149,9 @@ async def _new_version(
         code_size=len(archive.data),
         state=VersionState.PENDING,
     )
-    version = await VersionRepo(session).move(function, number, VersionState.READY)
-    await functions.set_latest(function.id, number)
+    if requirements is None:
+        version = await VersionRepo(session).move(function, number, VersionState.READY)
+        await functions.set_latest(function.id, number)
     return Deployed(
         function=await functions.get(function.namespace_id, function.name), version=version
     )
@@ -181,3 +196,37 @@ async def get_version(
 async def get_code(*, session: AsyncSession, principal: Principal, name: str, number: int) -> bytes:
     version = await get_version(session=session, principal=principal, name=name, number=number)
     return await CodeBlobRepo(session).get(version.code_sha256)
+
+
+@dataclass(frozen=True)
+class BuildLogView:
+    function_id: str
+    version: Version
+    stored: str
+
+
+async def build_log(
+    *, session: AsyncSession, principal: Principal, name: str, number: int
+) -> BuildLogView:
+    function = await FunctionRepo(session).get(principal.namespace_id, name)
+    versions = VersionRepo(session)
+    version = await versions.get(function, number)
+    return BuildLogView(
+        function_id=function.id, version=version, stored=await versions.build_log(function, number)
+    )
+
+
+async def follow_build(builder: Builder, view: BuildLogView) -> AsyncIterator[tuple[str, str]]:
+    """(event, data) pairs: each log line as it comes, then the version's final state.
+
+    A build running in this process is followed live; otherwise the stored log is sent.
+    """
+    live = builder.live_log(view.function_id, view.version.number)
+    if live is None:
+        for line in view.stored.splitlines():
+            yield "log", line
+        yield "end", view.version.state.value
+        return
+    async for line in builder.follow(view.function_id, view.version.number):
+        yield "log", line
+    yield "end", live.state.value

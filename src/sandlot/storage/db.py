@@ -79,3 +79,21 @@ async def ping(engine: AsyncEngine) -> str | None:
     except Exception as exc:  # any failure at all means "not ready"
         return f"{exc.__class__.__name__}: {exc}"[:200]
     return None
+
+
+class Database:
+    """One database: its engine and session factory, owned by the process that made it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = make_sessionmaker(self.engine)
+
+    async def ping(self) -> str | None:
+        return await ping(self.engine)
+
+    async def upgrade(self) -> None:
+        await upgrade(self.url)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

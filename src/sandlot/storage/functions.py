@@ -202,6 +202,30 @@ class VersionRepo:
         await self.session.flush()
         return _version(row, function.name)
 
+    async def unfinished(self) -> list[tuple[Function, Version]]:
+        """Versions of live functions still waiting for or in the middle of a build."""
+        query = (
+            select(FunctionRow, VersionRow)
+            .join(VersionRow, VersionRow.function_id == FunctionRow.id)
+            .where(
+                FunctionRow.deleted_at.is_(None),
+                VersionRow.state.in_([VersionState.PENDING.value, VersionState.BUILDING.value]),
+            )
+            .order_by(VersionRow.created_at)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [(_function(f), _version(v, f.name)) for f, v in rows]
+
+    async def env_keys_in_use(self) -> set[str]:
+        """Environments that some version of a live function points at."""
+        query = (
+            select(VersionRow.env_key)
+            .join(FunctionRow, VersionRow.function_id == FunctionRow.id)
+            .where(FunctionRow.deleted_at.is_(None), VersionRow.env_key.is_not(None))
+            .distinct()
+        )
+        return {key for key in await self.session.scalars(query) if key}
+
     async def build_log(self, function: Function, number: int) -> str:
         return (await self._row(function, number)).build_log or ""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
@@ -54,6 +56,7 @@ async def create_function(
     )
     await session.commit()
     runtime.catalog.invalidate(principal.namespace_id, given.name)
+    service.start_build(runtime.builder, deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 
@@ -78,6 +81,7 @@ async def update_function(
     )
     await session.commit()
     runtime.catalog.invalidate(principal.namespace_id, name)
+    service.start_build(runtime.builder, deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 
@@ -146,4 +150,38 @@ async def download_code(
         data,
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}-v{number}.zip"'},
+    )
+
+
+@router.get(
+    "/{name}/versions/{number}/build-log",
+    responses={
+        **ERRORS,
+        200: {
+            "content": {"text/plain": {}, "text/event-stream": {}},
+            "description": "The build log; with follow=true, server-sent events: `log` "
+            "events carry lines, one `end` event carries the version's final state",
+        },
+    },
+    summary="A version's dependency build log, optionally followed live",
+)
+async def get_build_log(
+    name: str,
+    number: int,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    follow: bool = False,
+) -> Response:
+    view = await service.build_log(session=session, principal=principal, name=name, number=number)
+    if not follow:
+        live = runtime.builder.live_log(view.function_id, number)
+        return PlainTextResponse(live.text if live and not view.stored else view.stored)
+
+    async def events() -> AsyncIterator[str]:
+        async for event, data in service.follow_build(runtime.builder, view):
+            yield f"event: {event}\ndata: {data}\n\n"
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sandlot.api.deps import RuntimeDep
-from sandlot.storage.db import ping
 
 router = APIRouter(tags=["health"])
 
@@ -30,7 +29,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     }
     if runtime.insecure:
         body["warning"] = "functions run WITHOUT isolation (SANDLOT_SANDBOX=insecure-dev)"
-    database_problem = await ping(runtime.engine)
+    database_problem = await runtime.database.ping()
     if database_problem:
         body["problems"].append(f"database: {database_problem}")
     if body["problems"] or not runtime.ready:

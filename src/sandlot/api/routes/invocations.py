@@ -13,7 +13,6 @@ from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
 from sandlot.domain.states import InvocationState
 from sandlot.services import invocations as service
-from sandlot.worker.interface import InvokeOutcome
 
 router = APIRouter(tags=["invocations"])
 
@@ -42,11 +41,12 @@ _FAILURES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _headers(outcome: InvokeOutcome, version: int) -> dict[str, str]:
+def _headers(invoked: service.InvokeResult) -> dict[str, str]:
+    outcome = invoked.outcome
     t = outcome.timings
     return {
         "X-Sandlot-Invocation-Id": outcome.invocation_id,
-        "X-Sandlot-Version": str(version),
+        "X-Sandlot-Version": str(invoked.spec.version),
         "X-Sandlot-Cold-Start": "true" if outcome.cold_start else "false",
         "X-Sandlot-Duration-Ms": f"{t.total_ms:.3f}",
         "Server-Timing": (
@@ -82,7 +82,7 @@ async def invoke(
         invoker=runtime.invoker, principal=principal, name=name, version=version, body=body
     )
     outcome = invoked.outcome
-    headers = _headers(outcome, invoked.spec.version)
+    headers = _headers(invoked)
     if outcome.error is None:
         return Response(outcome.result_json, media_type="application/json", headers=headers)
     error = outcome.error

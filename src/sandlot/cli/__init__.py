@@ -1,0 +1,1 @@
+"""Sandlot's command line: a thin Typer/Rich layer over `sandlot.client`."""

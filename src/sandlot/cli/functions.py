@@ -1,0 +1,213 @@
+"""Commands about functions: deploy, invoke, `functions list|get|delete`, versions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sandlot.cli.config import api_session
+from sandlot.cli.output import (
+    JsonOption,
+    fmt,
+    fmt_time,
+    print_error,
+    print_json,
+    print_record,
+    print_table,
+    stderr,
+    stdout,
+)
+from sandlot.cli.parsing import check_name, parse_env, read_data
+from sandlot.client import JSON, ApiError, SandlotClient, zip_folder
+
+functions_app = typer.Typer(help="List, show and delete functions.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="The function's name.", callback=check_name)]
+_SETTLED = frozenset({"ready", "failed"})
+
+
+def deploy(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, help="The folder with the handler module to deploy."
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", "-n", help="Function name.", callback=check_name)],
+    handler: Annotated[
+        str | None, typer.Option(help="module.function (the server defaults to main.handler).")
+    ] = None,
+    memory: Annotated[int | None, typer.Option(help="Memory limit in MB.", min=1)] = None,
+    timeout: Annotated[int | None, typer.Option(help="Timeout in seconds.", min=1)] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until the new version is ready.")] = True,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds to wait for the build.")] = 900.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Create the function from a folder, or add a new version if it exists."""
+    config: dict[str, Any] = {
+        "handler": handler,
+        "memory_mb": memory,
+        "timeout_s": timeout,
+        "env": parse_env(env),
+    }
+    code = zip_folder(path)
+    with api_session(ctx) as client:
+        function = _create_or_update(client, name, code, config)
+        version = _new_version(client, function)
+        if wait and version["state"] not in _SETTLED:
+            version = _wait_settled(client, name, version["number"], wait_timeout)
+    if json_output:
+        print_json(version)
+    else:
+        stdout.print(f"{name}  version {version['number']}  {version['state']}")
+    if version["state"] == "failed":
+        print_error(f"version {version['number']} failed to build: {fmt(version.get('error'))}")
+        raise typer.Exit(1)
+
+
+def _create_or_update(
+    client: SandlotClient, name: str, code: bytes, config: dict[str, Any]
+) -> JSON:
+    try:
+        return client.create_function(name, code, **config)
+    except ApiError as exc:
+        if exc.name != "FunctionAlreadyExists":
+            raise
+    return client.update_function(name, code, **config)
+
+
+def _new_version(client: SandlotClient, function: JSON) -> JSON:
+    # `config` describes the latest *ready* version, which need not be the one just made;
+    # versions are numbered without gaps, so the count is the new version's number.
+    number = int(function["versions"])
+    config = function.get("config")
+    if isinstance(config, dict) and config.get("number") == number:
+        return config
+    return client.get_version(function["name"], number)
+
+
+def _wait_settled(client: SandlotClient, name: str, number: int, timeout_s: float) -> JSON:
+    deadline = time.monotonic() + timeout_s
+    with stderr.status(f"building {name} version {number}..."):
+        while True:
+            version = client.get_version(name, number)
+            if version["state"] in _SETTLED or time.monotonic() > deadline:
+                return version
+            time.sleep(0.5)
+
+
+def invoke(
+    ctx: typer.Context,
+    name: NameArg,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "-d", help="The event: JSON, @file, or - for stdin."),
+    ] = None,
+    version: Annotated[int | None, typer.Option(help="Run this version, not the latest.")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print invocation details to stderr.")
+    ] = False,
+) -> None:
+    """Call a function and print its result as JSON."""
+    event = read_data(data)
+    with api_session(ctx) as client:
+        outcome = client.invoke(name, event, version=version)
+    print_json(outcome.result)
+    if verbose:
+        stderr.print(
+            f"invocation {outcome.invocation_id}  version {fmt(outcome.version)}  "
+            f"cold start {fmt(outcome.cold_start)}  {fmt(outcome.duration_ms)} ms",
+            style="dim",
+        )
+
+
+@functions_app.command("list")
+def list_functions(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """List the functions of this key's namespace."""
+    with api_session(ctx) as client:
+        items = client.list_functions()
+    if json_output:
+        print_json({"items": items})
+        return
+    columns = ("NAME", "LATEST", "VERSIONS", "STATE", "HANDLER", "MEMORY", "TIMEOUT", "UPDATED")
+    print_table(columns, (_function_row(item) for item in items))
+
+
+def _function_row(function: JSON) -> list[str]:
+    config = function.get("config") or {}
+    return [
+        function["name"],
+        fmt(function.get("latest_version")),
+        fmt(function.get("versions")),
+        fmt(config.get("state")),
+        fmt(config.get("handler")),
+        fmt(config.get("memory_mb")),
+        fmt(config.get("timeout_s")),
+        fmt_time(function.get("updated_at")),
+    ]
+
+
+@functions_app.command("get")
+def get_function(ctx: typer.Context, name: NameArg, json_output: JsonOption = False) -> None:
+    """Show one function and its latest configuration."""
+    with api_session(ctx) as client:
+        function = client.get_function(name)
+    if json_output:
+        print_json(function)
+    else:
+        print_record(function)
+
+
+@functions_app.command("delete")
+def delete_function(
+    ctx: typer.Context,
+    name: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a function with all its versions."""
+    if not yes:
+        typer.confirm(f"Delete function {name} and all its versions?", abort=True)
+    with api_session(ctx) as client:
+        client.delete_function(name)
+    stdout.print(f"deleted {name}")
+
+
+def versions(
+    ctx: typer.Context,
+    name: NameArg,
+    number: Annotated[int | None, typer.Argument(help="Show only this version.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List a function's versions, or show one."""
+    if number is not None:
+        with api_session(ctx) as client:
+            version = client.get_version(name, number)
+        (print_json if json_output else print_record)(version)
+        return
+    with api_session(ctx) as client:
+        items = client.list_versions(name)
+    if json_output:
+        print_json({"items": items})
+        return
+    columns = ("VERSION", "STATE", "HANDLER", "MEMORY", "TIMEOUT", "SIZE", "SHA256", "CREATED")
+    print_table(columns, (_version_row(v) for v in items))
+
+
+def _version_row(version: JSON) -> list[str]:
+    return [
+        fmt(version.get("number")),
+        fmt(version.get("state")),
+        fmt(version.get("handler")),
+        fmt(version.get("memory_mb")),
+        fmt(version.get("timeout_s")),
+        fmt(version.get("code_size")),
+        fmt(version.get("code_sha256"))[:12],
+        fmt_time(version.get("created_at")),
+    ]

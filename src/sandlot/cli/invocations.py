@@ -1,0 +1,148 @@
+"""`sandlot invocations list|get|logs` and `sandlot logs NAME [--follow]`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Annotated
+
+import typer
+
+from sandlot.cli.config import api_session
+from sandlot.cli.functions import NameArg
+from sandlot.cli.output import (
+    JsonOption,
+    fmt,
+    fmt_time,
+    print_json,
+    print_record,
+    print_table,
+    stderr,
+    stdout,
+)
+from sandlot.client import JSON, SandlotClient
+from sandlot.domain.states import FINAL_INVOCATION_STATES, InvocationState
+
+invocations_app = typer.Typer(help="List and inspect invocations.", no_args_is_help=True)
+
+_FINAL = frozenset(state.value for state in FINAL_INVOCATION_STATES)
+# How many of the newest invocations one --follow poll looks at.
+_FOLLOW_PAGE = 50
+
+IdArg = Annotated[str, typer.Argument(help="The invocation id.")]
+
+
+@invocations_app.command("list")
+def list_invocations(
+    ctx: typer.Context,
+    function: Annotated[
+        str | None, typer.Option("--function", "-f", help="Only this function.")
+    ] = None,
+    state: Annotated[InvocationState | None, typer.Option(help="Only in this state.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many.", min=1)] = None,
+    cursor: Annotated[str | None, typer.Option(help="Continue after a previous page.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List invocations, newest first."""
+    with api_session(ctx) as client:
+        page = client.list_invocations(
+            function=function, state=state.value if state else None, limit=limit, cursor=cursor
+        )
+    if json_output:
+        print_json(page)
+        return
+    columns = ("ID", "FUNCTION", "VERSION", "STATE", "COLD", "MS", "CREATED")
+    print_table(columns, (_invocation_row(item) for item in page["items"]))
+    if page.get("next_cursor"):
+        stderr.print(f"more: --cursor {page['next_cursor']}", style="dim")
+
+
+def _invocation_row(invocation: JSON) -> list[str]:
+    return [
+        invocation["id"],
+        fmt(invocation.get("function")),
+        fmt(invocation.get("version")),
+        fmt(invocation.get("state")),
+        fmt(invocation.get("cold_start")),
+        fmt(invocation.get("duration_ms")),
+        fmt_time(invocation.get("created_at")),
+    ]
+
+
+@invocations_app.command("get")
+def get_invocation(
+    ctx: typer.Context, invocation_id: IdArg, json_output: JsonOption = False
+) -> None:
+    """Show one invocation: timings, result or error, and the start of its logs."""
+    with api_session(ctx) as client:
+        invocation = client.get_invocation(invocation_id)
+    if json_output:
+        print_json(invocation)
+    else:
+        print_record(invocation)
+
+
+@invocations_app.command("logs")
+def invocation_logs(ctx: typer.Context, invocation_id: IdArg) -> None:
+    """Print all captured output of one invocation."""
+    with api_session(ctx) as client:
+        _echo_raw(client.get_invocation_logs(invocation_id))
+
+
+def logs(
+    ctx: typer.Context,
+    name: NameArg,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new invocations until Ctrl-C.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="How many recent invocations.", min=1)] = 20,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.", hidden=True)] = 1.0,
+) -> None:
+    """Print the logs of a function's recent invocations, oldest first."""
+    with api_session(ctx) as client:
+        client.get_function(name)  # so that a typo says FunctionNotFound, not nothing at all
+        if not follow:
+            recent = client.list_invocations(function=name, limit=limit)["items"]
+            for invocation in reversed(recent):
+                _print_logs(client, invocation)
+            return
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow is meant to end
+            _follow(client, name, limit, interval)
+
+
+def _follow(client: SandlotClient, name: str, limit: int, interval: float) -> None:
+    """Print finished invocations as they appear. One still running is printed when it
+    ends, so that its logs are whole."""
+    page = client.list_invocations(function=name, limit=max(limit, _FOLLOW_PAGE))["items"]
+    # Older than the requested window: already history, never printed.
+    seen = {invocation["id"] for invocation in page[limit:]}
+    while True:
+        for invocation in reversed(page):
+            if invocation["id"] not in seen and invocation["state"] in _FINAL:
+                _print_logs(client, invocation)
+                seen.add(invocation["id"])
+        time.sleep(interval)
+        page = client.list_invocations(function=name, limit=_FOLLOW_PAGE)["items"]
+
+
+def _print_logs(client: SandlotClient, invocation: JSON) -> None:
+    header = (
+        f"==> {fmt_time(invocation.get('created_at'))}  {invocation['id']}  "
+        f"{invocation.get('state')}  v{fmt(invocation.get('version'))}  "
+        f"{fmt(invocation.get('duration_ms'))} ms"
+    )
+    stdout.print(header, style="bold", soft_wrap=True)
+    error = invocation.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        kind = error.get("exception_type") or error.get("kind") or "error"
+        stdout.print(f"{kind}: {error['message']}", style="red", soft_wrap=True)
+    excerpt = invocation.get("log_excerpt")
+    if invocation.get("logs_truncated") or excerpt is None:
+        excerpt = client.get_invocation_logs(invocation["id"])
+    _echo_raw(excerpt)
+
+
+def _echo_raw(text: str) -> None:
+    # Log text is printed byte for byte: Rich would wrap long lines and read brackets.
+    if text:
+        typer.echo(text, nl=not text.endswith("\n"))

@@ -1,0 +1,68 @@
+"""The `sandlot` command: `app` is the console script, `python -m sandlot.cli.main` runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sandlot import __version__
+from sandlot.cli import server_commands
+from sandlot.cli.config import CliState
+from sandlot.cli.functions import deploy, functions_app, invoke, versions
+from sandlot.cli.invocations import invocations_app, logs
+from sandlot.cli.keys import keys_app
+
+app = typer.Typer(
+    name="sandlot",
+    help="Sandlot: deploy, invoke and inspect Python functions.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals would include the API key; a traceback must never print it.
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sandlot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Server URL. (env SANDLOT_URL; default http://127.0.0.1:8000)"),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="API key. (env SANDLOT_API_KEY; default: <data-dir>/admin.key)"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="The local server's data dir. (env SANDLOT_DATA_DIR; default .sandlot)"),
+    ] = None,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Sandlot: deploy, invoke and inspect Python functions."""
+    ctx.obj = CliState(url=url, api_key=api_key, data_dir=data_dir)
+
+
+app.command()(deploy)
+app.command()(invoke)
+app.command()(logs)
+app.command()(versions)
+app.add_typer(functions_app, name="functions")
+app.add_typer(invocations_app, name="invocations")
+app.add_typer(keys_app, name="keys")
+server_commands.register(app)
+
+
+if __name__ == "__main__":
+    app()

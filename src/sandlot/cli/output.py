@@ -1,0 +1,105 @@
+"""How the CLI prints: Rich tables for people, raw JSON for scripts, errors on stderr.
+
+Both consoles have markup off, because what they print (names, log lines, error messages)
+comes from users and would otherwise be read as Rich markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sandlot.client import ApiError
+
+stdout = Console(markup=False, highlight=False)
+stderr = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the server's JSON answer instead of a table.")
+]
+
+
+def print_json(data: Any) -> None:
+    # click.echo rather than Rich: JSON for scripts must never be wrapped or styled.
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def fmt(value: Any) -> str:
+    """A cell: `-` for nothing, yes/no for booleans, local time for timestamps."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def fmt_time(value: Any) -> str:
+    if not isinstance(value, str):
+        return fmt(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()  # people read their own time zone
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    table = Table(*columns, header_style="bold", box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(*row)
+    stdout.print(table)
+
+
+def print_record(record: Mapping[str, Any]) -> None:
+    """A key/value listing of one object, nested objects indented one level."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in record.items():
+        if isinstance(value, dict) and value:
+            table.add_row(key, "")
+            for sub_key, sub_value in value.items():
+                table.add_row(f"  {sub_key}", fmt(sub_value))
+        else:
+            table.add_row(key, fmt_time(value) if key.endswith("_at") else fmt(value))
+    stdout.print(table)
+
+
+def print_error(message: str) -> None:
+    stderr.print(f"Error: {message}", style="red")
+
+
+def print_api_error(error: ApiError) -> None:
+    """Name and message; for a function failure also its exception and traceback."""
+    # Some answers nest the function's error object; read its fields from either place.
+    nested = error.detail.get("error")
+    detail = {**error.detail, **(nested if isinstance(nested, dict) else {})}
+    print_error(f"{error.name}: {error.message}" if error.message else error.name)
+    exception_type = detail.get("exception_type")
+    if exception_type:
+        stderr.print(f"exception: {exception_type}")
+    traceback = detail.get("traceback")
+    if traceback:
+        stderr.print(str(traceback).rstrip("\n"), soft_wrap=True)
+    if error.invocation_id:
+        stderr.print(f"invocation: {error.invocation_id}", style="dim")
+    extra = {k: v for k, v in error.detail.items() if k not in _SHOWN_DETAIL}
+    if extra:
+        stderr.print(json.dumps(extra, ensure_ascii=False), style="dim", soft_wrap=True)
+    if error.name == "Unauthenticated":
+        stderr.print("Give a key with --api-key or SANDLOT_API_KEY.", style="dim")
+
+
+_SHOWN_DETAIL = frozenset({"message", "exception_type", "traceback", "invocation_id", "error"})

@@ -1,0 +1,257 @@
+"""`SandboxStarter`: the `spec.Starter` that runs each process in every sandbox layer.
+
+Per start the server only does cheap work on its event loop thread: mkdir and write a few
+cgroup files, write the plan to a memfd, and fork+exec the launcher (subprocess uses vfork, so no
+Python runs in a forked copy of this multi-threaded process). Everything that needs a
+single-threaded process happens in the launcher. Per group (function version) it creates the
+network namespace once, off the loop, and picks a host uid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandlot.domain.errors import ServiceUnavailable
+from sandlot.sandbox import groupns
+from sandlot.sandbox.cgroups import Cgroup, CgroupTree, CgroupUnavailable, sweep_stale_trees
+from sandlot.sandbox.handle import SandboxHandle
+from sandlot.sandbox.plan import LaunchPlan
+from sandlot.sandbox.seccomp import compile_bpf
+from sandlot.sandbox.spec import ProcessHandle, ProcessSpec
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class SandboxSetupError(ServiceUnavailable):
+    """The sandbox could not be built for a process (a host or configuration problem)."""
+
+
+def launcher_command() -> list[str]:
+    """How to run the launcher: this interpreter, isolated (-I) and without site (-S).
+
+    -S skips site-packages and .pth processing (a few ms and other packages' import hooks);
+    the launcher needs only the standard library and this package's directory.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    boot = (
+        f"import sys; sys.path.insert(0, {package_root!r}); "
+        "from sandlot.sandbox.launcher import main; main(sys.argv[1:])"
+    )
+    return [sys.executable, "-I", "-S", "-c", boot]
+
+
+@dataclass
+class _Group:
+    ns: groupns.GroupNamespaces
+    host_id: int | None  # root: the group's own unprivileged host uid and gid
+
+
+class SandboxStarter:
+    """Starts processes in namespaces, a read-only root, cgroups, seccomp and Landlock.
+
+    `run_dir` holds an empty directory on which each launcher mounts its new root (in its own
+    mount namespace: the host never sees the mounts). As root, each group gets a host uid from
+    `uid_base + [0, uid_count)`; unprivileged, only the server's own uid can be mapped.
+    `require_cgroups=False` lets an unprivileged server without delegated cgroups run with
+    every other layer (no memory, pids or CPU limits): strict mode never does that.
+    """
+
+    name = "sandbox"
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        uid_base: int = 100_000,
+        uid_count: int = 65_536,
+        require_cgroups: bool = True,
+        landlock: bool = True,
+        setup_timeout_s: float = 10.0,
+    ) -> None:
+        self._privileged = os.geteuid() == 0
+        self._uid_base, self._uid_count = uid_base, uid_count
+        self._landlock = landlock
+        self._setup_timeout_s = setup_timeout_s
+        self._root_dir = Path(run_dir).resolve() / "sandbox-root"
+        self._root_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+        self._bpf = compile_bpf().hex()
+        self._launcher = launcher_command()
+        self._cgroups = self._make_cgroup_tree(require_cgroups)
+        self._groups: dict[str, _Group] = {}
+        self._group_locks: dict[str, asyncio.Lock] = {}
+        self._used_slots: set[int] = set()
+        self._live: set[SandboxHandle] = set()
+        self._seq = 0
+        self._closed = False
+
+    @staticmethod
+    def _make_cgroup_tree(required: bool) -> CgroupTree | None:
+        with contextlib.suppress(OSError):
+            sweep_stale_trees()
+        try:
+            return CgroupTree.create(f"starter-{os.getpid()}-{secrets.token_hex(3)}")
+        except CgroupUnavailable as exc:
+            if required:
+                raise SandboxSetupError(f"cgroups are not usable: {exc}") from exc
+            return None
+
+    @property
+    def has_cgroups(self) -> bool:
+        return self._cgroups is not None
+
+    async def start(self, spec: ProcessSpec) -> ProcessHandle:
+        if self._closed:
+            raise SandboxSetupError("the sandbox starter is closed")
+        if not _SAFE_NAME.match(spec.name):
+            raise ValueError(f"unsafe process name for cgroups: {spec.name!r}")
+        group = await self._group(spec.group)
+        self._seq += 1
+        cgroup = (
+            self._cgroups.new(f"{spec.name}-{self._seq}", spec.limits) if self._cgroups else None
+        )
+        try:
+            proc, status_r = self._spawn(spec, group, cgroup)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        handle = SandboxHandle(proc, cgroup, self._live.discard)
+        self._live.add(handle)
+        try:
+            error = await _read_status(status_r, self._setup_timeout_s)
+        except BaseException:
+            await handle.cleanup()
+            raise
+        if error:
+            await handle.cleanup()
+            raise SandboxSetupError(f"sandbox setup failed: {error}", name=spec.name)
+        return handle
+
+    def _spawn(
+        self, spec: ProcessSpec, group: _Group, cgroup: Cgroup | None
+    ) -> tuple[subprocess.Popen[bytes], int]:
+        status_r, status_w = os.pipe()
+        plan = LaunchPlan(
+            argv=list(spec.argv),
+            env=dict(spec.env),
+            cwd=str(spec.cwd),
+            ro_paths=[str(p) for p in spec.ro_paths],
+            fd_map=dict(spec.pass_fds),
+            status_fd=status_w,
+            netns_fd=group.ns.netns_fd,
+            userns_fd=group.ns.userns_fd,
+            root_dir=str(self._root_dir),
+            inner_id=groupns.INNER_ID,
+            host_id=group.host_id,
+            tmp_mb=spec.limits.tmp_mb,
+            open_files=spec.limits.open_files,
+            file_size_mb=spec.limits.file_size_mb,
+            cgroup_procs=cgroup.procs_files if cgroup else [],
+            oom_control=cgroup.oom_control if cgroup else None,
+            seccomp_bpf=self._bpf,
+            landlock=self._landlock,
+        )
+        plan_fd = plan.write_memfd()
+        try:
+            proc = subprocess.Popen(
+                [*self._launcher, "run", str(plan_fd)],
+                pass_fds=sorted({plan_fd, status_w, *group.ns.fds(), *spec.pass_fds.values()}),
+                stdin=subprocess.DEVNULL,
+                # Like PlainStarter: no fd given means /dev/null, never the server's own output.
+                stdout=subprocess.DEVNULL if spec.stdout_fd is None else spec.stdout_fd,
+                stderr=subprocess.DEVNULL if spec.stderr_fd is None else spec.stderr_fd,
+                env={},
+                cwd="/",
+            )
+        except BaseException:
+            os.close(status_r)
+            raise
+        finally:
+            os.close(plan_fd)
+            os.close(status_w)
+        return proc, status_r
+
+    async def _group(self, name: str) -> _Group:
+        lock = self._group_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            group = self._groups.get(name)
+            if group is None:
+                creating = asyncio.ensure_future(asyncio.to_thread(groupns.create, self._launcher))
+                try:
+                    ns = await asyncio.shield(creating)
+                except asyncio.CancelledError:  # the namespaces still arrive: close them then
+                    creating.add_done_callback(_close_orphan_group)
+                    raise
+                group = _Group(ns, self._allocate_host_id())
+                self._groups[name] = group
+            return group
+
+    def _allocate_host_id(self) -> int | None:
+        if not self._privileged:
+            return None
+        free = next((s for s in range(self._uid_count) if s not in self._used_slots), None)
+        if free is None:
+            raise SandboxSetupError("no free sandbox uid: raise uid_count")
+        self._used_slots.add(free)
+        return self._uid_base + free
+
+    async def release_group(self, group: str) -> None:
+        released = self._groups.pop(group, None)
+        self._group_locks.pop(group, None)
+        if released is None:
+            return
+        released.ns.close()  # running processes keep the netns alive until they exit
+        if released.host_id is not None:
+            self._used_slots.discard(released.host_id - self._uid_base)
+
+    async def close(self) -> None:
+        self._closed = True
+        for handle in list(self._live):
+            await handle.cleanup()
+        for name in list(self._groups):
+            await self.release_group(name)
+        if self._cgroups is not None:
+            self._cgroups.remove()
+        with contextlib.suppress(OSError):
+            self._root_dir.rmdir()
+
+
+def _close_orphan_group(done: asyncio.Future[groupns.GroupNamespaces]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        done.result().close()
+
+
+async def _read_status(fd: int, timeout_s: float) -> str:
+    """Read the launcher's status pipe to EOF: empty means the target was exec'd."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    chunks: list[bytes] = []
+    done: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        if chunk:
+            chunks.append(chunk)
+        elif not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, on_readable)
+    try:
+        await asyncio.wait_for(done, timeout_s)
+    except TimeoutError:
+        chunks.append(f"no answer from the launcher within {timeout_s} s".encode())
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")

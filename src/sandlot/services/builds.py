@@ -1,0 +1,210 @@
+"""Building versions' dependency environments in the background, with a live build log.
+
+A deploy whose code declares requirements returns at once with a `pending` version; the
+builder moves it to `building`, resolves a lock with uv (or takes the stored one),
+installs or reuses the shared environment, and moves it to `ready` (where `latest`
+moves) or `failed` (where it does not). Nothing is ever installed during an invocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandlot.domain.limits import split_handler
+from sandlot.domain.models import Function, Version
+from sandlot.domain.states import VersionState
+from sandlot.envs import (
+    BuildOptions,
+    Environment,
+    EnvironmentBuildFailed,
+    EnvironmentStore,
+    Lock,
+    Requirements,
+    find_requirements,
+)
+from sandlot.services.code import CodeStore
+from sandlot.storage.db import Database
+from sandlot.storage.functions import FunctionRepo, VersionRepo
+
+log = logging.getLogger(__name__)
+
+BuildKey = tuple[str, int]  # function id, version number
+MAX_LOG_LINES = 20_000
+
+
+def requirements_of(code_dir: Path, handler: str) -> Requirements | None:
+    """The declared requirements, checked strictly (raises InvalidRequirements)."""
+    module, _ = split_handler(handler)
+    return find_requirements(code_dir, module)
+
+
+@dataclass
+class BuildLog:
+    """The lines of one build, readable while it runs (for server-sent events)."""
+
+    lines: list[str] = field(default_factory=list)
+    done: bool = False
+    state: VersionState = VersionState.PENDING
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def append(self, line: str) -> None:
+        if len(self.lines) < MAX_LOG_LINES:
+            self.lines.append(line.rstrip("\n"))
+        elif len(self.lines) == MAX_LOG_LINES:
+            self.lines.append("[sandlot: build log truncated]")
+        self.changed.set()
+
+    def finish(self, state: VersionState) -> None:
+        self.state = state
+        self.done = True
+        self.changed.set()
+
+    @property
+    def text(self) -> str:
+        return "".join(f"{line}\n" for line in self.lines)
+
+
+class Builder:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        code: CodeStore,
+        envs_root: Path,
+        options: BuildOptions,
+        on_ready: Callable[[Function], None],
+    ) -> None:
+        self.database = database
+        self.code = code
+        self.envs_root = envs_root
+        self.options = options
+        self.on_ready = on_ready
+        self._store: EnvironmentStore | None = None
+        self._tasks: dict[BuildKey, asyncio.Task[None]] = {}
+        self._logs: dict[BuildKey, BuildLog] = {}
+
+    @property
+    def store(self) -> EnvironmentStore:
+        assert self._store is not None, "Builder.start() was not called"
+        return self._store
+
+    async def start(self) -> None:
+        self._store = await EnvironmentStore.open(self.envs_root, self.options)
+        async with self.database.sessions() as session:
+            unfinished = await VersionRepo(session).unfinished()
+        # Builds cut short by a restart start again: nothing accepted is lost.
+        for function, version in unfinished:
+            self.submit(function, version)
+
+    def submit(self, function: Function, version: Version) -> None:
+        key: BuildKey = (function.id, version.number)
+        running = self._tasks.get(key)
+        if running is not None and not running.done():
+            return
+        self._logs[key] = build_log = BuildLog()
+        self._tasks[key] = asyncio.create_task(
+            self._build(function, version, build_log),
+            name=f"build-{function.name}-v{version.number}",
+        )
+
+    async def rebuild(self, function: Function, version: Version) -> None:
+        """Reinstall a ready version's stored lock (its environment was pruned or is not on
+        this machine); the version is `building` until it is back."""
+        async with self.database.sessions.begin() as session:
+            moved = await VersionRepo(session).move(function, version.number, VersionState.BUILDING)
+        self.submit(function, moved)
+
+    def live_log(self, function_id: str, number: int) -> BuildLog | None:
+        return self._logs.get((function_id, number))
+
+    async def drain(self) -> None:
+        """Wait for every build under way."""
+        while pending := [task for task in self._tasks.values() if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def follow(self, function_id: str, number: int) -> AsyncIterator[str]:
+        """Yield build log lines as they come, until the build ends."""
+        build_log = self._logs.get((function_id, number))
+        if build_log is None:
+            return
+        sent = 0
+        while True:
+            build_log.changed.clear()
+            while sent < len(build_log.lines):
+                yield build_log.lines[sent]
+                sent += 1
+            if build_log.done:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(build_log.changed.wait(), 1.0)
+
+    async def _build(self, function: Function, version: Version, build_log: BuildLog) -> None:
+        try:
+            state = await self._run(function, version, build_log)
+        except asyncio.CancelledError:
+            build_log.append("[sandlot: build interrupted by shutdown; it resumes on restart]")
+            build_log.finish(VersionState.BUILDING)
+            raise
+        except Exception:
+            log.exception("build of %s v%s failed unexpectedly", function.name, version.number)
+            state = await self._fail(function, version, build_log, "internal error while building")
+        build_log.finish(state)
+
+    async def _run(self, function: Function, version: Version, build_log: BuildLog) -> VersionState:
+        if version.state is not VersionState.BUILDING:
+            async with self.database.sessions.begin() as session:
+                await VersionRepo(session).move(function, version.number, VersionState.BUILDING)
+        build_log.append(f"building {function.name} version {version.number}")
+        try:
+            environment, lock = await self._environment(version, build_log)
+        except EnvironmentBuildFailed as failure:
+            build_log.append(str(failure.detail().get("output") or ""))
+            return await self._fail(function, version, build_log, failure.message)
+        build_log.append(f"environment {environment.key[:12]} is ready")
+        async with self.database.sessions.begin() as session:
+            await VersionRepo(session).move(
+                function,
+                version.number,
+                VersionState.READY,
+                lock_text=lock.text,
+                env_key=environment.key,
+                build_log=build_log.text,
+            )
+            await FunctionRepo(session).set_latest(function.id, version.number)
+        self.on_ready(function)
+        return VersionState.READY
+
+    async def _environment(self, version: Version, build_log: BuildLog) -> tuple[Environment, Lock]:
+        if version.lock_text:
+            build_log.append("installing the stored lock exactly (no resolution)")
+            lock = Lock.from_text(version.lock_text)
+        else:
+            code_dir = self.code.path(version.code_sha256)
+            requirements = requirements_of(code_dir, version.config.handler)
+            assert requirements is not None, "a version without requirements needs no build"
+            build_log.append(
+                f"resolving {len(requirements.lines)} requirement(s) from {requirements.source}"
+            )
+            lock = await self.store.resolve(requirements, build_log.append)
+        environment = await self.store.ensure(lock, build_log.append)
+        build_log.append("installed" if environment.built else "reused a cached environment")
+        return environment, lock
+
+    async def _fail(
+        self, function: Function, version: Version, build_log: BuildLog, error: str
+    ) -> VersionState:
+        async with self.database.sessions.begin() as session:
+            await VersionRepo(session).move(
+                function, version.number, VersionState.FAILED, error=error, build_log=build_log.text
+            )
+        return VersionState.FAILED

@@ -1,0 +1,539 @@
+"""The bootstrap: runs inside a function instance, imports the handler, serves invocations.
+
+Started as ``<base python> -I -S bootstrap.py`` with the control socket on fd 3 (one end of
+a socketpair), /dev/null on fd 0 and a pipe the pool drains on fds 1 and 2. STANDARD
+LIBRARY ONLY: it never imports Sandlot or anything from a site-packages directory, so the
+function sees nothing of the server's environment. The pool imports this module only for
+its constants; nothing runs on import.
+
+Frames
+------
+Every message, both ways, is one frame::
+
+    frame  = header length (4 bytes, big-endian) | header | part 0 | part 1 | ...
+    header = a UTF-8 JSON object; its "parts" lists the byte length of each raw part
+
+Raw parts carry payloads that already are JSON or text (the event, the result, the logs),
+so neither side decodes and re-encodes them only to nest them inside the header, and a
+hostile event cannot smuggle keys into the header.
+
+Messages
+--------
+pool -> bootstrap, once, first::
+
+    {"op": "init", "handler": "pkg.mod.fn", "code_dir": str, "paths": [str],
+     "function_name": str, "function_version": int, "memory_mb": int,
+     "max_log_bytes": int, "max_result_bytes": int}
+
+bootstrap -> pool, then either serves invocations or exits::
+
+    {"op": "ready", "init_ms": float}
+    {"op": "init_error", "error": ERROR, "fatal": true, "logs_truncated": bool,
+     "parts": [len(logs)]}
+
+pool -> bootstrap, one invocation at a time::
+
+    {"op": "invoke", "id": str, "timeout_ms": int, "parts": [len(event)]}   event: JSON text
+
+bootstrap -> pool::
+
+    {"op": "result", "id": str, "ok": true, "handler_ms": float, "logs_truncated": bool,
+     "parts": [len(result), len(logs)]}                                      result: JSON text
+    {"op": "result", "id": str, "ok": false, "handler_ms": float, "error": ERROR,
+     "fatal": bool, "logs_truncated": bool, "parts": [0, len(logs)]}
+
+    ERROR = {"kind": KIND, "type": str, "message": str, "traceback": str | null, ...}
+    KIND  = FunctionError | FunctionResultInvalid | FunctionOutOfMemory
+            | FunctionResourceLimit | InvalidEvent
+
+``fatal`` means the bootstrap exits right after the reply (it ran out of memory), so the
+pool must replace the instance. Output printed while importing the handler is kept and
+handed out with the first invocation's logs (or with the init error). The bootstrap exits
+with 0 when the pool closes the socket, EXIT_OUT_OF_MEMORY after a MemoryError it could not
+report, and EXIT_PROTOCOL_ERROR on a malformed frame.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from types import TracebackType
+    from typing import Any
+
+CONTROL_FD = 3
+EXIT_OUT_OF_MEMORY = 77
+EXIT_PROTOCOL_ERROR = 78
+TRUNCATION_NOTE = "\n[sandlot: output truncated after {limit} bytes]\n"
+MAX_TRACEBACK_CHARS = 64 * 1024
+MAX_MESSAGE_CHARS = 8 * 1024
+_EFBIG = 27  # errno.EFBIG on Linux; importing errno only for this is not worth it
+
+
+def truncation_note(limit: int) -> bytes:
+    return TRUNCATION_NOTE.format(limit=limit).encode()
+
+
+class LogBuffer:
+    """The current invocation's output, bounded: past `limit` bytes it only notes the loss.
+
+    One buffer lives as long as the instance; `take()` hands out and clears it at the end
+    of each invocation, which is what "switching the target per invocation" amounts to.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    def add_text(self, text: str) -> None:
+        room = self.limit - len(self.data)
+        if room <= 0:
+            self.truncated = self.truncated or bool(text)
+            return
+        # A character is at least one byte, so `room` characters always fill the room:
+        # slicing first keeps a huge string from being encoded whole.
+        self.add_bytes(text[:room].encode("utf-8", "backslashreplace"))
+        if len(text) > room:
+            self.truncated = True
+
+    def add_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        room = self.limit - len(self.data)
+        if len(data) > room:
+            data = data[: max(room, 0)]
+            self.truncated = True
+        self.data += data
+
+    def take(self) -> tuple[bytes, bool]:
+        out, truncated = bytes(self.data), self.truncated
+        if truncated:
+            out += truncation_note(self.limit)
+        self.data = bytearray()
+        self.truncated = False
+        return out, truncated
+
+
+class CaptureBinary(io.RawIOBase):
+    """`sys.stdout.buffer`: bytes written here land in the same log buffer."""
+
+    def __init__(self, logs: LogBuffer, fd: int) -> None:
+        super().__init__()
+        self._logs = logs
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._logs.add_bytes(view)
+        return len(view)
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+class CaptureText(io.TextIOBase):
+    """`sys.stdout` / `sys.stderr` for the instance's whole life.
+
+    Installed once, before the handler is imported, so a `logging.basicConfig()` or a
+    `StreamHandler` created at import time writes here too. `fileno()` is the real fd, the
+    pipe the pool drains, for code that hands it to a subprocess.
+    """
+
+    def __init__(self, logs: LogBuffer, fd: int, name: str) -> None:
+        super().__init__()
+        self._logs = logs
+        self._fd = fd
+        self._name = name
+        self._buffer = CaptureBinary(logs, fd)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return "backslashreplace"
+
+    @property
+    def buffer(self) -> CaptureBinary:
+        return self._buffer
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._logs.add_text(text)
+        return len(text)
+
+
+class Context:
+    """The handler's second argument, with AWS Lambda's attribute names."""
+
+    __slots__ = (
+        "_deadline",
+        "function_name",
+        "function_version",
+        "invocation_id",
+        "memory_limit_in_mb",
+        "memory_limit_mb",
+    )
+
+    def __init__(self, invocation_id: str, init: dict[str, Any], timeout_ms: int) -> None:
+        self.invocation_id = invocation_id
+        self.function_name: str = init["function_name"]
+        # A string, as on Lambda, so code written for Lambda keeps working.
+        self.function_version = str(init["function_version"])
+        self.memory_limit_mb: int = init["memory_mb"]
+        self.memory_limit_in_mb: int = init["memory_mb"]
+        self._deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_ms(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    def __repr__(self) -> str:
+        return f"<Context invocation_id={self.invocation_id!r} function={self.function_name!r}>"
+
+
+class Channel:
+    """Frames over the control socket, with plain blocking reads and writes."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        # Open for the whole life of the process, hence no context manager.
+        self._reader = open(fd, "rb", buffering=64 * 1024, closefd=False)  # noqa: SIM115
+
+    def _read_exact(self, size: int) -> bytes | None:
+        data = self._reader.read(size)
+        if len(data) < size:
+            return None
+        return data
+
+    def read(self) -> tuple[dict[str, Any], list[bytes]] | None:
+        """The next frame, or None once the pool has closed the socket."""
+        head = self._read_exact(4)
+        if head is None:
+            return None
+        body = self._read_exact(int.from_bytes(head, "big"))
+        header = json.loads(body) if body is not None else None
+        if not isinstance(header, dict):
+            os._exit(EXIT_PROTOCOL_ERROR)
+        parts = []
+        for size in header.get("parts", ()):
+            part = self._read_exact(size)
+            if part is None:
+                return None
+            parts.append(part)
+        return header, parts
+
+    def send(self, header: dict[str, Any], *parts: bytes) -> None:
+        header["parts"] = [len(part) for part in parts]
+        body = json.dumps(header, separators=(",", ":")).encode()
+        view = memoryview(b"".join((len(body).to_bytes(4, "big"), body, *parts)))
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+
+class InitFailure(Exception):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+class ResultInvalid(Exception):
+    pass
+
+
+def _leading_frames_are_ours(tb: TracebackType | None) -> TracebackType | None:
+    """Drop the bootstrap's and importlib's frames from the top of a traceback."""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename != __file__ and not filename.startswith("<frozen importlib"):
+            break
+        tb = tb.tb_next
+    return tb
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # a user-defined __str__ may itself fail
+        text = f"<unprintable {type(exc).__name__}>"
+    return text[:MAX_MESSAGE_CHARS]
+
+
+def describe(exc: BaseException, kind: str) -> dict[str, Any]:
+    import traceback
+
+    tb = _leading_frames_are_ours(exc.__traceback__)
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    if len(text) > MAX_TRACEBACK_CHARS:
+        half = MAX_TRACEBACK_CHARS // 2
+        text = f"{text[:half]}\n[... traceback shortened ...]\n{text[-half:]}"
+    return {"kind": kind, "type": type(exc).__name__, "message": _safe_str(exc), "traceback": text}
+
+
+def failure_kind(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == _EFBIG:
+        return "FunctionResourceLimit"  # RLIMIT_FSIZE: Python ignores SIGXFSZ, so EFBIG
+    return "FunctionError"
+
+
+def _not_found(message: str) -> InitFailure:
+    return InitFailure(
+        {"kind": "FunctionError", "type": "HandlerNotFound", "message": message, "traceback": None}
+    )
+
+
+def load_handler(handler: str) -> Callable[[Any, Context], Any]:
+    module_name, _, attr = handler.rpartition(".")
+    try:
+        # __import__ rather than importlib.import_module: it adds no frame of its own to
+        # the traceback of a module that raises.
+        __import__(module_name)
+        module = sys.modules[module_name]
+    except ModuleNotFoundError as exc:
+        # Only the handler's own module (or a package above it) missing is "not found"; a
+        # missing dependency imported by the module is an import-time error of the module.
+        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+            raise _not_found(
+                f"handler module {module_name!r} not found in the function's code "
+                f"(handler {handler!r})"
+            ) from None
+        raise
+    function = getattr(module, attr, None)
+    if function is None:
+        raise _not_found(f"module {module_name!r} has no attribute {attr!r} (handler {handler!r})")
+    if not callable(function):
+        raise _not_found(f"{handler!r} is a {type(function).__name__}, not a function")
+    return function  # type: ignore[no-any-return]
+
+
+async def _guarded(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
+    # Catching inside the coroutine keeps asyncio's own frames out of the traceback.
+    try:
+        return True, await awaitable
+    except BaseException as exc:
+        return False, exc
+
+
+class Runner:
+    """Calls the handler; async handlers run on one event loop kept for the instance's life,
+    so clients and other loop-bound globals created by one invocation work in the next."""
+
+    def __init__(self, handler: Callable[[Any, Context], Any]) -> None:
+        self.handler = handler
+        self._loop: Any = None
+
+    def call(self, event: Any, context: Context) -> Any:
+        value = self.handler(event, context)
+        if hasattr(value, "__await__"):
+            value = self._wait(value)
+        return value
+
+    def _wait(self, awaitable: Awaitable[Any]) -> Any:
+        if self._loop is None:
+            import asyncio  # only async functions pay for importing asyncio
+
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        ok, value = self._loop.run_until_complete(_guarded(awaitable))
+        if not ok:
+            raise value
+        return value
+
+
+def encode_result(value: Any, limit: int) -> bytes:
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ResultInvalid(f"the handler's return value is not JSON-serialisable: {exc}") from None
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) > limit:
+        raise ResultInvalid(f"the result is {len(data)} bytes; the limit is {limit} bytes")
+    return data
+
+
+class Instance:
+    """One function instance's life after a successful init: a loop of invocations."""
+
+    def __init__(self, channel: Channel, init: dict[str, Any], runner: Runner, logs: LogBuffer):
+        self.channel = channel
+        self.init = init
+        self.runner = runner
+        self.logs = logs
+
+    def serve(self) -> None:
+        while (frame := self.channel.read()) is not None:
+            header, parts = frame
+            if header.get("op") != "invoke" or len(parts) != 1:
+                os._exit(EXIT_PROTOCOL_ERROR)
+            self.invoke(header, parts[0])
+
+    def invoke(self, header: dict[str, Any], raw_event: bytes) -> None:
+        invocation_id = header["id"]
+        try:
+            event = json.loads(raw_event) if raw_event.strip() else None
+        except ValueError as exc:
+            invalid = {"kind": "InvalidEvent", "type": "InvalidEvent", "message": str(exc)}
+            self.reply(invocation_id, 0.0, None, invalid)
+            return
+        context = Context(invocation_id, self.init, header["timeout_ms"])
+        started = time.perf_counter()
+        out_of_memory = False
+        result: bytes | None = None
+        error: dict[str, Any] | None = None
+        try:
+            result = encode_result(self.runner.call(event, context), self.init["max_result_bytes"])
+        except MemoryError:
+            out_of_memory = True  # handled below, once the except block has freed the frames
+        except ResultInvalid as exc:
+            error = {"kind": "FunctionResultInvalid", "type": "ResultInvalid", "message": str(exc)}
+        except BaseException as exc:
+            error = describe(exc, failure_kind(exc))
+        handler_ms = (time.perf_counter() - started) * 1000
+        if out_of_memory:
+            die_of_oom(self.channel, self.logs, self.init["memory_mb"], invocation_id, handler_ms)
+        self.reply(invocation_id, handler_ms, result, error)
+
+    def reply(
+        self, invocation_id: str, handler_ms: float, result: bytes | None, error: Any
+    ) -> None:
+        logs, truncated = self.logs.take()
+        header: dict[str, Any] = {
+            "op": "result",
+            "id": invocation_id,
+            "ok": error is None,
+            "handler_ms": handler_ms,
+            "logs_truncated": truncated,
+        }
+        if error is not None:
+            header["error"] = error
+            header["fatal"] = False
+        self.channel.send(header, result or b"", logs)
+
+
+def _peak_memory_bytes() -> int | None:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    except Exception:
+        return None
+
+
+def die_of_oom(
+    channel: Channel, logs: LogBuffer, memory_mb: int, invocation_id: str | None, handler_ms: float
+) -> None:
+    """Report a MemoryError and exit: the heap may be left in any state, so the pool starts a
+    fresh instance rather than trusting this one again."""
+    try:
+        output, truncated = logs.take()
+        error: dict[str, Any] = {
+            "kind": "FunctionOutOfMemory",
+            "type": "MemoryError",
+            "message": f"the function ran out of memory (limit {memory_mb} MB)",
+            "traceback": None,
+            "peak_memory_bytes": _peak_memory_bytes(),
+        }
+        if invocation_id is None:
+            header = {
+                "op": "init_error",
+                "error": error,
+                "fatal": True,
+                "logs_truncated": truncated,
+            }
+            channel.send(header, output)
+        else:
+            header = {"op": "result", "id": invocation_id, "ok": False, "handler_ms": handler_ms}
+            header.update(error=error, fatal=True, logs_truncated=truncated)
+            channel.send(header, b"", output)
+    finally:
+        os._exit(EXIT_OUT_OF_MEMORY)
+
+
+def _close_control_socket() -> None:
+    # A process forked by the handler must not keep the control socket open: the pool
+    # relies on seeing EOF when the instance dies.
+    try:
+        os.close(CONTROL_FD)
+    except OSError:
+        return
+
+
+def prepare_process(init: dict[str, Any], logs: LogBuffer) -> None:
+    """Clean sys.path and per-instance output capture, before any function code runs."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    stdlib = [path for path in sys.path if path and os.path.abspath(path) != here]
+    sys.path[:] = [init["code_dir"], *init["paths"], *stdlib]
+    sys.stdout = CaptureText(logs, 1, "<stdout>")
+    sys.stderr = CaptureText(logs, 2, "<stderr>")
+    sys.argv = [init["handler"]]
+    sys.dont_write_bytecode = True  # the code dir is shared by instances and read-only
+    os.set_inheritable(CONTROL_FD, False)
+    os.register_at_fork(after_in_child=_close_control_socket)
+
+
+def initialize(channel: Channel, init: dict[str, Any], logs: LogBuffer) -> Runner | None:
+    started = time.perf_counter()
+    out_of_memory = False
+    error: dict[str, Any] = {}
+    try:
+        handler = load_handler(init["handler"])
+    except MemoryError:
+        out_of_memory = True
+    except InitFailure as failure:
+        error = failure.error
+    except BaseException as exc:  # the module raised at import: SystemExit included
+        error = describe(exc, failure_kind(exc))
+    else:
+        channel.send({"op": "ready", "init_ms": (time.perf_counter() - started) * 1000})
+        return Runner(handler)
+    if out_of_memory:
+        die_of_oom(channel, logs, init["memory_mb"], None, 0.0)
+    output, truncated = logs.take()
+    header = {"op": "init_error", "error": error, "fatal": True, "logs_truncated": truncated}
+    channel.send(header, output)
+    return None
+
+
+def main() -> int:
+    channel = Channel(CONTROL_FD)
+    frame = channel.read()
+    if frame is None:
+        return 0
+    init = frame[0]
+    if init.get("op") != "init":
+        return EXIT_PROTOCOL_ERROR
+    logs = LogBuffer(init["max_log_bytes"])
+    prepare_process(init, logs)
+    runner = initialize(channel, init, logs)
+    if runner is None:
+        return 1
+    Instance(channel, init, runner, logs).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    # os._exit: neither wait for threads the function left running nor run its atexit hooks;
+    # the instance is being thrown away.
+    os._exit(main())

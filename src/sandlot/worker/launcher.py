@@ -1,0 +1,168 @@
+"""Starting instances: one fresh process per instance, running the bootstrap.
+
+The pool starts every instance through `Launcher.launch`, so a later launcher can fork
+instances from a per-version zygote instead without the pool changing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from sandlot.config import Settings
+from sandlot.sandbox.spec import ProcessSpec, SandboxLimits, Starter
+from sandlot.worker.inside import bootstrap
+from sandlot.worker.inside.bootstrap import CONTROL_FD
+from sandlot.worker.instance import Instance
+from sandlot.worker.interface import VersionSpec
+from sandlot.worker.output import OutputPipe
+from sandlot.worker.protocol import FrameChannel
+
+BOOTSTRAP_PATH = Path(bootstrap.__file__).resolve()
+# Importing the handler has its own budget, as on Lambda: heavy imports should not need a
+# long invocation timeout, and a short one should not make them impossible.
+MIN_INIT_TIMEOUT_S = 10.0
+_MAX_HEADER_BYTES = 1024 * 1024
+_SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def base_interpreter() -> Path:
+    """The interpreter the server's venv was made from, never the venv's own: a function
+    must not see the server's site-packages, and `-I -S` keeps site hooks away too."""
+    executable = getattr(sys, "_base_executable", None) or sys.executable
+    return Path(os.path.realpath(executable))
+
+
+def instance_env(spec: VersionSpec) -> dict[str, str]:
+    """The function's environment: its own variables over a small safe base, never the
+    server's environment (which holds database URLs and keys)."""
+    # /tmp is the instance's own size-capped tmpfs when sandboxed, the host's in plain mode.
+    env = {"PATH": _SAFE_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}  # noqa: S108
+    env.update(spec.env)
+    env.update(
+        {
+            # -I makes the bootstrap's own interpreter ignore these; Python subprocesses
+            # the function starts still honour them.
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "SANDLOT_FUNCTION_NAME": spec.function_name,
+            "SANDLOT_FUNCTION_VERSION": str(spec.version),
+            "SANDLOT_MEMORY_MB": str(spec.memory_mb),
+        }
+    )
+    return env
+
+
+class Launcher(Protocol):
+    async def launch(
+        self, spec: VersionSpec, register: Callable[[Instance], None]
+    ) -> tuple[Instance, float]:
+        """Start an instance with its handler imported; returns it and the import time (ms).
+
+        `register` is called as soon as a process exists, before the import, so the pool
+        can kill it if it closes meanwhile. Raises `StartFailed` if the import fails.
+        """
+        ...
+
+
+class ProcessLauncher:
+    """Each instance is a new `<base python> -I -S bootstrap.py` process from a `Starter`."""
+
+    def __init__(self, starter: Starter, settings: Settings) -> None:
+        self._starter = starter
+        self._settings = settings
+        self._python = base_interpreter()
+        self._python_prefix = Path(sys.base_prefix).resolve()
+        self._serial = itertools.count(1)
+
+    async def launch(
+        self, spec: VersionSpec, register: Callable[[Instance], None]
+    ) -> tuple[Instance, float]:
+        instance = await self._spawn(spec)
+        register(instance)
+        timeout_s = max(MIN_INIT_TIMEOUT_S, float(spec.timeout_s))
+        init_ms = await instance.initialize(self._init_message(spec), timeout_s)
+        return instance, init_ms
+
+    async def _spawn(self, spec: VersionSpec) -> Instance:
+        name = self._name(spec)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_fd, write_fd = os.pipe()
+        try:
+            handle = await self._starter.start(
+                self._process_spec(spec, name, theirs.fileno(), write_fd)
+            )
+        except BaseException:
+            ours.close()
+            os.close(read_fd)
+            raise
+        finally:
+            theirs.close()
+            os.close(write_fd)
+        try:
+            channel = FrameChannel(max_header=_MAX_HEADER_BYTES, max_parts=self._max_parts())
+            loop = asyncio.get_running_loop()
+            await loop.connect_accepted_socket(lambda: channel, sock=ours)
+            output = OutputPipe(read_fd, self._settings.max_log_bytes)
+        except BaseException:
+            handle.kill()
+            await handle.cleanup()
+            raise
+        return Instance(
+            name=name,
+            spec=spec,
+            handle=handle,
+            channel=channel,
+            output=output,
+            max_log_bytes=self._settings.max_log_bytes,
+        )
+
+    def _name(self, spec: VersionSpec) -> str:
+        # Unique among the host's live processes, even with several servers on one host.
+        function_id = _UNSAFE_NAME_CHARS.sub("_", spec.function_id)
+        return f"{function_id}-v{spec.version}-{os.getpid()}-{next(self._serial)}"
+
+    def _process_spec(
+        self, spec: VersionSpec, name: str, control_fd: int, output_fd: int
+    ) -> ProcessSpec:
+        code_dir = spec.code_dir.resolve()
+        return ProcessSpec(
+            name=name,
+            group=f"{spec.function_id}-v{spec.version}",
+            argv=[str(self._python), "-I", "-S", str(BOOTSTRAP_PATH)],
+            env=instance_env(spec),
+            cwd=code_dir,
+            ro_paths=[self._python_prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages],
+            limits=SandboxLimits(
+                memory_mb=spec.memory_mb, pids=self._settings.pids_max, tmp_mb=spec.tmp_mb
+            ),
+            pass_fds={CONTROL_FD: control_fd},
+            stdout_fd=output_fd,
+            stderr_fd=output_fd,
+        )
+
+    def _init_message(self, spec: VersionSpec) -> dict[str, Any]:
+        return {
+            "op": "init",
+            "handler": spec.handler,
+            "code_dir": str(spec.code_dir.resolve()),
+            "paths": [str(path) for path in spec.site_packages],
+            "function_name": spec.function_name,
+            "function_version": spec.version,
+            "memory_mb": spec.memory_mb,
+            "max_log_bytes": self._settings.max_log_bytes,
+            "max_result_bytes": self._settings.max_result_bytes,
+        }
+
+    def _max_parts(self) -> int:
+        # A reply carries a result and logs (plus the truncation note); anything bigger is
+        # a function writing to its control socket by itself.
+        return self._settings.max_result_bytes + self._settings.max_log_bytes + 64 * 1024

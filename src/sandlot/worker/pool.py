@@ -1,0 +1,379 @@
+"""`RuntimePool`: warm instances per version, concurrency and capacity limits, shutdown.
+
+One invocation at a time per instance. A call takes the most recently used idle instance
+of its version (a warm start), or starts one (a cold start), after waiting a bounded time
+for a slot of its function's concurrency limit and, for a cold start, for room under the
+pool's global instance and memory caps (idle instances of any function are evicted, least
+recently used first, to make that room).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sandlot.config import Settings
+from sandlot.domain.errors import ServiceUnavailable, TooManyRequests
+from sandlot.domain.states import InstanceState
+from sandlot.sandbox.spec import Starter
+from sandlot.worker.failures import state_for
+from sandlot.worker.gate import CapacitySignal, ConcurrencyGate
+from sandlot.worker.instance import Instance, Run, StartFailed
+from sandlot.worker.interface import InvokeOutcome, PoolStats, Timings, VersionSpec
+from sandlot.worker.launcher import Launcher, ProcessLauncher
+from sandlot.worker.reaper import KeepAliveReaper
+
+log = logging.getLogger(__name__)
+
+# After the grace period, instances are killed; in-flight calls then end at once. This
+# bounds the wait for them to notice, so that close() always returns.
+_KILLED_DRAIN_S = 5.0
+_RETRY_AFTER_S = 1
+
+
+@dataclass(eq=False)
+class _Version:
+    spec: VersionSpec
+    idle: list[Instance] = field(default_factory=list)  # most recently used last
+    live: set[Instance] = field(default_factory=set)  # starting, idle and busy
+    calls: int = 0  # admitted invocations, some maybe before their instance exists
+    retired: bool = False
+
+    @property
+    def unused(self) -> bool:
+        return not self.live and self.calls == 0
+
+
+class _Clock:
+    """Where one invocation's time went."""
+
+    def __init__(self) -> None:
+        self.started_at = datetime.now(UTC)
+        self.t0 = time.perf_counter()
+        self.queue_ms = 0.0
+        self.start_ms = 0.0
+        self.init_ms = 0.0
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.t0) * 1000
+
+    def outcome(self, invocation_id: str, run: Run, *, cold: bool) -> InvokeOutcome:
+        timings = Timings(
+            queue_ms=self.queue_ms,
+            start_ms=self.start_ms,
+            init_ms=self.init_ms,
+            handler_ms=run.handler_ms,
+            total_ms=self.elapsed_ms(),
+        )
+        return InvokeOutcome(
+            invocation_id=invocation_id,
+            state=state_for(run.error),
+            result_json=run.result_json,
+            error=run.error,
+            logs=run.logs,
+            logs_truncated=run.logs_truncated,
+            cold_start=cold,
+            timings=timings,
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC),
+        )
+
+
+class RuntimePool:
+    """The `worker.interface.Pool` that runs instances through a `sandbox.spec.Starter`.
+
+    Build it with the starter and the settings (`RuntimePool(PlainStarter(), settings)`),
+    `await pool.start()` to run the keep-alive reaper, and `await pool.close(grace_s)` at
+    the end. `launcher` replaces how instances are started (a zygote, later).
+    """
+
+    def __init__(
+        self,
+        starter: Starter,
+        settings: Settings,
+        *,
+        launcher: Launcher | None = None,
+        reaper_interval_s: float = 1.0,
+    ) -> None:
+        self._starter = starter
+        self._settings = settings
+        self._launcher = launcher or ProcessLauncher(starter, settings)
+        self._versions: dict[tuple[str, int], _Version] = {}
+        self._live: dict[Instance, _Version] = {}
+        self._gates: dict[str, ConcurrencyGate] = {}
+        self._capacity = CapacitySignal()
+        self._reserved_instances = 0  # live instances, counted from before they start
+        self._reserved_mb = 0
+        self._inflight = 0
+        self._drained: asyncio.Event | None = None
+        self._cleanups: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._closed = False
+        self._close_task: asyncio.Future[None] | None = None
+        self.reaper = KeepAliveReaper(self, reaper_interval_s)
+
+    async def start(self) -> None:
+        self.reaper.start()
+
+    # invoking
+
+    async def invoke(self, spec: VersionSpec, invocation_id: str, event: bytes) -> InvokeOutcome:
+        self._ensure_open()
+        clock = _Clock()
+        gate = self._gates.setdefault(spec.function_id, ConcurrencyGate())
+        if not await gate.acquire(spec.max_concurrency, self._settings.queue_timeout_s):
+            raise TooManyRequests(
+                f"function {spec.function_name!r} is at its concurrency limit "
+                f"({spec.max_concurrency})",
+                retry_after_s=_RETRY_AFTER_S,
+            )
+        self._inflight += 1
+        try:
+            return await self._invoke_admitted(spec, invocation_id, event or b"null", clock)
+        finally:
+            self._inflight -= 1
+            gate.release()
+            if self._inflight == 0 and self._drained is not None:
+                self._drained.set()
+
+    async def _invoke_admitted(
+        self, spec: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
+    ) -> InvokeOutcome:
+        version = self._version(spec)
+        version.calls += 1
+        try:
+            return await self._run(version, invocation_id, event, clock)
+        finally:
+            version.calls -= 1
+
+    async def _run(
+        self, version: _Version, invocation_id: str, event: bytes, clock: _Clock
+    ) -> InvokeOutcome:
+        spec = version.spec
+        instance = self._take_idle(version)
+        cold = instance is None
+        if instance is None:
+            await self._reserve(spec, clock.t0 + self._settings.queue_timeout_s)
+            clock.queue_ms = clock.elapsed_ms()
+            try:
+                instance, clock.init_ms = await self._start_instance(version)
+            except StartFailed as failure:
+                clock.start_ms = clock.elapsed_ms() - clock.queue_ms
+                run = Run(None, failure.error, failure.logs, failure.logs_truncated, 0.0)
+                return clock.outcome(invocation_id, run, cold=True)
+            clock.start_ms = clock.elapsed_ms() - clock.queue_ms
+        else:
+            clock.queue_ms = clock.elapsed_ms()
+        instance.move(InstanceState.BUSY)
+        try:
+            run = await instance.invoke(invocation_id, event, spec.timeout_s)
+        finally:
+            self._release(version, instance)
+        return clock.outcome(invocation_id, run, cold=cold)
+
+    async def _start_instance(self, version: _Version) -> tuple[Instance, float]:
+        """The one step that makes a new instance, its handler imported. The capacity for it
+        is reserved already; on failure the instance is discarded and the room given back."""
+        started: list[Instance] = []
+
+        def register(instance: Instance) -> None:
+            started.append(instance)
+            instance.reserved = True
+            version.live.add(instance)
+            self._live[instance] = version
+            if self._closed:
+                instance.kill("the worker is shutting down")
+
+        try:
+            return await self._launcher.launch(version.spec, register)
+        except BaseException as exc:
+            if started:
+                self._discard(version, started[0])
+            else:
+                self._unreserve(version.spec)
+            if isinstance(exc, OSError):
+                raise ServiceUnavailable(f"could not start an instance: {exc}") from exc
+            raise
+
+    def _take_idle(self, version: _Version) -> Instance | None:
+        while version.idle:
+            instance = version.idle.pop()
+            if instance.alive:
+                return instance
+            self._discard(version, instance)  # died while idle (a thread it left running)
+        return None
+
+    def _release(self, version: _Version, instance: Instance) -> None:
+        if instance.reusable and not version.retired and not self._closing:
+            instance.move(InstanceState.IDLE)
+            version.idle.append(instance)
+            self._capacity.notify_all()  # an idle instance can be evicted for room
+        else:
+            self._discard(version, instance)
+
+    # capacity
+
+    def _fits(self, spec: VersionSpec) -> bool:
+        return (
+            self._reserved_instances < self._settings.max_instances
+            and self._reserved_mb + spec.memory_mb <= self._settings.max_memory_mb
+        )
+
+    async def _reserve(self, spec: VersionSpec, deadline: float) -> None:
+        if spec.memory_mb > self._settings.max_memory_mb:
+            raise ServiceUnavailable(
+                f"an instance needs {spec.memory_mb} MB; this worker has "
+                f"{self._settings.max_memory_mb} MB in all"
+            )
+        while not self._fits(spec):
+            if self._evict_least_recently_used():
+                continue
+            if not await self._capacity.wait(deadline - time.perf_counter()):
+                raise TooManyRequests(
+                    "the worker is at its instance or memory limit", retry_after_s=_RETRY_AFTER_S
+                )
+            self._ensure_open()
+        self._reserved_instances += 1
+        self._reserved_mb += spec.memory_mb
+
+    def _unreserve(self, spec: VersionSpec) -> None:
+        self._reserved_instances -= 1
+        self._reserved_mb -= spec.memory_mb
+        self._capacity.notify_all()
+
+    def _evict_least_recently_used(self) -> bool:
+        idle = [(i.last_used, i, v) for v in self._versions.values() for i in v.idle]
+        if not idle:
+            return False
+        _, instance, version = min(idle, key=lambda entry: entry[0])
+        self._discard(version, instance, "evicted to make room for another function")
+        return True
+
+    # stopping instances
+
+    def _discard(
+        self, version: _Version, instance: Instance, reason: str | None = None
+    ) -> asyncio.Task[None] | None:
+        """Stop an instance: kill it now, reap it in the background. Idempotent."""
+        if instance.state is InstanceState.STOPPING:
+            return None
+        instance.move(InstanceState.STOPPING)
+        instance.kill(reason)
+        version.live.discard(instance)
+        self._live.pop(instance, None)
+        if instance in version.idle:
+            version.idle.remove(instance)
+        if instance.reserved:
+            instance.reserved = False
+            self._unreserve(instance.spec)
+        task = asyncio.ensure_future(self._finish(version, instance))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+        return task
+
+    async def _finish(self, version: _Version, instance: Instance) -> None:
+        try:
+            await instance.close()
+            current = self._versions.get(version.spec.key)
+            if version.unused and (current is None or current.unused):
+                await self._starter.release_group(
+                    f"{version.spec.function_id}-v{version.spec.version}"
+                )
+        except Exception:
+            log.exception("stopping instance %s failed", instance.name)
+
+    async def _discard_all(self, version: _Version, instances: list[Instance], reason: str) -> int:
+        tasks = [task for i in instances if (task := self._discard(version, i, reason)) is not None]
+        await asyncio.gather(*tasks)
+        return len(tasks)
+
+    async def reap_idle(self) -> int:
+        """Stop instances idle past their keep-alive (keeping `min_warm`); the reaper's round."""
+        now = time.monotonic()
+        stopped = 0
+        for key, version in list(self._versions.items()):
+            spec = version.spec
+            dead = [i for i in version.idle if not i.alive]
+            stopped += await self._discard_all(version, dead, "died while idle")
+            expired = [i for i in version.idle if now - i.last_used >= spec.keep_alive_s]
+            surplus = max(0, len(version.live) - spec.min_warm)
+            expired.sort(key=lambda instance: instance.last_used)
+            stopped += await self._discard_all(version, expired[:surplus], "idle past keep-alive")
+            if version.unused:
+                del self._versions[key]
+        return stopped
+
+    async def stop_function(self, function_id: str) -> None:
+        for key, version in list(self._versions.items()):
+            if key[0] == function_id:
+                del self._versions[key]
+                version.retired = True
+                await self._discard_all(version, list(version.live), "the function was deleted")
+        # Busy instances of versions retired earlier are not in _versions any more.
+        orphans = [(i, v) for i, v in self._live.items() if i.spec.function_id == function_id]
+        for instance, version in orphans:
+            await self._discard_all(version, [instance], "the function was deleted")
+
+    async def retire_version(self, function_id: str, version: int) -> None:
+        retired = self._versions.pop((function_id, version), None)
+        if retired is None:
+            return
+        retired.retired = True  # busy instances stop when their invocation ends
+        await self._discard_all(retired, list(retired.idle), "the version was retired")
+
+    # shutdown and inspection
+
+    def stats(self) -> PoolStats:
+        live = list(self._live)
+        return PoolStats(
+            instances=len(live),
+            busy=sum(1 for i in live if i.state is InstanceState.BUSY),
+            memory_mb=sum(i.spec.memory_mb for i in live),
+            per_function=dict(Counter(i.spec.function_name for i in live)),
+        )
+
+    async def close(self, grace_s: float) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.ensure_future(self._close(grace_s))
+        await asyncio.shield(self._close_task)
+
+    async def _close(self, grace_s: float) -> None:
+        self._closing = True
+        shutting_down = ServiceUnavailable("the worker is shutting down")
+        for gate in self._gates.values():
+            gate.fail_waiters(shutting_down)
+        self._capacity.fail_waiters(shutting_down)
+        await self.reaper.stop()
+        await self._wait_inflight(grace_s)
+        self._closed = True
+        for instance, version in list(self._live.items()):
+            self._discard(version, instance, "the worker shut down")
+        await self._wait_inflight(_KILLED_DRAIN_S)
+        while self._cleanups:
+            await asyncio.gather(*self._cleanups)
+        await self._starter.close()
+
+    async def _wait_inflight(self, timeout_s: float) -> None:
+        if self._inflight == 0:
+            return
+        self._drained = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            self._drained = None
+
+    def _ensure_open(self) -> None:
+        if self._closing:
+            raise ServiceUnavailable("the worker is shutting down")
+
+    def _version(self, spec: VersionSpec) -> _Version:
+        version = self._versions.get(spec.key)
+        if version is None:
+            version = self._versions[spec.key] = _Version(spec)
+        return version
