@@ -71,7 +71,8 @@ def _meta(bench: Bench, args: argparse.Namespace, seconds: float) -> dict[str, o
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    console = Console()
+    # A pipe (make, CI) gets a wide table rather than Rich's 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 180)
     bench = Bench(
         smoke=args.smoke,
         workloads=select_workloads(args.workloads),

@@ -98,13 +98,19 @@ class Bench:
     def deps(self, workload: Workload) -> Path | None:
         return deps_dir(workload)
 
-    def runnable(self, server: Sandlot, workload: Workload, name: str | None = None) -> str | None:
+    def runnable(
+        self,
+        server: Sandlot,
+        workload: Workload,
+        name: str | None = None,
+        timeout_s: int | None = None,
+    ) -> str | None:
         """Deploy `workload` (as `name`) and invoke it once; None if it works, else why not."""
         if workload.name in self.unsupported:
             return self.unsupported[workload.name]
         with sandlot_api.client(server.url) as http:
             try:
-                deployed = sandlot_api.deploy(http, workload, name)
+                deployed = sandlot_api.deploy(http, workload, name, timeout_s)
             except (sandlot_api.DeployFailed, httpx.HTTPError) as exc:
                 why: str | None = f"deploy failed: {exc}"
             else:

@@ -37,7 +37,7 @@ class LoadResult:
     def problems(self) -> list[str]:
         """Anything that was not a plain 200, for a row's notes."""
         out = [f"{n} answers with status {s}" for s, n in self.statuses.items() if s != "200"]
-        return out + [f"client errors: {self.errors[:2]}"] if self.errors else out
+        return [*out, f"client errors: {self.errors[:2]}"] if self.errors else out
 
 
 def to_result(samples: dict[str, Any]) -> LoadResult:

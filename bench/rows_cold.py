@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bench import loads, stats
 from bench.baselines import fresh_python, runc
-from bench.cold import cold_method
+from bench.cold import ANCHOR_TIMEOUT_S, Anchors, ColdMethod, cold_method, delete_functions
 from bench.context import Bench
 from bench.results import Row, Target
 from bench.workload import Workload
@@ -26,15 +26,14 @@ def measure(bench: Bench) -> list[Row]:
     rows: list[Row] = []
     runc_problem = runc.unavailable()
     for workload in bench.workloads:
-        rows += _one(bench, workload, method.env, method.copies, runc_problem)
+        rows += _one(bench, workload, method, runc_problem)
     return rows
 
 
 def _one(
     bench: Bench,
     workload: Workload,
-    env: dict[str, str],
-    copies: int,
+    method: ColdMethod,
     runc_problem: str | None,
 ) -> list[Row]:
     counts = bench.counts
@@ -68,20 +67,22 @@ def _one(
         else:
             vs_runc.notes.append(f"runc unavailable: {runc_problem}")
 
-    server = bench.sandlot("cold", env)
-    names = _copies(workload, copies)
+    server = bench.sandlot("cold", method.env)
+    names = _copies(workload, method.copies)
     for function_name in names:
-        why = bench.runnable(server, workload, function_name)
+        why = bench.runnable(server, workload, function_name, ANCHOR_TIMEOUT_S)
         if why is not None:
+            delete_functions(server, names)  # free the instance cap for the next workload
             for row in rows:
                 row.notes.append(why)
             return rows
     bench.say(f"{name}: Sandlot cold starts through HTTP")
-    result = loads.closed(
-        server.port, "", workload.event_json, connections=1, auth=True,
-        requests=counts.cold_samples, seconds=counts.cold_samples * 2.0 + 10,
-        warmup=copies, paths=[loads.invoke_path(n) for n in names],
-    )  # fmt: skip
+    with Anchors(server, names, method.anchored):
+        result = loads.closed(
+            server.port, "", workload.event_json, connections=1, auth=True,
+            requests=counts.cold_samples, seconds=counts.cold_samples * 2.0 + 10,
+            warmup=method.copies, paths=[loads.invoke_path(n) for n in names],
+        )  # fmt: skip
     cold = result.cold_ms
     for row in rows:
         row.notes += result.problems()

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench import loads
 from bench.baselines import fresh_python
-from bench.cold import cold_method
+from bench.cold import ANCHOR_TIMEOUT_S, Anchors, cold_method, delete_functions
 from bench.context import Bench
 from bench.results import Row, Target
 from bench.workload import WORKLOADS
@@ -49,16 +49,18 @@ def measure(bench: Bench) -> list[Row]:
     server = bench.sandlot("rate", method.env)
     names = [f"{TRIVIAL.function_name}-r{i}" for i in range(method.copies)]
     for function_name in names:
-        why = bench.runnable(server, TRIVIAL, function_name)
+        why = bench.runnable(server, TRIVIAL, function_name, ANCHOR_TIMEOUT_S)
         if why is not None:
+            delete_functions(server, names)
             row.notes.append(why)
             return [row]
     bench.say("Sandlot cold starts per second")
-    result = loads.closed(
-        server.port, "", TRIVIAL.event_json, connections=callers, auth=True,
-        requests=1_000_000, seconds=counts.rate_seconds, warmup=1,
-        paths=[loads.invoke_path(n) for n in names],
-    )  # fmt: skip
+    with Anchors(server, names, method.anchored):
+        result = loads.closed(
+            server.port, "", TRIVIAL.event_json, connections=callers, auth=True,
+            requests=1_000_000, seconds=counts.rate_seconds, warmup=1,
+            paths=[loads.invoke_path(n) for n in names],
+        )  # fmt: skip
     row.measured = len(result.cold_ms) / result.elapsed_s
     row.notes.append(
         f"{len(result.cold_ms)} cold of {len(result.latencies_ms)} calls in "

@@ -32,20 +32,25 @@ def client(url: str) -> httpx.Client:
     )
 
 
-def deploy(http: httpx.Client, workload: Workload, name: str | None = None) -> Deployed:
+def deploy(
+    http: httpx.Client, workload: Workload, name: str | None = None, timeout_s: int | None = None
+) -> Deployed:
     """Create (or update, making a new version) a function from the workload's folder and wait
     until its version is ready; a version that is building (dependencies) is polled."""
     name = name or workload.function_name
     files = {"code": ("code.zip", workload.zip_bytes(), "application/zip")}
+    fields = {} if timeout_s is None else {"timeout_s": str(timeout_s)}
     started = time.perf_counter()
-    answer = http.post(f"{API}/functions", data={"name": name}, files=files)
+    answer = http.post(f"{API}/functions", data={"name": name, **fields}, files=files)
     if answer.status_code == 409:
-        answer = http.put(f"{API}/functions/{name}", files=files)
+        answer = http.put(f"{API}/functions/{name}", data=fields, files=files)
     if answer.status_code not in (200, 201):
         raise DeployFailed(f"deploy {name}: {answer.status_code} {answer.text[:300]}")
     body: dict[str, Any] = answer.json()
-    number = int(body["latest_version"] or body["versions"])
-    state = (body.get("config") or {}).get("state", "ready")
+    # `config` is the version this deploy made; `latest_version` moves only once it is ready.
+    config = body.get("config") or {}
+    number = int(config.get("number") or body["versions"])
+    state = config.get("state", "ready")
     while state not in ("ready", "failed"):
         time.sleep(0.05)  # the build runs in the server; polling is the API's way to follow it
         version = http.get(f"{API}/functions/{name}/versions/{number}").json()

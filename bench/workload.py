@@ -1,8 +1,9 @@
 """The functions the bench runs, their events, and the dependencies the baselines need.
 
 Baselines (a fresh `python`, a runc container) import the same code with the same packages,
-so the bench installs each workload's requirements itself with uv into a cache under
-`bench/results/` (git-ignored), one `--target` folder per requirements file.
+so the bench installs each workload's requirements itself with uv into a cache outside the
+work tree (`$XDG_CACHE_HOME/sandlot-bench`, where mypy and ruff do not look), one `--target`
+folder per requirements file.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import BASE_PYTHON
-from bench.results import RESULTS_DIR
 
 WORKLOADS_DIR = Path(__file__).resolve().parent / "workloads"
-DEPS_CACHE = RESULTS_DIR / "deps"
+DEPS_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sandlot-bench" / "deps"
+)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 
 from sandlot.config import SandboxMode, Settings
+from sandlot.sandbox.probe import sandbox_support
 from sandlot.services.runtime import Runtime
 from sandlot.storage.db import upgrade
 
@@ -47,12 +48,22 @@ def _postgres_reachable() -> str | None:
 
 
 _PG_PROBLEM = _postgres_reachable()
+# Tests run functions in the real sandbox wherever this host provides it (CI does).
+_SANDBOX_OK, _SANDBOX_WHY = sandbox_support()
+SANDBOX_MODE = SandboxMode.STRICT if _SANDBOX_OK else SandboxMode.INSECURE_DEV
 
 
 def pytest_report_header() -> list[str]:
-    if _PG_PROBLEM is None:
-        return [f"postgres: {POSTGRES_URL}"]
-    return [f"postgres: NOT REACHABLE at {POSTGRES_URL} ({_PG_PROBLEM}); PostgreSQL tests skip"]
+    lines = [
+        f"postgres: {POSTGRES_URL}"
+        if _PG_PROBLEM is None
+        else f"postgres: NOT REACHABLE at {POSTGRES_URL} ({_PG_PROBLEM}); PostgreSQL tests skip"
+    ]
+    if _SANDBOX_OK:
+        lines.append("sandbox: strict (every layer available)")
+    else:
+        lines.append(f"sandbox: NOT AVAILABLE ({_SANDBOX_WHY}); API tests run insecure-dev")
+    return lines
 
 
 async def _admin(sql: str) -> None:
@@ -100,7 +111,7 @@ def make_settings(data_dir: Path, database_url: str | None = None, **overrides: 
         "data_dir": data_dir,
         "database_url": database_url,
         "bootstrap_api_key": ADMIN_KEY,
-        "sandbox": SandboxMode.INSECURE_DEV,
+        "sandbox": SANDBOX_MODE,
         "record_flush_interval_s": 0.05,
     }
     values.update(overrides)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from tests.conftest import Api
+from sandlot.config import SandboxMode
+from tests.conftest import Api, open_api
 
 ECHO = {"main.py": "def handler(event, context):\n    return {'event': event}\n"}
 FAILING = {
@@ -158,4 +160,11 @@ async def test_metrics_count_invocations(api: Api) -> None:
     assert 'sandlot_instances{function="echo"} 1.0' in text
     assert "sandlot_invocation_phase_seconds_bucket" in text
     ready = (await api.client.get("/readyz")).json()
-    assert ready["status"] == "ready" and ready["insecure"] is True
+    assert ready["status"] == "ready"
+    assert ready["insecure"] is (api.settings.sandbox is SandboxMode.INSECURE_DEV)
+
+
+async def test_insecure_dev_mode_says_so(tmp_path: Path, database_url: str) -> None:
+    async with open_api(tmp_path / "data", database_url, sandbox=SandboxMode.INSECURE_DEV) as api:
+        ready = (await api.client.get("/readyz")).json()
+        assert ready["insecure"] is True and "WITHOUT isolation" in ready["warning"]

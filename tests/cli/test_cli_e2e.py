@@ -207,29 +207,31 @@ def test_logs_follow_prints_new_invocations_until_interrupted(cli: Cli, tmp_path
         """,
     )
     cli.ok("deploy", str(folder), "--name", name)
-    follower = subprocess.Popen(
+    lines: queue.Queue[str] = queue.Queue()
+    with subprocess.Popen(
         cli.command("logs", name, "--follow"),
         env=cli.env,
         cwd=cli.cwd,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    # A thread reads the pipe, so that the test can wait on it with a timeout.
-    threading.Thread(target=pump, args=(follower.stdout, lines), daemon=True).start()
-    try:
-        cli.ok("invoke", name, "--data", '"first"')
-        seen = ""
-        deadline = time.monotonic() + 20
-        while marker not in seen:
-            seen += lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        follower.send_signal(signal.SIGINT)
-        assert follower.wait(timeout=10) == 0
-    finally:
-        if follower.poll() is None:
-            follower.kill()
+    ) as follower:
+        # A thread reads the pipe, so that the test can wait on it with a timeout.
+        reader = threading.Thread(target=pump, args=(follower.stdout, lines), daemon=True)
+        reader.start()
+        try:
+            cli.ok("invoke", name, "--data", '"first"')
+            seen = ""
+            deadline = time.monotonic() + 20
+            while marker not in seen:
+                seen += lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            follower.send_signal(signal.SIGINT)
+            assert follower.wait(timeout=10) == 0
+        finally:
+            if follower.poll() is None:
+                follower.kill()
             follower.wait()
+            reader.join(timeout=10)
 
 
 def pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:

@@ -91,7 +91,7 @@ async def test_versions_are_numbered_and_latest_moves_forward(session: AsyncSess
     await functions.set_latest(function.id, 3)
     await functions.set_latest(function.id, 2)  # an older build finishing late changes nothing
     assert (await functions.get(namespace_id, "hello")).latest_version == 3
-    listed = await versions.list(function)
+    listed = await versions.of_function(function)
     assert [v.number for v in listed] == [3, 2, 1]
     assert listed[0].config == CONFIG
     with pytest.raises(InvalidTransition):

@@ -55,11 +55,24 @@ def fmt_time(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+# Columns whose values people copy into the next command, or that read badly when folded.
+_UNBROKEN = frozenset({"ID", "NAME", "CREATED", "UPDATED"})
+# Piped output has no screen to fit: a generous width keeps every row on one line for grep.
+_PIPE_WIDTH = 400
+
+
+def _table_console() -> Console:
+    width = None if stdout.is_terminal else _PIPE_WIDTH
+    return Console(markup=False, highlight=False, width=width)
+
+
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    table = Table(*columns, header_style="bold", box=None, pad_edge=False)
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=column in _UNBROKEN)
     for row in rows:
         table.add_row(*row)
-    stdout.print(table)
+    _table_console().print(table)
 
 
 def print_record(record: Mapping[str, Any]) -> None:
@@ -73,8 +86,9 @@ def print_record(record: Mapping[str, Any]) -> None:
             for sub_key, sub_value in value.items():
                 table.add_row(f"  {sub_key}", fmt(sub_value))
         else:
-            table.add_row(key, fmt_time(value) if key.endswith("_at") else fmt(value))
-    stdout.print(table)
+            text = fmt_time(value) if key.endswith("_at") else fmt(value)
+            table.add_row(key, text.rstrip("\n"))
+    _table_console().print(table)
 
 
 def print_error(message: str) -> None:

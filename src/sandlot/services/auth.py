@@ -116,7 +116,7 @@ async def create_key(
 
 
 async def list_keys(*, session: AsyncSession, principal: Principal) -> list[ApiKey]:
-    return await ApiKeyRepo(session).list(principal.namespace_id)
+    return await ApiKeyRepo(session).in_namespace(principal.namespace_id)
 
 
 async def revoke_key(

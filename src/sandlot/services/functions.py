@@ -115,7 +115,7 @@ async def update_function(
 
 
 async def _newest_version(session: AsyncSession, function: Function) -> Version | None:
-    versions = await VersionRepo(session).list(function)
+    versions = await VersionRepo(session).of_function(function)
     return versions[0] if versions else None
 
 
@@ -168,7 +168,7 @@ async def latest_version(session: AsyncSession, function: Function) -> Version |
 
 
 async def list_functions(*, session: AsyncSession, principal: Principal) -> list[Function]:
-    return await FunctionRepo(session).list(principal.namespace_id)
+    return await FunctionRepo(session).in_namespace(principal.namespace_id)
 
 
 async def delete_function(
@@ -183,7 +183,7 @@ async def delete_function(
 
 async def list_versions(*, session: AsyncSession, principal: Principal, name: str) -> list[Version]:
     function = await FunctionRepo(session).get(principal.namespace_id, name)
-    return await VersionRepo(session).list(function)
+    return await VersionRepo(session).of_function(function)
 
 
 async def get_version(

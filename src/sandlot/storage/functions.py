@@ -66,7 +66,7 @@ class FunctionRepo:
     async def get(self, namespace_id: str, name: str) -> Function:
         return _function(await self._live_row(namespace_id, name))
 
-    async def list(self, namespace_id: str) -> list[Function]:
+    async def in_namespace(self, namespace_id: str) -> list[Function]:
         rows = await self.session.scalars(
             select(FunctionRow)
             .where(FunctionRow.namespace_id == namespace_id, FunctionRow.deleted_at.is_(None))
@@ -171,7 +171,7 @@ class VersionRepo:
             )
         return row
 
-    async def list(self, function: Function) -> list[Version]:
+    async def of_function(self, function: Function) -> list[Version]:
         rows = await self.session.scalars(
             select(VersionRow)
             .where(VersionRow.function_id == function.id)

@@ -78,7 +78,7 @@ class ApiKeyRepo:
             key_id=row.id, namespace_id=row.namespace_id, namespace=namespace, role=Role(row.role)
         )
 
-    async def list(self, namespace_id: str) -> list[ApiKey]:
+    async def in_namespace(self, namespace_id: str) -> list[ApiKey]:
         rows = await self.session.scalars(
             select(ApiKeyRow)
             .where(ApiKeyRow.namespace_id == namespace_id)

@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 _LENGTH = 4
 
@@ -57,8 +57,9 @@ class FrameChannel(asyncio.Protocol):
     # asyncio.Protocol callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement the interface without subclassing asyncio.Transport,
+        # so this is a cast, not an isinstance check.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
