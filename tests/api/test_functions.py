@@ -66,6 +66,15 @@ async def test_update_makes_new_immutable_versions(api: Api) -> None:
     assert names == ["main.py"]
 
 
+async def test_pool_policy_is_part_of_a_version(api: Api) -> None:
+    created = await api.deploy("policy", HELLO, max_concurrency="2", keep_alive_s="30")
+    config = created.json()["config"]
+    assert (config["max_concurrency"], config["min_warm"], config["keep_alive_s"]) == (2, 0, 30)
+    updated = await api.client.put("/api/v1/functions/policy", json={"min_warm": 1})
+    config = updated.json()["config"]
+    assert (config["max_concurrency"], config["min_warm"], config["keep_alive_s"]) == (2, 1, 30)
+
+
 async def test_list_get_delete(api: Api) -> None:
     await api.deploy("a-one", HELLO)
     await api.deploy("b-two", HELLO)
@@ -94,6 +103,9 @@ async def test_list_get_delete(api: Api) -> None:
         ("ok", {"timeout_s": "soon"}, HELLO, "InvalidInput"),
         ("ok", {"env": '{"A": "' + "x" * 5000 + '"}'}, HELLO, "InvalidLimit"),
         ("ok", {"env": "[1, 2]"}, HELLO, "InvalidInput"),
+        ("ok", {"max_concurrency": "0"}, HELLO, "InvalidLimit"),
+        ("ok", {"min_warm": "101"}, HELLO, "InvalidLimit"),
+        ("ok", {"keep_alive_s": "-1"}, HELLO, "InvalidLimit"),
         ("ok", {"handler": "nope.handler"}, HELLO, "HandlerNotFound"),
         ("ok", {"handler": "main.missing"}, HELLO, "HandlerNotFound"),
         ("ok", {"handler": "not a handler"}, HELLO, "InvalidInput"),

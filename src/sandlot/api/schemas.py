@@ -23,6 +23,9 @@ class FunctionCreateJson(BaseModel):
     memory_mb: int | None = None
     timeout_s: int | None = None
     env: dict[str, str] | None = None
+    max_concurrency: int | None = Field(None, description="Concurrent instances at most")
+    min_warm: int | None = Field(None, description="Instances kept started and ready")
+    keep_alive_s: int | None = Field(None, description="Idle instances stop after this")
 
 
 class FunctionUpdateJson(BaseModel):
@@ -32,6 +35,9 @@ class FunctionUpdateJson(BaseModel):
     memory_mb: int | None = None
     timeout_s: int | None = None
     env: dict[str, str] | None = None
+    max_concurrency: int | None = None
+    min_warm: int | None = None
+    keep_alive_s: int | None = None
 
 
 class VersionOut(BaseModel):
@@ -42,6 +48,9 @@ class VersionOut(BaseModel):
     memory_mb: int
     timeout_s: int
     env: dict[str, str]
+    max_concurrency: int | None
+    min_warm: int
+    keep_alive_s: int | None
     code_sha256: str
     code_size: int
     created_at: datetime
@@ -57,6 +66,9 @@ class VersionOut(BaseModel):
             memory_mb=version.config.memory_mb,
             timeout_s=version.config.timeout_s,
             env=dict(version.config.env),
+            max_concurrency=version.config.max_concurrency,
+            min_warm=version.config.min_warm,
+            keep_alive_s=version.config.keep_alive_s,
             code_sha256=version.code_sha256,
             code_size=version.code_size,
             created_at=version.created_at,

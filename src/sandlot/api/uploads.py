@@ -54,6 +54,9 @@ DEPLOY_REQUEST_BODY: dict[str, Any] = {
                     "memory_mb": {"type": "integer", "default": 256},
                     "timeout_s": {"type": "integer", "default": 30},
                     "env": {"type": "string", "description": "a JSON object of strings"},
+                    "max_concurrency": {"type": "integer", "description": "1 to 1000"},
+                    "min_warm": {"type": "integer", "default": 0},
+                    "keep_alive_s": {"type": "integer", "description": "0 to 86400"},
                 },
             }
         },
@@ -97,6 +100,9 @@ async def _from_multipart(request: Request, max_upload: int) -> DeployInput:
             memory_mb=_int_field(fields, "memory_mb"),
             timeout_s=_int_field(fields, "timeout_s"),
             env=_env_field(fields.get("env")),
+            max_concurrency=_int_field(fields, "max_concurrency"),
+            min_warm=_int_field(fields, "min_warm"),
+            keep_alive_s=_int_field(fields, "keep_alive_s"),
         ),
     )
 
@@ -142,6 +148,9 @@ async def _from_json(request: Request, max_upload: int, *, creating: bool) -> De
             memory_mb=parsed.memory_mb,
             timeout_s=parsed.timeout_s,
             env=parsed.env,
+            max_concurrency=parsed.max_concurrency,
+            min_warm=parsed.min_warm,
+            keep_alive_s=parsed.keep_alive_s,
         ),
     )
 

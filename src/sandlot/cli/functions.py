@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,7 +20,7 @@ from sandlot.cli.output import (
     stdout,
 )
 from sandlot.cli.parsing import check_name, parse_env, read_data
-from sandlot.client import JSON, ApiError, SandlotClient, zip_folder
+from sandlot.client import JSON, ApiError, FunctionConfig, SandlotClient, zip_folder
 
 functions_app = typer.Typer(help="List, show and delete functions.", no_args_is_help=True)
 
@@ -46,23 +45,37 @@ def deploy(
     env: Annotated[
         list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")
     ] = None,
-    wait: Annotated[bool, typer.Option(help="Wait until the new version is ready.")] = True,
-    wait_timeout: Annotated[float, typer.Option(help="Seconds to wait for the build.")] = 900.0,
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="At most this many instances at once.", min=1)
+    ] = None,
+    min_warm: Annotated[
+        int | None, typer.Option(help="Keep this many instances started and ready.", min=0)
+    ] = None,
+    keep_alive: Annotated[
+        int | None, typer.Option(help="Stop idle instances after this many seconds.", min=0)
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Follow the dependency build until the version is ready.")
+    ] = True,
     json_output: JsonOption = False,
 ) -> None:
     """Create the function from a folder, or add a new version if it exists."""
-    config: dict[str, Any] = {
-        "handler": handler,
-        "memory_mb": memory,
-        "timeout_s": timeout,
-        "env": parse_env(env),
-    }
+    config = FunctionConfig(
+        handler=handler,
+        memory_mb=memory,
+        timeout_s=timeout,
+        env=parse_env(env),
+        max_concurrency=max_concurrency,
+        min_warm=min_warm,
+        keep_alive_s=keep_alive,
+    )
     code = zip_folder(path)
     with api_session(ctx) as client:
         function = _create_or_update(client, name, code, config)
         version = _new_version(client, function)
         if wait and version["state"] not in _SETTLED:
-            version = _wait_settled(client, name, version["number"], wait_timeout)
+            _follow_build(client, name, version["number"], quiet=json_output)
+            version = client.get_version(name, version["number"])
     if json_output:
         print_json(version)
     else:
@@ -73,14 +86,14 @@ def deploy(
 
 
 def _create_or_update(
-    client: SandlotClient, name: str, code: bytes, config: dict[str, Any]
+    client: SandlotClient, name: str, code: bytes, config: FunctionConfig
 ) -> JSON:
     try:
-        return client.create_function(name, code, **config)
+        return client.create_function(name, code, config)
     except ApiError as exc:
         if exc.name != "FunctionAlreadyExists":
             raise
-    return client.update_function(name, code, **config)
+    return client.update_function(name, code, config)
 
 
 def _new_version(client: SandlotClient, function: JSON) -> JSON:
@@ -93,14 +106,14 @@ def _new_version(client: SandlotClient, function: JSON) -> JSON:
     return client.get_version(function["name"], number)
 
 
-def _wait_settled(client: SandlotClient, name: str, number: int, timeout_s: float) -> JSON:
-    deadline = time.monotonic() + timeout_s
-    with stderr.status(f"building {name} version {number}..."):
-        while True:
-            version = client.get_version(name, number)
-            if version["state"] in _SETTLED or time.monotonic() > deadline:
-                return version
-            time.sleep(0.5)
+def _follow_build(client: SandlotClient, name: str, number: int, *, quiet: bool) -> None:
+    """Show the build log live (on stderr, so stdout stays the result) with a spinner."""
+    with stderr.status(f"building {name} version {number}...") as status:
+        for event, data in client.follow_build(name, number):
+            if event == "log" and data:
+                if not quiet:
+                    stderr.print(f"  {data}", style="dim")
+                status.update(f"building {name} version {number}: {data[:60]}")
 
 
 def invoke(

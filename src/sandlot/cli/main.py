@@ -10,6 +10,7 @@ import typer
 from sandlot import __version__
 from sandlot.cli import server_commands
 from sandlot.cli.config import CliState
+from sandlot.cli.envs import envs_app
 from sandlot.cli.functions import deploy, functions_app, invoke, versions
 from sandlot.cli.invocations import invocations_app, logs
 from sandlot.cli.keys import keys_app
@@ -61,6 +62,7 @@ app.command()(versions)
 app.add_typer(functions_app, name="functions")
 app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")
+app.add_typer(envs_app, name="envs")
 server_commands.register(app)
 
 

@@ -15,6 +15,9 @@ ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MEMORY_MB_MIN, MEMORY_MB_MAX, MEMORY_MB_DEFAULT = 64, 4096, 256
 TIMEOUT_S_MIN, TIMEOUT_S_MAX, TIMEOUT_S_DEFAULT = 1, 900, 30
 ENV_MAX_BYTES = 4096
+MAX_CONCURRENCY_MAX = 1000
+MIN_WARM_MAX = 100
+KEEP_ALIVE_S_MIN, KEEP_ALIVE_S_MAX = 0, 24 * 3600
 DEFAULT_HANDLER = "main.handler"
 # Environment names the platform sets itself; a function may not override them.
 RESERVED_ENV_PREFIXES = ("SANDLOT_", "PYTHON")
@@ -63,6 +66,20 @@ def check_memory_mb(value: int) -> int:
 
 def check_timeout_s(value: int) -> int:
     return check_range("timeout_s", value, TIMEOUT_S_MIN, TIMEOUT_S_MAX)
+
+
+def check_max_concurrency(value: int | None) -> int | None:
+    return None if value is None else check_range("max_concurrency", value, 1, MAX_CONCURRENCY_MAX)
+
+
+def check_min_warm(value: int) -> int:
+    return check_range("min_warm", value, 0, MIN_WARM_MAX)
+
+
+def check_keep_alive_s(value: int | None) -> int | None:
+    if value is None:
+        return None
+    return check_range("keep_alive_s", value, KEEP_ALIVE_S_MIN, KEEP_ALIVE_S_MAX)
 
 
 def check_env(env: dict[str, str]) -> dict[str, str]:

@@ -69,6 +69,10 @@ class VersionConfig:
     memory_mb: int
     timeout_s: int
     env: dict[str, str] = field(default_factory=dict)
+    # Pool policy, like Lambda's reserved and provisioned concurrency. None: the server's default.
+    max_concurrency: int | None = None
+    min_warm: int = 0
+    keep_alive_s: int | None = None
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,12 @@ class Catalog:
             env=dict(version.config.env),
             code_dir=self.code.path(version.code_sha256).resolve(),
             site_packages=site_packages,
-            max_concurrency=self.max_concurrency,
-            keep_alive_s=self.keep_alive_s,
+            max_concurrency=version.config.max_concurrency or self.max_concurrency,
+            min_warm=version.config.min_warm,
+            keep_alive_s=(
+                self.keep_alive_s
+                if version.config.keep_alive_s is None
+                else float(version.config.keep_alive_s)
+            ),
             tmp_mb=self.tmp_mb,
         )

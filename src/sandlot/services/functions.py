@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,10 @@ from sandlot.domain.limits import (
     check_env,
     check_function_name,
     check_handler,
+    check_keep_alive_s,
+    check_max_concurrency,
     check_memory_mb,
+    check_min_warm,
     check_timeout_s,
 )
 from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
@@ -37,18 +40,20 @@ class ConfigChanges:
     memory_mb: int | None = None
     timeout_s: int | None = None
     env: dict[str, str] | None = None
+    max_concurrency: int | None = None
+    min_warm: int | None = None
+    keep_alive_s: int | None = None
 
     def apply(self, base: VersionConfig) -> VersionConfig:
-        config = VersionConfig(
-            handler=self.handler if self.handler is not None else base.handler,
-            memory_mb=self.memory_mb if self.memory_mb is not None else base.memory_mb,
-            timeout_s=self.timeout_s if self.timeout_s is not None else base.timeout_s,
-            env=self.env if self.env is not None else dict(base.env),
-        )
+        changes = {key: value for key, value in vars(self).items() if value is not None}
+        config = replace(base, **changes)
         check_handler(config.handler)
         check_memory_mb(config.memory_mb)
         check_timeout_s(config.timeout_s)
         check_env(config.env)
+        check_max_concurrency(config.max_concurrency)
+        check_min_warm(config.min_warm)
+        check_keep_alive_s(config.keep_alive_s)
         return config
 
 

@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +38,13 @@ def _version(row: VersionRow, function_name: str) -> Version:
         number=row.number,
         state=VersionState(row.state),
         config=VersionConfig(
-            handler=row.handler, memory_mb=row.memory_mb, timeout_s=row.timeout_s, env=row.env
+            handler=row.handler,
+            memory_mb=row.memory_mb,
+            timeout_s=row.timeout_s,
+            env=row.env,
+            max_concurrency=row.max_concurrency,
+            min_warm=row.min_warm,
+            keep_alive_s=row.keep_alive_s,
         ),
         code_sha256=row.code_sha256,
         code_size=row.code_size,
@@ -145,6 +153,9 @@ class VersionRepo:
             memory_mb=config.memory_mb,
             timeout_s=config.timeout_s,
             env=dict(config.env),
+            max_concurrency=config.max_concurrency,
+            min_warm=config.min_warm,
+            keep_alive_s=config.keep_alive_s,
             code_sha256=code_sha256,
             code_size=code_size,
             created_at=datetime.now(UTC),
@@ -235,12 +246,20 @@ class CodeBlobRepo:
         self.session = session
 
     async def put(self, sha256: str, data: bytes) -> None:
+        """Store a blob once; concurrent deploys of the same code both succeed."""
         if await self.session.get(CodeBlobRow, sha256) is not None:
             return
-        self.session.add(
-            CodeBlobRow(sha256=sha256, size=len(data), data=data, created_at=datetime.now(UTC))
+        values = {
+            "sha256": sha256,
+            "size": len(data),
+            "data": data,
+            "created_at": datetime.now(UTC),
+        }
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(CodeBlobRow).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
         )
-        await self.session.flush()
 
     async def get(self, sha256: str) -> bytes:
         row = await self.session.get(CodeBlobRow, sha256)

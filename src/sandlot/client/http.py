@@ -8,14 +8,10 @@ says. Failures raise `ApiError` (the server answered with its one error shape) o
 
 from __future__ import annotations
 
-import fnmatch
-import io
 import json
-import os
-import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -161,14 +157,24 @@ def _float_or_none(value: str | None) -> float | None:
         return None
 
 
-def _config_fields(
-    handler: str | None, memory_mb: int | None, timeout_s: int | None, env: Mapping[str, str] | None
-) -> JSON:
-    """The configuration fields that were given; the server keeps or defaults the others."""
-    fields: JSON = {"handler": handler, "memory_mb": memory_mb, "timeout_s": timeout_s}
-    if env is not None:
-        fields["env"] = dict(env)
-    return {k: v for k, v in fields.items() if v is not None}
+@dataclass(frozen=True)
+class FunctionConfig:
+    """A deploy's configuration; fields left as None keep the latest version's value (or the
+    server's default for a new function)."""
+
+    handler: str | None = None
+    memory_mb: int | None = None
+    timeout_s: int | None = None
+    env: Mapping[str, str] | None = None
+    max_concurrency: int | None = None
+    min_warm: int | None = None
+    keep_alive_s: int | None = None
+
+    def fields(self) -> JSON:
+        given = {k: v for k, v in asdict(self).items() if v is not None}
+        if "env" in given:
+            given["env"] = dict(given["env"])
+        return given
 
 
 def _multipart_form(fields: JSON) -> dict[str, str]:
@@ -244,30 +250,18 @@ class SandlotClient:
     # -- functions ---------------------------------------------------------------------------
 
     def create_function(
-        self,
-        name: str,
-        zip_bytes: bytes,
-        handler: str | None = None,
-        memory_mb: int | None = None,
-        timeout_s: int | None = None,
-        env: Mapping[str, str] | None = None,
+        self, name: str, zip_bytes: bytes, config: FunctionConfig | None = None
     ) -> JSON:
-        form = _multipart_form({"name": name, **_config_fields(handler, memory_mb, timeout_s, env)})
+        form = _multipart_form({"name": name, **(config or FunctionConfig()).fields()})
         files = {"code": ("code.zip", zip_bytes, "application/zip")}
         result: JSON = self._json("POST", "/functions", data=form, files=files)
         return result
 
     def update_function(
-        self,
-        name: str,
-        zip_bytes: bytes | None = None,
-        handler: str | None = None,
-        memory_mb: int | None = None,
-        timeout_s: int | None = None,
-        env: Mapping[str, str] | None = None,
+        self, name: str, zip_bytes: bytes | None = None, config: FunctionConfig | None = None
     ) -> JSON:
         """Make a new version; fields left out keep the latest version's values."""
-        fields = _config_fields(handler, memory_mb, timeout_s, env)
+        fields = (config or FunctionConfig()).fields()
         path = f"/functions/{name}"
         if zip_bytes is None:
             # Without a file a form would go out url-encoded, which the contract does not
@@ -298,6 +292,28 @@ class SandlotClient:
     def get_version(self, name: str, number: int) -> JSON:
         result: JSON = self._json("GET", f"/functions/{name}/versions/{number}")
         return result
+
+    def build_log(self, name: str, number: int) -> str:
+        return self._request("GET", f"/functions/{name}/versions/{number}/build-log").text
+
+    def follow_build(self, name: str, number: int) -> Iterator[tuple[str, str]]:
+        """(event, data) pairs from the build's server-sent events: `log` lines as they come,
+        then one `end` carrying the version's final state."""
+        path = f"/api/v1/functions/{name}/versions/{number}/build-log"
+        try:
+            with self._http.stream(
+                "GET",
+                path,
+                params={"follow": "true"},
+                headers=self._auth,
+                timeout=httpx.Timeout(60.0, read=None),
+            ) as response:
+                if response.is_error:
+                    response.read()
+                    raise ApiError.from_response(response)
+                yield from _server_sent_events(response.iter_lines())
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.url, f"{type(exc).__name__}: {exc}") from exc
 
     def download_code(self, name: str, number: int) -> bytes:
         return self._request("GET", f"/functions/{name}/versions/{number}/code").content
@@ -356,106 +372,31 @@ class SandlotClient:
     def revoke_key(self, key_id: str) -> None:
         self._request("DELETE", f"/keys/{key_id}")
 
+    # -- environments ------------------------------------------------------------------------
 
-# -- packaging a folder ----------------------------------------------------------------------
+    def list_environments(self) -> list[JSON]:
+        items: list[JSON] = self._json("GET", "/environments")["items"]
+        return items
 
-IGNORE_FILE = ".sandlotignore"
-# Never function code, and often large: caches, VCS data and local virtualenvs.
-ALWAYS_EXCLUDED_DIRS = frozenset({"__pycache__", ".git", ".venv"})
-ALWAYS_EXCLUDED_FILES = ("*.pyc",)
-# The earliest time a zip can hold; fixed so that the same files zip to the same bytes.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+    def prune_environments(self, grace_s: float | None = None) -> list[str]:
+        params = {} if grace_s is None else {"grace_s": grace_s}
+        removed: list[str] = self._json("POST", "/environments/prune", params=params)["removed"]
+        return removed
 
 
-@dataclass(frozen=True)
-class _IgnoreRule:
-    """One `.sandlotignore` line, with gitignore's meaning where it is cheap to have it."""
-
-    pattern: str
-    negated: bool
-    dir_only: bool
-    anchored: bool  # the pattern had a '/' before its end: match the whole relative path
-    any_depth: bool  # a leading '**/': the anchored pattern may also start in any folder
-
-    @classmethod
-    def parse(cls, line: str) -> _IgnoreRule | None:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            return None
-        negated = line.startswith("!")
-        line = line.removeprefix("!")
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        any_depth = line.startswith("**/")
-        line = line.removeprefix("**/")
-        anchored = "/" in line
-        line = line.lstrip("/")
+def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """Parse `event:`/`data:` blocks separated by blank lines (enough of the SSE format for
+    the server's own streams)."""
+    event = "message"
+    data: list[str] = []
+    for line in lines:
         if not line:
-            return None
-        return cls(line, negated, dir_only, anchored, any_depth)
-
-    def matches(self, rel: str, is_dir: bool) -> bool:
-        if self.dir_only and not is_dir:
-            return False
-        if not self.anchored:
-            return fnmatch.fnmatchcase(PurePosixPath(rel).name, self.pattern)
-        if fnmatch.fnmatchcase(rel, self.pattern):
-            return True
-        return self.any_depth and fnmatch.fnmatchcase(rel, "*/" + self.pattern)
-
-
-def _read_ignore_rules(root: Path) -> list[_IgnoreRule]:
-    path = root / IGNORE_FILE
-    if not path.is_file():
-        return []
-    rules = (_IgnoreRule.parse(line) for line in path.read_text(encoding="utf-8").splitlines())
-    return [rule for rule in rules if rule is not None]
-
-
-def _is_ignored(rel: str, is_dir: bool, rules: list[_IgnoreRule]) -> bool:
-    name = PurePosixPath(rel).name
-    if is_dir and name in ALWAYS_EXCLUDED_DIRS:
-        return True
-    if not is_dir and (
-        rel == IGNORE_FILE or any(fnmatch.fnmatchcase(name, p) for p in ALWAYS_EXCLUDED_FILES)
-    ):
-        return True
-    ignored = False
-    for rule in rules:  # as in gitignore, the last matching rule decides
-        if rule.matches(rel, is_dir):
-            ignored = not rule.negated
-    return ignored
-
-
-def _folder_files(root: Path, rules: list[_IgnoreRule]) -> Iterator[tuple[str, Path]]:
-    """(relative posix path, file) for every file to package. Symlinked folders are not
-    followed, so a link cannot pull a large or private tree into the upload."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        base = Path(dirpath).relative_to(root).as_posix()
-        prefix = "" if base == "." else base + "/"
-        # Pruning here means an ignored folder's content is never even listed.
-        dirnames[:] = [d for d in dirnames if not _is_ignored(prefix + d, True, rules)]
-        for filename in filenames:
-            path = Path(dirpath) / filename
-            rel = prefix + filename
-            if path.is_file() and not _is_ignored(rel, False, rules):
-                yield rel, path
-
-
-def zip_folder(path: str | os.PathLike[str]) -> bytes:
-    """Zip a function's folder the same way every time: sorted entries, fixed timestamps
-    and permissions, honouring `.sandlotignore`, always without caches, `.git` and `.venv`."""
-    root = Path(path)
-    if not root.is_dir():
-        raise NotADirectoryError(f"{root} is not a folder")
-    files = sorted(_folder_files(root, _read_ignore_rules(root)))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for rel, file in files:
-            info = zipfile.ZipInfo(rel, date_time=_ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so external_attr carries the mode on every OS
-            mode = 0o755 if file.stat().st_mode & 0o111 else 0o644
-            info.external_attr = (0o100000 | mode) << 16
-            zf.writestr(info, file.read_bytes())
-    return buffer.getvalue()
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield event, "\n".join(data)
