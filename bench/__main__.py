@@ -64,6 +64,8 @@ def _meta(bench: Bench, args: argparse.Namespace, seconds: float) -> dict[str, o
         "commit": commit or None,
         "runc": runc,
         "counts": asdict(bench.counts),
+        # The machine is shared: a high load average says to read the ratios, not the values.
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "notes": bench.run_notes,
         "seconds": round(seconds, 1),
     }
@@ -81,6 +83,7 @@ def main(argv: list[str]) -> int:
     )
     rows: list[Row] = []
     broken: list[str] = []
+    load_start = [round(x, 2) for x in os.getloadavg()]
     began = time.monotonic()
     try:
         for group in args.only or list(GROUPS):
@@ -92,7 +95,7 @@ def main(argv: list[str]) -> int:
                 broken.append(group)
                 console.print(f"[bold red]bench: {group} failed[/]\n{traceback.format_exc()}")
                 rows.append(Row(f"{group}: harness error", "", None, notes=[repr(exc)[:500]]))
-        meta = _meta(bench, args, time.monotonic() - began)
+        meta = {"load_average_start": load_start, **_meta(bench, args, time.monotonic() - began)}
     finally:
         servers = list(bench.servers.values())
         bench.close()

@@ -25,11 +25,12 @@ async def echo(event: Any = Body(None)) -> Any:
 def main(argv: list[str]) -> int:
     import uvicorn
 
-    # Same options as `sandlot serve` (log level, graceful shutdown), so both servers pay
-    # the same per-request logging and the same event loop and HTTP parser.
-    uvicorn.run(
-        app, host="127.0.0.1", port=int(argv[1]), log_level="info", timeout_graceful_shutdown=10
-    )
+    from sandlot.app import server_options
+    from sandlot.config import Settings
+
+    # Exactly the options of `sandlot serve`, so both servers pay the same per-request
+    # logging and use the same event loop and HTTP parser.
+    uvicorn.run(app, **{**server_options(Settings()), "port": int(argv[1])})
     return 0
 
 

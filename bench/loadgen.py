@@ -49,6 +49,9 @@ class Samples:
     statuses: dict[str, int] = field(default_factory=dict)
     cold: list[bool] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)  # X-Sandlot-Duration-Ms, if sent
+    # Server-Timing phases (queue, start, init, handler) of cold answers only: few, and
+    # where the time of a cold start goes is what they are for.
+    cold_phases: list[dict[str, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -104,6 +107,20 @@ def _record(samples: Samples, started: int, status: int, headers: dict[str, str]
     samples.cold.append(headers.get("x-sandlot-cold-start") == "true")
     duration = headers.get("x-sandlot-duration-ms")
     samples.server_ms.append(float(duration) if duration else -1.0)
+    if samples.cold[-1] and "server-timing" in headers:
+        samples.cold_phases.append(parse_server_timing(headers["server-timing"]))
+
+
+def parse_server_timing(value: str) -> dict[str, float]:
+    """`queue;dur=0.1, start;dur=2.5` -> {"queue": 0.1, "start": 2.5}."""
+    phases: dict[str, float] = {}
+    for metric in value.split(","):
+        name, _, params = metric.strip().partition(";")
+        for param in params.split(";"):
+            key, _, number = param.strip().partition("=")
+            if key == "dur":
+                phases[name] = float(number)
+    return phases
 
 
 async def _closed_worker(

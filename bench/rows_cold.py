@@ -90,5 +90,6 @@ def _one(
         p50_row.notes.append(f"{len(result.latencies_ms) - len(cold)} calls were warm, left out")
     p50_row.measured, p99_row.measured = stats.p50(cold), stats.p99(cold)
     p50_row.notes.append(f"{len(cold)} cold calls, 1 caller")
+    p99_row.notes.append(result.server_note())
     vs_fresh.measured = vs_runc.measured = stats.p50(cold)
     return rows

@@ -26,6 +26,8 @@ def _merge(parts: list[LoadResult]) -> LoadResult:
     return LoadResult(
         latencies_ms=latencies,
         cold_ms=[ms for p in parts for ms in p.cold_ms],
+        server_ms=[ms for p in parts for ms in p.server_ms],
+        cold_phases=[phase for p in parts for phase in p.cold_phases],
         rps=len(latencies) / elapsed if elapsed else 0.0,
         elapsed_s=elapsed,
         statuses=statuses,
@@ -76,6 +78,7 @@ def measure(bench: Bench) -> list[Row]:
         f"{len(e1.latencies_ms)} calls; cold starts among them: {len(s1.cold_ms)}"
     )
     rps_row.measured, rps_row.baseline, rps_row.baseline_name = sn.rps, en.rps, "FastAPI echo"
+    p50_row.notes.append(s1.server_note())
     rps_row.notes.append(f"p50 under load {_ms(sn.p50)} vs {_ms(en.p50)} ms")
     abs_row.measured = s1.p50
     abs_row.notes.append("the issue's 'for scale' figure: Sandlot's own p50, no ratio")

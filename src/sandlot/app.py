@@ -6,18 +6,22 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from sandlot import __version__
 from sandlot.api import errors
+from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import environments, functions, health, invocations, keys
 from sandlot.config import SandboxMode, Settings
+from sandlot.domain.models import Function
 from sandlot.envs import BuildOptions
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.probe import probe_host, render_text
 from sandlot.sandbox.spec import Starter
 from sandlot.services import auth
+from sandlot.services.activation import Activator
 from sandlot.services.archives import ArchiveLimits
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
@@ -39,6 +43,19 @@ def migrate(settings: Settings) -> None:
     upgrade_sync(settings.resolved_database_url)
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How Uvicorn serves Sandlot; the benchmark serves its baseline the same way."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": settings.access_log,
+        # In-flight invocations get this long to finish after SIGTERM; then the pool stops
+        # every function process.
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+    }
+
+
 def sandbox_report() -> tuple[str, bool]:
     """What `sandlot doctor` prints, and whether strict mode can run functions here."""
     from sandlot.sandbox.probe import required_missing
@@ -57,13 +74,17 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         ),
     )
     pool = RuntimePool(starter, settings)
-    catalog_ref: list[Catalog] = []
+
+    def on_ready(function: Function) -> None:
+        # Late-bound: the activator needs the catalog, which needs this builder.
+        activator.version_ready(function)
+
     builder = Builder(
         database=database,
         code=code,
         envs_root=settings.envs_dir,
         options=BuildOptions.from_settings(settings),
-        on_ready=lambda function: catalog_ref[0].invalidate_function(function),
+        on_ready=on_ready,
     )
     catalog = Catalog(
         database=database,
@@ -73,7 +94,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         max_concurrency=settings.default_max_concurrency,
         tmp_mb=settings.tmp_mb,
     )
-    catalog_ref.append(catalog)
+    activator = Activator(database=database, catalog=catalog, pool=pool)
     recorder = InvocationRecorder(
         database.sessions,
         interval_s=settings.record_flush_interval_s,
@@ -99,6 +120,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         keys=auth.KeyCache(ttl_s=5.0),
         invoker=invoker,
         builder=builder,
+        activator=activator,
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
     )
 
@@ -144,11 +166,13 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         await runtime.pool.start()
         await runtime.builder.start()
         runtime.recorder.start()
+        await runtime.activator.warm_all()
         runtime.ready = True
         try:
             yield
         finally:
             runtime.ready = False
+            await runtime.activator.drain()
             await runtime.builder.close()
             await runtime.pool.close(settings.shutdown_grace_s)
             await runtime.recorder.close()
@@ -167,4 +191,6 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (functions.router, invocations.router, keys.router, environments.router):
         app.include_router(router, prefix=API_PREFIX)
+    # Outermost, so invocations skip FastAPI's per-request machinery (see api.invoke_path).
+    app.add_middleware(LeanInvokeRoute, runtime=runtime)
     return app

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    access_log: bool = Field(
+        default=False,
+        description="Log every HTTP request; invocations are recorded in their history anyway.",
+    )
     bootstrap_api_key: str | None = Field(
         default=None, description="The admin key to create on first start (else generated)."
     )
@@ -50,6 +54,11 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = 10.0
     tmp_mb: int = 64
     pids_max: int = 64
+    zygotes: bool = Field(
+        default=True,
+        description="Fork instances from a per-version zygote that has imported the handler "
+        "(fast cold starts); false starts a new process per instance.",
+    )
 
     # Dependency builds.
     package_index_url: str | None = None

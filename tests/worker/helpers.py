@@ -60,14 +60,15 @@ def descendants(root: int) -> set[int]:
 
 
 def instance_processes() -> set[int]:
-    """Processes below this test process that run the bootstrap."""
+    """Processes below this test process that run the bootstrap (or a zygote, or an
+    instance forked from one)."""
     pids = set()
     for pid in descendants(os.getpid()):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"bootstrap.py" in cmdline:
+        if b"bootstrap.py" in cmdline or b"inside/zygote.py" in cmdline:
             pids.add(pid)
     return pids
 
@@ -75,3 +76,30 @@ def instance_processes() -> set[int]:
 def process_exists(pid: int) -> bool:
     """True while `pid` runs or is an unreaped zombie."""
     return Path(f"/proc/{pid}").exists()
+
+
+def parent_of(pid: int) -> int | None:
+    return _parent_of(pid)
+
+
+def zygote_pid(pool: object, spec: VersionSpec) -> int:
+    """The host pid of the version's running zygote process."""
+    from sandlot.worker.zygote_launcher import ZygoteLauncher
+
+    launcher = pool._launcher  # type: ignore[attr-defined]
+    assert isinstance(launcher, ZygoteLauncher)
+    zygote = launcher.zygote(spec.key)
+    assert zygote is not None and zygote.alive
+    root = zygote.process.handle.pid  # the zygote itself, or the sandbox's launcher above it
+    for pid in sorted({root} | descendants(root)):
+        parent = _parent_of(pid)
+        if _runs_zygote(pid) and (parent is None or not _runs_zygote(parent)):
+            return pid
+    raise AssertionError("no zygote process found")
+
+
+def _runs_zygote(pid: int) -> bool:
+    try:
+        return b"inside/zygote.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

@@ -16,15 +16,17 @@ from tests.worker.helpers import FunctionFactory
 
 def test_inside_folder_holds_only_stdlib_modules() -> None:
     folder = Path(bootstrap.__file__).parent
-    assert sorted(p.name for p in folder.glob("*.py")) == ["__init__.py", "bootstrap.py"]
-    tree = ast.parse(Path(bootstrap.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imported.add(node.module.split(".")[0])
-    assert imported - {"__future__"} <= sys.stdlib_module_names
+    modules = sorted(p.name for p in folder.glob("*.py"))
+    assert modules == ["__init__.py", "bootstrap.py", "layers.py", "zygote.py"]
+    siblings = {name.removesuffix(".py") for name in modules}
+    for module in modules:
+        imported = set()
+        for node in ast.walk(ast.parse((folder / module).read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+        assert imported - {"__future__"} - siblings <= sys.stdlib_module_names, module
 
 
 async def test_invalid_event_is_rejected_and_the_instance_kept(

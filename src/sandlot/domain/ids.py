@@ -19,14 +19,25 @@ def _base32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_RANDOM_BITS = 80
+_last = [0, 0]  # the previous id's milliseconds and random part, for monotonic ids
+
+
 def new_invocation_id() -> str:
     """A ULID-like id: 48 bits of milliseconds, then 80 random bits, in lowercase base32.
 
     Ids sort by creation time, so "newest first" and cursor pagination are a plain
-    ORDER BY on the primary key.
+    ORDER BY on the primary key. Within one millisecond the random part is incremented
+    instead of drawn again (ULID's monotonic mode), so ids made by one process never sort
+    out of order.
     """
     millis = time.time_ns() // 1_000_000
-    randomness = int.from_bytes(os.urandom(10), "big")
+    last_millis, last_random = _last
+    if millis <= last_millis and last_random + 1 < 1 << _RANDOM_BITS:
+        millis, randomness = last_millis, last_random + 1
+    else:
+        randomness = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big") >> 1
+    _last[0], _last[1] = millis, randomness
     return _base32(millis, 10) + _base32(randomness, 16)
 
 

@@ -114,6 +114,11 @@ class Cgroup:
         _write(self.dirs["cpu"] / "cpu.cfs_period_us", _CPU_PERIOD_US)
         _write(self.dirs["cpu"] / "cpu.cfs_quota_us", quota)
 
+    def add(self, pid: int) -> None:
+        """Move a process (by host pid) into this cgroup on every hierarchy."""
+        for procs in self.procs_files:
+            _write(Path(procs), pid)
+
     def members(self) -> list[int]:
         try:
             return [int(p) for p in _read(self._dir("pids") / "cgroup.procs").split()]

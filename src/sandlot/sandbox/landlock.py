@@ -89,15 +89,20 @@ def _add_path_rule(ruleset_fd: int, path: str, access: int, handled_fs: int) -> 
         os.close(fd)
 
 
-def restrict(read_exec: Iterable[str], read_write: Iterable[str]) -> int:
+def restrict(read_exec: Iterable[str], read_write: Iterable[str], *, files: bool = True) -> int:
     """Restrict the calling thread (and its future children); returns the ABI used.
 
-    Requires no_new_privs (or CAP_SYS_ADMIN). Raises OSError if Landlock is unavailable.
+    `files=False` handles only TCP and scoping: a domain that handles file access also forbids
+    every mount, which a zygote's children need for their private /tmp (they add the file
+    rules in a layer of their own afterwards). Requires no_new_privs (or CAP_SYS_ADMIN).
+    Raises OSError if Landlock is unavailable.
     """
     abi = abi_version()
     if abi < 1:
         raise OSError(38, "Landlock is not available")
     fs, net, scoped, size = handled_for(abi)
+    if not files:
+        fs, read_exec, read_write = 0, (), ()
     attr = _RulesetAttr(fs, net, scoped)
     ruleset_fd = _libc.raw_syscall(
         _libc.SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0

@@ -19,6 +19,11 @@ Process chain, and why each step is where it is:
                        fork
                          target (T): file descriptors in place, chdir, execve(spec.argv)
 
+A zygote (`plan.keep_orphans`) forks the instances of its version in this pid namespace; C
+then lives on after T exits, until the last of them has, so that a zygote's death never takes
+running instances with it. The server watches the zygote through its control socket, and
+killing the zygote's handle (its cgroup holds C) still ends the whole namespace.
+
 C stays as a tiny init: it reaps orphans (a Python target as pid 1 would not, and zombies
 count against the pids limit), and when T exits C exits, which makes the kernel kill whatever
 else is left in the namespace (setsid'd and double-forked children included). L stays in the
@@ -97,6 +102,12 @@ def _close(fds: set[int]) -> None:
             pass
 
 
+def system_paths() -> list[str]:
+    """What Landlock lets a sandboxed process read besides its ro_paths."""
+    system = ["/usr", "/etc", "/proc", "/dev"]  # /dev holds only the four devices
+    return system + [f"/{name}" for name in rootfs.SYSTEM_LINKS]
+
+
 def _enter_sandbox(plan: LaunchPlan) -> None:
     """Runs in C, in this order; see the module docstring."""
     for procs in plan.cgroup_procs:
@@ -118,9 +129,12 @@ def _enter_sandbox(plan: LaunchPlan) -> None:
     privileges.drop_capabilities()
     privileges.set_no_new_privs()
     if plan.landlock and landlock.abi_version() > 0:
-        system = ["/usr", "/etc", "/proc", "/dev"]  # /dev holds only the four devices
-        system += [f"/{name}" for name in rootfs.SYSTEM_LINKS]
-        landlock.restrict(read_exec=[*plan.ro_paths, *system], read_write=["/tmp", "/dev/null"])  # noqa: S108 - the sandbox's own /tmp
+        system = system_paths()
+        landlock.restrict(
+            read_exec=[*plan.ro_paths, *system],
+            read_write=["/tmp", "/dev/null"],  # noqa: S108 - the sandbox's own /tmp
+            files=plan.landlock_files,
+        )
     privileges.set_dumpable(False)  # C keeps its setup state; nobody may ptrace or read it
     if plan.seccomp_bpf:
         seccomp.install_bpf(plan.seccomp_program)
@@ -180,10 +194,14 @@ def _run_init(plan: LaunchPlan, result_w: int, lifeline_r: int) -> NoReturn:
         _exec_target(plan)
     _close({plan.status_fd, *_inherited_fds(plan)})
     while True:
-        pid, status = os.waitpid(-1, 0)
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:  # keep_orphans: the zygote and all it forked are gone
+            os._exit(0)
         if pid == target:
             os.write(result_w, _STATUS.pack(status))
-            os._exit(0)
+            if not plan.keep_orphans:
+                os._exit(0)
 
 
 def _mirror(status: int) -> NoReturn:

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sandlot.sandbox.spec import ExitInfo, ProcessSpec, ResourceReport, SandboxLimits
+from sandlot.sandbox.adopted import AdoptedProcess, host_pid
+from sandlot.sandbox.spec import ExitInfo, ForkLayers, ProcessSpec, ResourceReport, SandboxLimits
 
 _CLONE_FS = 0x200
 _MIB = 1024 * 1024
@@ -70,11 +71,16 @@ def _file_actions(spec: ProcessSpec) -> list[tuple[Any, ...]]:
     return actions
 
 
-def _rlimits(limits: SandboxLimits) -> list[tuple[int, int]]:
-    return [
+def _rlimits(limits: SandboxLimits, memory: bool = True) -> list[tuple[int, int]]:
+    common = [
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_FSIZE, limits.file_size_mb * _MIB),
         (resource.RLIMIT_NOFILE, limits.open_files),
+    ]
+    if not memory:  # a cgroup limits memory
+        return common
+    return [
+        *common,
         # RLIMIT_DATA, not RLIMIT_AS. Since Linux 4.7 RLIMIT_DATA counts the private writable
         # memory a process can fill (heap, anonymous mmap, thread stacks), while RLIMIT_AS
         # counts every reservation too: shared libraries, guard pages and glibc's 64 MiB
@@ -86,8 +92,9 @@ def _rlimits(limits: SandboxLimits) -> list[tuple[int, int]]:
     ]
 
 
-def _apply_rlimits(pid: int, limits: SandboxLimits) -> None:
-    for which, value in _rlimits(limits):
+def apply_rlimits(pid: int, limits: SandboxLimits, *, memory: bool = True) -> None:
+    """Set a process's rlimits from outside; `memory=False` when a cgroup limits memory."""
+    for which, value in _rlimits(limits, memory):
         _, hard = resource.getrlimit(which)  # the child inherited ours; never try to raise it
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
@@ -123,7 +130,7 @@ def _spawn(spec: ProcessSpec) -> tuple[int, int]:
     )
     try:
         pidfd = os.pidfd_open(pid)
-        _apply_rlimits(pid, spec.limits)
+        apply_rlimits(pid, spec.limits)
     except BaseException:
         _kill_group(pid)
         os.waitpid(pid, 0)
@@ -219,6 +226,7 @@ class PlainStarter:
     def __init__(self) -> None:
         self._executor: ThreadPoolExecutor | None = None
         self._live: set[PlainProcess] = set()
+        self._adopted: set[AdoptedProcess] = set()
 
     @property
     def name(self) -> str:
@@ -245,9 +253,27 @@ class PlainStarter:
     async def release_group(self, group: str) -> None:
         """Plain processes share nothing per group."""
 
+    def fork_layers(self, spec: ProcessSpec) -> ForkLayers:
+        """Nothing per child beyond rlimits: plain processes share the host's /tmp anyway."""
+        return ForkLayers()
+
+    async def adopt(self, pidfd: int, name: str, limits: SandboxLimits) -> AdoptedProcess:
+        """rlimits only; the child leads its own process group, which `kill()` ends."""
+        try:
+            pid = host_pid(pidfd)
+        except BaseException:
+            os.close(pidfd)
+            raise
+        process = AdoptedProcess(pid, pidfd, None, self._adopted.discard)
+        self._adopted.add(process)
+        apply_rlimits(pid, limits)
+        return process
+
     async def close(self) -> None:
         for process in list(self._live):
             await process.cleanup()
+        for adopted in list(self._adopted):
+            await adopted.cleanup()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

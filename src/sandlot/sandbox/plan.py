@@ -37,6 +37,8 @@ class LaunchPlan:
         seccomp_bpf: str,
         landlock: bool,
         hostname: str = "sandbox",
+        landlock_files: bool = True,
+        keep_orphans: bool = False,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -59,6 +61,10 @@ class LaunchPlan:
         self.seccomp_bpf = seccomp_bpf  # hex BPF program; empty: no seccomp (probe only)
         self.landlock = landlock
         self.hostname = hostname
+        # A zygote: file rules are left to its children (see landlock.restrict), and init
+        # outlives the target while the instances it forked run.
+        self.landlock_files = landlock_files
+        self.keep_orphans = keep_orphans
 
     def encode(self) -> bytes:
         return marshal.dumps(vars(self))

@@ -5,6 +5,14 @@ launcher runs with `-I -S` and no site-packages, so the server compiles the poli
 starter and the launcher installs the resulting BPF program with a plain prctl. That also keeps
 libseccomp's ~ms of rule compilation off every start.
 
+A zygote's filter (`zygote=True`) leaves two doors open, narrowly, so that each instance it
+forks can mount a private /tmp: `unshare` with exactly CLONE_NEWUSER|CLONE_NEWNS, and `mount`
+with no flag above MS_BIND|MS_NOSUID|MS_NODEV (a new tmpfs, and binds that put read-only
+paths under /tmp back on top of it: no MS_REC, MS_MOVE or propagation change). Each child
+closes them again with `compile_instance_bpf()` right after. The zygote's own user namespace
+holds no capability, so only a nested namespace, where every mount inherited from above is
+locked, gains anything from them.
+
 Denied calls fail with an errno (EPERM, EAFNOSUPPORT or ENOSYS where that is the signal libc
 expects); nothing is killed, so a function sees an ordinary OSError.
 """
@@ -80,7 +88,12 @@ def _deny_foreign_families(filt: Any, sc: Any) -> None:
                 _add(filt, sc, eafnosupport, call, sc.Arg(0, sc.EQ, family))
 
 
-def build_filter() -> Any:
+PRIVATE_TMP_UNSHARE = 0x10000000 | 0x00020000  # CLONE_NEWUSER | CLONE_NEWNS
+PRIVATE_TMP_MOUNT_FLAGS = 4096 | 2 | 4  # MS_BIND | MS_NOSUID | MS_NODEV, at most
+_PRIVATE_TMP_CALLS = ("mount", "unshare")
+
+
+def build_filter(*, zygote: bool = False) -> Any:
     """The policy as a pyseccomp SyscallFilter (imported here: only the server has it)."""
     import pyseccomp as sc
 
@@ -90,7 +103,11 @@ def build_filter() -> Any:
     filt.set_attr(sc.Attr.ACT_BADARCH, sc.ERRNO(errno.ENOSYS))
     eperm = sc.ERRNO(errno.EPERM)
     for name in DENIED:
-        _add(filt, sc, eperm, name)
+        if not (zygote and name in _PRIVATE_TMP_CALLS):
+            _add(filt, sc, eperm, name)
+    if zygote:
+        _add(filt, sc, eperm, "unshare", sc.Arg(0, sc.NE, PRIVATE_TMP_UNSHARE))
+        _add(filt, sc, eperm, "mount", sc.Arg(3, sc.GT, PRIVATE_TMP_MOUNT_FLAGS))
     # clone3 passes its flags in memory that seccomp cannot read: ENOSYS makes glibc fall back
     # to clone(), whose flags can be checked.
     _add(filt, sc, sc.ERRNO(errno.ENOSYS), "clone3")
@@ -108,9 +125,23 @@ def build_filter() -> Any:
     return filt
 
 
-def compile_bpf() -> bytes:
+def compile_bpf(*, zygote: bool = False) -> bytes:
     """The policy as a BPF program (an array of 8-byte sock_filter instructions)."""
-    filt = build_filter()
+    return _export(build_filter(zygote=zygote))
+
+
+def compile_instance_bpf() -> bytes:
+    """What a zygote's child stacks on the zygote's filter once its /tmp is mounted."""
+    import pyseccomp as sc
+
+    filt = sc.SyscallFilter(defaction=sc.ALLOW)
+    filt.set_attr(sc.Attr.ACT_BADARCH, sc.ERRNO(errno.ENOSYS))
+    for name in _PRIVATE_TMP_CALLS:
+        _add(filt, sc, sc.ERRNO(errno.EPERM), name)
+    return _export(filt)
+
+
+def _export(filt: Any) -> bytes:
     fd = os.memfd_create("sandlot-seccomp", os.MFD_CLOEXEC)
     try:
         with os.fdopen(os.dup(fd), "rb") as fh:

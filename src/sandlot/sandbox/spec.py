@@ -39,6 +39,8 @@ class ProcessSpec:
     `pass_fds` maps a file descriptor number in the child to one in the caller, e.g. {3: sock}.
     `ro_paths` are host paths that the process may read (interpreter, bootstrap, code,
     dependencies); nothing else of the host is visible when sandboxed.
+    `zygote` marks a process that forks instances (see `ForkLayers`): its sandbox lets each
+    child mount a private /tmp, and lives on until the last child has exited.
     """
 
     name: str
@@ -52,6 +54,29 @@ class ProcessSpec:
     pass_fds: Mapping[int, int] = field(default_factory=dict)
     stdout_fd: int | None = None
     stderr_fd: int | None = None
+    zygote: bool = False
+
+
+@dataclass(frozen=True)
+class ForkLayers:
+    """What a child forked by a zygote applies to itself before it serves, and why.
+
+    A zygote runs the function's module code, so every layer that guards the host is applied
+    to the zygote before that code runs, and children inherit it. What is left per child is
+    what separates the instances of one version from each other: a private /tmp (a new user
+    and mount namespace and a fresh tmpfs), then a Landlock layer for files and signals, no
+    capabilities and `seccomp_bpf`, which takes back the namespace and mount calls the
+    zygote's filter left open for that. Empty (`private_tmp=False`): plain processes.
+    """
+
+    private_tmp: bool = False
+    inner_id: int = 0
+    tmp_mb: int = 64
+    seccomp_bpf: bytes = b""
+    read_exec: Sequence[str] = ()  # with the process's ro_paths
+    read_write: Sequence[str] = ()
+    landlock: bool = False
+    rebind: Sequence[str] = ()  # read-only paths below /tmp, bound again over the new tmpfs
 
 
 @dataclass(frozen=True)
@@ -90,6 +115,13 @@ class ProcessHandle(Protocol):
         """Kill, reap and remove what was set up for the process (cgroups, mounts)."""
 
 
+class AdoptedHandle(ProcessHandle, Protocol):
+    """A process that a zygote forked: the starter limits and kills it, but only its parent
+    (the zygote) can reap it, so the zygote reports how it ended through `exited`."""
+
+    def exited(self, info: ExitInfo) -> None: ...
+
+
 class Starter(Protocol):
     """Starts processes from specs. One per pool; long-lived."""
 
@@ -100,5 +132,12 @@ class Starter(Protocol):
 
     async def release_group(self, group: str) -> None:
         """Free what was shared by one group (its network namespace) once it has no process."""
+
+    def fork_layers(self, spec: ProcessSpec) -> ForkLayers:
+        """The per-child layers for instances forked from a zygote started with `spec`."""
+
+    async def adopt(self, pidfd: int, name: str, limits: SandboxLimits) -> AdoptedHandle:
+        """Take charge of a process forked by a zygote, known by a pidfd (which the handle
+        then owns): its own cgroup and rlimits before it runs any function code."""
 
     async def close(self) -> None: ...

@@ -7,13 +7,14 @@ import asyncio
 from pathlib import Path
 
 from sandlot.domain.errors import VersionNotReady
-from sandlot.domain.models import Function, Principal, Version
+from sandlot.domain.models import Function, Principal, Role, Version
 from sandlot.domain.states import VersionState
 from sandlot.services.builds import Builder
 from sandlot.services.caches import TtlCache
 from sandlot.services.code import CodeStore
 from sandlot.storage.db import Database
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
+from sandlot.storage.keys import NamespaceRepo
 from sandlot.worker.interface import VersionSpec
 
 CacheKey = tuple[str, str, int | None]  # namespace id, function name, version (None = latest)
@@ -55,6 +56,15 @@ class Catalog:
 
     def invalidate(self, namespace_id: str, name: str) -> None:
         self._cache.discard_where(lambda key: key[0] == namespace_id and key[1] == name)
+
+    async def latest_of(self, function: Function) -> VersionSpec:
+        """The spec of a function's latest version, for work no caller asked for (warming)."""
+        async with self.database.sessions() as session:
+            namespace = await NamespaceRepo(session).get(function.namespace_id)
+        system = Principal(
+            key_id="sandlot", namespace_id=namespace.id, namespace=namespace.name, role=Role.ADMIN
+        )
+        return await self.resolve(system, function.name, None)
 
     async def _load(self, principal: Principal, name: str, number: int | None) -> VersionSpec:
         async with self.database.sessions() as session:

@@ -25,6 +25,7 @@ from sandlot.domain.limits import (
 from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
 from sandlot.domain.states import VersionState
 from sandlot.services import archives
+from sandlot.services.activation import Activator
 from sandlot.services.auth import require_role
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
@@ -72,10 +73,13 @@ class Deployed:
         return self.version.state is VersionState.PENDING
 
 
-def start_build(builder: Builder, deployed: Deployed) -> None:
-    """Call after the deploy's transaction committed: the build reads the new version."""
+def after_commit(builder: Builder, activator: Activator, deployed: Deployed) -> None:
+    """Call after the deploy's transaction committed: the build reads the new version, and a
+    version ready at once goes live (older versions retire, warm instances start)."""
     if deployed.needs_build:
         builder.submit(deployed.function, deployed.version)
+    else:
+        activator.version_ready(deployed.function)
 
 
 async def create_function(

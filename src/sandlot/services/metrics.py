@@ -16,6 +16,9 @@ _LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
+PHASES = ("queue", "start", "init", "handler")
+
+
 class _PoolCollector(Collector):
     """Reads the pool's live numbers at scrape time instead of updating gauges per call."""
 
@@ -71,13 +74,17 @@ class Metrics:
         )
         self.registry.register(_PoolCollector(pool_stats))
 
+        self._phases = {name: self.phase.labels(name) for name in PHASES}
+
     def observe(self, function: str, outcome: InvokeOutcome) -> None:
+        # Labelled children are looked up once per call; this runs on every invocation.
         self.invocations.labels(function, outcome.state.value).inc()
         timings = outcome.timings
         self.duration.labels(function).observe(timings.total_ms / 1000)
-        self.phase.labels("queue").observe(timings.queue_ms / 1000)
-        self.phase.labels("handler").observe(timings.handler_ms / 1000)
+        phases = self._phases
+        phases["queue"].observe(timings.queue_ms / 1000)
+        phases["handler"].observe(timings.handler_ms / 1000)
         if outcome.cold_start:
             self.cold_starts.labels(function).inc()
-            self.phase.labels("start").observe(timings.start_ms / 1000)
-            self.phase.labels("init").observe(timings.init_ms / 1000)
+            phases["start"].observe(timings.start_ms / 1000)
+            phases["init"].observe(timings.init_ms / 1000)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.config import Settings
+from sandlot.services.activation import Activator
 from sandlot.services.auth import KeyCache
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
@@ -38,6 +39,7 @@ class Runtime:
     keys: KeyCache
     invoker: Invoker
     builder: Builder
+    activator: Activator
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False

@@ -227,6 +227,19 @@ class VersionRepo:
         rows = (await self.session.execute(query)).all()
         return [(_function(f), _version(v, f.name)) for f, v in rows]
 
+    async def kept_warm(self) -> list[Function]:
+        """Live functions whose latest version asks for instances kept warm."""
+        query = (
+            select(FunctionRow)
+            .join(
+                VersionRow,
+                (VersionRow.function_id == FunctionRow.id)
+                & (VersionRow.number == FunctionRow.latest_version),
+            )
+            .where(FunctionRow.deleted_at.is_(None), VersionRow.min_warm > 0)
+        )
+        return [_function(row) for row in await self.session.scalars(query)]
+
     async def env_keys_in_use(self) -> set[str]:
         """Environments that some version of a live function points at."""
         query = (

@@ -37,6 +37,11 @@ class NamespaceRepo:
         row = await self.session.scalar(select(NamespaceRow).where(NamespaceRow.name == name))
         return _namespace(row) if row else None
 
+    async def get(self, namespace_id: str) -> Namespace:
+        row = await self.session.get(NamespaceRow, namespace_id)
+        assert row is not None, f"namespace {namespace_id} is missing"
+        return _namespace(row)
+
     async def create(self, name: str) -> Namespace:
         row = NamespaceRow(id=str(uuid.uuid4()), name=name, created_at=datetime.now(UTC))
         self.session.add(row)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sandlot.domain.errors import (
@@ -40,12 +41,33 @@ _STATES = {
     FunctionOutOfMemory.__name__: InvocationState.OUT_OF_MEMORY,
 }
 _BOOTSTRAP_KEYS = frozenset({"kind", "type", "message", "traceback"})
+# Kinds after which the instance is not trusted again: its process died, was killed, or may
+# still hold what exhausted a limit (forked children, a full /tmp, a broken heap).
+_REPLACE_INSTANCE = frozenset(
+    cls.__name__
+    for cls in (FunctionTimedOut, FunctionOutOfMemory, FunctionCrashed, FunctionResourceLimit)
+)
+_MB = 1024 * 1024
+_EFBIG = 27
+_ENOSPC = 28
 
 
 def state_for(error: FunctionErrorInfo | None) -> InvocationState:
     if error is None:
         return InvocationState.SUCCEEDED
     return _STATES.get(error.kind, InvocationState.FAILED)
+
+
+def replaces_instance(error: FunctionErrorInfo | None) -> bool:
+    """Whether the instance that produced `error` must be discarded rather than reused."""
+    return error is not None and error.kind in _REPLACE_INSTANCE
+
+
+def _mb(size: object) -> float | None:
+    """A byte count (from the kernel, or as the bootstrap reported it) in MB, if it is one."""
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+        return round(size / _MB, 1)
+    return None
 
 
 def _info(kind: type[FunctionFailure], message: str, **extra: Any) -> FunctionErrorInfo:
@@ -58,12 +80,66 @@ def from_bootstrap(error: Mapping[str, Any]) -> FunctionErrorInfo:
     kind = error.get("kind")
     extra = {key: value for key, value in error.items() if key not in _BOOTSTRAP_KEYS}
     traceback = error.get("traceback")
-    return FunctionErrorInfo(
+    info = FunctionErrorInfo(
         kind=kind if isinstance(kind, str) and kind in _KINDS else FunctionError.__name__,
         message=str(error.get("message", "")),
         exception_type=str(error["type"]) if error.get("type") is not None else None,
         traceback=traceback if isinstance(traceback, str) else None,
         extra=extra,
+    )
+    if info.kind == FunctionOutOfMemory.__name__:
+        return _with_peak(info)
+    return _name_the_limit(info)
+
+
+def _with_peak(info: FunctionErrorInfo) -> FunctionErrorInfo:
+    """An out-of-memory error that the bootstrap reported (a MemoryError): add the peak in MB."""
+    peak = _mb(info.extra.get("peak_memory_bytes"))
+    if peak is None:
+        return info
+    return replace(
+        info,
+        message=f"{info.message}; peak {peak} MB",
+        extra={**info.extra, "peak_memory_mb": peak},
+    )
+
+
+def _errno_of(info: FunctionErrorInfo) -> int | None:
+    """The errno of an OSError the handler raised, from the bootstrap's report of it."""
+    reported = info.extra.get("errno")
+    if isinstance(reported, int) and not isinstance(reported, bool):
+        return reported
+    if info.exception_type is not None and info.exception_type.endswith("Error"):
+        for number in (_EFBIG, _ENOSPC):  # OSError.__str__: "[Errno 28] No space left..."
+            if info.message.startswith(f"[Errno {number}]"):
+                return number
+    return None
+
+
+def _name_the_limit(info: FunctionErrorInfo) -> FunctionErrorInfo:
+    """A handler error that is a sandbox limit: EFBIG (RLIMIT_FSIZE; Python ignores SIGXFSZ,
+    so the write fails instead of the process dying) or ENOSPC (the only writable file
+    system is the instance's size-capped /tmp). Names the limit and, when the bootstrap
+    measured it, its size."""
+    number = _errno_of(info)
+    if info.kind not in (FunctionError.__name__, FunctionResourceLimit.__name__) or number is None:
+        return info
+    extra: dict[str, Any]
+    if number == _EFBIG:
+        size = info.extra.get("file_size_limit_bytes")
+        what, extra = "hit its file size limit", {"limit": "file_size"}
+    else:
+        size = info.extra.get("tmp_size_bytes")
+        what, extra = "filled its /tmp", {"limit": "tmp"}
+    limit_mb = _mb(size)
+    if limit_mb is not None:
+        what += f" ({limit_mb} MB)"
+        extra["limit_mb"] = limit_mb
+    return replace(
+        info,
+        kind=FunctionResourceLimit.__name__,
+        message=f"the function {what}: {info.message}",
+        extra={**info.extra, **extra},
     )
 
 
@@ -90,21 +166,32 @@ def died(
     when = " while importing the handler" if during_init else ""
     peak = report.peak_memory_bytes
     if report.oom_killed or exit_info.returncode == EXIT_OUT_OF_MEMORY:
+        peak_mb = _mb(peak)
         return _info(
             FunctionOutOfMemory,
-            f"the function ran out of memory{when} (limit {memory_mb} MB)",
+            f"the function ran out of memory{when} (limit {memory_mb} MB"
+            + (f", peak {peak_mb} MB)" if peak_mb is not None else ")"),
             peak_memory_bytes=peak,
+            peak_memory_mb=peak_mb,
+            limit_mb=memory_mb,
         )
-    if report.pids_limit_hit:
-        return _info(FunctionResourceLimit, f"the function hit its process limit{when}")
     if exit_info.signal == signal.SIGXFSZ:
-        return _info(FunctionResourceLimit, f"the function hit its file size limit{when}")
+        return _info(
+            FunctionResourceLimit, f"the function hit its file size limit{when}", limit="file_size"
+        )
     if exit_info.signal is not None:
         name = _signal_name(exit_info.signal)
         return _info(
             FunctionCrashed,
             f"the function's process was killed by signal {exit_info.signal} ({name}){when}",
             signal=exit_info.signal,
+        )
+    # Only now: the pids counter is the instance's, and a signal says more about this death.
+    if report.pids_limit_hit:
+        return _info(
+            FunctionResourceLimit,
+            f"the function hit its process limit (the sandbox's pids limit){when}",
+            limit="pids",
         )
     if exit_info.returncode == EXIT_PROTOCOL_ERROR:
         return died_of_protocol(during_init=during_init)
@@ -126,8 +213,8 @@ def refine(error: FunctionErrorInfo, report: ResourceReport) -> FunctionErrorInf
         return error
     return FunctionErrorInfo(
         kind=FunctionResourceLimit.__name__,
-        message=f"the function hit its process limit: {error.message}",
+        message=f"the function hit its process limit (the sandbox's pids limit): {error.message}",
         exception_type=error.exception_type,
         traceback=error.traceback,
-        extra=error.extra,
+        extra={**error.extra, "limit": "pids"},
     )

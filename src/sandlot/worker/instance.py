@@ -77,6 +77,7 @@ class Instance:
         self._channel = channel
         self._output = output
         self._max_log_bytes = max_log_bytes
+        self.ready: dict[str, Any] = {}  # the bootstrap's ready message (timings)
         self._stop_reason: str | None = None
         self._timed_out = False
         self._exit_watch = asyncio.ensure_future(self._watch_exit())
@@ -118,6 +119,7 @@ class Instance:
             raise StartFailed(error, *self._logs(b"", False)) from None
         header = frame.header
         if header.get("op") == "ready":
+            self.ready = header
             self.move(InstanceState.IDLE)
             self.reusable = True
             return float(header.get("init_ms", 0.0))
@@ -205,8 +207,11 @@ class Instance:
         if fields.get("kind") == InvalidEvent.__name__:
             self.reusable = True
             raise InvalidEvent(f"the event is not valid JSON: {fields.get('message')}")
-        self.reusable = header.get("fatal") is not True
-        return Run(None, self._refine(failures.from_bootstrap(fields)), logs, truncated, handler_ms)
+        error = self._refine(failures.from_bootstrap(fields))
+        # A limit the instance hit (processes, file size, /tmp) may still hold it down (paused
+        # children, a full /tmp): the next call gets a fresh instance instead.
+        self.reusable = header.get("fatal") is not True and not failures.replaces_instance(error)
+        return Run(None, error, logs, truncated, handler_ms)
 
     def _refine(self, error: FunctionErrorInfo) -> FunctionErrorInfo:
         if error.kind == FunctionError.__name__ and error.exception_type in _LIMIT_SUSPECTS:

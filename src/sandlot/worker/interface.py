@@ -44,9 +44,14 @@ class Timings:
 
     queue_ms: float = 0.0
     start_ms: float = 0.0  # starting an instance (cold starts only): process, sandbox, imports
-    init_ms: float = 0.0  # of start_ms: importing the handler module
+    init_ms: float = 0.0  # of start_ms: importing the handler module (in the zygote, if one)
     handler_ms: float = 0.0
     total_ms: float = 0.0
+    # Of start_ms, with zygotes: starting the version's zygote (first start only; includes
+    # init_ms), forking from it, and the per-instance layers (cgroup, /tmp, Landlock...).
+    zygote_ms: float = 0.0
+    fork_ms: float = 0.0
+    layers_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -55,6 +60,9 @@ class Timings:
             "init_ms": round(self.init_ms, 3),
             "handler_ms": round(self.handler_ms, 3),
             "total_ms": round(self.total_ms, 3),
+            "zygote_ms": round(self.zygote_ms, 3),
+            "fork_ms": round(self.fork_ms, 3),
+            "layers_ms": round(self.layers_ms, 3),
         }
 
 
@@ -109,6 +117,12 @@ class Pool(Protocol):
         Raises `TooManyRequests` when the function stays at its concurrency limit for the
         bounded queue time, and `ServiceUnavailable` when the pool is closing.
         """
+
+    async def ensure_warm(self, spec: VersionSpec) -> int:
+        """Start instances until `spec.min_warm` are ready; returns how many started."""
+
+    async def supersede(self, function_id: str, latest: int) -> None:
+        """Retire every version of the function older than `latest`."""
 
     async def stop_function(self, function_id: str) -> None:
         """Stop every instance of every version of a function (it was deleted)."""

@@ -1,7 +1,8 @@
-"""Starting instances: one fresh process per instance, running the bootstrap.
+"""Starting instances: the `Launcher` seam, and one fresh process per instance.
 
-The pool starts every instance through `Launcher.launch`, so a later launcher can fork
-instances from a per-version zygote instead without the pool changing.
+The pool starts every instance through `Launcher.launch`. `ProcessLauncher` (here) starts a
+new `<base python> -I -S bootstrap.py` per instance; `zygote_launcher.ZygoteLauncher` (the
+default) forks instances from a per-version zygote. `Settings.zygotes` picks one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,16 +63,72 @@ def instance_env(spec: VersionSpec) -> dict[str, str]:
     return env
 
 
+@dataclass
+class StartTimes:
+    """Where a cold start's time went (ms); see `interface.Timings`."""
+
+    init_ms: float = 0.0
+    zygote_ms: float = 0.0
+    fork_ms: float = 0.0
+    layers_ms: float = 0.0
+
+
 class Launcher(Protocol):
     async def launch(
         self, spec: VersionSpec, register: Callable[[Instance], None]
-    ) -> tuple[Instance, float]:
-        """Start an instance with its handler imported; returns it and the import time (ms).
+    ) -> tuple[Instance, StartTimes]:
+        """Start an instance with its handler imported; returns it and where the time went.
 
         `register` is called as soon as a process exists, before the import, so the pool
         can kill it if it closes meanwhile. Raises `StartFailed` if the import fails.
         """
         ...
+
+    async def version_unused(self, spec: VersionSpec) -> None:
+        """No instance of the version lives or is starting: free what its group holds."""
+
+    async def retire(self, function_id: str, version: int | None = None) -> None:
+        """A version was retired (None: every version of a deleted function)."""
+
+    async def reap(self, in_use: Collection[tuple[str, int]]) -> None:
+        """The reaper's round: stop what versions without instances keep past keep-alive."""
+
+    async def close(self) -> None: ...
+
+
+def init_message(spec: VersionSpec, settings: Settings) -> dict[str, Any]:
+    return {
+        "op": "init",
+        "handler": spec.handler,
+        "code_dir": str(spec.code_dir.resolve()),
+        "paths": [str(path) for path in spec.site_packages],
+        "function_name": spec.function_name,
+        "function_version": spec.version,
+        "memory_mb": spec.memory_mb,
+        "max_log_bytes": settings.max_log_bytes,
+        "max_result_bytes": settings.max_result_bytes,
+    }
+
+
+def new_channel(settings: Settings) -> FrameChannel:
+    # A reply carries a result and logs (plus the truncation note); anything bigger is
+    # a function writing to its control socket by itself.
+    max_parts = settings.max_result_bytes + settings.max_log_bytes + 64 * 1024
+    return FrameChannel(max_header=_MAX_HEADER_BYTES, max_parts=max_parts)
+
+
+def init_timeout_s(spec: VersionSpec) -> float:
+    return max(MIN_INIT_TIMEOUT_S, float(spec.timeout_s))
+
+
+def process_name(spec: VersionSpec, serial: int) -> str:
+    # Unique among the host's live processes, even with several servers on one host.
+    function_id = _UNSAFE_NAME_CHARS.sub("_", spec.function_id)
+    return f"{function_id}-v{spec.version}-{os.getpid()}-{serial}"
+
+
+def group_name(spec: VersionSpec) -> str:
+    return f"{spec.function_id}-v{spec.version}"
 
 
 class ProcessLauncher:
@@ -85,12 +143,25 @@ class ProcessLauncher:
 
     async def launch(
         self, spec: VersionSpec, register: Callable[[Instance], None]
-    ) -> tuple[Instance, float]:
+    ) -> tuple[Instance, StartTimes]:
         instance = await self._spawn(spec)
         register(instance)
-        timeout_s = max(MIN_INIT_TIMEOUT_S, float(spec.timeout_s))
-        init_ms = await instance.initialize(self._init_message(spec), timeout_s)
-        return instance, init_ms
+        init_ms = await instance.initialize(
+            init_message(spec, self._settings), init_timeout_s(spec)
+        )
+        return instance, StartTimes(init_ms=init_ms)
+
+    async def version_unused(self, spec: VersionSpec) -> None:
+        await self._starter.release_group(group_name(spec))
+
+    async def retire(self, function_id: str, version: int | None = None) -> None:
+        """Instances are all the pool's; nothing else is kept per version."""
+
+    async def reap(self, in_use: Collection[tuple[str, int]]) -> None:
+        """Nothing kept per version."""
+
+    async def close(self) -> None:
+        """Nothing kept."""
 
     async def _spawn(self, spec: VersionSpec) -> Instance:
         name = self._name(spec)
@@ -98,7 +169,7 @@ class ProcessLauncher:
         read_fd, write_fd = os.pipe()
         try:
             handle = await self._starter.start(
-                self._process_spec(spec, name, theirs.fileno(), write_fd)
+                self.process_spec(spec, name, theirs.fileno(), write_fd)
             )
         except BaseException:
             ours.close()
@@ -108,7 +179,7 @@ class ProcessLauncher:
             theirs.close()
             os.close(write_fd)
         try:
-            channel = FrameChannel(max_header=_MAX_HEADER_BYTES, max_parts=self._max_parts())
+            channel = new_channel(self._settings)
             loop = asyncio.get_running_loop()
             await loop.connect_accepted_socket(lambda: channel, sock=ours)
             output = OutputPipe(read_fd, self._settings.max_log_bytes)
@@ -126,17 +197,15 @@ class ProcessLauncher:
         )
 
     def _name(self, spec: VersionSpec) -> str:
-        # Unique among the host's live processes, even with several servers on one host.
-        function_id = _UNSAFE_NAME_CHARS.sub("_", spec.function_id)
-        return f"{function_id}-v{spec.version}-{os.getpid()}-{next(self._serial)}"
+        return process_name(spec, next(self._serial))
 
-    def _process_spec(
+    def process_spec(
         self, spec: VersionSpec, name: str, control_fd: int, output_fd: int
     ) -> ProcessSpec:
         code_dir = spec.code_dir.resolve()
         return ProcessSpec(
             name=name,
-            group=f"{spec.function_id}-v{spec.version}",
+            group=group_name(spec),
             argv=[str(self._python), "-I", "-S", str(BOOTSTRAP_PATH)],
             env=instance_env(spec),
             cwd=code_dir,
@@ -148,21 +217,3 @@ class ProcessLauncher:
             stdout_fd=output_fd,
             stderr_fd=output_fd,
         )
-
-    def _init_message(self, spec: VersionSpec) -> dict[str, Any]:
-        return {
-            "op": "init",
-            "handler": spec.handler,
-            "code_dir": str(spec.code_dir.resolve()),
-            "paths": [str(path) for path in spec.site_packages],
-            "function_name": spec.function_name,
-            "function_version": spec.version,
-            "memory_mb": spec.memory_mb,
-            "max_log_bytes": self._settings.max_log_bytes,
-            "max_result_bytes": self._settings.max_result_bytes,
-        }
-
-    def _max_parts(self) -> int:
-        # A reply carries a result and logs (plus the truncation note); anything bigger is
-        # a function writing to its control socket by itself.
-        return self._settings.max_result_bytes + self._settings.max_log_bytes + 64 * 1024

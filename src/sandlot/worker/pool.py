@@ -24,8 +24,9 @@ from sandlot.worker.failures import state_for
 from sandlot.worker.gate import CapacitySignal, ConcurrencyGate
 from sandlot.worker.instance import Instance, Run, StartFailed
 from sandlot.worker.interface import InvokeOutcome, PoolStats, Timings, VersionSpec
-from sandlot.worker.launcher import Launcher, ProcessLauncher
+from sandlot.worker.launcher import Launcher, ProcessLauncher, StartTimes
 from sandlot.worker.reaper import KeepAliveReaper
+from sandlot.worker.zygote_launcher import ZygoteLauncher
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class _Clock:
         self.t0 = time.perf_counter()
         self.queue_ms = 0.0
         self.start_ms = 0.0
-        self.init_ms = 0.0
+        self.times = StartTimes()
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000
@@ -65,9 +66,12 @@ class _Clock:
         timings = Timings(
             queue_ms=self.queue_ms,
             start_ms=self.start_ms,
-            init_ms=self.init_ms,
+            init_ms=self.times.init_ms,
             handler_ms=run.handler_ms,
             total_ms=self.elapsed_ms(),
+            zygote_ms=self.times.zygote_ms,
+            fork_ms=self.times.fork_ms,
+            layers_ms=self.times.layers_ms,
         )
         return InvokeOutcome(
             invocation_id=invocation_id,
@@ -88,7 +92,8 @@ class RuntimePool:
 
     Build it with the starter and the settings (`RuntimePool(PlainStarter(), settings)`),
     `await pool.start()` to run the keep-alive reaper, and `await pool.close(grace_s)` at
-    the end. `launcher` replaces how instances are started (a zygote, later).
+    the end. `launcher` replaces how instances are started: by default forked from a
+    per-version zygote (`ZygoteLauncher`), or one process each (`settings.zygotes=False`).
     """
 
     def __init__(
@@ -101,7 +106,11 @@ class RuntimePool:
     ) -> None:
         self._starter = starter
         self._settings = settings
-        self._launcher = launcher or ProcessLauncher(starter, settings)
+        self._launcher = launcher or (
+            ZygoteLauncher(starter, settings)
+            if settings.zygotes
+            else ProcessLauncher(starter, settings)
+        )
         self._versions: dict[tuple[str, int], _Version] = {}
         self._live: dict[Instance, _Version] = {}
         self._gates: dict[str, ConcurrencyGate] = {}
@@ -160,7 +169,7 @@ class RuntimePool:
             await self._reserve(spec, clock.t0 + self._settings.queue_timeout_s)
             clock.queue_ms = clock.elapsed_ms()
             try:
-                instance, clock.init_ms = await self._start_instance(version)
+                instance, clock.times = await self._start_instance(version)
             except StartFailed as failure:
                 clock.start_ms = clock.elapsed_ms() - clock.queue_ms
                 run = Run(None, failure.error, failure.logs, failure.logs_truncated, 0.0)
@@ -175,7 +184,7 @@ class RuntimePool:
             self._release(version, instance)
         return clock.outcome(invocation_id, run, cold=cold)
 
-    async def _start_instance(self, version: _Version) -> tuple[Instance, float]:
+    async def _start_instance(self, version: _Version) -> tuple[Instance, StartTimes]:
         """The one step that makes a new instance, its handler imported. The capacity for it
         is reserved already; on failure the instance is discarded and the room given back."""
         started: list[Instance] = []
@@ -280,9 +289,7 @@ class RuntimePool:
             await instance.close()
             current = self._versions.get(version.spec.key)
             if version.unused and (current is None or current.unused):
-                await self._starter.release_group(
-                    f"{version.spec.function_id}-v{version.spec.version}"
-                )
+                await self._launcher.version_unused(version.spec)
         except Exception:
             log.exception("stopping instance %s failed", instance.name)
 
@@ -292,7 +299,13 @@ class RuntimePool:
         return len(tasks)
 
     async def reap_idle(self) -> int:
-        """Stop instances idle past their keep-alive (keeping `min_warm`); the reaper's round."""
+        """Stop instances idle past their keep-alive (keeping `min_warm`); the reaper's round.
+
+        It first waits for the stops already under way: a forked instance is reaped by its
+        zygote, a moment after it was killed, and a round leaves nothing of them behind.
+        """
+        if self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
         now = time.monotonic()
         stopped = 0
         for key, version in list(self._versions.items()):
@@ -303,9 +316,38 @@ class RuntimePool:
             surplus = max(0, len(version.live) - spec.min_warm)
             expired.sort(key=lambda instance: instance.last_used)
             stopped += await self._discard_all(version, expired[:surplus], "idle past keep-alive")
-            if version.unused:
+            if version.unused and spec.min_warm == 0:
                 del self._versions[key]
+        await self._launcher.reap({key for key, v in self._versions.items() if v.live})
+        # Instances kept warm that died or were killed (a timeout) are started again.
+        for version in list(self._versions.values()):
+            if len(version.live) < version.spec.min_warm:
+                await self.ensure_warm(version.spec)
         return stopped
+
+    async def ensure_warm(self, spec: VersionSpec) -> int:
+        """Start idle instances until `spec.min_warm` of the version live (like provisioned
+        concurrency). Stops early, without waiting or evicting, when the worker is full."""
+        self._ensure_open()
+        version = self._version(spec)
+        started = 0
+        while len(version.live) < spec.min_warm and not version.retired and self._fits(spec):
+            self._reserved_instances += 1
+            self._reserved_mb += spec.memory_mb
+            try:
+                instance, _ = await self._start_instance(version)
+            except (StartFailed, ServiceUnavailable) as failure:
+                log.warning("could not keep %s warm: %s", spec.function_name, failure)
+                break
+            self._release(version, instance)
+            started += 1
+        return started
+
+    async def supersede(self, function_id: str, latest: int) -> None:
+        """`latest` is now the function's newest ready version: retire the older ones. Busy
+        instances finish their call first; a later call to an old version starts it anew."""
+        for number in range(1, latest):
+            await self.retire_version(function_id, number)
 
     async def stop_function(self, function_id: str) -> None:
         for key, version in list(self._versions.items()):
@@ -317,8 +359,10 @@ class RuntimePool:
         orphans = [(i, v) for i, v in self._live.items() if i.spec.function_id == function_id]
         for instance, version in orphans:
             await self._discard_all(version, [instance], "the function was deleted")
+        await self._launcher.retire(function_id)
 
     async def retire_version(self, function_id: str, version: int) -> None:
+        await self._launcher.retire(function_id, version)  # its zygote, even with no instance
         retired = self._versions.pop((function_id, version), None)
         if retired is None:
             return
@@ -355,6 +399,7 @@ class RuntimePool:
         await self._wait_inflight(_KILLED_DRAIN_S)
         while self._cleanups:
             await asyncio.gather(*self._cleanups)
+        await self._launcher.close()
         await self._starter.close()
 
     async def _wait_inflight(self, timeout_s: float) -> None:

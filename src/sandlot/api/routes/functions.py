@@ -55,8 +55,7 @@ async def create_function(
         code_store=runtime.code,
     )
     await session.commit()
-    runtime.catalog.invalidate(principal.namespace_id, given.name)
-    service.start_build(runtime.builder, deployed)
+    service.after_commit(runtime.builder, runtime.activator, deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 
@@ -80,8 +79,7 @@ async def update_function(
         code_store=runtime.code,
     )
     await session.commit()
-    runtime.catalog.invalidate(principal.namespace_id, name)
-    service.start_build(runtime.builder, deployed)
+    service.after_commit(runtime.builder, runtime.activator, deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 

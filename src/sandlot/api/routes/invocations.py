@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
-from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_response
+from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
 from sandlot.domain.states import InvocationState
@@ -41,21 +41,6 @@ _FAILURES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _headers(invoked: service.InvokeResult) -> dict[str, str]:
-    outcome = invoked.outcome
-    t = outcome.timings
-    return {
-        "X-Sandlot-Invocation-Id": outcome.invocation_id,
-        "X-Sandlot-Version": str(invoked.spec.version),
-        "X-Sandlot-Cold-Start": "true" if outcome.cold_start else "false",
-        "X-Sandlot-Duration-Ms": f"{t.total_ms:.3f}",
-        "Server-Timing": (
-            f"queue;dur={t.queue_ms:.3f}, start;dur={t.start_ms:.3f}, "
-            f"init;dur={t.init_ms:.3f}, handler;dur={t.handler_ms:.3f}"
-        ),
-    }
-
-
 @router.post(
     "/functions/{name}/invoke",
     responses={
@@ -77,19 +62,14 @@ async def invoke(
     principal: PrincipalDep,
     version: Annotated[int | None, Query(ge=1, description="A version; default: latest")] = None,
 ) -> Response:
+    """Documents the call; requests are normally answered by `invoke_path.LeanInvokeRoute`
+    with the same service and the same answer."""
     body = await read_body(request, runtime.settings.max_event_bytes, "event")
     invoked = await service.invoke(
         invoker=runtime.invoker, principal=principal, name=name, version=version, body=body
     )
-    outcome = invoked.outcome
-    headers = _headers(invoked)
-    if outcome.error is None:
-        return Response(outcome.result_json, media_type="application/json", headers=headers)
-    error = outcome.error
-    headers["X-Sandlot-Error"] = error.kind
-    detail = {**error.as_dict(), "invocation_id": outcome.invocation_id}
-    detail.pop("kind", None)
-    return error_response(error.kind, detail, FUNCTION_FAILURE_STATUS.get(error.kind, 502), headers)
+    status, headers, content = invocation_answer(invoked)
+    return Response(content, status_code=status, media_type="application/json", headers=headers)
 
 
 @router.get(

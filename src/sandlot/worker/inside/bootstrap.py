@@ -74,6 +74,7 @@ TRUNCATION_NOTE = "\n[sandlot: output truncated after {limit} bytes]\n"
 MAX_TRACEBACK_CHARS = 64 * 1024
 MAX_MESSAGE_CHARS = 8 * 1024
 _EFBIG = 27  # errno.EFBIG on Linux; importing errno only for this is not worth it
+_ENOSPC = 28
 
 
 def truncation_note(limit: int) -> bytes:
@@ -289,7 +290,27 @@ def describe(exc: BaseException, kind: str) -> dict[str, Any]:
     if len(text) > MAX_TRACEBACK_CHARS:
         half = MAX_TRACEBACK_CHARS // 2
         text = f"{text[:half]}\n[... traceback shortened ...]\n{text[-half:]}"
-    return {"kind": kind, "type": type(exc).__name__, "message": _safe_str(exc), "traceback": text}
+    error = {"kind": kind, "type": type(exc).__name__, "message": _safe_str(exc), "traceback": text}
+    error.update(_limit_facts(exc))
+    return error
+
+
+def _limit_facts(exc: BaseException) -> dict[str, Any]:
+    """What the host needs to name the limit an OSError hit: RLIMIT_FSIZE for EFBIG, and for
+    ENOSPC the size of /tmp (the sandbox's only writable file system)."""
+    number = exc.errno if isinstance(exc, OSError) else None
+    try:
+        if number == _EFBIG:
+            import resource
+
+            limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            return {"errno": number, "file_size_limit_bytes": limit}
+        if number == _ENOSPC:
+            tmp = os.statvfs("/tmp")  # noqa: S108 - the sandbox's own /tmp
+            return {"errno": number, "tmp_size_bytes": tmp.f_blocks * tmp.f_frsize}
+    except (OSError, ValueError):
+        pass
+    return {}
 
 
 def failure_kind(exc: BaseException) -> str:

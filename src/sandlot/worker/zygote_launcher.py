@@ -1,0 +1,291 @@
+"""`ZygoteLauncher`: instances forked from a per-version zygote (the default launcher).
+
+Per version, one zygote: `<base python> -I -S zygote.py` started through the pool's
+`Starter` like any instance (`ProcessSpec.zygote`), which imports the bootstrap, the handler
+module and its dependencies, then forks instances on request. What is per zygote and what
+per instance:
+
+- per zygote, before any function code runs (by the starter): user, pid, mount, ipc, uts and
+  the group's network namespace, the read-only minimal root, rlimits, no capabilities,
+  no_new_privs, seccomp, Landlock (TCP, scoping); the cgroup of the zygote itself (its
+  imports must fit the function's memory size). Plain mode: a plain process with rlimits;
+- per instance, inside the child (`inside/layers.py`): a private size-capped /tmp in a new
+  user and mount namespace, no capabilities, a Landlock layer for files and signals, a
+  seccomp filter closing the mount calls again, a reseeded `random`, its own session;
+- per instance, from the server (`Starter.adopt`): its own cgroup (memory = memory_mb with
+  no swap, pids, CPU) and rlimits, applied by host pid before the pool sends the child its
+  go (the bootstrap's `init` frame): no instance runs function code outside its limits.
+  The host pid comes from a pidfd the zygote sends with its answer (read from the pidfd's
+  fdinfo, which the kernel translates to our pid namespace); the same pidfd tells when the
+  instance ended, and the zygote, its parent, reports the exit status.
+
+Why the server, not the zygote, moves the child into its cgroup: the zygote has run the
+function's module code, so nothing it does can be trusted to hold a limit; a cgroup fd
+passed in would also need the cgroup chowned to the sandbox's uid on v1.
+
+Lifetimes: a crash, OOM or timeout of an instance kills only its cgroup. A zygote that
+dies leaves its instances running (its init outlives it, see `sandbox/launcher.py`); the
+next start drops it and starts a new one, only a start in flight fails. Retiring a version
+or deleting its function stops its zygote (it exits at EOF on its fork channel); its sandbox
+and group are released once its last instance is gone. A zygote whose version has had no
+instance for the version's keep-alive is stopped by the reaper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable, Collection
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from sandlot.config import Settings
+from sandlot.sandbox.spec import ProcessHandle, SandboxLimits, Starter
+from sandlot.worker import failures
+from sandlot.worker.inside import zygote as inside_zygote
+from sandlot.worker.instance import Instance, StartFailed
+from sandlot.worker.interface import VersionSpec
+from sandlot.worker.launcher import (
+    ProcessLauncher,
+    StartTimes,
+    group_name,
+    init_message,
+    init_timeout_s,
+    new_channel,
+    process_name,
+)
+from sandlot.worker.output import OutputPipe
+from sandlot.worker.zygote import ZygoteDied, ZygoteProcess
+
+ZYGOTE_PATH = Path(inside_zygote.__file__).resolve()
+_Key = tuple[str, int]
+
+
+class ZygoteLauncher:
+    """Implements `launcher.Launcher`; `zygote_pid()` is for tests and inspection."""
+
+    def __init__(self, starter: Starter, settings: Settings) -> None:
+        self._starter = starter
+        self._settings = settings
+        self._processes = ProcessLauncher(starter, settings)
+        self._serial = 0
+        self._zygotes: dict[_Key, ZygoteProcess] = {}
+        self._locks: dict[_Key, asyncio.Lock] = {}
+        self._draining: dict[_Key, set[ZygoteProcess]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def zygote(self, key: _Key) -> ZygoteProcess | None:
+        return self._zygotes.get(key)
+
+    # starting instances
+
+    async def launch(
+        self, spec: VersionSpec, register: Callable[[Instance], None]
+    ) -> tuple[Instance, StartTimes]:
+        times = StartTimes()
+        zygote = await self._running_zygote(spec, times)
+        zygote.last_used = time.monotonic()
+        began = time.perf_counter()
+        instance, forked = await self._fork(zygote, spec)
+        times.fork_ms = (forked - began) * 1000
+        register(instance)
+        await instance.initialize(init_message(spec, self._settings), init_timeout_s(spec))
+        # From the fork's answer to the child's ready: its cgroup, rlimits and own layers.
+        times.layers_ms = (time.perf_counter() - forked) * 1000
+        return instance, times
+
+    async def _fork(self, zygote: ZygoteProcess, spec: VersionSpec) -> tuple[Instance, float]:
+        """A child of `zygote`, adopted into its own cgroup; returns it and when it was forked."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_fd, write_fd = os.pipe()
+        handle: ProcessHandle | None = None
+        try:
+            try:
+                pidfd, pid = await zygote.fork(theirs, write_fd)
+            finally:
+                theirs.close()
+                os.close(write_fd)
+            forked = time.perf_counter()
+            limits = SandboxLimits(
+                memory_mb=spec.memory_mb, pids=self._settings.pids_max, tmp_mb=spec.tmp_mb
+            )
+            name = self._name(spec)
+            adopted = await self._starter.adopt(pidfd, name, limits)
+            handle = adopted
+            zygote.track(pid, adopted)
+            channel = new_channel(self._settings)
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: channel, sock=ours)
+            output = OutputPipe(read_fd, self._settings.max_log_bytes)
+        except BaseException as exc:
+            ours.close()
+            os.close(read_fd)
+            if handle is not None:
+                await handle.cleanup()
+            if isinstance(exc, ZygoteDied):
+                self._drop(spec.key, zygote)
+                error = failures.stopped(f"its version's zygote died while forking it ({exc})")
+                raise StartFailed(error, "", False) from exc
+            raise
+        instance = Instance(
+            name=name,
+            spec=spec,
+            handle=adopted,
+            channel=channel,
+            output=output,
+            max_log_bytes=self._settings.max_log_bytes,
+        )
+        return instance, forked
+
+    def _name(self, spec: VersionSpec) -> str:
+        self._serial += 1
+        return process_name(spec, self._serial)
+
+    # zygotes
+
+    async def _running_zygote(self, spec: VersionSpec, times: StartTimes) -> ZygoteProcess:
+        zygote = self._zygotes.get(spec.key)
+        if zygote is not None and zygote.alive:
+            return zygote
+        async with self._locks.setdefault(spec.key, asyncio.Lock()):
+            zygote = self._zygotes.get(spec.key)
+            if zygote is not None:
+                if zygote.alive:
+                    return zygote
+                self._drop(spec.key, zygote)  # it died: start another
+            began = time.perf_counter()
+            zygote, times.init_ms = await self._start_zygote(spec)
+            times.zygote_ms = (time.perf_counter() - began) * 1000
+            self._zygotes[spec.key] = zygote
+            return zygote
+
+    async def _start_zygote(self, spec: VersionSpec) -> tuple[ZygoteProcess, float]:
+        name = self._name(spec) + "-zygote"
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fork_ours, fork_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        read_fd, write_fd = os.pipe()
+        base = self._processes.process_spec(spec, name, theirs.fileno(), write_fd)
+        process_spec = replace(
+            base,
+            argv=[*base.argv[:-1], str(ZYGOTE_PATH)],
+            pass_fds={**base.pass_fds, inside_zygote.FORK_FD: fork_theirs.fileno()},
+            zygote=True,
+        )
+        try:
+            handle = await self._starter.start(process_spec)
+        except BaseException:
+            for sock in (ours, fork_ours):
+                sock.close()
+            os.close(read_fd)
+            raise
+        finally:
+            for sock in (theirs, fork_theirs):
+                sock.close()
+            os.close(write_fd)
+        process = await self._zygote_instance(spec, name, handle, ours, read_fd, fork_ours)
+        init = init_message(spec, self._settings)
+        init["fork_layers"] = _layers_message(self._starter, process_spec)
+        try:
+            init_ms = await process.initialize(init, init_timeout_s(spec))
+        except BaseException:
+            fork_ours.close()
+            await process.close()
+            raise
+        return ZygoteProcess(process, fork_ours, spec), init_ms
+
+    async def _zygote_instance(
+        self,
+        spec: VersionSpec,
+        name: str,
+        handle: ProcessHandle,
+        ours: socket.socket,
+        read_fd: int,
+        fork_ours: socket.socket,
+    ) -> Instance:
+        try:
+            channel = new_channel(self._settings)
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: channel, sock=ours)
+            output = OutputPipe(read_fd, self._settings.max_log_bytes)
+        except BaseException:
+            ours.close()
+            fork_ours.close()
+            os.close(read_fd)
+            await handle.cleanup()
+            raise
+        return Instance(
+            name=name,
+            spec=spec,
+            handle=handle,
+            channel=channel,
+            output=output,
+            max_log_bytes=self._settings.max_log_bytes,
+        )
+
+    def _drop(self, key: _Key, zygote: ZygoteProcess) -> None:
+        """Stop a zygote; clean its sandbox up once every instance it forked is gone."""
+        if self._zygotes.get(key) is zygote:
+            del self._zygotes[key]
+        if zygote in self._draining.get(key, set()):
+            return
+        zygote.stop()
+        self._draining.setdefault(key, set()).add(zygote)
+        task = asyncio.ensure_future(self._drain(key, zygote))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, key: _Key, zygote: ZygoteProcess) -> None:
+        try:
+            # A sandboxed zygote's handle ends when its init does: after the last instance.
+            await zygote.process.handle.wait()
+            await zygote.process.close()
+        finally:
+            draining = self._draining.get(key, set())
+            draining.discard(zygote)
+            if not draining:
+                self._draining.pop(key, None)
+            await self._release_if_free(key, zygote)
+
+    async def _release_if_free(self, key: _Key, zygote: ZygoteProcess) -> None:
+        lock = self._locks.get(key)
+        if key in self._zygotes or key in self._draining or (lock is not None and lock.locked()):
+            return
+        self._locks.pop(key, None)
+        await self._starter.release_group(group_name(zygote.spec))
+
+    # the pool's notices
+
+    async def version_unused(self, spec: VersionSpec) -> None:
+        """The group lives as long as a zygote of the version does; see `_drain`."""
+
+    async def retire(self, function_id: str, version: int | None = None) -> None:
+        for key, zygote in list(self._zygotes.items()):
+            if key[0] == function_id and version in (None, key[1]):
+                self._drop(key, zygote)
+
+    async def reap(self, in_use: Collection[_Key]) -> None:
+        now = time.monotonic()
+        for key, zygote in list(self._zygotes.items()):
+            idle = now - zygote.last_used >= zygote.spec.keep_alive_s
+            if not zygote.alive or (key not in in_use and idle):
+                self._drop(key, zygote)
+
+    async def close(self) -> None:
+        for key, zygote in list(self._zygotes.items()):
+            self._drop(key, zygote)
+        for draining in list(self._draining.values()):
+            for zygote in list(draining):
+                zygote.process.kill("the worker shut down")
+        while self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*self._tasks)
+
+
+def _layers_message(starter: Starter, process_spec: Any) -> dict[str, Any]:
+    layers = asdict(starter.fork_layers(process_spec))
+    layers["seccomp_bpf"] = layers["seccomp_bpf"].hex()
+    layers["read_exec"] = list(layers["read_exec"])
+    layers["read_write"] = list(layers["read_write"])
+    return layers
