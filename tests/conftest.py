@@ -152,12 +152,12 @@ class Api:
 @asynccontextmanager
 async def open_api(data_dir: Path, database_url: str, **overrides: object) -> AsyncIterator[Api]:
     """The real app, started and stopped through its lifespan, behind an httpx client."""
-    from sandlot.app import create_app
+    from sandlot.app import create_app, served
 
     settings = make_settings(data_dir, database_url, **overrides)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=served(app))
         async with httpx.AsyncClient(
             transport=transport,
             base_url="http://sandlot.test",

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from sandlot import __version__
 from sandlot.api import errors
@@ -191,6 +192,11 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (functions.router, invocations.router, keys.router, environments.router):
         app.include_router(router, prefix=API_PREFIX)
-    # Outermost, so invocations skip FastAPI's per-request machinery (see api.invoke_path).
-    app.add_middleware(LeanInvokeRoute, runtime=runtime)
     return app
+
+
+def served(app: FastAPI) -> ASGIApp:
+    """What Uvicorn runs: the app behind the lean invoke route, which sits outside all of
+    FastAPI's middleware so invocations skip its per-request machinery (api.invoke_path)."""
+    runtime: Runtime = app.state.runtime
+    return LeanInvokeRoute(app, runtime)

@@ -33,7 +33,9 @@ async def built(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
 
 
 async def _settle(api: Api) -> None:
+    """Wait for builds and for the activation that follows a successful one."""
     await api.runtime.builder.drain()
+    await api.runtime.activator.drain()
 
 
 async def test_requirements_build_then_run(built: Api) -> None:
@@ -136,7 +138,8 @@ async def test_a_pruned_environment_of_a_live_version_is_rebuilt_not_installed_a
     assert removed == [environment.key]
     built.runtime.catalog.clear()  # the next call looks the version up again
     response = await built.invoke("fn")
-    assert response.status_code == 409 and response.json()["detail"]["state"] == "building"
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"]["state"] == "building"
     await _settle(built)
     again = await built.invoke("fn")
     assert again.status_code == 200 and again.json() == {"alpha": "1.0"}

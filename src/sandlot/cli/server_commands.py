@@ -28,7 +28,7 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
     """Run the Sandlot server (API, runtime pool) until Ctrl-C or SIGTERM."""
     import uvicorn
 
-    from sandlot.app import create_app, server_options
+    from sandlot.app import create_app, served, server_options
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
     app = create_app(settings)
@@ -38,7 +38,7 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
         f"On this machine the CLI finds the admin key in {settings.admin_key_path}; elsewhere:\n"
         f"  export SANDLOT_URL={url} SANDLOT_API_KEY=<key>"
     )
-    uvicorn.run(app, **server_options(settings))
+    uvicorn.run(served(app), **server_options(settings))
 
 
 def db_upgrade(data_dir: DataDirOpt = None) -> None:

@@ -115,9 +115,15 @@ class Builder:
     async def rebuild(self, function: Function, version: Version) -> None:
         """Reinstall a ready version's stored lock (its environment was pruned or is not on
         this machine); the version is `building` until it is back."""
+        running = self._tasks.get((function.id, version.number))
+        if running is not None and not running.done():
+            return  # several callers may notice the missing environment at once
         async with self.database.sessions.begin() as session:
-            moved = await VersionRepo(session).move(function, version.number, VersionState.BUILDING)
-        self.submit(function, moved)
+            versions = VersionRepo(session)
+            current = await versions.get(function, version.number)
+            if current.state is VersionState.READY:
+                current = await versions.move(function, version.number, VersionState.BUILDING)
+        self.submit(function, current)
 
     def live_log(self, function_id: str, number: int) -> BuildLog | None:
         return self._logs.get((function_id, number))
