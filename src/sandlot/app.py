@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -50,11 +51,22 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
+        "log_config": _log_config(),
         "access_log": settings.access_log,
         # In-flight invocations get this long to finish after SIGTERM; then the pool stops
         # every function process.
         "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
     }
+
+
+def _log_config() -> dict[str, Any]:
+    """Uvicorn's logging, plus Sandlot's own logger on the same handler (the sandbox summary
+    at start, warnings about functions, errors of ours)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["sandlot"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def sandbox_report() -> tuple[str, bool]:
@@ -145,7 +157,7 @@ async def _first_start(runtime: Runtime) -> None:
 
 
 def _announce_sandbox(runtime: Runtime) -> None:
-    log.info("sandbox layers on this host:\n%s", runtime.sandbox_summary)
+    log.info("sandbox layers on this host (see `sandlot doctor`):\n%s", runtime.sandbox_summary)
     if runtime.insecure:
         # Said on every start, and in /readyz, so nobody runs this way by accident.
         log.warning(

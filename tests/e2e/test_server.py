@@ -73,7 +73,9 @@ def test_first_start_writes_a_private_admin_key(tmp_path: Path) -> None:
         key_file = data_dir / "admin.key"
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         key = key_file.read_text().strip()
-        assert key in server.log_path.read_text()  # printed once, on the first start
+        log = server.log_path.read_text()
+        assert key in log  # printed once, on the first start
+        assert "sandbox layers on this host" in log and "seccomp" in log
         listed = httpx.get(
             f"{server.url}/api/v1/functions", headers={"Authorization": f"Bearer {key}"}
         )
