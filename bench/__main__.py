@@ -21,7 +21,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import results, rows_cold, rows_envs, rows_first, rows_memory, rows_rate, rows_warm
+from bench import (
+    results,
+    rows_cold,
+    rows_envs,
+    rows_first,
+    rows_memory,
+    rows_rate,
+    rows_sandbox,
+    rows_warm,
+)
 from bench.context import Bench, select_workloads
 from bench.results import Row
 
@@ -32,6 +41,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "envs": rows_envs.measure,
     "cold": rows_cold.measure,
     "rate": rows_rate.measure,
+    "sandbox": rows_sandbox.measure,
 }
 
 

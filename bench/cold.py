@@ -26,8 +26,9 @@ import httpx
 from bench import sandlot_api
 from bench.sandlot_server import Sandlot
 
-# Settings fields that, when present, make the pool start an instance for every call.
-# Add the pool's real knob here once it exists; the first one found is used.
+# Settings fields that, when present, make the pool start an instance for every call; the
+# first one found is used. `reuse_instances` is the pool's real knob: with it false, each
+# instance is discarded after its call and its version's zygote stays up.
 KNOB_FIELDS: dict[str, str] = {
     "reuse_instances": "false",
     "bench_no_reuse": "true",

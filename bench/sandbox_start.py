@@ -65,7 +65,7 @@ async def _one(starter: Starter, code_dir: Path, i: int) -> tuple[float, float]:
     return (started - began) * 1e3, (arrived - began) * 1e3
 
 
-async def _measure(starter: Starter, code_dir: Path, runs: int) -> dict[str, float | None]:
+async def measure_starter(starter: Starter, code_dir: Path, runs: int) -> dict[str, float | None]:
     first_ever = (await _one(starter, code_dir, -1))[1]  # the sandbox creates the group's netns
     starts, bytes_ = [], []
     for i in range(runs):
@@ -87,8 +87,8 @@ async def main(runs: int, out: Path) -> None:
         code_dir.mkdir()
         (code_dir / "main.py").write_text("import os\nos.write(3, b'x')\n")
         rows = {
-            "plain": await _measure(PlainStarter(), code_dir, runs),
-            "sandbox": await _measure(SandboxStarter(Path(tmp) / "run"), code_dir, runs),
+            "plain": await measure_starter(PlainStarter(), code_dir, runs),
+            "sandbox": await measure_starter(SandboxStarter(Path(tmp) / "run"), code_dir, runs),
         }
     plain_p50 = rows["plain"]["byte_p50_ms"] or 1.0
     header = ("first", "start p50", "byte p50", "byte p99")

@@ -59,6 +59,18 @@ class Settings(BaseSettings):
         description="Fork instances from a per-version zygote that has imported the handler "
         "(fast cold starts); false starts a new process per instance.",
     )
+    reuse_instances: bool = Field(
+        default=True,
+        description="Hand an idle instance to the next call of its version; false discards "
+        "each instance after its call (the zygote stays), so that every call is a cold start "
+        "(for benchmarks and for functions that must not share state between calls).",
+    )
+    spare_instances: bool = Field(
+        default=True,
+        description="With zygotes: after a cold start, fork and initialise the version's next "
+        "instance ahead of need (one per version, stopped with its zygote), so that the next "
+        "cold start only takes it.",
+    )
 
     # Dependency builds.
     package_index_url: str | None = None

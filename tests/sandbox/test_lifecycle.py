@@ -108,7 +108,9 @@ async def test_cleanup_leaves_no_cgroup_and_no_process(
     host_uid = starter._groups["g1"].host_id
     assert host_uid is not None and _pids_with_uid(host_uid)
     await handle.cleanup()
-    assert _cgroup_dirs(starter) == []
+    # Only spares are left (made ahead for the next start; they never held a process).
+    spares = {d for cgroup in starter._spare_cgroups.items() for d in cgroup.dirs.values()}
+    assert set(_cgroup_dirs(starter)) == spares
     assert _pids_with_uid(host_uid) == []
     bases = list(starter._cgroups.bases.values()) if starter._cgroups else []
     await starter.close()
@@ -124,7 +126,8 @@ async def test_setup_failure_raises_and_leaves_nothing(
     broken = type(spec)(**{**spec.__dict__, "argv": ["/nonexistent/python"]})
     with pytest.raises(SandboxSetupError, match="nonexistent"):
         await starter.start(broken)
-    assert _cgroup_dirs(starter) == []
+    spares = {d for cgroup in starter._spare_cgroups.items() for d in cgroup.dirs.values()}
+    assert set(_cgroup_dirs(starter)) == spares
 
 
 IDENTITY = """

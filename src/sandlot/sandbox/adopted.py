@@ -45,7 +45,8 @@ async def drain_cgroup(cgroup: Cgroup) -> ResourceReport:
     while not cgroup.kill() and loop.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     report = cgroup.report()  # before the files vanish
-    while not cgroup.remove() and loop.time() < deadline:  # noqa: ASYNC110
+    # rmdir of a v1 memory cgroup can block for a while: never on the event loop.
+    while not await asyncio.to_thread(cgroup.remove) and loop.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     return report
 

@@ -114,6 +114,19 @@ class Cgroup:
         _write(self.dirs["cpu"] / "cpu.cfs_period_us", _CPU_PERIOD_US)
         _write(self.dirs["cpu"] / "cpu.cfs_quota_us", quota)
 
+    def rename(self, name: str) -> None:
+        """Give a spare (made before its process existed) the name of its process, so that
+        an operator can tell whose cgroup it is. v1 only: v2 has no rename, and keeps the
+        spare's name."""
+        if self.version != 1:
+            return
+        dirs = dict(self.dirs)
+        for key, old in self.dirs.items():
+            new = old.with_name(name)
+            old.rename(new)
+            dirs[key] = new
+        self.dirs = dirs
+
     def add(self, pid: int) -> None:
         """Move a process (by host pid) into this cgroup on every hierarchy."""
         for procs in self.procs_files:

@@ -1,10 +1,10 @@
 """`SandboxStarter`: the `spec.Starter` that runs each process in every sandbox layer.
 
-Per start the server only does cheap work on its event loop thread: mkdir and write a few
-cgroup files, write the plan to a memfd, and fork+exec the launcher (subprocess uses vfork, so no
-Python runs in a forked copy of this multi-threaded process). Everything that needs a
-single-threaded process happens in the launcher. Per group (function version) it creates the
-network namespace once, off the loop, and picks a host uid.
+Per start the server only does cheap work on its event loop thread: take a cgroup made
+ahead in a thread (`spares.py`), write the plan to a memfd, and fork+exec the launcher
+(subprocess uses vfork, so no Python runs in a forked copy of this multi-threaded process).
+Everything that needs a single-threaded process happens in the launcher. Per group (function
+version) it takes a network namespace made ahead, off the loop, and picks a host uid.
 
 Zygotes (`ProcessSpec.zygote`) get every layer before their imports, with two changes that
 let their children mount a private /tmp (see `seccomp` and `landlock.restrict`); `adopt()`
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import secrets
@@ -33,9 +34,14 @@ from sandlot.sandbox.handle import SandboxHandle
 from sandlot.sandbox.launcher import system_paths
 from sandlot.sandbox.plan import LaunchPlan
 from sandlot.sandbox.seccomp import compile_bpf, compile_instance_bpf
+from sandlot.sandbox.spares import Spares
 from sandlot.sandbox.spec import ForkLayers, ProcessHandle, ProcessSpec, SandboxLimits
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+# Spares (see `spares.py`): enough cgroups per limits for a burst of cold starts while the
+# refill thread catches up, and network namespaces for the next new versions.
+_SPARE_CGROUPS = 6
+_SPARE_GROUPS = 2
 
 
 class SandboxSetupError(ServiceUnavailable):
@@ -95,11 +101,20 @@ class SandboxStarter:
         self._instance_bpf = compile_instance_bpf()
         self._launcher = launcher_command()
         self._cgroups = self._make_cgroup_tree(require_cgroups)
+        self._cgroup_names = itertools.count(1)
+        self._spare_cgroups: Spares[SandboxLimits, Cgroup] = Spares(
+            self._make_cgroup, _free_cgroup, depth=_SPARE_CGROUPS
+        )
+        self._spare_groups: Spares[None, groupns.GroupNamespaces] = Spares(
+            lambda _key: groupns.create(self._launcher),
+            groupns.GroupNamespaces.close,
+            depth=_SPARE_GROUPS,
+            max_keys=1,
+        )
         self._groups: dict[str, _Group] = {}
         self._group_locks: dict[str, asyncio.Lock] = {}
         self._used_slots: set[int] = set()
         self._live: set[SandboxHandle | AdoptedProcess] = set()
-        self._seq = 0
         self._closed = False
 
     @staticmethod
@@ -123,10 +138,7 @@ class SandboxStarter:
         if not _SAFE_NAME.match(spec.name):
             raise ValueError(f"unsafe process name for cgroups: {spec.name!r}")
         group = await self._group(spec.group)
-        self._seq += 1
-        cgroup = (
-            self._cgroups.new(f"{spec.name}-{self._seq}", spec.limits) if self._cgroups else None
-        )
+        cgroup = self._cgroup(spec.name, spec.limits)
         try:
             proc, status_r = self._spawn(spec, group, cgroup)
         except BaseException:
@@ -206,8 +218,9 @@ class SandboxStarter:
     async def adopt(self, pidfd: int, name: str, limits: SandboxLimits) -> AdoptedProcess:
         """Move a zygote's child into a new cgroup of its own.
 
-        Synchronous work on the loop (~0.3 ms on v1: mkdir, limits, three cgroup.procs
-        writes); the child waits for the pool's go before it runs any function code.
+        The cgroup is a spare made ahead (see `spares.py`) and renamed here; the
+        cgroup.procs writes run in a thread. The child waits for the pool's go before it
+        runs any function code.
         rlimits are per process already: the child inherits the values the launcher set on
         the zygote before its imports (core, file size, open files; identical for every
         instance of a version), and nothing in the sandbox may raise a hard limit. Setting
@@ -217,8 +230,7 @@ class SandboxStarter:
             if self._closed:
                 raise SandboxSetupError("the sandbox starter is closed")
             pid = host_pid(pidfd)
-            self._seq += 1
-            cgroup = self._cgroups.new(f"{name}-{self._seq}", limits) if self._cgroups else None
+            cgroup = self._cgroup(name, limits)
         except BaseException:
             os.close(pidfd)
             raise
@@ -226,26 +238,49 @@ class SandboxStarter:
         self._live.add(handle)
         try:
             if cgroup is not None:
-                cgroup.add(pid)
+                # In a thread: on v1 a cgroup.procs write waits for an RCU grace period now
+                # and then (measured p99 ~14 ms), which would stall every other request.
+                await asyncio.to_thread(cgroup.add, pid)
         except BaseException:
             await handle.cleanup()
             raise
         return handle
+
+    def _make_cgroup(self, limits: SandboxLimits) -> Cgroup:
+        """Blocking; runs in the spares' thread, or on the loop when no spare is ready. The
+        name says only that it is ours: it is made before the process it will hold exists."""
+        assert self._cgroups is not None
+        return self._cgroups.new(f"c{next(self._cgroup_names)}", limits)
+
+    def _cgroup(self, name: str, limits: SandboxLimits) -> Cgroup | None:
+        if self._cgroups is None:
+            return None
+        cgroup = self._spare_cgroups.take(limits) or self._make_cgroup(limits)
+        try:
+            cgroup.rename(f"{name}-{next(self._cgroup_names)}")
+        except BaseException:
+            cgroup.remove()
+            raise
+        return cgroup
 
     async def _group(self, name: str) -> _Group:
         lock = self._group_locks.setdefault(name, asyncio.Lock())
         async with lock:
             group = self._groups.get(name)
             if group is None:
-                creating = asyncio.ensure_future(asyncio.to_thread(groupns.create, self._launcher))
-                try:
-                    ns = await asyncio.shield(creating)
-                except asyncio.CancelledError:  # the namespaces still arrive: close them then
-                    creating.add_done_callback(_close_orphan_group)
-                    raise
-                group = _Group(ns, self._allocate_host_id())
+                ns = self._spare_groups.take(None)
+                group = _Group(ns or await self._new_namespaces(), self._allocate_host_id())
                 self._groups[name] = group
             return group
+
+    async def _new_namespaces(self) -> groupns.GroupNamespaces:
+        """No spare was ready (the first group, or a burst of new versions): make one now."""
+        creating = asyncio.ensure_future(asyncio.to_thread(groupns.create, self._launcher))
+        try:
+            return await asyncio.shield(creating)
+        except asyncio.CancelledError:  # the namespaces still arrive: close them then
+            creating.add_done_callback(_close_orphan_group)
+            raise
 
     def _allocate_host_id(self) -> int | None:
         if not self._privileged:
@@ -267,6 +302,8 @@ class SandboxStarter:
 
     async def close(self) -> None:
         self._closed = True
+        await self._spare_cgroups.close()
+        await self._spare_groups.close()
         for handle in list(self._live):
             await handle.cleanup()
         for name in list(self._groups):
@@ -275,6 +312,10 @@ class SandboxStarter:
             self._cgroups.remove()
         with contextlib.suppress(OSError):
             self._root_dir.rmdir()
+
+
+def _free_cgroup(cgroup: Cgroup) -> None:
+    cgroup.remove()  # a spare never held a process: nothing to drain
 
 
 def _close_orphan_group(done: asyncio.Future[groupns.GroupNamespaces]) -> None:

@@ -216,8 +216,15 @@ class RuntimePool:
             self._discard(version, instance)  # died while idle (a thread it left running)
         return None
 
-    def _release(self, version: _Version, instance: Instance) -> None:
-        if instance.reusable and not version.retired and not self._closing:
+    def _release(self, version: _Version, instance: Instance, *, served: bool = True) -> None:
+        # reuse_instances=False: an instance serves one call; one started ahead of calls
+        # (min_warm) has served none yet and waits idle for its one.
+        if (
+            instance.reusable
+            and (self._settings.reuse_instances or not served)
+            and not version.retired
+            and not self._closing
+        ):
             instance.move(InstanceState.IDLE)
             version.idle.append(instance)
             self._capacity.notify_all()  # an idle instance can be evicted for room
@@ -339,7 +346,8 @@ class RuntimePool:
             except (StartFailed, ServiceUnavailable) as failure:
                 log.warning("could not keep %s warm: %s", spec.function_name, failure)
                 break
-            self._release(version, instance)
+            version.idle.append(instance)  # a launched instance is idle already
+            self._capacity.notify_all()
             started += 1
         return started
 

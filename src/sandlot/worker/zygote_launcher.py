@@ -59,6 +59,7 @@ from sandlot.worker.launcher import (
     process_name,
 )
 from sandlot.worker.output import OutputPipe
+from sandlot.worker.spares import SpareInstances
 from sandlot.worker.zygote import ZygoteDied, ZygoteProcess
 
 ZYGOTE_PATH = Path(inside_zygote.__file__).resolve()
@@ -77,6 +78,7 @@ class ZygoteLauncher:
         self._locks: dict[_Key, asyncio.Lock] = {}
         self._draining: dict[_Key, set[ZygoteProcess]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._spares = SpareInstances(self._spare)
 
     def zygote(self, key: _Key) -> ZygoteProcess | None:
         return self._zygotes.get(key)
@@ -87,6 +89,16 @@ class ZygoteLauncher:
         self, spec: VersionSpec, register: Callable[[Instance], None]
     ) -> tuple[Instance, StartTimes]:
         times = StartTimes()
+        spare = await self._spares.take(spec.key)
+        zygote = self._zygotes.get(spec.key)
+        if spare is not None and zygote is not None and zygote.alive:
+            # Forked, adopted and initialised ahead of this call: no fork or layers time.
+            zygote.last_used = time.monotonic()
+            register(spare)
+            self._spares.refill(spec)
+            return spare, times
+        if spare is not None:
+            await spare.close()  # its zygote is gone: stopping, or dead
         zygote = await self._running_zygote(spec, times)
         zygote.last_used = time.monotonic()
         began = time.perf_counter()
@@ -96,7 +108,22 @@ class ZygoteLauncher:
         await instance.initialize(init_message(spec, self._settings), init_timeout_s(spec))
         # From the fork's answer to the child's ready: its cgroup, rlimits and own layers.
         times.layers_ms = (time.perf_counter() - forked) * 1000
+        if self._settings.spare_instances:
+            self._spares.refill(spec)
         return instance, times
+
+    async def _spare(self, spec: VersionSpec) -> Instance:
+        """The next instance of a version with traffic, made before a call asks for it."""
+        zygote = self._zygotes.get(spec.key)
+        if zygote is None or not zygote.alive:
+            raise ZygoteDied("the version has no running zygote")
+        instance, _ = await self._fork(zygote, spec)
+        try:
+            await instance.initialize(init_message(spec, self._settings), init_timeout_s(spec))
+        except BaseException:
+            await instance.close()
+            raise
+        return instance
 
     async def _fork(self, zygote: ZygoteProcess, spec: VersionSpec) -> tuple[Instance, float]:
         """A child of `zygote`, adopted into its own cgroup; returns it and when it was forked."""
@@ -228,6 +255,7 @@ class ZygoteLauncher:
         """Stop a zygote; clean its sandbox up once every instance it forked is gone."""
         if self._zygotes.get(key) is zygote:
             del self._zygotes[key]
+            self._spares.discard(key)
         if zygote in self._draining.get(key, set()):
             return
         zygote.stop()
@@ -275,6 +303,7 @@ class ZygoteLauncher:
     async def close(self) -> None:
         for key, zygote in list(self._zygotes.items()):
             self._drop(key, zygote)
+        await self._spares.close()
         for draining in list(self._draining.values()):
             for zygote in list(draining):
                 zygote.process.kill("the worker shut down")
