@@ -177,7 +177,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         await _first_start(runtime)
         _announce_sandbox(runtime)
         await runtime.pool.start()
-        await runtime.builder.start()
+        await runtime.builder.start(settings.env_gc_interval_s)
         runtime.recorder.start()
         await runtime.activator.warm_all()
         runtime.ready = True

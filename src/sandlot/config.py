@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     build_timeout_s: float = 600.0
     max_env_bytes: int = 1024 * 1024 * 1024
     env_gc_grace_s: float = 24 * 3600.0
+    env_gc_interval_s: float = Field(
+        default=3600.0, description="How often unused environments are looked for and removed."
+    )
 
     # Writes of sync invocation records are batched off the hot path.
     record_flush_interval_s: float = 0.2

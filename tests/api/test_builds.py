@@ -152,3 +152,22 @@ async def test_concurrent_deploys_of_the_same_requirements(built: Api) -> None:
     for i in range(4):
         assert (await built.invoke(f"fn-{i}")).json() == {"alpha": "1.0"}
     assert len((await built.client.get("/api/v1/environments")).json()["items"]) == 1
+
+
+async def test_the_collector_removes_environments_no_live_version_uses(
+    tmp_path: Path, database_url: str
+) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    write_wheel(str(links), "alpha", "1.0")
+    write_wheel(str(links), "beta", "1.5")
+    overrides = {"find_links": [str(links)], "env_gc_grace_s": 0.0}
+    async with open_api(tmp_path / "data", database_url, **overrides) as api:
+        await api.deploy("kept", {**USES_ALPHA, "requirements.txt": "alpha\n"})
+        await api.deploy("dropped", {**USES_ALPHA, "requirements.txt": "alpha\nbeta\n"})
+        await _settle(api)
+        assert len(await api.runtime.builder.store.list_environments()) == 2
+        await api.client.delete("/api/v1/functions/dropped")
+        removed = await api.runtime.builder.collect_garbage()  # the periodic round
+        assert len(removed) == 1
+        assert (await api.invoke("kept")).json() == {"alpha": "1.0"}

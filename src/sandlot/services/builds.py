@@ -87,19 +87,40 @@ class Builder:
         self._store: EnvironmentStore | None = None
         self._tasks: dict[BuildKey, asyncio.Task[None]] = {}
         self._logs: dict[BuildKey, BuildLog] = {}
+        self._gc: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> EnvironmentStore:
         assert self._store is not None, "Builder.start() was not called"
         return self._store
 
-    async def start(self) -> None:
+    async def start(self, gc_interval_s: float | None = None) -> None:
         self._store = await EnvironmentStore.open(self.envs_root, self.options)
+        if gc_interval_s:
+            self._gc = asyncio.create_task(self._gc_loop(gc_interval_s), name="environment-gc")
         async with self.database.sessions() as session:
             unfinished = await VersionRepo(session).unfinished()
         # Builds cut short by a restart start again: nothing accepted is lost.
         for function, version in unfinished:
             self.submit(function, version)
+
+    async def collect_garbage(self, grace_s: float | None = None) -> list[str]:
+        """Remove environments that no live function's version uses and that were unused
+        for `grace_s` (default `SANDLOT_ENV_GC_GRACE_S`); the collector's round."""
+        async with self.database.sessions() as session:
+            in_use = await VersionRepo(session).env_keys_in_use()
+        return await self.store.prune(in_use, grace_s)
+
+    async def _gc_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                removed = await self.collect_garbage()
+            except Exception:
+                log.exception("collecting unused environments failed; will retry")
+                continue
+            if removed:
+                log.info("removed %d unused environment(s)", len(removed))
 
     def submit(self, function: Function, version: Version) -> None:
         key: BuildKey = (function.id, version.number)
@@ -134,9 +155,10 @@ class Builder:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self) -> None:
-        for task in self._tasks.values():
+        tasks = [*self._tasks.values(), *([self._gc] if self._gc else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def follow(self, function_id: str, number: int) -> AsyncIterator[str]:
         """Yield build log lines as they come, until the build ends."""

@@ -20,10 +20,7 @@ async def list_environments(
     return await builder.store.list_environments(), in_use
 
 
-async def prune(
-    *, session: AsyncSession, principal: Principal, builder: Builder, grace_s: float | None
-) -> list[str]:
+async def prune(*, principal: Principal, builder: Builder, grace_s: float | None) -> list[str]:
     """Remove environments that no live version uses and that were unused for `grace_s`."""
     require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage environments")
-    in_use = await VersionRepo(session).env_keys_in_use()
-    return await builder.store.prune(in_use, grace_s)
+    return await builder.collect_garbage(grace_s)
