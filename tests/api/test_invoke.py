@@ -158,7 +158,8 @@ async def test_metrics_count_invocations(api: Api) -> None:
     assert 'sandlot_invocations_total{function="echo",outcome="succeeded"} 1.0' in text
     assert 'sandlot_cold_starts_total{function="echo"} 1.0' in text
     assert 'sandlot_instances{function="echo"} 1.0' in text
-    assert "sandlot_invocation_phase_seconds_bucket" in text
+    for phase in ("queue", "start", "fork", "layers", "handler"):
+        assert f'sandlot_invocation_phase_seconds_count{{phase="{phase}"}} 1.0' in text, phase
     ready = (await api.client.get("/readyz")).json()
     assert ready["status"] == "ready"
     assert ready["insecure"] is (api.settings.sandbox is SandboxMode.INSECURE_DEV)
@@ -168,3 +169,24 @@ async def test_insecure_dev_mode_says_so(tmp_path: Path, database_url: str) -> N
     async with open_api(tmp_path / "data", database_url, sandbox=SandboxMode.INSECURE_DEV) as api:
         ready = (await api.client.get("/readyz")).json()
         assert ready["insecure"] is True and "WITHOUT isolation" in ready["warning"]
+
+
+async def test_a_warm_invoke_reads_nothing_from_the_database(api: Api) -> None:
+    from sqlalchemy import event
+
+    await api.deploy("echo", ECHO)
+    assert (await api.invoke("echo", 1)).status_code == 200  # fills the key and version caches
+    selects: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    engine = api.runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for i in range(5):
+            assert (await api.invoke("echo", i)).json() == {"event": i}
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert selects == []

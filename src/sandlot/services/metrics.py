@@ -16,7 +16,10 @@ _LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
-PHASES = ("queue", "start", "init", "handler")
+PHASES = ("queue", "start", "zygote", "fork", "layers", "init", "handler")
+# Parts of a cold start: starting the version's zygote (its first start only), forking from
+# it, the per-instance sandbox layers, importing the handler.
+_START_PARTS = ("zygote", "fork", "layers", "init")
 
 
 class _PoolCollector(Collector):
@@ -67,7 +70,7 @@ class Metrics:
         )
         self.phase = Histogram(
             "sandlot_invocation_phase_seconds",
-            "Time spent in each phase of an invocation (queue, start, init, handler)",
+            "Time in each phase of an invocation (zygote, fork, layers, init: parts of start)",
             ["phase"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
@@ -87,4 +90,7 @@ class Metrics:
         if outcome.cold_start:
             self.cold_starts.labels(function).inc()
             phases["start"].observe(timings.start_ms / 1000)
-            phases["init"].observe(timings.init_ms / 1000)
+            for part in _START_PARTS:
+                milliseconds = getattr(timings, f"{part}_ms")
+                if milliseconds:
+                    phases[part].observe(milliseconds / 1000)
