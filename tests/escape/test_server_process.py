@@ -99,7 +99,9 @@ def test_server_secrets_files_and_pid_are_out_of_reach(tmp_path: Path) -> None:
         # Bombs end as named errors for the function, never for the server.
         sync_deploy(server, key, "bomb", {"main.py": BOMB}, timeout_s="2", memory_mb="128")
         fork = sync_invoke(server, key, "bomb", "fork").json()["error"]
-        assert fork in ("FunctionResourceLimit", "FunctionOutOfMemory")
+        # Copies whose own fork fails exit and free their pids, so the first process may fork
+        # on until its timeout (see test_processes.py); the pids limit held either way.
+        assert fork in ("FunctionResourceLimit", "FunctionOutOfMemory", "FunctionTimedOut")
         assert sync_invoke(server, key, "bomb", "memory").json()["error"] == "FunctionOutOfMemory"
         assert server.process.poll() is None, "the server died"
         assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200
