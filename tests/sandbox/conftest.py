@@ -18,6 +18,7 @@ import pytest
 from sandlot.sandbox.probe import sandbox_support
 from sandlot.sandbox.spec import ExitInfo, ProcessHandle, ProcessSpec, ResourceReport, SandboxLimits
 from sandlot.sandbox.starter import SandboxStarter
+from tests.conftest import skip_outside_ci
 
 BASE_PREFIX = Path(sys.base_prefix)
 PYTHON = BASE_PREFIX / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -27,9 +28,9 @@ PYTHON = BASE_PREFIX / "bin" / f"python{sys.version_info.major}.{sys.version_inf
 def sandbox_supported() -> None:
     supported, why = sandbox_support()
     if not supported:
-        pytest.skip(f"this host lacks required sandbox layers: {why}")
+        skip_outside_ci(f"this host lacks required sandbox layers: {why}")
     if os.geteuid() != 0:
-        pytest.skip("sandbox tests create cgroups and need root (see test_unprivileged.py)")
+        skip_outside_ci("sandbox tests create cgroups and need root (see test_unprivileged.py)")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import sandlot
+from tests.conftest import skip_outside_ci
 
 DRIVER = Path(__file__).with_name("unprivileged_driver.py")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -56,7 +57,7 @@ def work_dir() -> Iterator[Path]:
 def test_unprivileged_sandbox(sandbox_supported: None, work_dir: Path) -> None:
     why = _why_not()
     if why:
-        pytest.skip(why)
+        skip_outside_ci(why)
     src = Path(sandlot.__file__).resolve().parents[1]
     site = next(p for p in sys.path if p.endswith("site-packages"))
     proc = subprocess.run(
