@@ -48,7 +48,17 @@ class Settings(BaseSettings):
     # The runtime pool.
     keep_alive_s: float = 600.0
     max_instances: int = 1000
-    max_memory_mb: int = 16 * 1024
+    max_memory_mb: int = Field(
+        default=16 * 1024,
+        description="The memory the pool may promise in all: each instance at its memory "
+        "size, each zygote at its imports' peak.",
+    )
+    min_available_memory_mb: int = Field(
+        default=256,
+        description="When the host's available memory falls under this, the reaper evicts "
+        "idle instances (beyond min_warm), spares and unused zygotes, least recently used "
+        "first.",
+    )
     default_max_concurrency: int = 10
     queue_timeout_s: float = 10.0
     shutdown_grace_s: float = 10.0

@@ -35,7 +35,7 @@ def launcher(pool: RuntimePool) -> ZygoteLauncher:
 
 async def spare_pid(pool: RuntimePool, spec: VersionSpec) -> int:
     """The spare's host pid, once it is ready."""
-    task = launcher(pool)._spares._spares[spec.key]
+    _, task = launcher(pool)._spares._spares[spec.key]
     instance = await asyncio.shield(task)
     return instance.handle.pid
 

@@ -44,6 +44,11 @@ class _PoolCollector(Collector):
             "Memory reserved by live instances",
             value=stats.memory_mb,
         )
+        yield GaugeMetricFamily(
+            "sandlot_memory_charged_mb",
+            "Memory charged against the worker's cap: instances, spares and zygotes",
+            value=stats.charged_mb,
+        )
 
 
 class Metrics:

@@ -104,7 +104,8 @@ class InvokeOutcome:
 class PoolStats:
     instances: int
     busy: int
-    memory_mb: int
+    memory_mb: int  # reserved by live instances for their calls
+    charged_mb: int  # against max_memory_mb: those instances, spares and zygotes
     per_function: Mapping[str, int]  # live instances by function name
 
 

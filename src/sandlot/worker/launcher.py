@@ -93,6 +93,10 @@ class Launcher(Protocol):
     async def reap(self, in_use: Collection[tuple[str, int]]) -> None:
         """The reaper's round: stop what versions without instances keep past keep-alive."""
 
+    def evict(self, keep: tuple[str, int] | None, in_use: Collection[tuple[str, int]]) -> bool:
+        """Stop one thing the launcher keeps (not for `keep`'s instance, nor for versions
+        `in_use`) to make room under the worker's caps; False when there is nothing."""
+
     async def close(self) -> None: ...
 
 
@@ -159,6 +163,9 @@ class ProcessLauncher:
 
     async def reap(self, in_use: Collection[tuple[str, int]]) -> None:
         """Nothing kept per version."""
+
+    def evict(self, keep: tuple[str, int] | None, in_use: Collection[tuple[str, int]]) -> bool:
+        return False
 
     async def close(self) -> None:
         """Nothing kept."""

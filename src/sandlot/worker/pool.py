@@ -3,8 +3,11 @@
 One invocation at a time per instance. A call takes the most recently used idle instance
 of its version (a warm start), or starts one (a cold start), after waiting a bounded time
 for a slot of its function's concurrency limit and, for a cold start, for room under the
-pool's global instance and memory caps (idle instances of any function are evicted, least
-recently used first, to make that room).
+worker's global instance and memory caps (`capacity.py`). To make that room, idle instances
+of any function are evicted, least recently used first, then what the launcher keeps
+(spares, then zygotes of versions with no instance). The reaper's round does the same while
+the host's available memory is under `Settings.min_available_memory_mb`, sparing the
+instances that `min_warm` keeps.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from sandlot.config import Settings
 from sandlot.domain.errors import ServiceUnavailable, TooManyRequests
 from sandlot.domain.states import InstanceState
 from sandlot.sandbox.spec import Starter
+from sandlot.worker.capacity import Capacity, available_mb
 from sandlot.worker.failures import state_for
-from sandlot.worker.gate import CapacitySignal, ConcurrencyGate
+from sandlot.worker.gate import ConcurrencyGate
 from sandlot.worker.instance import Instance, Run, StartFailed
 from sandlot.worker.interface import InvokeOutcome, PoolStats, Timings, VersionSpec
 from sandlot.worker.launcher import Launcher, ProcessLauncher, StartTimes
@@ -92,31 +96,24 @@ class RuntimePool:
 
     Build it with the starter and the settings (`RuntimePool(PlainStarter(), settings)`),
     `await pool.start()` to run the keep-alive reaper, and `await pool.close(grace_s)` at
-    the end. `launcher` replaces how instances are started: by default forked from a
-    per-version zygote (`ZygoteLauncher`), or one process each (`settings.zygotes=False`).
+    the end. Instances are forked from a per-version zygote (`ZygoteLauncher`), or started
+    as one process each (`settings.zygotes=False`).
     """
 
     def __init__(
-        self,
-        starter: Starter,
-        settings: Settings,
-        *,
-        launcher: Launcher | None = None,
-        reaper_interval_s: float = 1.0,
+        self, starter: Starter, settings: Settings, *, reaper_interval_s: float = 1.0
     ) -> None:
         self._starter = starter
         self._settings = settings
-        self._launcher = launcher or (
-            ZygoteLauncher(starter, settings)
+        self._capacity = Capacity(settings.max_instances, settings.max_memory_mb)
+        self._launcher: Launcher = (
+            ZygoteLauncher(starter, settings, self._capacity)
             if settings.zygotes
             else ProcessLauncher(starter, settings)
         )
         self._versions: dict[tuple[str, int], _Version] = {}
         self._live: dict[Instance, _Version] = {}
         self._gates: dict[str, ConcurrencyGate] = {}
-        self._capacity = CapacitySignal()
-        self._reserved_instances = 0  # live instances, counted from before they start
-        self._reserved_mb = 0
         self._inflight = 0
         self._drained: asyncio.Event | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -227,17 +224,11 @@ class RuntimePool:
         ):
             instance.move(InstanceState.IDLE)
             version.idle.append(instance)
-            self._capacity.notify_all()  # an idle instance can be evicted for room
+            self._capacity.signal.notify_all()  # an idle instance can be evicted for room
         else:
             self._discard(version, instance)
 
     # capacity
-
-    def _fits(self, spec: VersionSpec) -> bool:
-        return (
-            self._reserved_instances < self._settings.max_instances
-            and self._reserved_mb + spec.memory_mb <= self._settings.max_memory_mb
-        )
 
     async def _reserve(self, spec: VersionSpec, deadline: float) -> None:
         if spec.memory_mb > self._settings.max_memory_mb:
@@ -245,29 +236,56 @@ class RuntimePool:
                 f"an instance needs {spec.memory_mb} MB; this worker has "
                 f"{self._settings.max_memory_mb} MB in all"
             )
-        while not self._fits(spec):
-            if self._evict_least_recently_used():
+        while not self._capacity.fits(spec.memory_mb):
+            if self._evict_one(keep=spec.key, spare_min_warm=False):
                 continue
-            if not await self._capacity.wait(deadline - time.perf_counter()):
+            if not await self._capacity.signal.wait(deadline - time.perf_counter()):
                 raise TooManyRequests(
                     "the worker is at its instance or memory limit", retry_after_s=_RETRY_AFTER_S
                 )
             self._ensure_open()
-        self._reserved_instances += 1
-        self._reserved_mb += spec.memory_mb
+        self._capacity.charge(spec.memory_mb)
 
     def _unreserve(self, spec: VersionSpec) -> None:
-        self._reserved_instances -= 1
-        self._reserved_mb -= spec.memory_mb
-        self._capacity.notify_all()
+        self._capacity.refund(spec.memory_mb)
 
-    def _evict_least_recently_used(self) -> bool:
-        idle = [(i.last_used, i, v) for v in self._versions.values() for i in v.idle]
-        if not idle:
-            return False
-        _, instance, version = min(idle, key=lambda entry: entry[0])
-        self._discard(version, instance, "evicted to make room for another function")
-        return True
+    def _evict_one(self, keep: tuple[str, int] | None, *, spare_min_warm: bool) -> bool:
+        """Stop the least recently used idle instance, else one thing the launcher keeps.
+        `spare_min_warm` leaves alone the idle instances that versions' `min_warm` keeps."""
+        idle = [
+            (i.last_used, i, v)
+            for v in self._versions.values()
+            if not spare_min_warm or len(v.live) > v.spec.min_warm
+            for i in v.idle
+        ]
+        if idle:
+            _, instance, version = min(idle, key=lambda entry: entry[0])
+            self._discard(version, instance, "evicted to make room")
+            return True
+        in_use = {key for key, version in self._versions.items() if version.live}
+        return self._launcher.evict(keep, in_use)
+
+    def _relieve_memory_pressure(self) -> int:
+        """Evict while the host's available memory is under the floor; each stop is counted
+        at its charge, so a round stops at most about the shortfall, and the next round
+        (once the kernel has freed what was stopped) looks again."""
+        available = available_mb()
+        floor = self._settings.min_available_memory_mb
+        if available is None or available >= floor:
+            return 0
+        evicted, charged_before = 0, self._capacity.memory_mb
+        while charged_before - self._capacity.memory_mb < floor - available:
+            if not self._evict_one(keep=None, spare_min_warm=True):
+                break
+            evicted += 1
+        if evicted:
+            log.warning(
+                "host memory is low (%d MB available, floor %d MB): evicted %d",
+                available,
+                floor,
+                evicted,
+            )
+        return evicted
 
     # stopping instances
 
@@ -326,6 +344,7 @@ class RuntimePool:
             if version.unused and spec.min_warm == 0:
                 del self._versions[key]
         await self._launcher.reap({key for key, v in self._versions.items() if v.live})
+        stopped += self._relieve_memory_pressure()
         # Instances kept warm that died or were killed (a timeout) are started again.
         for version in list(self._versions.values()):
             if len(version.live) < version.spec.min_warm:
@@ -338,16 +357,19 @@ class RuntimePool:
         self._ensure_open()
         version = self._version(spec)
         started = 0
-        while len(version.live) < spec.min_warm and not version.retired and self._fits(spec):
-            self._reserved_instances += 1
-            self._reserved_mb += spec.memory_mb
+        while (
+            len(version.live) < spec.min_warm
+            and not version.retired
+            and self._capacity.fits(spec.memory_mb)
+        ):
+            self._capacity.charge(spec.memory_mb)
             try:
                 instance, _ = await self._start_instance(version)
             except (StartFailed, ServiceUnavailable) as failure:
                 log.warning("could not keep %s warm: %s", spec.function_name, failure)
                 break
             version.idle.append(instance)  # a launched instance is idle already
-            self._capacity.notify_all()
+            self._capacity.signal.notify_all()
             started += 1
         return started
 
@@ -385,6 +407,7 @@ class RuntimePool:
             instances=len(live),
             busy=sum(1 for i in live if i.state is InstanceState.BUSY),
             memory_mb=sum(i.spec.memory_mb for i in live),
+            charged_mb=self._capacity.memory_mb,
             per_function=dict(Counter(i.spec.function_name for i in live)),
         )
 
@@ -398,7 +421,7 @@ class RuntimePool:
         shutting_down = ServiceUnavailable("the worker is shutting down")
         for gate in self._gates.values():
             gate.fail_waiters(shutting_down)
-        self._capacity.fail_waiters(shutting_down)
+        self._capacity.signal.fail_waiters(shutting_down)
         await self.reaper.stop()
         await self._wait_inflight(grace_s)
         self._closed = True

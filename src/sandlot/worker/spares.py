@@ -9,9 +9,10 @@ it, and forks the one after. A start that finds the spare still being made waits
 rather than forking a second child that would compete with it for the cores.
 
 A spare is an ordinary instance in every respect but one: until it is taken it belongs to no
-call and is not counted against the pool's instance and memory caps (like the zygote itself,
-which it lives and dies with). It is stopped with its zygote: on retire, delete, the
-reaper's keep-alive round and close.
+call. It is charged against the worker's `Capacity` like any instance (a version gets none
+when there is no room), and the charge passes to the call that takes it. It is stopped with
+its zygote (on retire, delete, the reaper's keep-alive round and close), and it is the first
+thing evicted when a cold start needs room.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from sandlot.worker.capacity import Capacity
 from sandlot.worker.instance import Instance
 from sandlot.worker.interface import VersionSpec
 
@@ -27,9 +29,13 @@ _Key = tuple[str, int]
 
 
 class SpareInstances:
-    def __init__(self, make: Callable[[VersionSpec], Awaitable[Instance]]) -> None:
+    def __init__(
+        self, make: Callable[[VersionSpec], Awaitable[Instance]], capacity: Capacity
+    ) -> None:
         self._make = make
-        self._spares: dict[_Key, asyncio.Task[Instance]] = {}
+        self._capacity = capacity
+        # Oldest first; each task's spec is kept for its refund.
+        self._spares: dict[_Key, tuple[VersionSpec, asyncio.Task[Instance]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -37,25 +43,30 @@ class SpareInstances:
         return key in self._spares
 
     def refill(self, spec: VersionSpec) -> None:
-        """Start making the version's spare, unless it has one (ready or on the way)."""
-        if self._closed or spec.key in self._spares:
+        """Start making the version's spare, unless it has one (ready or on the way) or the
+        worker has no room for it."""
+        if self._closed or spec.key in self._spares or not self._capacity.fits(spec.memory_mb):
             return
+        self._capacity.charge(spec.memory_mb)
         task = asyncio.ensure_future(self._make(spec))
         task.add_done_callback(_retrieve)
-        self._spares[spec.key] = task
+        self._spares[spec.key] = (spec, task)
 
     async def take(self, key: _Key) -> Instance | None:
-        """The version's spare once it is ready, or None (none, or it failed or died)."""
-        task = self._spares.pop(key, None)
-        if task is None:
+        """The version's spare once it is ready, or None (none, or it failed or died). Its
+        charge ends here: the caller charged the instance for its call already."""
+        entry = self._pop(key)
+        if entry is None:
             return None
+        spec, task = entry
         try:
             instance = await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.done() or self._closed or key in self._spares:
                 self._stop(task)
-            else:
-                self._spares[key] = task  # our caller gave up; the spare stays for the next
+            else:  # our caller gave up; the spare stays for the next, charged again
+                self._capacity.charge(spec.memory_mb)
+                self._spares[key] = entry
             raise
         except Exception:  # the start that wanted it forks its own instead
             return None
@@ -64,10 +75,25 @@ class SpareInstances:
             return None
         return instance
 
-    def discard(self, key: _Key) -> None:
-        task = self._spares.pop(key, None)
-        if task is not None:
-            self._stop(task)
+    def discard(self, key: _Key) -> bool:
+        """Stop the version's spare; False if it had none."""
+        entry = self._pop(key)
+        if entry is not None:
+            self._stop(entry[1])
+        return entry is not None
+
+    def evict_oldest(self, keep: _Key | None) -> bool:
+        """Stop the oldest spare that is not `keep`'s, to make room; False if none."""
+        for key in self._spares:
+            if key != keep:
+                return self.discard(key)
+        return False
+
+    def _pop(self, key: _Key) -> tuple[VersionSpec, asyncio.Task[Instance]] | None:
+        entry = self._spares.pop(key, None)
+        if entry is not None:
+            self._capacity.refund(entry[0].memory_mb)
+        return entry
 
     def _stop(self, task: asyncio.Task[Instance]) -> None:
         closing = asyncio.ensure_future(_close(task))

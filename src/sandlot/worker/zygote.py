@@ -44,6 +44,7 @@ class ZygoteProcess:
         self.spec = spec
         self.last_used = time.monotonic()
         self.forks = 0
+        self.charge_mb = 0  # against the worker's memory budget, once it is ready
         self._sock = fork_sock
         self._sock.setblocking(False)
         self._loop = asyncio.get_running_loop()

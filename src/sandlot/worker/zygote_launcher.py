@@ -29,6 +29,13 @@ next start drops it and starts a new one, only a start in flight fails. Retiring
 or deleting its function stops its zygote (it exits at EOF on its fork channel); its sandbox
 and group are released once its last instance is gone. A zygote whose version has had no
 instance for the version's keep-alive is stopped by the reaper.
+
+Memory (see `capacity.py`): a ready zygote is charged what its imports took at their peak
+(its cgroup's high-water mark; the process's own in plain mode), since it runs no call and
+its cgroup bounds it anyway. The charge cannot be known before the zygote has started, so a
+first start may overshoot the budget by one zygote; the next start that needs room evicts.
+Under pressure the pool evicts idle instances first, then `evict()` here: spares of other
+versions, then zygotes of versions with no instance, least recently used first.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from typing import Any
 from sandlot.config import Settings
 from sandlot.sandbox.spec import ProcessHandle, SandboxLimits, Starter
 from sandlot.worker import failures
+from sandlot.worker.capacity import Capacity
 from sandlot.worker.inside import zygote as inside_zygote
 from sandlot.worker.instance import Instance, StartFailed
 from sandlot.worker.interface import VersionSpec
@@ -69,16 +77,17 @@ _Key = tuple[str, int]
 class ZygoteLauncher:
     """Implements `launcher.Launcher`; `zygote_pid()` is for tests and inspection."""
 
-    def __init__(self, starter: Starter, settings: Settings) -> None:
+    def __init__(self, starter: Starter, settings: Settings, capacity: Capacity) -> None:
         self._starter = starter
         self._settings = settings
+        self._capacity = capacity
         self._processes = ProcessLauncher(starter, settings)
         self._serial = 0
         self._zygotes: dict[_Key, ZygoteProcess] = {}
         self._locks: dict[_Key, asyncio.Lock] = {}
         self._draining: dict[_Key, set[ZygoteProcess]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._spares = SpareInstances(self._spare)
+        self._spares = SpareInstances(self._spare, capacity)
 
     def zygote(self, key: _Key) -> ZygoteProcess | None:
         return self._zygotes.get(key)
@@ -186,6 +195,8 @@ class ZygoteLauncher:
             began = time.perf_counter()
             zygote, times.init_ms = await self._start_zygote(spec)
             times.zygote_ms = (time.perf_counter() - began) * 1000
+            zygote.charge_mb = _peak_mb(zygote.process.handle)
+            self._capacity.charge(zygote.charge_mb, instances=0)
             self._zygotes[spec.key] = zygote
             return zygote
 
@@ -256,6 +267,7 @@ class ZygoteLauncher:
         if self._zygotes.get(key) is zygote:
             del self._zygotes[key]
             self._spares.discard(key)
+            self._capacity.refund(zygote.charge_mb, instances=0)
         if zygote in self._draining.get(key, set()):
             return
         zygote.stop()
@@ -293,6 +305,19 @@ class ZygoteLauncher:
             if key[0] == function_id and version in (None, key[1]):
                 self._drop(key, zygote)
 
+    def evict(self, keep: _Key | None, in_use: Collection[_Key]) -> bool:
+        """Stop one thing to make room for a start of `keep`: the oldest spare of another
+        version, else the least recently used zygote of a version with no instance (`in_use`
+        lists those with one), else `keep`'s own spare. False when nothing could go."""
+        if self._spares.evict_oldest(keep):
+            return True
+        unused = [z for key, z in self._zygotes.items() if key != keep and key not in in_use]
+        if unused:
+            zygote = min(unused, key=lambda z: z.last_used)
+            self._drop(zygote.spec.key, zygote)
+            return True
+        return keep is not None and self._spares.discard(keep)
+
     async def reap(self, in_use: Collection[_Key]) -> None:
         now = time.monotonic()
         for key, zygote in list(self._zygotes.items()):
@@ -310,6 +335,20 @@ class ZygoteLauncher:
         while self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*self._tasks)
+
+
+def _peak_mb(handle: ProcessHandle) -> int:
+    peak = handle.report().peak_memory_bytes or _high_water_bytes(handle.pid)
+    return max(1, -(-peak // (1024 * 1024)))
+
+
+def _high_water_bytes(pid: int) -> int:
+    """The process's peak resident size (VmHWM), for a zygote without a cgroup."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _layers_message(starter: Starter, process_spec: Any) -> dict[str, Any]:
