@@ -38,7 +38,8 @@ def zygote_charge(pool: RuntimePool, spec: VersionSpec) -> int:
 
 
 async def pool_with(tmp_path: Path, **settings: object) -> RuntimePool:
-    return RuntimePool(PlainStarter(), Settings(data_dir=tmp_path / "data", **settings))
+    base = Settings(data_dir=tmp_path / "data")
+    return RuntimePool(PlainStarter(), base.model_copy(update=settings))
 
 
 async def test_a_zygote_is_charged_its_imports_and_refunded_when_retired(
