@@ -7,7 +7,8 @@ would add more per-request time than the thing being measured.
 
 Modes:
 - "closed": `connections` keep-alive connections, each sending its next request when the last
-  answer arrived, until `requests` answers or `seconds` passed (whichever comes first).
+  answer arrived (and `think_s` more passed), until `requests` answers or `seconds` passed
+  (whichever comes first).
 - "burst": `rounds` times, open `connections` fresh connections, send one request on each at
   the same moment, wait for all answers, then pause `pause_s` (so a pool can retire the
   instances the burst started).
@@ -38,6 +39,7 @@ class Spec:
     requests: int = 1000
     seconds: float = 10.0
     warmup: int = 0  # requests per connection sent before timing starts (closed mode)
+    think_s: float = 0.0  # each connection's pause between an answer and its next request
     rounds: int = 1
     pause_s: float = 0.0
 
@@ -141,6 +143,8 @@ async def _closed_worker(
             writer.write(request)
             status, headers = await _read_response(reader)
             _record(samples, started, status, headers)
+            if spec.think_s:
+                await asyncio.sleep(spec.think_s)
     finally:
         writer.close()
 

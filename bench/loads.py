@@ -95,10 +95,11 @@ def closed(
     warmup: int = 20,
     auth: bool = False,
     paths: list[str] | None = None,
+    think_s: float = 0.0,
 ) -> LoadResult:
     spec = Spec(
         host="127.0.0.1", port=port, path=path, body=body, headers=AUTH if auth else {},
         connections=connections, requests=requests, seconds=seconds, warmup=warmup,
-        paths=paths or [],
+        paths=paths or [], think_s=think_s,
     )  # fmt: skip
     return to_result(run_load(spec))

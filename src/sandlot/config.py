@@ -75,11 +75,13 @@ class Settings(BaseSettings):
         "each instance after its call (the zygote stays), so that every call is a cold start "
         "(for benchmarks and for functions that must not share state between calls).",
     )
-    spare_instances: bool = Field(
-        default=True,
+    spare_instances: int = Field(
+        default=2,
+        ge=0,
         description="With zygotes: after a cold start, fork and initialise the version's next "
-        "instance ahead of need (one per version, stopped with its zygote), so that the next "
-        "cold start only takes it.",
+        "instance ahead of need, so that the next cold start only takes it; a version whose "
+        "cold starts come faster than that keeps up to this many (0: none). Spares stop with "
+        "their zygote.",
     )
 
     # Dependency builds.

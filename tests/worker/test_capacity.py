@@ -45,7 +45,7 @@ async def pool_with(tmp_path: Path, **settings: object) -> RuntimePool:
 async def test_a_zygote_is_charged_its_imports_and_refunded_when_retired(
     tmp_path: Path, function: FunctionFactory
 ) -> None:
-    runtime = await pool_with(tmp_path, spare_instances=False)
+    runtime = await pool_with(tmp_path, spare_instances=0)
     spec = function(STATEFUL, memory_mb=SIZE_MB)
     try:
         result(await runtime.invoke(spec, "a", b"null"))
@@ -63,13 +63,14 @@ async def test_a_start_without_room_evicts_the_least_recently_used_unused_zygote
 ) -> None:
     # Room for one instance and nothing else: every zygote left behind must go for the next.
     runtime = await pool_with(
-        tmp_path, max_memory_mb=SIZE_MB, reuse_instances=False, spare_instances=False
+        tmp_path, max_memory_mb=SIZE_MB, reuse_instances=False, spare_instances=0
     )
     first, second = function(STATEFUL, memory_mb=SIZE_MB), function(STATEFUL, memory_mb=SIZE_MB)
     try:
         result(await runtime.invoke(first, "a", b"null"))
         old_zygote = zygote_pid(runtime, first)
         result(await runtime.invoke(second, "b", b"null"))
+        await asyncio.sleep(0)  # a one-shot instance stops once its answer is out
         assert not has_zygote(runtime, first)
         assert has_zygote(runtime, second)
         assert runtime.stats().charged_mb == zygote_charge(runtime, second)
@@ -86,7 +87,7 @@ async def test_the_zygote_of_a_version_with_a_busy_instance_is_kept(
     tmp_path: Path, function: FunctionFactory
 ) -> None:
     runtime = await pool_with(
-        tmp_path, max_memory_mb=SIZE_MB, spare_instances=False, queue_timeout_s=0.2
+        tmp_path, max_memory_mb=SIZE_MB, spare_instances=0, queue_timeout_s=0.2
     )
     busy_spec, other = function(STATEFUL, memory_mb=SIZE_MB), function(STATEFUL, memory_mb=SIZE_MB)
     flag = tmp_path / "go"
@@ -114,7 +115,7 @@ async def test_spares_are_charged_and_evicted_before_zygotes(
     second = function(STATEFUL, memory_mb=2 * SIZE_MB)
     try:
         result(await runtime.invoke(first, "a", b"null"))
-        await asyncio.shield(launcher(runtime)._spares._spares[first.key][1])
+        await asyncio.shield(launcher(runtime)._spares._spares[first.key][0].task)
         assert runtime.stats().charged_mb == SIZE_MB + zygote_charge(runtime, first)
         result(await runtime.invoke(second, "b", b"null"))
         assert first.key not in launcher(runtime)._spares  # evicted for the second's instance
@@ -131,7 +132,7 @@ async def test_host_memory_pressure_evicts_all_but_min_warm(
     tmp_path: Path, function: FunctionFactory
 ) -> None:
     # A floor above any host's memory: every reaper round is under pressure.
-    runtime = await pool_with(tmp_path, min_available_memory_mb=1 << 40, spare_instances=False)
+    runtime = await pool_with(tmp_path, min_available_memory_mb=1 << 40, spare_instances=0)
     kept, evicted = function(STATEFUL, min_warm=1), function(STATEFUL)
     try:
         assert await runtime.ensure_warm(kept) == 1

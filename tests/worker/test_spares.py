@@ -35,7 +35,7 @@ def launcher(pool: RuntimePool) -> ZygoteLauncher:
 
 async def spare_pid(pool: RuntimePool, spec: VersionSpec) -> int:
     """The spare's host pid, once it is ready."""
-    _, task = launcher(pool)._spares._spares[spec.key]
+    task = launcher(pool)._spares._spares[spec.key][0].task
     instance = await asyncio.shield(task)
     return instance.handle.pid
 
@@ -76,7 +76,7 @@ async def test_a_spare_stops_with_its_zygote_and_close_leaves_nothing(
 
 
 async def test_no_spare_when_turned_off(tmp_path: Path, function: FunctionFactory) -> None:
-    settings = Settings(data_dir=tmp_path / "data", spare_instances=False)
+    settings = Settings(data_dir=tmp_path / "data", spare_instances=0)
     runtime = RuntimePool(PlainStarter(), settings)
     try:
         spec = function(STATEFUL)

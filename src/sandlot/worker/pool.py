@@ -214,19 +214,18 @@ class RuntimePool:
         return None
 
     def _release(self, version: _Version, instance: Instance, *, served: bool = True) -> None:
-        # reuse_instances=False: an instance serves one call; one started ahead of calls
-        # (min_warm) has served none yet and waits idle for its one.
-        if (
-            instance.reusable
-            and (self._settings.reuse_instances or not served)
-            and not version.retired
-            and not self._closing
-        ):
+        if not instance.reusable or version.retired or self._closing:
+            self._discard(version, instance)
+        elif self._settings.reuse_instances or not served:
+            # reuse_instances=False: an instance serves one call; one started ahead of calls
+            # (min_warm) has served none yet and waits idle for its one.
             instance.move(InstanceState.IDLE)
             version.idle.append(instance)
             self._capacity.signal.notify_all()  # an idle instance can be evicted for room
         else:
-            self._discard(version, instance)
+            # A one-shot instance that served its call well: stop it once its caller has the
+            # answer (the route writes it before it next yields to the loop).
+            asyncio.get_running_loop().call_soon(self._discard, version, instance)
 
     # capacity
 

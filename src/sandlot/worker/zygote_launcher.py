@@ -87,7 +87,7 @@ class ZygoteLauncher:
         self._locks: dict[_Key, asyncio.Lock] = {}
         self._draining: dict[_Key, set[ZygoteProcess]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._spares = SpareInstances(self._spare, capacity)
+        self._spares = SpareInstances(self._spare, capacity, settings.spare_instances)
 
     def zygote(self, key: _Key) -> ZygoteProcess | None:
         return self._zygotes.get(key)
@@ -117,8 +117,7 @@ class ZygoteLauncher:
         await instance.initialize(init_message(spec, self._settings), init_timeout_s(spec))
         # From the fork's answer to the child's ready: its cgroup, rlimits and own layers.
         times.layers_ms = (time.perf_counter() - forked) * 1000
-        if self._settings.spare_instances:
-            self._spares.refill(spec)
+        self._spares.refill(spec)
         return instance, times
 
     async def _spare(self, spec: VersionSpec) -> Instance:
