@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from sandlot.config import Settings
 from sandlot.sandbox.plain import PlainStarter
+from sandlot.worker.capacity import Capacity
+from sandlot.worker.instance import Instance
 from sandlot.worker.interface import VersionSpec
 from sandlot.worker.pool import RuntimePool
+from sandlot.worker.spares import SpareInstances
 from sandlot.worker.zygote_launcher import ZygoteLauncher
 from tests.worker.helpers import FunctionFactory, instance_processes, process_exists, zygote_pid
 from tests.worker.test_zygote import STATEFUL, result
@@ -86,3 +90,45 @@ async def test_no_spare_when_turned_off(tmp_path: Path, function: FunctionFactor
         assert not again.cold_start and result(again)["calls"] == 2  # reused as before
     finally:
         await runtime.close(grace_s=0)
+
+
+class _Made:
+    """Stands in for a forked instance: the depth policy only asks whether it is alive."""
+
+    alive = True
+
+    async def close(self) -> None:
+        self.alive = False
+
+
+async def test_a_version_whose_starts_wait_for_their_spare_keeps_one_more(
+    function: FunctionFactory,
+) -> None:
+    gate = asyncio.Event()
+    made: list[_Made] = []
+
+    async def make(spec: VersionSpec) -> Instance:
+        await gate.wait()  # a spare takes as long as the test says
+        made.append(_Made())
+        return cast(Instance, made[-1])
+
+    capacity = Capacity(max_instances=10, max_memory_mb=10_000)
+    spares = SpareInstances(make, capacity, depth=2)
+    spec = function(STATEFUL)
+    spares.refill(spec)
+    assert len(spares._spares[spec.key]) == 1 and capacity.memory_mb == spec.memory_mb
+    taking = asyncio.ensure_future(spares.take(spec.key))  # finds it still being made
+    await asyncio.sleep(0)
+    gate.set()
+    assert await taking is cast(Instance, made[0])
+    assert capacity.memory_mb == 0  # the charge passed to the call that took it
+    spares.refill(spec)
+    assert len(spares._spares[spec.key]) == 2  # one more, and no further than the depth
+    await asyncio.sleep(0.01)
+    assert await spares.take(spec.key) is cast(Instance, made[1])  # ready: the depth stays
+    spares.refill(spec)
+    assert len(spares._spares[spec.key]) == 2
+    assert spares.evict_oldest(keep=None) and len(spares._spares[spec.key]) == 1
+    await spares.close()
+    assert capacity.memory_mb == 0
+    assert [m.alive for m in made] == [True, True, False, False]  # the held ones stopped
