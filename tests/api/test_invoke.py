@@ -160,6 +160,8 @@ async def test_metrics_count_invocations(api: Api) -> None:
     assert 'sandlot_instances{function="echo"} 1.0' in text
     for phase in ("queue", "start", "fork", "layers", "handler"):
         assert f'sandlot_invocation_phase_seconds_count{{phase="{phase}"}} 1.0' in text, phase
+    charged = next(line for line in text.splitlines() if line.startswith("sandlot_memory_charged"))
+    assert float(charged.split()[1]) > 128  # the instance's 128 MB and its zygote's imports
     ready = (await api.client.get("/readyz")).json()
     assert ready["status"] == "ready"
     assert ready["insecure"] is (api.settings.sandbox is SandboxMode.INSECURE_DEV)
