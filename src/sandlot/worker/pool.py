@@ -261,7 +261,8 @@ class RuntimePool:
             _, instance, version = min(idle, key=lambda entry: entry[0])
             self._discard(version, instance, "evicted to make room")
             return True
-        in_use = {key for key, version in self._versions.items() if version.live}
+        # A version with a call in flight may be forking from its zygote right now.
+        in_use = {key for key, version in self._versions.items() if not version.unused}
         return self._launcher.evict(keep, in_use)
 
     def _relieve_memory_pressure(self) -> int:
