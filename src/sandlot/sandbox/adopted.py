@@ -122,10 +122,10 @@ class AdoptedProcess:
 
     def kill(self) -> None:
         if self._cgroup is not None and not self._cleaned:
+            # One pass: a child forked meanwhile is caught by `cleanup`, which kills until the
+            # cgroup is empty (v1 has no cgroup.kill; see Cgroup.kill).
             with contextlib.suppress(Exception):
-                for _ in range(3):  # v1 has no cgroup.kill; see Cgroup.kill
-                    if self._cgroup.kill():
-                        break
+                self._cgroup.kill()
             return
         if self._pidfd >= 0 and not self._has_ended():
             with contextlib.suppress(OSError):

@@ -71,6 +71,9 @@ from sandlot.worker.spares import SpareInstances
 from sandlot.worker.zygote import ZygoteDied, ZygoteProcess
 
 ZYGOTE_PATH = Path(inside_zygote.__file__).resolve()
+# A forked child has its init from the zygote; the pool's `init` frame is only its go, sent
+# once the child is in its cgroup.
+_GO = {"op": "init"}
 _Key = tuple[str, int]
 
 
@@ -114,7 +117,7 @@ class ZygoteLauncher:
         instance, forked = await self._fork(zygote, spec)
         times.fork_ms = (forked - began) * 1000
         register(instance)
-        await instance.initialize(init_message(spec, self._settings), init_timeout_s(spec))
+        await instance.initialize(dict(_GO), init_timeout_s(spec))
         # From the fork's answer to the child's ready: its cgroup, rlimits and own layers.
         times.layers_ms = (time.perf_counter() - forked) * 1000
         self._spares.refill(spec)
@@ -127,7 +130,7 @@ class ZygoteLauncher:
             raise ZygoteDied("the version has no running zygote")
         instance, _ = await self._fork(zygote, spec)
         try:
-            await instance.initialize(init_message(spec, self._settings), init_timeout_s(spec))
+            await instance.initialize(dict(_GO), init_timeout_s(spec))
         except BaseException:
             await instance.close()
             raise
