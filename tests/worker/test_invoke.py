@@ -176,6 +176,21 @@ async def test_function_sees_a_clean_sys_path_without_sandlot(
     assert not [name for name in got["env"] if name.startswith(("PYTEST", "VIRTUAL_ENV"))]
 
 
+async def test_numeric_libraries_get_one_thread_unless_the_function_says(
+    pool: RuntimePool, function: FunctionFactory
+) -> None:
+    source = """
+        import os
+
+        def handler(event, context):
+            return [os.environ.get(name) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")]
+        """
+    default = function(source)
+    own = function(source, env={"OPENBLAS_NUM_THREADS": "4"})
+    assert result(await pool.invoke(default, "a", b"null")) == ["1", "1"]
+    assert result(await pool.invoke(own, "b", b"null")) == ["1", "4"]
+
+
 async def test_dependency_paths_come_after_the_code(
     pool: RuntimePool, function: FunctionFactory
 ) -> None:

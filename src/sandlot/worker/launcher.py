@@ -36,6 +36,16 @@ _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+# An instance has one CPU (its cgroup's quota), so a numeric library's thread pool only adds
+# cost: after a fork it must be made again, which more than doubled numpy's first call in a
+# new instance. A function that wants threads sets these itself.
+_ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
 def base_interpreter() -> Path:
     """The interpreter the server's venv was made from, never the venv's own: a function
     must not see the server's site-packages, and `-I -S` keeps site hooks away too."""
@@ -48,6 +58,7 @@ def instance_env(spec: VersionSpec) -> dict[str, str]:
     server's environment (which holds database URLs and keys)."""
     # /tmp is the instance's own size-capped tmpfs when sandboxed, the host's in plain mode.
     env = {"PATH": _SAFE_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}  # noqa: S108
+    env.update(_ONE_THREAD)
     env.update(spec.env)
     env.update(
         {
