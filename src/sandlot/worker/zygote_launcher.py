@@ -309,8 +309,8 @@ class ZygoteLauncher:
 
     def evict(self, keep: _Key | None, in_use: Collection[_Key]) -> bool:
         """Stop one thing to make room for a start of `keep`: the oldest spare of another
-        version, else the least recently used zygote of a version with no instance (`in_use`
-        lists those with one), else `keep`'s own spare. False when nothing could go."""
+        version, else the least recently used zygote of a version not `in_use` (those with an
+        instance or a call in flight), else `keep`'s own spare. False when nothing could go."""
         if self._spares.evict_oldest(keep):
             return True
         unused = [z for key, z in self._zygotes.items() if key != keep and key not in in_use]
