@@ -55,6 +55,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+# The C module that `signal` wraps with enums, for the child (see `Forker.child`); no stubs.
+_signal: Any = __import__("_signal")
 FORK_FD = 4
 _SCM_RIGHTS = 1
 _EXIT_SETUP_FAILED = 125
@@ -148,8 +150,9 @@ class Forker:
     def child(self, sock_fd: int, out_fd: int) -> None:
         started = time.perf_counter()
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # The C module, not `signal`: its enum wrappers touch (and so copy) many pages.
+            _signal.set_wakeup_fd(-1)
+            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             for fd in (self.wake_r, self.wake_w):
                 os.close(fd)
             self.sock.close()
