@@ -20,6 +20,7 @@ imported only by children that need it (a sandboxed zygote imports it once, befo
 from __future__ import annotations
 
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ _CAPSET_V3 = 0x20080522
 
 
 class Libc:
-    """The few libc calls, loaded once in the zygote so that children pay nothing for it."""
+    """The few libc calls, and the ctypes types and buffers they take, made once in the
+    zygote: a child then only reads them, and copies none of the pages that making them
+    would write (each page a child writes to is copied from the zygote)."""
 
     def __init__(self) -> None:
         import ctypes
@@ -52,6 +55,24 @@ class Libc:
         self.libc.syscall.restype = ctypes.c_long
         ulong = ctypes.c_ulong
         self.libc.prctl.argtypes = [ctypes.c_int, ulong, ulong, ulong, ulong]
+        self.u64x2: Any = ctypes.c_uint64 * 2
+        self.u64x3: Any = ctypes.c_uint64 * 3
+        self.u32x2: Any = ctypes.c_uint32 * 2
+        self.u32x6: Any = ctypes.c_uint32 * 6
+        self._filters: dict[str, tuple[Any, Any]] = {}
+
+    def seccomp_program(self, program_hex: str) -> int:
+        """The address of a `struct sock_fprog` for a BPF program (in hex, as the init
+        message carries it), built on first use: `prepare` asks before the zygote forks."""
+        if program_hex not in self._filters:
+            ctypes = self.ctypes
+            program = bytes.fromhex(program_hex)
+            buffer = ctypes.create_string_buffer(program, len(program))
+            # An unsigned short count, padding, then the filter's address.
+            count = (len(program) // 8).to_bytes(2, "little") + bytes(6)
+            address = ctypes.addressof(buffer).to_bytes(8, "little")
+            self._filters[program_hex] = (buffer, ctypes.create_string_buffer(count + address))
+        return int(self.ctypes.addressof(self._filters[program_hex][1]))
 
     def syscall(self, number: int, *args: Any) -> int:
         """Integers go as longs: syscall() is variadic, and an int would leave the upper half
@@ -106,8 +127,8 @@ def drop_capabilities(c: Libc) -> None:
             if c.ctypes.get_errno() == _EINVAL:  # past the last capability this kernel knows
                 break
             c.check(-1, "drop capability")
-    header = (c.ctypes.c_uint32 * 2)(_CAPSET_V3, 0)
-    data = (c.ctypes.c_uint32 * 6)()
+    header = c.u32x2(_CAPSET_V3, 0)
+    data = c.u32x6()
     c.check(c.libc.capset(header, data), "capset")
 
 
@@ -121,11 +142,9 @@ def _add_rule(c: Libc, ruleset: int, path: str, access: int) -> None:
     except FileNotFoundError:
         return
     try:
-        import stat
-
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             access &= _FILE_ONLY
-        rule = (c.ctypes.c_uint64 * 2)()  # struct landlock_path_beneath_attr, packed: u64, s32
+        rule = c.u64x2()  # struct landlock_path_beneath_attr, packed: u64, s32
         c.ctypes.memmove(rule, access.to_bytes(8, "little") + fd.to_bytes(4, "little"), 12)
         c.check(c.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, rule, 0), path)
     finally:
@@ -141,7 +160,7 @@ def landlock(c: Libc, read_exec: list[str], read_write: list[str]) -> None:
     handled |= 1 << 15 if abi >= 5 else 0
     scoped = _SCOPE_ALL if abi >= 6 else 0
     size = 24 if abi >= 6 else 8
-    attr = (c.ctypes.c_uint64 * 3)(handled, 0, scoped)
+    attr = c.u64x3(handled, 0, scoped)
     ruleset = c.check(c.syscall(_SYS_CREATE_RULESET, attr, size, 0), "landlock")
     try:
         for path in read_exec:
@@ -153,15 +172,10 @@ def landlock(c: Libc, read_exec: list[str], read_write: list[str]) -> None:
         os.close(ruleset)
 
 
-def seccomp(c: Libc, program: bytes) -> None:
+def seccomp(c: Libc, program_hex: str) -> None:
     """Stack a filter (no_new_privs is inherited from the zygote)."""
-    ctypes = c.ctypes
-    buffer = ctypes.create_string_buffer(program, len(program))
-    # struct sock_fprog: an unsigned short count, padding, then the filter's address.
-    count = (len(program) // 8).to_bytes(2, "little") + bytes(6)
-    fprog = ctypes.create_string_buffer(count + ctypes.addressof(buffer).to_bytes(8, "little"))
-    flt = ctypes.addressof(fprog)
-    c.check(c.libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, flt, 0, 0), "seccomp")
+    fprog = c.seccomp_program(program_hex)
+    c.check(c.libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fprog, 0, 0), "seccomp")
 
 
 def apply(c: Libc | None, layers: dict[str, Any]) -> None:
@@ -173,4 +187,10 @@ def apply(c: Libc | None, layers: dict[str, Any]) -> None:
     if layers.get("landlock"):
         landlock(c, layers["read_exec"], layers["read_write"])
     if layers.get("seccomp_bpf"):
-        seccomp(c, bytes.fromhex(layers["seccomp_bpf"]))
+        seccomp(c, layers["seccomp_bpf"])
+
+
+def prepare(c: Libc | None, layers: dict[str, Any]) -> None:
+    """In the zygote, before it forks: build what `apply` only reads in each child."""
+    if c is not None and layers.get("seccomp_bpf"):
+        c.seccomp_program(layers["seccomp_bpf"])

@@ -70,6 +70,7 @@ class Forker:
         self.logs = logs
         self.layers: dict[str, Any] = init.get("fork_layers") or {}
         self.libc = layers.Libc() if self.layers.get("private_tmp") else None
+        layers.prepare(self.libc, self.layers)
         self.sock = _socket.socket(fileno=FORK_FD)
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
