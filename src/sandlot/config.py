@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         default=None, description="The admin key to create on first start (else generated)."
     )
     sandbox: SandboxMode = SandboxMode.STRICT
+    sandbox_uid_base: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="As root, each function version runs as its own host uid from this one "
+        "up (65,536 of them); servers sharing a host should use ranges that do not overlap.",
+    )
 
     # Limits on what callers send.
     max_event_bytes: int = 6 * 1024 * 1024

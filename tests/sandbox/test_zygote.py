@@ -13,6 +13,7 @@ import pytest
 
 from sandlot.config import Settings
 from sandlot.domain.states import InvocationState
+from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.starter import SandboxStarter
 from sandlot.worker.interface import InvokeOutcome, VersionSpec
 from sandlot.worker.pool import RuntimePool
@@ -143,3 +144,17 @@ async def test_close_leaves_no_cgroup(
     await runtime.close(grace_s=0)
     assert not process_exists(zygote)
     assert not any(base.exists() for base in bases)
+
+
+async def test_versions_run_as_host_uids_from_the_operators_base(
+    sandbox_supported: None, tmp_path: Path, spec: VersionSpec
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", sandbox_uid_base=250_000)  # root only
+    runtime = RuntimePool(make_starter(settings), settings)
+    try:
+        value(await runtime.invoke(spec, "a", b"null"))
+        status = Path(f"/proc/{zygote_pid(runtime, spec)}/status").read_text()
+        uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
+        assert uids.split()[1:] == ["250000"] * 4
+    finally:
+        await runtime.close(grace_s=0)

@@ -25,4 +25,4 @@ def make_starter(settings: Settings) -> Starter:
         )
     from sandlot.sandbox.starter import SandboxStarter
 
-    return SandboxStarter(settings.run_dir / "sandbox")
+    return SandboxStarter(settings.run_dir / "sandbox", uid_base=settings.sandbox_uid_base)
