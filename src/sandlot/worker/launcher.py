@@ -8,6 +8,7 @@ default) forks instances from a per-version zygote. `Settings.zygotes` picks one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandlot.config import Settings
-from sandlot.sandbox.spec import ProcessSpec, SandboxLimits, Starter
+from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Starter
 from sandlot.worker.inside import bootstrap
 from sandlot.worker.inside.bootstrap import CONTROL_FD
 from sandlot.worker.instance import Instance
@@ -132,6 +133,37 @@ def new_channel(settings: Settings) -> FrameChannel:
     return FrameChannel(max_header=_MAX_HEADER_BYTES, max_parts=max_parts)
 
 
+async def connect_instance(
+    name: str,
+    spec: VersionSpec,
+    handle: ProcessHandle,
+    control: socket.socket,
+    output_fd: int,
+    settings: Settings,
+) -> Instance:
+    """The `Instance` of a started process: its control socket read on the loop and its
+    output pipe drained. On failure the socket and pipe are closed and the process cleaned
+    up (killed, reaped, its cgroup removed)."""
+    try:
+        channel = new_channel(settings)
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: channel, sock=control)
+        output = OutputPipe(output_fd, settings.max_log_bytes)
+    except BaseException:
+        control.close()
+        with contextlib.suppress(OSError):
+            os.close(output_fd)
+        await handle.cleanup()
+        raise
+    return Instance(
+        name=name,
+        spec=spec,
+        handle=handle,
+        channel=channel,
+        output=output,
+        max_log_bytes=settings.max_log_bytes,
+    )
+
+
 def init_timeout_s(spec: VersionSpec) -> float:
     return max(MIN_INIT_TIMEOUT_S, float(spec.timeout_s))
 
@@ -196,23 +228,7 @@ class ProcessLauncher:
         finally:
             theirs.close()
             os.close(write_fd)
-        try:
-            channel = new_channel(self._settings)
-            loop = asyncio.get_running_loop()
-            await loop.connect_accepted_socket(lambda: channel, sock=ours)
-            output = OutputPipe(read_fd, self._settings.max_log_bytes)
-        except BaseException:
-            handle.kill()
-            await handle.cleanup()
-            raise
-        return Instance(
-            name=name,
-            spec=spec,
-            handle=handle,
-            channel=channel,
-            output=output,
-            max_log_bytes=self._settings.max_log_bytes,
-        )
+        return await connect_instance(name, spec, handle, ours, read_fd, self._settings)
 
     def _name(self, spec: VersionSpec) -> str:
         return process_name(spec, next(self._serial))

@@ -60,13 +60,12 @@ from sandlot.worker.interface import VersionSpec
 from sandlot.worker.launcher import (
     ProcessLauncher,
     StartTimes,
+    connect_instance,
     group_name,
     init_message,
     init_timeout_s,
-    new_channel,
     process_name,
 )
-from sandlot.worker.output import OutputPipe
 from sandlot.worker.spares import SpareInstances
 from sandlot.worker.zygote import ZygoteDied, ZygoteProcess
 
@@ -155,9 +154,6 @@ class ZygoteLauncher:
             adopted = await self._starter.adopt(pidfd, name, limits)
             handle = adopted
             zygote.track(pid, adopted)
-            channel = new_channel(self._settings)
-            await asyncio.get_running_loop().connect_accepted_socket(lambda: channel, sock=ours)
-            output = OutputPipe(read_fd, self._settings.max_log_bytes)
         except BaseException as exc:
             ours.close()
             os.close(read_fd)
@@ -168,14 +164,7 @@ class ZygoteLauncher:
                 error = failures.stopped(f"its version's zygote died while forking it ({exc})")
                 raise StartFailed(error, "", False) from exc
             raise
-        instance = Instance(
-            name=name,
-            spec=spec,
-            handle=adopted,
-            channel=channel,
-            output=output,
-            max_log_bytes=self._settings.max_log_bytes,
-        )
+        instance = await connect_instance(name, spec, adopted, ours, read_fd, self._settings)
         return instance, forked
 
     def _name(self, spec: VersionSpec) -> str:
@@ -225,7 +214,11 @@ class ZygoteLauncher:
             for sock in (theirs, fork_theirs):
                 sock.close()
             os.close(write_fd)
-        process = await self._zygote_instance(spec, name, handle, ours, read_fd, fork_ours)
+        try:
+            process = await connect_instance(name, spec, handle, ours, read_fd, self._settings)
+        except BaseException:
+            fork_ours.close()
+            raise
         init = init_message(spec, self._settings)
         init["fork_layers"] = _layers_message(self._starter, process_spec)
         try:
@@ -235,34 +228,6 @@ class ZygoteLauncher:
             await process.close()
             raise
         return ZygoteProcess(process, fork_ours, spec), init_ms
-
-    async def _zygote_instance(
-        self,
-        spec: VersionSpec,
-        name: str,
-        handle: ProcessHandle,
-        ours: socket.socket,
-        read_fd: int,
-        fork_ours: socket.socket,
-    ) -> Instance:
-        try:
-            channel = new_channel(self._settings)
-            await asyncio.get_running_loop().connect_accepted_socket(lambda: channel, sock=ours)
-            output = OutputPipe(read_fd, self._settings.max_log_bytes)
-        except BaseException:
-            ours.close()
-            fork_ours.close()
-            os.close(read_fd)
-            await handle.cleanup()
-            raise
-        return Instance(
-            name=name,
-            spec=spec,
-            handle=handle,
-            channel=channel,
-            output=output,
-            max_log_bytes=self._settings.max_log_bytes,
-        )
 
     def _drop(self, key: _Key, zygote: ZygoteProcess) -> None:
         """Stop a zygote; clean its sandbox up once every instance it forked is gone."""

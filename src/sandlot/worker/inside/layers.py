@@ -136,6 +136,8 @@ def _landlock_abi(c: Libc) -> int:
     return max(c.syscall(_SYS_CREATE_RULESET, None, 0, 1), 0)
 
 
+# The same rule as `sandlot.sandbox.landlock` adds in the launcher, written again on purpose:
+# this module runs inside the sandbox, where the sandlot package is not mounted.
 def _add_rule(c: Libc, ruleset: int, path: str, access: int) -> None:
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
