@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck fmt bench bench-smoke clean
+.PHONY: run test lint typecheck fmt bench bench-smoke clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,14 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
-$(STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --python $(BIN)/python --quiet -e '.[dev]'
+# uv.lock pins every dependency (hashes included), so each fresh machine installs the same
+# versions; `make lock` updates it after pyproject.toml changes.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --extra dev --python $(BIN)/python --quiet
 	touch $(STAMP)
+
+lock: | $(UV)
+	$(UV) lock
 
 ## run: set up and start Sandlot on SQLite at http://127.0.0.1:8000
 run: $(STAMP)

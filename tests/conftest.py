@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import os
 import signal
@@ -31,6 +32,33 @@ ADMIN_KEY = "sl_testadmin_" + "k" * 40
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = os.environ.get("SANDLOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Sandbox uids: each test run claims a range of its own, so that two runs on one host (a
+# developer's and a CI rehearsal) never hand one uid to two functions, and a test that looks
+# for processes under its uids never sees the other run's. The claim is an flock held for the
+# whole run; the range reaches every Settings() and every server through the environment.
+_UID_SLOTS_DIR = Path("/tmp/sandlot-test-uid-slots")
+_UID_RANGE = 65_536
+_UID_FIRST_BASE = 1_000_000
+
+
+def _claim_uid_base() -> tuple[int, int | None]:
+    if os.geteuid() != 0:
+        return _UID_FIRST_BASE, None  # unprivileged: only the server's own uid is mapped
+    _UID_SLOTS_DIR.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(1000):
+        fd = os.open(_UID_SLOTS_DIR / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return _UID_FIRST_BASE + slot * _UID_RANGE, fd
+    raise RuntimeError(f"every sandbox uid slot under {_UID_SLOTS_DIR} is taken")
+
+
+SANDBOX_UID_BASE, _UID_SLOT_FD = _claim_uid_base()
+os.environ["SANDLOT_SANDBOX_UID_BASE"] = str(SANDBOX_UID_BASE)
 
 
 def skip_outside_ci(reason: str) -> NoReturn:
@@ -65,7 +93,8 @@ def pytest_report_header() -> list[str]:
     lines = [
         f"postgres: {POSTGRES_URL}"
         if _PG_PROBLEM is None
-        else f"postgres: NOT REACHABLE at {POSTGRES_URL} ({_PG_PROBLEM}); PostgreSQL tests skip"
+        else f"postgres: NOT REACHABLE at {POSTGRES_URL} ({_PG_PROBLEM}); PostgreSQL tests skip",
+        f"sandbox uids: {SANDBOX_UID_BASE} to {SANDBOX_UID_BASE + _UID_RANGE - 1} (this run's own)",
     ]
     if _SANDBOX_OK:
         lines.append("sandbox: strict (every layer available)")

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from sandlot.config import SandboxMode
-from tests.conftest import SANDBOX_MODE, Api, LiveServer, open_api, zip_bytes
+from tests.conftest import SANDBOX_MODE, SANDBOX_UID_BASE, Api, LiveServer, open_api, zip_bytes
 
 SANDBOX_CONTROLLERS = ("memory", "pids", "cpu")
-SANDBOX_UID_BASE = 100_000  # SandboxStarter's default: each group runs as uid_base + slot
+__all__ = ["SANDBOX_UID_BASE"]  # this run's range (tests.conftest): group n runs as base + n
 
 
 def require_strict() -> None:

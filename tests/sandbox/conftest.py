@@ -18,7 +18,7 @@ import pytest
 from sandlot.sandbox.probe import sandbox_support
 from sandlot.sandbox.spec import ExitInfo, ProcessHandle, ProcessSpec, ResourceReport, SandboxLimits
 from sandlot.sandbox.starter import SandboxStarter
-from tests.conftest import skip_outside_ci
+from tests.conftest import SANDBOX_UID_BASE, skip_outside_ci
 
 BASE_PREFIX = Path(sys.base_prefix)
 PYTHON = BASE_PREFIX / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -35,7 +35,7 @@ def sandbox_supported() -> None:
 
 @pytest.fixture
 async def starter(sandbox_supported: None, tmp_path: Path) -> AsyncIterator[SandboxStarter]:
-    sandbox = SandboxStarter(tmp_path / "run")
+    sandbox = SandboxStarter(tmp_path / "run", uid_base=SANDBOX_UID_BASE)
     try:
         yield sandbox
     finally:

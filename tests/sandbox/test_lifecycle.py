@@ -12,6 +12,7 @@ import pytest
 
 from sandlot.sandbox.spec import ProcessHandle
 from sandlot.sandbox.starter import SandboxSetupError, SandboxStarter
+from tests.conftest import SANDBOX_UID_BASE
 
 from .conftest import make_spec, run_to_end, write_script
 
@@ -176,7 +177,7 @@ async def test_identity_privileges_and_groups(starter: SandboxStarter, tmp_path:
     # One network namespace and host uid per group, distinct between groups.
     assert first["netns"] == again["netns"] != other["netns"]
     assert first["uid_map"] == again["uid_map"] != other["uid_map"]
-    assert int(first["uid_map"][1]) >= 100_000  # type: ignore[index]
+    assert int(first["uid_map"][1]) >= SANDBOX_UID_BASE  # type: ignore[index]
     await starter.release_group("g1")
     await starter.release_group("g2")
     assert starter._groups == {}

@@ -17,6 +17,7 @@ from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.starter import SandboxStarter
 from sandlot.worker.interface import InvokeOutcome, VersionSpec
 from sandlot.worker.pool import RuntimePool
+from tests.conftest import SANDBOX_UID_BASE
 from tests.worker.helpers import FunctionFactory, process_exists, zygote_pid
 
 HANDLER = """
@@ -42,7 +43,7 @@ def handler(event, context):
 @pytest.fixture
 async def pool(sandbox_supported: None, tmp_path: Path) -> AsyncIterator[RuntimePool]:
     settings = Settings(data_dir=tmp_path / "data")
-    runtime = RuntimePool(SandboxStarter(tmp_path / "run"), settings)
+    runtime = RuntimePool(SandboxStarter(tmp_path / "run", uid_base=SANDBOX_UID_BASE), settings)
     try:
         yield runtime
     finally:
@@ -136,7 +137,7 @@ async def test_timeout_and_a_killed_zygote(pool: RuntimePool, spec: VersionSpec)
 async def test_close_leaves_no_cgroup(
     sandbox_supported: None, tmp_path: Path, spec: VersionSpec
 ) -> None:
-    starter = SandboxStarter(tmp_path / "run2")
+    starter = SandboxStarter(tmp_path / "run2", uid_base=SANDBOX_UID_BASE)
     runtime = RuntimePool(starter, Settings(data_dir=tmp_path / "data2"))
     value(await runtime.invoke(spec, "a", b"null"))
     zygote = zygote_pid(runtime, spec)
@@ -149,12 +150,13 @@ async def test_close_leaves_no_cgroup(
 async def test_versions_run_as_host_uids_from_the_operators_base(
     sandbox_supported: None, tmp_path: Path, spec: VersionSpec
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", sandbox_uid_base=250_000)  # root only
+    base = SANDBOX_UID_BASE + 4096  # root only; still inside this run's own range
+    settings = Settings(data_dir=tmp_path / "data", sandbox_uid_base=base)
     runtime = RuntimePool(make_starter(settings), settings)
     try:
         value(await runtime.invoke(spec, "a", b"null"))
         status = Path(f"/proc/{zygote_pid(runtime, spec)}/status").read_text()
         uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
-        assert uids.split()[1:] == ["250000"] * 4
+        assert uids.split()[1:] == [str(base)] * 4
     finally:
         await runtime.close(grace_s=0)
