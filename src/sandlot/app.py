@@ -27,6 +27,7 @@ from sandlot.sandbox.spec import Starter
 from sandlot.services import auth
 from sandlot.services.activation import Activator
 from sandlot.services.archives import ArchiveLimits
+from sandlot.services.authenticator import Authenticator
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
@@ -126,6 +127,14 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         batch_size=settings.record_batch_size,
     )
     metrics = Metrics(pool.stats)
+    keys = auth.KeyCache(ttl_s=5.0)
+    authenticator = Authenticator(
+        sessions=database.sessions,
+        keys=keys,
+        metrics=metrics,
+        failure_limit=settings.auth_failure_limit,
+        miss_ttl_s=settings.auth_miss_ttl_s,
+    )
     invoker = Invoker(
         catalog=catalog,
         pool=pool,
@@ -142,10 +151,11 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         code=code,
         recorder=recorder,
         metrics=metrics,
-        keys=auth.KeyCache(ttl_s=5.0),
+        keys=keys,
         invoker=invoker,
         builder=builder,
         activator=activator,
+        authenticator=authenticator,
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
     )
 

@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_body, error_headers, status_for
 from sandlot.domain.errors import EventTooLarge, PayloadTooLarge, SandlotError
-from sandlot.services import auth
 from sandlot.services import invocations as service
 from sandlot.services.runtime import Runtime
 
@@ -116,9 +115,10 @@ class LeanInvokeRoute:
     ) -> tuple[int, dict[str, str], bytes]:
         request_headers = dict(scope["headers"])
         authorization = request_headers.get(b"authorization")
-        key = auth.bearer_key(authorization.decode("latin-1") if authorization else None)
-        principal = await auth.authenticate(
-            sessions=self.runtime.database.sessions, key=key, cache=self.runtime.keys
+        client = scope.get("client")
+        principal = await self.runtime.authenticator.authenticate(
+            authorization.decode("latin-1") if authorization else None,
+            client[0] if client else None,
         )
         version = parse_version(scope.get("query_string", b""))
         limit = self.runtime.settings.max_event_bytes

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandlot.config import Settings
 from sandlot.services.activation import Activator
 from sandlot.services.auth import KeyCache
+from sandlot.services.authenticator import Authenticator
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
@@ -40,6 +41,7 @@ class Runtime:
     invoker: Invoker
     builder: Builder
     activator: Activator
+    authenticator: Authenticator
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False
