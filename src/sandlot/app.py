@@ -33,6 +33,7 @@ from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import HttpStats, Metrics
+from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
 from sandlot.storage.db import Database, upgrade_sync
@@ -156,6 +157,9 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         builder=builder,
         activator=activator,
         authenticator=authenticator,
+        monitor=MonitorAccess(
+            token=settings.monitor_token, allow=settings.monitor_allow, authenticator=authenticator
+        ),
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
     )
 

@@ -19,6 +19,7 @@ from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
+from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.storage.db import Database
 from sandlot.worker.interface import Pool
@@ -42,6 +43,7 @@ class Runtime:
     builder: Builder
     activator: Activator
     authenticator: Authenticator
+    monitor: MonitorAccess
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False
