@@ -66,6 +66,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.stats.open_connections += 1
         self._phase = _Phase.AWAITING
         self._timer: asyncio.TimerHandle | None = None
+        self._body_bytes = 0
+        self._body_started = self._last_data = 0.0  # set when a body's deadline is armed
         self._refused = len(self.connections) > self.limits.max_connections
         self._arm(self.limits.header_timeout_s, self._headers_late)
 
@@ -85,6 +87,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if self._phase is _Phase.HEADERS:
                 self._arm(self.limits.header_timeout_s, self._headers_late)
             elif self._phase is _Phase.BODY:
+                self._body_bytes = 0
+                self._body_started = self._last_data = self.loop.time()
                 self._arm(self.limits.body_timeout_s, self._body_late)
 
     def on_message_begin(self) -> None:
@@ -92,16 +96,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._phase = _Phase.HEADERS
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        if self._timer is not None:
+            self._disarm()
         self._phase = _Phase.BODY
-        self._body_bytes = 0
-        self._body_started = self._last_data = self.loop.time()
         if self._refused:
             self.app = _refuse_connection
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        if self._timer is not None:
+            self._disarm()
         self._phase = _Phase.IDLE
         super().on_message_complete()
 
