@@ -29,6 +29,7 @@ from bench import (
     rows_memory,
     rows_rate,
     rows_sandbox,
+    rows_slow,
     rows_warm,
 )
 from bench.context import Bench, select_workloads
@@ -36,6 +37,7 @@ from bench.results import Row
 
 GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "warm": rows_warm.measure,
+    "slow": rows_slow.measure,
     "memory": rows_memory.measure,
     "first": rows_first.measure,
     "envs": rows_envs.measure,

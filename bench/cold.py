@@ -24,7 +24,7 @@ from types import TracebackType
 import httpx
 
 from bench import sandlot_api
-from bench.sandlot_server import Sandlot
+from bench.sandlot_server import API_KEY, Sandlot
 
 # Settings fields that, when present, make the pool start an instance for every call; the
 # first one found is used. `reuse_instances` is the pool's real knob: with it false, each
@@ -103,7 +103,10 @@ class Anchors:
 
 
 def _busy(server: Sandlot) -> int:
-    for line in httpx.get(f"{server.url}/metrics", timeout=10).text.splitlines():
+    metrics = httpx.get(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10
+    )
+    for line in metrics.text.splitlines():
         if line.startswith("sandlot_instances_busy "):
             return int(float(line.split()[1]))
     return 0

@@ -33,17 +33,18 @@ class Counts:
     memory_instances: int
     rate_connections: int
     rate_seconds: float
+    slow_connections: int  # slowloris connections held open for the slow-clients row
 
 
 FULL = Counts(
     warm_requests=5000, warm_seconds=8.0, connections=8, cold_samples=200, fresh_samples=30,
     runc_samples=20, first_samples=15, import_samples=20, memory_instances=16,
-    rate_connections=8, rate_seconds=8.0,
+    rate_connections=8, rate_seconds=8.0, slow_connections=300,
 )  # fmt: skip
 SMOKE = Counts(
     warm_requests=200, warm_seconds=1.0, connections=4, cold_samples=6, fresh_samples=3,
     runc_samples=2, first_samples=2, import_samples=3, memory_instances=3,
-    rate_connections=4, rate_seconds=1.0,
+    rate_connections=4, rate_seconds=1.0, slow_connections=20,
 )  # fmt: skip
 
 

@@ -83,7 +83,7 @@ def instance_processes(server_pid: int, function_name: str) -> tuple[list[int], 
 def _live_instances(server: Sandlot, function_name: str) -> int:
     import httpx
 
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    text = httpx.get(f"{server.url}/metrics", headers=loads.AUTH, timeout=10).text
     for line in text.splitlines():
         if line.startswith("sandlot_instances{") and f'function="{function_name}"' in line:
             return int(float(line.rsplit(" ", 1)[1]))

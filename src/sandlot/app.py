@@ -14,6 +14,8 @@ from starlette.types import ASGIApp
 
 from sandlot import __version__
 from sandlot.api import errors
+from sandlot.api.drain import DrainLimits, DrainUnreadBody
+from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import environments, functions, health, invocations, keys
 from sandlot.config import SandboxMode, Settings
@@ -25,11 +27,13 @@ from sandlot.sandbox.spec import Starter
 from sandlot.services import auth
 from sandlot.services.activation import Activator
 from sandlot.services.archives import ArchiveLimits
+from sandlot.services.authenticator import Authenticator
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.invocations import Invoker
-from sandlot.services.metrics import Metrics
+from sandlot.services.metrics import HttpStats, Metrics
+from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
 from sandlot.storage.db import Database, upgrade_sync
@@ -45,11 +49,21 @@ def migrate(settings: Settings) -> None:
     upgrade_sync(settings.resolved_database_url)
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
-    """How Uvicorn serves Sandlot; the benchmark serves its baseline the same way."""
+def server_options(settings: Settings, app: FastAPI | None = None) -> dict[str, Any]:
+    """How Uvicorn serves Sandlot; the benchmark serves its baseline the same way. With `app`,
+    its connections are counted in that app's /metrics."""
+    limits = ConnectionLimits(
+        header_timeout_s=settings.http_header_timeout_s,
+        body_timeout_s=settings.http_body_timeout_s,
+        body_min_rate=settings.http_body_min_rate,
+        max_connections=settings.http_max_connections,
+    )
+    stats = app.state.runtime.metrics.http if app is not None else HttpStats()
     return {
         "host": settings.host,
         "port": settings.port,
+        # Header and body deadlines and the connection cap (api.http_guard).
+        "http": guarded_protocol(limits, stats),
         "log_level": "info",
         "log_config": _log_config(),
         "access_log": settings.access_log,
@@ -114,6 +128,14 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         batch_size=settings.record_batch_size,
     )
     metrics = Metrics(pool.stats)
+    keys = auth.KeyCache(ttl_s=5.0)
+    authenticator = Authenticator(
+        sessions=database.sessions,
+        keys=keys,
+        metrics=metrics,
+        failure_limit=settings.auth_failure_limit,
+        miss_ttl_s=settings.auth_miss_ttl_s,
+    )
     invoker = Invoker(
         catalog=catalog,
         pool=pool,
@@ -130,10 +152,14 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         code=code,
         recorder=recorder,
         metrics=metrics,
-        keys=auth.KeyCache(ttl_s=5.0),
+        keys=keys,
         invoker=invoker,
         builder=builder,
         activator=activator,
+        authenticator=authenticator,
+        monitor=MonitorAccess(
+            token=settings.monitor_token, allow=settings.monitor_allow, authenticator=authenticator
+        ),
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
     )
 
@@ -209,6 +235,11 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
 
 def served(app: FastAPI) -> ASGIApp:
     """What Uvicorn runs: the app behind the lean invoke route, which sits outside all of
-    FastAPI's middleware so invocations skip its per-request machinery (api.invoke_path)."""
+    FastAPI's middleware so invocations skip its per-request machinery (api.invoke_path),
+    and outermost the drain of unread bodies, so that early answers reach every client."""
     runtime: Runtime = app.state.runtime
-    return LeanInvokeRoute(app, runtime)
+    settings = runtime.settings
+    drain = DrainLimits(
+        max_bytes=settings.http_drain_bytes, timeout_s=settings.http_drain_timeout_s
+    )
+    return DrainUnreadBody(LeanInvokeRoute(app, runtime), drain)

@@ -51,6 +51,63 @@ class Settings(BaseSettings):
     max_log_bytes: int = 1024 * 1024
     log_excerpt_bytes: int = 4096
 
+    # The HTTP door: slow, oversized and unauthenticated callers.
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's line and headers must arrive within this, counted from the "
+        "connection's start (or, on a kept-alive connection, from the request's first byte).",
+    )
+    http_body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The longest wait for the next part of a request body; also the grace "
+        "before http_body_min_rate applies.",
+    )
+    http_body_min_rate: int = Field(
+        default=1024,
+        ge=0,
+        description="Bytes per second a body must average once http_body_timeout_s has "
+        "passed (0: no minimum), so that a body trickled in byte by byte is cut off too.",
+    )
+    http_max_connections: int = Field(
+        default=1024,
+        ge=1,
+        description="Open connections at most; the ones past it are answered 503 "
+        "TooManyConnections and closed.",
+    )
+    http_drain_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=0,
+        description="When an answer (413, 401, ...) is ready before the request body was "
+        "read, up to this many more body bytes are read and dropped so that the client reads "
+        "the answer; a longer body gets the answer and a closed connection.",
+    )
+    http_drain_timeout_s: float = Field(
+        default=30.0, gt=0, description="The longest time spent reading a body to drop it."
+    )
+    auth_failure_limit: str = Field(
+        default="30/minute",
+        description="Wrong API keys one client address may present (a `limits` rate such as "
+        "'30/minute'); past it, its calls get 429 TooManyAuthFailures until the window ends.",
+    )
+    auth_miss_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long an unknown key is remembered as unknown, so that a flood of "
+        "bad keys does not reach the database; a key created on this server is known at once.",
+    )
+    monitor_token: str | None = Field(
+        default=None,
+        description="A bearer token that may read /metrics and the detailed /readyz "
+        "(for a scraper); admin API keys may always.",
+    )
+    monitor_allow: list[str] = Field(
+        default_factory=list,
+        description="Client addresses or networks (CIDR) that may read /metrics and the "
+        "detailed /readyz without a token.",
+    )
+
     # The runtime pool.
     keep_alive_s: float = 600.0
     max_instances: int = 1000

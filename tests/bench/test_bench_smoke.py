@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GROUPS = ["warm", "first", "memory", "rate", "sandbox"]
+GROUPS = ["warm", "slow", "first", "memory", "rate", "sandbox"]
 # Rows whose measured value and baseline must both be positive numbers.
 WITH_BASELINE = [
     "warm: p50 latency, trivial (1 connection)",
     "warm: throughput, trivial",
+    "warm: p50 latency with 20 slow connections open",
     "first start of a version, trivial",
     "cold starts per second, trivial",
     "sandbox: fresh process start, every layer, p50",

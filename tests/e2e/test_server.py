@@ -48,10 +48,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait_until_busy(url: str) -> None:
+def _wait_until_busy(url: str, headers: dict[str, str]) -> None:
     """Block until the server reports an instance running an invocation."""
     for _ in range(600):
-        if "sandlot_instances_busy 1.0" in httpx.get(f"{url}/metrics").text:
+        if "sandlot_instances_busy 1.0" in httpx.get(f"{url}/metrics", headers=headers).text:
             return
         threading.Event().wait(0.01)
     raise AssertionError("no instance became busy")
@@ -138,7 +138,7 @@ def test_sigterm_lets_inflight_finish_and_leaves_no_process(tmp_path: Path) -> N
         thread.start()
         pids = _descendants(server.process.pid)
         assert pids, "the warm instance should be a child of the server"
-        _wait_until_busy(server.url)
+        _wait_until_busy(server.url, headers)
         server.process.terminate()
         thread.join(30)
     assert result["r"].status_code == 200 and result["r"].json() == "done"

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from sandlot.domain.models import Principal
-from sandlot.services import auth
 from sandlot.services.runtime import Runtime, Session
 
 
@@ -31,13 +30,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 async def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     authorization: Annotated[
         str | None, Header(description="`Bearer <API key>`", include_in_schema=False)
     ] = None,
 ) -> Principal:
-    key = auth.bearer_key(authorization)
-    return await auth.authenticate(sessions=runtime.database.sessions, key=key, cache=runtime.keys)
+    client = request.client.host if request.client else None
+    return await runtime.authenticator.authenticate(authorization, client)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

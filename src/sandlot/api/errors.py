@@ -26,6 +26,7 @@ STATUS: list[tuple[type[e.SandlotError], int]] = [
     (e.NotFound, 404),
     (e.Conflict, 409),
     (e.TooManyRequests, 429),
+    (e.RequestTimedOut, 408),
     (e.FunctionTimedOut, 504),
     (e.FunctionOutOfMemory, 507),
     (e.FunctionFailure, 502),
@@ -59,13 +60,18 @@ def error_response(
     return JSONResponse(error_body(name, detail), status_code=status, headers=headers)
 
 
-def sandlot_error_response(error: e.SandlotError) -> JSONResponse:
+def error_headers(error: e.SandlotError) -> dict[str, str]:
+    """The headers an error's answer carries besides its body."""
     headers: dict[str, str] = {}
     if isinstance(error, e.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(error, e.TooManyRequests):
+    if isinstance(error, e.TooManyRequests | e.TooManyConnections):
         headers["Retry-After"] = str(error.retry_after_s)
-    return error_response(error.name, error.detail(), status_for(error), headers)
+    return headers
+
+
+def sandlot_error_response(error: e.SandlotError) -> JSONResponse:
+    return error_response(error.name, error.detail(), status_for(error), error_headers(error))
 
 
 async def _on_sandlot_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -17,15 +17,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_body, status_for
-from sandlot.domain.errors import (
-    EventTooLarge,
-    PayloadTooLarge,
-    SandlotError,
-    TooManyRequests,
-    Unauthenticated,
-)
-from sandlot.services import auth
+from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_body, error_headers, status_for
+from sandlot.domain.errors import EventTooLarge, PayloadTooLarge, SandlotError
 from sandlot.services import invocations as service
 from sandlot.services.runtime import Runtime
 
@@ -122,9 +115,10 @@ class LeanInvokeRoute:
     ) -> tuple[int, dict[str, str], bytes]:
         request_headers = dict(scope["headers"])
         authorization = request_headers.get(b"authorization")
-        key = auth.bearer_key(authorization.decode("latin-1") if authorization else None)
-        principal = await auth.authenticate(
-            sessions=self.runtime.database.sessions, key=key, cache=self.runtime.keys
+        client = scope.get("client")
+        principal = await self.runtime.authenticator.authenticate(
+            authorization.decode("latin-1") if authorization else None,
+            client[0] if client else None,
         )
         version = parse_version(scope.get("query_string", b""))
         limit = self.runtime.settings.max_event_bytes
@@ -136,12 +130,7 @@ class LeanInvokeRoute:
 
 
 def _error(exc: SandlotError) -> tuple[int, dict[str, str], bytes]:
-    headers: dict[str, str] = {}
-    if isinstance(exc, Unauthenticated):
-        headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after_s)
-    return status_for(exc), headers, _json_error(exc.name, exc.detail())
+    return status_for(exc), error_headers(exc), _json_error(exc.name, exc.detail())
 
 
 def _json_error(name: str, detail: dict[str, Any]) -> bytes:

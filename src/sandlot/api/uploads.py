@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from sandlot.api.schemas import FunctionCreateJson, FunctionUpdateJson
 from sandlot.domain.errors import InvalidInput, PayloadTooLarge
@@ -22,17 +23,27 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 async def read_body(request: Request, limit: int, what: str = "request body") -> bytes:
     """Read at most `limit` bytes, refusing early when Content-Length already says more."""
+    chunks = [chunk async for chunk in limited(request, limit, what).stream()]
+    return b"".join(chunks)
+
+
+def limited(request: Request, limit: int, what: str) -> Request:
+    """The same request, whose body is refused (413) once it passes `limit` bytes, whether
+    Content-Length says so up front or a chunked body grows past it."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the {what} is {declared} bytes; at most {limit} are accepted")
-    chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
+
+    async def receive() -> Message:
+        nonlocal size
+        message = await request.receive()
+        size += len(message.get("body", b""))
         if size > limit:
             raise PayloadTooLarge(f"the {what} is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        return message
+
+    return Request(request.scope, receive)
 
 
 @dataclass(frozen=True)
@@ -79,10 +90,9 @@ async def deploy_input(request: Request, max_upload: int, *, creating: bool) -> 
 
 
 async def _from_multipart(request: Request, max_upload: int) -> DeployInput:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_upload + _MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"the upload is {declared} bytes; at most {max_upload} are accepted")
-    async with request.form(max_files=1, max_fields=20) as form:
+    # Starlette spools file parts of any size to disk: the stream itself is bounded.
+    bounded = limited(request, max_upload + _MULTIPART_OVERHEAD, "upload")
+    async with bounded.form(max_files=1, max_fields=20) as form:
         upload = form.get("code")
         code = None
         if isinstance(upload, UploadFile):

@@ -38,7 +38,7 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
         f"On this machine the CLI finds the admin key in {settings.admin_key_path}; elsewhere:\n"
         f"  export SANDLOT_URL={url} SANDLOT_API_KEY=<key>"
     )
-    uvicorn.run(served(app), **server_options(settings))
+    uvicorn.run(served(app), **server_options(settings, app))
 
 
 def db_upgrade(data_dir: DataDirOpt = None) -> None:

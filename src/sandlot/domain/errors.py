@@ -121,8 +121,24 @@ class TooManyRequests(SandlotError):
         self.retry_after_s = retry_after_s
 
 
+class TooManyAuthFailures(TooManyRequests):
+    """This client address presented too many wrong keys lately; it may try again later."""
+
+
+class RequestTimedOut(SandlotError):
+    """The client did not send its request's headers, or the next part of its body, in time."""
+
+
 class ServiceUnavailable(SandlotError):
     """The platform cannot run functions right now (shutting down, sandbox missing)."""
+
+
+class TooManyConnections(ServiceUnavailable):
+    """The server holds as many connections as it is allowed to; try again shortly."""
+
+    def __init__(self, message: str, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **extra)
+        self.retry_after_s = retry_after_s
 
 
 class FunctionFailure(SandlotError):

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import InvalidInput, PermissionDenied, Unauthenticated
 from sandlot.domain.ids import api_key_prefix, hash_api_key, new_api_key
@@ -24,7 +24,8 @@ class BootstrapResult:
 
 
 class KeyCache(TtlCache[str, Principal]):
-    """Key hash -> principal, so authenticating an invocation reads no database."""
+    """Key hash -> principal, so authenticating an invocation reads no database
+    (`services.authenticator` uses it)."""
 
 
 async def bootstrap(
@@ -66,22 +67,6 @@ def bearer_key(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <key>'")
     return key.strip()
-
-
-async def authenticate(
-    *, sessions: async_sessionmaker[AsyncSession], key: str, cache: KeyCache
-) -> Principal:
-    """The caller behind a key; a session is opened only when the cache has no answer."""
-    key_hash = hash_api_key(key)
-    principal = cache.get(key_hash)
-    if principal is not None:
-        return principal
-    async with sessions() as session:
-        principal = await ApiKeyRepo(session).principal_for_hash(key_hash)
-    if principal is None:
-        raise Unauthenticated("the API key is not valid (unknown or revoked)")
-    cache.put(key_hash, principal)
-    return principal
 
 
 def require_role(principal: Principal, allowed: frozenset[Role], action: str) -> None:

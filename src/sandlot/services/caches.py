@@ -35,6 +35,9 @@ class TtlCache(Generic[K, V]):
             self._entries.clear()  # crude but bounded; a cold cache only costs reads
         self._entries[key] = (time.monotonic() + self.ttl_s, value)
 
+    def discard(self, key: K) -> None:
+        self._entries.pop(key, None)
+
     def discard_where(self, predicate: Callable[[K], bool]) -> None:
         for key in [key for key in self._entries if predicate(key)]:
             del self._entries[key]

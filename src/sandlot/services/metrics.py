@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sandlot.worker.interface import InvokeOutcome, PoolStats
@@ -51,6 +52,40 @@ class _PoolCollector(Collector):
         )
 
 
+@dataclass
+class HttpStats:
+    """What the HTTP server's connections did; plain counters, bumped by the protocol."""
+
+    open_connections: int = 0
+    refused_connections: int = 0
+    header_timeouts: int = 0
+    body_timeouts: int = 0
+
+
+class _HttpCollector(Collector):
+    def __init__(self, stats: HttpStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        stats = self.stats
+        yield GaugeMetricFamily(
+            "sandlot_http_connections", "Open HTTP connections", value=stats.open_connections
+        )
+        yield CounterMetricFamily(
+            "sandlot_http_refused_connections",
+            "Connections past the cap, answered 503 TooManyConnections",
+            value=stats.refused_connections,
+        )
+        timeouts = CounterMetricFamily(
+            "sandlot_http_timeouts",
+            "Requests cut off because their headers or body came too slowly",
+            labels=["phase"],
+        )
+        timeouts.add_metric(["headers"], stats.header_timeouts)
+        timeouts.add_metric(["body"], stats.body_timeouts)
+        yield timeouts
+
+
 class Metrics:
     def __init__(self, pool_stats: Callable[[], PoolStats]) -> None:
         self.registry = CollectorRegistry()
@@ -81,6 +116,19 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_PoolCollector(pool_stats))
+        self.http = HttpStats()
+        self.registry.register(_HttpCollector(self.http))
+        self.auth_failures = Counter(
+            "sandlot_auth_failures",
+            "Requests refused for their credentials: missing, malformed or unknown",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.auth_rate_limited = Counter(
+            "sandlot_auth_rate_limited",
+            "Requests refused with 429 because their address presented too many wrong keys",
+            registry=self.registry,
+        )
 
         self._phases = {name: self.phase.labels(name) for name in PHASES}
 

@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandlot.config import Settings
 from sandlot.services.activation import Activator
 from sandlot.services.auth import KeyCache
+from sandlot.services.authenticator import Authenticator
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
+from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.storage.db import Database
 from sandlot.worker.interface import Pool
@@ -40,6 +42,8 @@ class Runtime:
     invoker: Invoker
     builder: Builder
     activator: Activator
+    authenticator: Authenticator
+    monitor: MonitorAccess
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False

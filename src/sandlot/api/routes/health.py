@@ -1,16 +1,36 @@
-"""Liveness, readiness and Prometheus metrics (no key needed)."""
+"""Liveness, readiness and Prometheus metrics.
+
+`/healthz` and the bare `/readyz` answer anyone; `/metrics` and the detailed `/readyz` (host
+paths, cgroup layout, the sandbox summary) answer only callers that may monitor
+(`services.monitor_access`): an allowed address, the monitoring token, or an admin key.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sandlot.api.deps import RuntimeDep
+from sandlot.api.schemas import ErrorOut
 
 router = APIRouter(tags=["health"])
+
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(description="`Bearer <monitoring token or admin API key>`", include_in_schema=False),
+]
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No or wrong credentials, from an address not allowed"},
+    403: {"model": ErrorOut, "description": "An API key that is not an admin's"},
+    429: {"model": ErrorOut, "description": "Too many wrong keys from this address"},
+}
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 @router.get("/healthz", summary="The process is up")
@@ -18,8 +38,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers and functions can run")
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
+@router.get(
+    "/readyz",
+    summary="The database answers and functions can run (details for monitoring callers)",
+    responses=REFUSALS,
+)
+async def readyz(
+    request: Request, runtime: RuntimeDep, authorization: AuthorizationHeader = None
+) -> JSONResponse:
+    detailed = await runtime.monitor.shows_details(authorization, _client(request))
     body: dict[str, Any] = {
         "status": "ready",
         "sandbox": runtime.settings.sandbox.value,
@@ -32,12 +59,14 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     database_problem = await runtime.database.ping()
     if database_problem:
         body["problems"].append(f"database: {database_problem}")
-    if body["problems"] or not runtime.ready:
-        body["status"] = "not ready"
-        return JSONResponse(body, status_code=503)
-    return JSONResponse(body)
+    ready = not body["problems"] and runtime.ready
+    body["status"] = "ready" if ready else "not ready"
+    return JSONResponse(body if detailed else {"status": body["status"]}, 200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(runtime: RuntimeDep) -> Response:
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=REFUSALS)
+async def metrics(
+    request: Request, runtime: RuntimeDep, authorization: AuthorizationHeader = None
+) -> Response:
+    await runtime.monitor.check(authorization, _client(request))
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -18,12 +18,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", status_code=201, response_model=KeyCreated, responses=ERRORS, summary="New key")
-async def create_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> KeyCreated:
+async def create_key(
+    body: KeyCreate, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> KeyCreated:
     auth.require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage API keys")
     created, secret = await auth.create_key(
         session=session, principal=principal, name=body.name, role=body.role.value
     )
     await session.commit()
+    runtime.authenticator.key_created(secret)
     return KeyCreated(**KeyOut.of(created).model_dump(), key=secret)
 
 
