@@ -69,11 +69,11 @@ def _log_config() -> dict[str, Any]:
     return config
 
 
-def sandbox_report() -> tuple[str, bool]:
+def sandbox_report(settings: Settings) -> tuple[str, bool]:
     """What `sandlot doctor` prints, and whether strict mode can run functions here."""
     from sandlot.sandbox.probe import required_missing
 
-    results = probe_host()
+    results = probe_host(uid_base=settings.sandbox_uid_base)
     return render_text(results), not required_missing(results)
 
 
@@ -169,7 +169,7 @@ def _announce_sandbox(runtime: Runtime) -> None:
 def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     """The whole server. `starter` overrides how function processes start (tests)."""
     runtime = _assemble(settings, starter or make_starter(settings))
-    runtime.sandbox_summary = render_text(probe_host())
+    runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

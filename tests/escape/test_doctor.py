@@ -7,6 +7,7 @@ escape suite itself cannot run unprivileged here; doctor must say why, and exit 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import sandlot
 from sandlot.sandbox.probe import probe_host
+from tests.conftest import SANDBOX_UID_BASE, open_api
+from tests.escape.conftest import sqlite_in
 
 NOBODY = 65534
 # `nobody` cannot enter /root, where the venv's base interpreter lives (pyenv); Debian's
@@ -78,3 +81,28 @@ def test_doctor_as_nobody_names_the_missing_cgroup_layers() -> None:
     # Everything else still holds for an unprivileged user here.
     for layer in ("user_namespace", "pid_namespace", "pivot_root", "seccomp", "landlock"):
         assert rows.get(layer) == "ok", (layer, proc.stdout)
+
+
+def test_doctor_and_readyz_show_the_configured_uid_base(tmp_path: Path) -> None:
+    # This run's own base (tests.conftest), never the default: the report must follow it.
+    base = SANDBOX_UID_BASE
+    expected = f"({base} to {base + 65_535})"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sandlot.cli.main", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **WIDE, "SANDLOT_SANDBOX_UID_BASE": str(base)},
+        check=False,
+    )
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("distinct_uid"))
+    assert expected in row, proc.stdout
+    summary = asyncio.run(_readyz_summary(tmp_path / "data"))
+    row = next(line for line in summary.splitlines() if line.startswith("distinct_uid"))
+    assert expected in row, summary
+
+
+async def _readyz_summary(data_dir: Path) -> str:
+    async with open_api(data_dir, sqlite_in(data_dir)) as api:
+        summary: str = (await api.client.get("/readyz")).json()["sandbox_summary"]
+        return summary

@@ -53,7 +53,7 @@ def doctor() -> None:
     """Report which sandbox layers this host provides; exit 1 if a required one is missing."""
     from sandlot.app import sandbox_report
 
-    text, ok = sandbox_report()
+    text, ok = sandbox_report(_settings())
     stdout.print(text)
     raise typer.Exit(0 if ok else 1)
 

@@ -35,7 +35,14 @@ from sandlot.sandbox.launcher import system_paths
 from sandlot.sandbox.plan import LaunchPlan
 from sandlot.sandbox.seccomp import compile_bpf, compile_instance_bpf
 from sandlot.sandbox.spares import Spares
-from sandlot.sandbox.spec import ForkLayers, ProcessHandle, ProcessSpec, SandboxLimits
+from sandlot.sandbox.spec import (
+    DEFAULT_UID_BASE,
+    UID_COUNT,
+    ForkLayers,
+    ProcessHandle,
+    ProcessSpec,
+    SandboxLimits,
+)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 # Spares (see `spares.py`): enough cgroups per limits for a burst of cold starts while the
@@ -84,8 +91,8 @@ class SandboxStarter:
         self,
         run_dir: Path,
         *,
-        uid_base: int = 100_000,
-        uid_count: int = 65_536,
+        uid_base: int = DEFAULT_UID_BASE,
+        uid_count: int = UID_COUNT,
         require_cgroups: bool = True,
         landlock: bool = True,
         setup_timeout_s: float = 10.0,
