@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,6 +32,7 @@ from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
+from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, upgrade_sync
 from sandlot.worker.pool import RuntimePool
 
@@ -166,10 +167,36 @@ def _announce_sandbox(runtime: Runtime) -> None:
         )
 
 
+def _releasing(
+    lock: DataDirLock, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan, giving the data dir up once it has ended (or failed to start)."""
+
+    @asynccontextmanager
+    async def held(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            lock.release()
+
+    return held
+
+
 def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
-    """The whole server. `starter` overrides how function processes start (tests)."""
-    runtime = _assemble(settings, starter or make_starter(settings))
-    runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
+    """The whole server. `starter` overrides how function processes start (tests).
+
+    Raises `DataDirInUse` when another server holds the data dir.
+    """
+    # First of all: a second server on this data dir must refuse before anything writes
+    # (the starter's sweep of the last run's leftovers, the probe's cgroups, migrations).
+    lock = DataDirLock.acquire(settings.data_dir)
+    try:
+        runtime = _assemble(settings, starter or make_starter(settings))
+        runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
+    except BaseException:
+        lock.release()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -197,7 +224,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         summary="A self-hosted serverless platform for Python functions.",
         description="Every call under /api/v1 needs `Authorization: Bearer <API key>`. "
         'Errors always look like `{"error": "<Name>", "detail": {"message": ...}}`.',
-        lifespan=lifespan,
+        lifespan=_releasing(lock, lifespan),
     )
     app.state.runtime = runtime
     errors.install(app)

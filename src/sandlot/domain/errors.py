@@ -125,6 +125,10 @@ class ServiceUnavailable(SandlotError):
     """The platform cannot run functions right now (shutting down, sandbox missing)."""
 
 
+class DataDirInUse(ServiceUnavailable):
+    """Another server holds the data dir: a second one on it would break the first."""
+
+
 class FunctionFailure(SandlotError):
     """The function, not the platform, failed. Subclasses name how."""
 
