@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,21 @@ def test_a_second_server_on_the_data_dir_refuses_and_touches_nothing(tmp_path: P
     # Once the first has stopped, the data dir is free again.
     again = start_server(data_dir)
     stop_server(again)
+
+
+def test_data_dir_and_database_are_private_and_functions_still_run(tmp_path: Path) -> None:
+    require_strict()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)  # an older install, or a umask that let others in
+    server = start_server(data_dir)
+    try:
+        sync_deploy(server, server.api_key, "hello", HELLO)
+        response = sync_invoke(server, server.api_key, "hello", {"name": "private"})
+        assert (response.status_code, response.json()) == (200, {"hello": "private"})
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        database = data_dir / "sandlot.db"
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    finally:
+        assert stop_server(server), server.log_path.read_text()
