@@ -105,6 +105,10 @@ class InvalidTransition(Conflict):
     pass
 
 
+class LastAdminKey(Conflict):
+    """Revoking this key would leave its namespace without an active admin key."""
+
+
 class Unauthenticated(SandlotError):
     pass
 
