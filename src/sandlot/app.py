@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +19,7 @@ from sandlot.api import errors
 from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import environments, functions, health, invocations, keys
 from sandlot.config import SandboxMode, Settings
+from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
 from sandlot.envs import BuildOptions
 from sandlot.sandbox.factory import make_starter
@@ -44,6 +47,55 @@ API_PREFIX = "/api/v1"
 def migrate(settings: Settings) -> None:
     """Apply database migrations (the server also does this when it starts)."""
     upgrade_sync(settings.resolved_database_url)
+
+
+@dataclass(frozen=True)
+class OfflineKey:
+    """A key made by `create_key_offline`: the API's answer to `POST /keys`, and the pid of
+    the server that was running on the data dir meanwhile, if one was."""
+
+    created: dict[str, Any]
+    server_pid: int | None
+
+
+def create_key_offline(settings: Settings, *, name: str, role: str) -> OfflineKey:
+    """`sandlot keys create --offline`: a key written to the database directly, no key needed.
+
+    With the server stopped it holds the data dir meanwhile (and migrates the database, as a
+    start would). With a server running it goes ahead all the same: a key is one row written
+    in one transaction, the server reads keys from the database, so the new key works at once
+    and nobody has to stop a server to get back in.
+    """
+    try:
+        lock: DataDirLock | None = DataDirLock.acquire(settings.data_dir)
+        server_pid = None
+    except DataDirInUse as busy:
+        lock, server_pid = None, busy.extra.get("pid")
+    try:
+        if lock is not None:
+            migrate(settings)
+        created = asyncio.run(_write_key(settings.resolved_database_url, name, role))
+    finally:
+        if lock is not None:
+            lock.release()
+    return OfflineKey(created, server_pid)
+
+
+async def _write_key(url: str, name: str, role: str) -> dict[str, Any]:
+    database = Database(url)
+    try:
+        async with database.sessions.begin() as session:
+            key, secret = await auth.create_key_offline(session=session, name=name, role=role)
+    finally:
+        await database.dispose()
+    return {
+        "id": key.id,
+        "name": key.name,
+        "role": key.role.value,
+        "prefix": key.prefix,
+        "created_at": key.created_at.isoformat(),
+        "key": secret,
+    }
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
