@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import HELLO, LiveServer, start_server, stop_server
 from tests.escape.conftest import (
     SANDBOX_UID_BASE,
+    assert_server_left_nothing,
     descendants,
     own_cgroup_dirs,
     processes_with,
@@ -51,6 +52,36 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 def _crash(server: LiveServer) -> None:
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
+
+
+def test_a_crashed_server_takes_what_its_functions_left_running(tmp_path: Path) -> None:
+    require_strict()
+    data_dir = tmp_path / "data"
+    marker = f"sandlot-leftover-{uuid.uuid4().hex}"
+    server = start_server(data_dir)
+    try:
+        sync_deploy(server, server.api_key, "leaver", LEAVER)
+        answer = sync_invoke(server, server.api_key, "leaver", marker)
+        assert (answer.status_code, answer.json()) == (200, "left one behind")
+        wait_for(lambda: bool(processes_with(marker)), what="the detached process never ran")
+        left = processes_with(marker)
+        assert all(uid >= SANDBOX_UID_BASE for uid in left.values()), left
+        seen = descendants(server.process.pid)
+    finally:
+        _crash(server)
+    # kill -9 of the server, and nothing else: its function processes go with it.
+    wait_for(lambda: not processes_with(marker), what=f"still alive: {processes_with(marker)}")
+    wait_for(lambda: not still_alive(seen), what=f"still alive: {still_alive(seen)}")
+    # The next start removes the crashed run's cgroups and works as before.
+    restarted = start_server(data_dir)
+    try:
+        assert not sandlot_cgroups(server.process.pid)
+        sync_deploy(restarted, restarted.api_key, "hello", HELLO)
+        assert sync_invoke(restarted, restarted.api_key, "hello", {}).json() == {"hello": "world"}
+        seen = descendants(restarted.process.pid)
+    finally:
+        assert stop_server(restarted), restarted.log_path.read_text()
+    assert_server_left_nothing(restarted, seen)
 
 
 def _cgroups_of(server_pid: int) -> dict[str, dict[str, Path]]:

@@ -199,6 +199,7 @@ class SandboxStarter:
             ro_paths=[str(p) for p in spec.ro_paths],
             fd_map=dict(spec.pass_fds),
             status_fd=status_w,
+            parent_pid=os.getpid(),
             netns_fd=group.ns.netns_fd,
             userns_fd=group.ns.userns_fd,
             root_dir=str(self._root_dir),
