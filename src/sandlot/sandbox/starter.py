@@ -3,6 +3,9 @@
 Per start the server only does cheap work on its event loop thread: take a cgroup made
 ahead in a thread (`spares.py`), write the plan to a memfd, and fork+exec the launcher
 (subprocess uses vfork, so no Python runs in a forked copy of this multi-threaded process).
+Only there: a launcher dies with the thread that forked it (see `launcher.py`), and the loop's
+thread outlives every process the starter starts. What a crash leaves anyway is recorded in
+the run dir and ended by the next start (`leftovers.py`).
 Everything that needs a single-threaded process happens in the launcher. Per group (function
 version) it takes a network namespace made ahead, off the loop, and picks a host uid.
 
