@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from sandlot.config import SandboxMode, Settings
 from sandlot.sandbox.probe import sandbox_support
 from sandlot.services.runtime import Runtime
 from sandlot.storage.db import upgrade
+from tests.readable import ReadableCopy, make_readable_copy
 
 ADMIN_KEY = "sl_testadmin_" + "k" * 40
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -297,6 +299,17 @@ def stop_server(server: LiveServer) -> bool:
         return False
     clean = "Finished server process" in server.log_path.read_text(errors="replace")
     return clean and code in (0, -signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def readable_copy() -> Iterator[ReadableCopy]:
+    """This package and what the CLI and the server import, where `nobody` can read them."""
+    # pyseccomp: the sandbox imports it when it compiles its filters, not at import time.
+    copy = make_readable_copy(["sandlot.cli.main", "sandlot.app", "pyseccomp"])
+    try:
+        yield copy
+    finally:
+        shutil.rmtree(copy.root, ignore_errors=True)
 
 
 @pytest.fixture

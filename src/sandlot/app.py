@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,6 +21,7 @@ from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import environments, functions, health, invocations, keys
 from sandlot.config import SandboxMode, Settings
+from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
 from sandlot.envs import BuildOptions
 from sandlot.sandbox.factory import make_starter
@@ -36,6 +39,7 @@ from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
+from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, upgrade_sync
 from sandlot.worker.pool import RuntimePool
 
@@ -47,6 +51,55 @@ API_PREFIX = "/api/v1"
 def migrate(settings: Settings) -> None:
     """Apply database migrations (the server also does this when it starts)."""
     upgrade_sync(settings.resolved_database_url)
+
+
+@dataclass(frozen=True)
+class OfflineKey:
+    """A key made by `create_key_offline`: the API's answer to `POST /keys`, and the pid of
+    the server that was running on the data dir meanwhile, if one was."""
+
+    created: dict[str, Any]
+    server_pid: int | None
+
+
+def create_key_offline(settings: Settings, *, name: str, role: str) -> OfflineKey:
+    """`sandlot keys create --offline`: a key written to the database directly, no key needed.
+
+    With the server stopped it holds the data dir meanwhile (and migrates the database, as a
+    start would). With a server running it goes ahead all the same: a key is one row written
+    in one transaction, the server reads keys from the database, so the new key works at once
+    and nobody has to stop a server to get back in.
+    """
+    try:
+        lock: DataDirLock | None = DataDirLock.acquire(settings.data_dir)
+        server_pid = None
+    except DataDirInUse as busy:
+        lock, server_pid = None, busy.extra.get("pid")
+    try:
+        if lock is not None:
+            migrate(settings)
+        created = asyncio.run(_write_key(settings.resolved_database_url, name, role))
+    finally:
+        if lock is not None:
+            lock.release()
+    return OfflineKey(created, server_pid)
+
+
+async def _write_key(url: str, name: str, role: str) -> dict[str, Any]:
+    database = Database(url)
+    try:
+        async with database.sessions.begin() as session:
+            key, secret = await auth.create_key_offline(session=session, name=name, role=role)
+    finally:
+        await database.dispose()
+    return {
+        "id": key.id,
+        "name": key.name,
+        "role": key.role.value,
+        "prefix": key.prefix,
+        "created_at": key.created_at.isoformat(),
+        "key": secret,
+    }
 
 
 def server_options(settings: Settings, app: FastAPI | None = None) -> dict[str, Any]:
@@ -83,11 +136,11 @@ def _log_config() -> dict[str, Any]:
     return config
 
 
-def sandbox_report() -> tuple[str, bool]:
+def sandbox_report(settings: Settings) -> tuple[str, bool]:
     """What `sandlot doctor` prints, and whether strict mode can run functions here."""
     from sandlot.sandbox.probe import required_missing
 
-    results = probe_host()
+    results = probe_host(uid_base=settings.sandbox_uid_base)
     return render_text(results), not required_missing(results)
 
 
@@ -192,10 +245,36 @@ def _announce_sandbox(runtime: Runtime) -> None:
         )
 
 
+def _releasing(
+    lock: DataDirLock, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan, giving the data dir up once it has ended (or failed to start)."""
+
+    @asynccontextmanager
+    async def held(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            lock.release()
+
+    return held
+
+
 def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
-    """The whole server. `starter` overrides how function processes start (tests)."""
-    runtime = _assemble(settings, starter or make_starter(settings))
-    runtime.sandbox_summary = render_text(probe_host())
+    """The whole server. `starter` overrides how function processes start (tests).
+
+    Raises `DataDirInUse` when another server holds the data dir.
+    """
+    # First of all: a second server on this data dir must refuse before anything writes
+    # (the starter's sweep of the last run's leftovers, the probe's cgroups, migrations).
+    lock = DataDirLock.acquire(settings.data_dir)
+    try:
+        runtime = _assemble(settings, starter or make_starter(settings))
+        runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
+    except BaseException:
+        lock.release()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -223,7 +302,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         summary="A self-hosted serverless platform for Python functions.",
         description="Every call under /api/v1 needs `Authorization: Bearer <API key>`. "
         'Errors always look like `{"error": "<Name>", "detail": {"message": ...}}`.',
-        lifespan=lifespan,
+        lifespan=_releasing(lock, lifespan),
     )
     app.state.runtime = runtime
     errors.install(app)

@@ -38,7 +38,7 @@ def sqlite_in(data_dir: Path) -> str:
 # The host, as seen from outside every sandbox.
 
 
-def _own_cgroup_dirs() -> dict[str, Path]:
+def own_cgroup_dirs() -> dict[str, Path]:
     """This process's v1 cgroup directory per sandbox controller (cgroups.py's layout)."""
     mounts: dict[str, Path] = {}
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -62,7 +62,7 @@ def sandlot_cgroups(server_pid: int | None = None) -> set[Path]:
     (the server is this test process unless told otherwise)."""
     server_pid = os.getpid() if server_pid is None else server_pid
     found: set[Path] = set()
-    for own in _own_cgroup_dirs().values():
+    for own in own_cgroup_dirs().values():
         for tree in (own / "sandlot").glob(f"starter-{server_pid}-*"):
             found.add(tree)
             found.update(child for child in tree.iterdir() if child.is_dir())

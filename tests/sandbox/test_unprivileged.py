@@ -11,15 +11,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import sandlot
 from tests.conftest import skip_outside_ci
+from tests.readable import ReadableCopy
 
 DRIVER = Path(__file__).with_name("unprivileged_driver.py")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -54,12 +53,13 @@ def work_dir() -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def test_unprivileged_sandbox(sandbox_supported: None, work_dir: Path) -> None:
+def test_unprivileged_sandbox(
+    sandbox_supported: None, work_dir: Path, readable_copy: ReadableCopy
+) -> None:
     why = _why_not()
     if why:
         skip_outside_ci(why)
-    src = Path(sandlot.__file__).resolve().parents[1]
-    site = next(p for p in sys.path if p.endswith("site-packages"))
+    driver = shutil.copy(DRIVER, work_dir / DRIVER.name)  # the checkout may be closed to nobody
     proc = subprocess.run(
         [
             "setpriv",
@@ -68,10 +68,10 @@ def test_unprivileged_sandbox(sandbox_supported: None, work_dir: Path) -> None:
             "--clear-groups",
             str(SYSTEM_PYTHON),
             "-I",
-            str(DRIVER),
+            str(driver),
             str(work_dir),
-            str(src),
-            site,
+            str(readable_copy.src),
+            str(readable_copy.site),
         ],
         capture_output=True,
         text=True,

@@ -1,8 +1,9 @@
 """Run as an unprivileged user by test_unprivileged.py: start sandboxes, print what held.
 
 Usage: python unprivileged_driver.py WORK_DIR SRC_DIR SITE_PACKAGES. Prints one JSON object.
-The system interpreter runs it (the project's venv lives under /root, which `nobody` cannot
-enter), with this project's sources and the venv's site-packages (for pyseccomp) on sys.path.
+The system interpreter runs it (the venv's base interpreter lives under /root, which `nobody`
+cannot enter, and so may the checkout), with readable copies of this project's sources and
+the venv's site-packages (tests/readable.py) on sys.path.
 """
 
 from __future__ import annotations

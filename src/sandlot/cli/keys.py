@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from sandlot.cli.config import api_session
-from sandlot.cli.output import JsonOption, fmt, fmt_time, print_json, print_table, stderr, stdout
+from sandlot.cli.config import api_session, state_of
+from sandlot.cli.output import (
+    JsonOption,
+    fmt,
+    fmt_time,
+    print_error,
+    print_json,
+    print_table,
+    stderr,
+    stdout,
+)
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -24,11 +33,23 @@ def create_key(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", "-n", help="A label for the key.")],
     role: Annotated[Role, typer.Option("--role", "-r", help="What the key may do.")],
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Write the key to this machine's database directly (SANDLOT_DATA_DIR, "
+            "SANDLOT_DATABASE_URL), needing no key: the way back in when no admin key is "
+            "left. Works with the server stopped or running.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Create a key. Its secret is printed this once only."""
-    with api_session(ctx) as client:
-        created = client.create_key(name, role.value)
+    if offline:
+        created = _create_offline(ctx, name, role)
+    else:
+        with api_session(ctx) as client:
+            created = client.create_key(name, role.value)
     if json_output:
         print_json(created)
         return
@@ -38,6 +59,27 @@ def create_key(
         "it will not be shown again.",
         style="dim",
     )
+
+
+def _create_offline(ctx: typer.Context, name: str, role: Role) -> dict[str, Any]:
+    from sandlot.app import create_key_offline
+    from sandlot.config import Settings
+    from sandlot.domain.errors import SandlotError
+
+    data_dir = state_of(ctx).data_dir
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    try:
+        made = create_key_offline(settings, name=name, role=role.value)
+    except SandlotError as exc:
+        print_error(exc.message)
+        raise typer.Exit(1) from None
+    if made.server_pid is not None:
+        stderr.print(
+            f"the server (pid {made.server_pid}) is running on this data dir; "
+            "it accepts the new key at once",
+            style="dim",
+        )
+    return made.created
 
 
 @keys_app.command("list")

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from sandlot.cli.output import stdout
+from sandlot.cli.output import print_error, stdout
 from sandlot.config import Settings
+from sandlot.domain.errors import SandlotError
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")]
@@ -31,7 +32,11 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
     from sandlot.app import create_app, served, server_options
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SandlotError as exc:  # another server holds the data dir, a sandbox layer missing
+        print_error(exc.message)
+        raise typer.Exit(1) from None
     url = f"http://{settings.host}:{settings.port}"
     stdout.print(
         f"Sandlot on {url}  (API docs: {url}/docs, data: {settings.data_dir.resolve()})\n"
@@ -53,7 +58,7 @@ def doctor() -> None:
     """Report which sandbox layers this host provides; exit 1 if a required one is missing."""
     from sandlot.app import sandbox_report
 
-    text, ok = sandbox_report()
+    text, ok = sandbox_report(_settings())
     stdout.print(text)
     raise typer.Exit(0 if ok else 1)
 

@@ -105,6 +105,10 @@ class InvalidTransition(Conflict):
     pass
 
 
+class LastAdminKey(Conflict):
+    """Revoking this key would leave its namespace without an active admin key."""
+
+
 class Unauthenticated(SandlotError):
     pass
 
@@ -139,6 +143,10 @@ class TooManyConnections(ServiceUnavailable):
     def __init__(self, message: str, *, retry_after_s: int, **extra: Any) -> None:
         super().__init__(message, retry_after_s=retry_after_s, **extra)
         self.retry_after_s = retry_after_s
+
+
+class DataDirInUse(ServiceUnavailable):
+    """Another server holds the data dir: a second one on it would break the first."""
 
 
 class FunctionFailure(SandlotError):

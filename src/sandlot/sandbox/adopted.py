@@ -72,6 +72,10 @@ class AdoptedProcess:
         self._cleaned = False
 
     @property
+    def cgroup(self) -> Cgroup | None:
+        return self._cgroup
+
+    @property
     def pid(self) -> int:
         return self._pid
 

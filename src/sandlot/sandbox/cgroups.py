@@ -192,6 +192,9 @@ class Cgroup:
             pids_limit_hit=_keyed(self.dirs["pids"] / "pids.events").get("max", 0) > 0,
         )
 
+    def exists(self) -> bool:
+        return any(d.is_dir() for d in self.dirs.values())
+
     def remove(self) -> bool:
         """rmdir every directory; False while members are still exiting (EBUSY)."""
         done = True
@@ -247,6 +250,22 @@ class CgroupTree:
             cgroup.remove()
             raise
         return cgroup
+
+    def children(self) -> list[Cgroup]:
+        """The cgroups made in this tree that still exist (one name on every hierarchy)."""
+        names = {
+            child.name
+            for base in self.bases.values()
+            if base.is_dir()
+            for child in base.iterdir()
+            if child.is_dir()
+        }
+        return [
+            Cgroup(self.version, {k: b / name for k, b in self.bases.items()}) for name in names
+        ]
+
+    def exists(self) -> bool:
+        return any(base.is_dir() for base in self.bases.values())
 
     def remove(self) -> None:
         for base in self.bases.values():

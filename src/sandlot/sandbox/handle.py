@@ -44,6 +44,10 @@ class SandboxHandle:
         self._cleaned = False
 
     @property
+    def cgroup(self) -> Cgroup | None:
+        return self._cgroup
+
+    @property
     def pid(self) -> int:
         return self._proc.pid
 

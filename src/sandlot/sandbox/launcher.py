@@ -24,6 +24,9 @@ then lives on after T exits, until the last of them has, so that a zygote's deat
 running instances with it. The server watches the zygote through its control socket, and
 killing the zygote's handle (its cgroup holds C) still ends the whole namespace.
 
+L dies with the server (a parent-death signal), and C with L, so a crash of the server takes
+the whole namespace with it.
+
 C stays as a tiny init: it reaps orphans (a Python target as pid 1 would not, and zombies
 count against the pids limit), and when T exits C exits, which makes the kernel kill whatever
 else is left in the namespace (setsid'd and double-forked children included). L stays in the
@@ -242,6 +245,19 @@ def _supervise(init_pid: int, result_r: int, oom_fd: int | None) -> None:
     _mirror(_STATUS.unpack(raw)[0] if len(raw) == _STATUS.size else init_status)
 
 
+def _die_with_server(server_pid: int) -> None:
+    """SIGKILL L when the server dies (kill -9 included); C dies with L, and with C every
+    process of the pid namespace, setsid'd and double-forked ones and a zygote's instances
+    alike. After the user namespace join, a credential change that would clear it.
+
+    The kernel sends it when the *thread* that forked L exits: the starter forks launchers
+    only on its event loop's thread, which outlives every process the starter started.
+    """
+    privileges.die_with_parent()
+    if os.getppid() != server_pid:  # the server died before that took effect
+        os._exit(EXIT_SETUP_FAILED)
+
+
 def run(plan_fd: int) -> None:
     """L: read the plan, prepare the pid namespace, fork C, then supervise it."""
     plan = read_plan(plan_fd)
@@ -251,6 +267,7 @@ def run(plan_fd: int) -> None:
         if plan.userns_fd is not None:  # unprivileged: the capabilities to unshare come from it
             namespaces.join(plan.userns_fd, namespaces.CLONE_NEWUSER)
         namespaces.unshare(namespaces.CLONE_NEWPID)
+        _die_with_server(plan.parent_pid)
         result_r, result_w = os.pipe()
         lifeline_r, lifeline_w = os.pipe()
         init_pid = os.fork()

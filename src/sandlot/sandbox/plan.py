@@ -24,6 +24,7 @@ class LaunchPlan:
         ro_paths: list[str],
         fd_map: dict[int, int],
         status_fd: int,
+        parent_pid: int,
         netns_fd: int,
         userns_fd: int | None,
         root_dir: str,
@@ -48,6 +49,7 @@ class LaunchPlan:
         self.fd_map = fd_map
         # CLOEXEC pipe to the server: an error text, or EOF once the target is exec'd.
         self.status_fd = status_fd
+        self.parent_pid = parent_pid  # the server: the launcher dies with it
         self.netns_fd = netns_fd  # the group's network namespace, kept open by the server
         self.userns_fd = userns_fd  # unprivileged only: the group's user ns, joined first
         self.root_dir = root_dir  # an empty directory to mount the new root on

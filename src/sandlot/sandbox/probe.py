@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 
 from sandlot.sandbox.cgroups import CgroupTree, CgroupUnavailable
-from sandlot.sandbox.spec import SandboxLimits
+from sandlot.sandbox.spec import DEFAULT_UID_BASE, UID_COUNT, SandboxLimits
 
 # Layers the sandbox cannot do without. Landlock is defence in depth over the read-only root
 # and the network namespace (and absent before Linux 5.13); a distinct host uid needs root.
@@ -142,15 +142,23 @@ def _cgroup_checks() -> list[LayerResult]:
     return [*results, _result("cgroup_no_swap", no_swap, swap_detail)]
 
 
-def _uid_check() -> LayerResult:
+def _uid_check(uid_base: int, uid_count: int) -> LayerResult:
     if os.geteuid() == 0:
-        return _result("distinct_uid", True, "root: each group runs as its own host uid (100000+)")
+        last = uid_base + uid_count - 1
+        detail = f"root: each group runs as its own host uid ({uid_base} to {last})"
+        return _result("distinct_uid", True, detail)
     return _result("distinct_uid", False, "unprivileged: only the server's own uid can be mapped")
 
 
-def probe_host() -> list[LayerResult]:
-    """Try every layer; takes ~0.1-0.3 s. Safe to call from the server (it never forks)."""
-    return [*_child_checks(), *_cgroup_checks(), _uid_check()]
+def probe_host(
+    *, uid_base: int = DEFAULT_UID_BASE, uid_count: int = UID_COUNT
+) -> list[LayerResult]:
+    """Try every layer; takes ~0.1-0.3 s. Safe to call from the server (it never forks).
+
+    `uid_base` and `uid_count` are the starter's (`Settings.sandbox_uid_base`), so that what
+    the report says of uids is what the server does.
+    """
+    return [*_child_checks(), *_cgroup_checks(), _uid_check(uid_base, uid_count)]
 
 
 def required_missing(results: list[LayerResult]) -> list[LayerResult]:

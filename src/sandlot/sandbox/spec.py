@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+# As root, each group (function version) runs as its own host uid from a base up.
+DEFAULT_UID_BASE = 100_000
+UID_COUNT = 65_536
+
 
 class NetworkPolicy(enum.StrEnum):
     NONE = "none"  # loopback only, in a network namespace of its own

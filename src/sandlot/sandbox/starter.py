@@ -3,6 +3,9 @@
 Per start the server only does cheap work on its event loop thread: take a cgroup made
 ahead in a thread (`spares.py`), write the plan to a memfd, and fork+exec the launcher
 (subprocess uses vfork, so no Python runs in a forked copy of this multi-threaded process).
+Only there: a launcher dies with the thread that forked it (see `launcher.py`), and the loop's
+thread outlives every process the starter starts. What a crash leaves anyway is recorded in
+the run dir and ended by the next start (`leftovers.py`).
 Everything that needs a single-threaded process happens in the launcher. Per group (function
 version) it takes a network namespace made ahead, off the loop, and picks a host uid.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import os
 import re
 import secrets
@@ -32,16 +36,33 @@ from sandlot.sandbox.adopted import AdoptedProcess, host_pid
 from sandlot.sandbox.cgroups import Cgroup, CgroupTree, CgroupUnavailable, sweep_stale_trees
 from sandlot.sandbox.handle import SandboxHandle
 from sandlot.sandbox.launcher import system_paths
+from sandlot.sandbox.leftovers import (
+    TREE_PREFIX,
+    CgroupSweeper,
+    OwnershipRecord,
+    end_previous_run,
+)
 from sandlot.sandbox.plan import LaunchPlan
 from sandlot.sandbox.seccomp import compile_bpf, compile_instance_bpf
 from sandlot.sandbox.spares import Spares
-from sandlot.sandbox.spec import ForkLayers, ProcessHandle, ProcessSpec, SandboxLimits
+from sandlot.sandbox.spec import (
+    DEFAULT_UID_BASE,
+    UID_COUNT,
+    ForkLayers,
+    ProcessHandle,
+    ProcessSpec,
+    SandboxLimits,
+)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 # Spares (see `spares.py`): enough cgroups per limits for a burst of cold starts while the
 # refill thread catches up, and network namespaces for the next new versions.
 _SPARE_CGROUPS = 6
 _SPARE_GROUPS = 2
+# How often cgroup directories that could not be removed at once are tried again.
+_SWEEP_INTERVAL_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class SandboxSetupError(ServiceUnavailable):
@@ -84,23 +105,34 @@ class SandboxStarter:
         self,
         run_dir: Path,
         *,
-        uid_base: int = 100_000,
-        uid_count: int = 65_536,
+        uid_base: int = DEFAULT_UID_BASE,
+        uid_count: int = UID_COUNT,
         require_cgroups: bool = True,
         landlock: bool = True,
         setup_timeout_s: float = 10.0,
+        sweep_interval_s: float = _SWEEP_INTERVAL_S,
     ) -> None:
         self._privileged = os.geteuid() == 0
         self._uid_base, self._uid_count = uid_base, uid_count
         self._landlock = landlock
         self._setup_timeout_s = setup_timeout_s
-        self._root_dir = Path(run_dir).resolve() / "sandbox-root"
+        run = Path(run_dir).resolve()
+        self._root_dir = run / "sandbox-root"
         self._root_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+        # Before any uid is handed out: end what the last run on this run dir left behind.
+        self._record = OwnershipRecord(run / "owned")
+        left = end_previous_run(self._record.previous())
+        self._sweeper = CgroupSweeper(left.trees)
+        self._sweep_interval_s = sweep_interval_s
+        self._sweep_task: asyncio.Task[None] | None = None
         self._bpf = compile_bpf().hex()
         self._zygote_bpf = compile_bpf(zygote=True).hex()
         self._instance_bpf = compile_instance_bpf()
         self._launcher = launcher_command()
         self._cgroups = self._make_cgroup_tree(require_cgroups)
+        self._record.begin(carried=left)
+        if self._cgroups is not None:
+            self._record.add_tree(self._cgroups)
         self._cgroup_names = itertools.count(1)
         self._spare_cgroups: Spares[SandboxLimits, Cgroup] = Spares(
             self._make_cgroup, _free_cgroup, depth=_SPARE_CGROUPS
@@ -113,16 +145,17 @@ class SandboxStarter:
         )
         self._groups: dict[str, _Group] = {}
         self._group_locks: dict[str, asyncio.Lock] = {}
-        self._used_slots: set[int] = set()
+        # Uids that a process of the last run still holds are never handed out by this one.
+        self._used_slots = {u - uid_base for u in left.uids if 0 <= u - uid_base < uid_count}
         self._live: set[SandboxHandle | AdoptedProcess] = set()
         self._closed = False
 
     @staticmethod
     def _make_cgroup_tree(required: bool) -> CgroupTree | None:
         with contextlib.suppress(OSError):
-            sweep_stale_trees()
+            sweep_stale_trees(TREE_PREFIX)
         try:
-            return CgroupTree.create(f"starter-{os.getpid()}-{secrets.token_hex(3)}")
+            return CgroupTree.create(f"{TREE_PREFIX}{os.getpid()}-{secrets.token_hex(3)}")
         except CgroupUnavailable as exc:
             if required:
                 raise SandboxSetupError(f"cgroups are not usable: {exc}") from exc
@@ -137,6 +170,7 @@ class SandboxStarter:
             raise SandboxSetupError("the sandbox starter is closed")
         if not _SAFE_NAME.match(spec.name):
             raise ValueError(f"unsafe process name for cgroups: {spec.name!r}")
+        self._keep_sweeping()
         group = await self._group(spec.group)
         cgroup = self._cgroup(spec.name, spec.limits)
         try:
@@ -145,7 +179,7 @@ class SandboxStarter:
             if cgroup is not None:
                 cgroup.remove()
             raise
-        handle = SandboxHandle(proc, cgroup, self._live.discard)
+        handle = SandboxHandle(proc, cgroup, self._forget)
         self._live.add(handle)
         try:
             error = await _read_status(status_r, self._setup_timeout_s)
@@ -168,6 +202,7 @@ class SandboxStarter:
             ro_paths=[str(p) for p in spec.ro_paths],
             fd_map=dict(spec.pass_fds),
             status_fd=status_w,
+            parent_pid=os.getpid(),
             netns_fd=group.ns.netns_fd,
             userns_fd=group.ns.userns_fd,
             root_dir=str(self._root_dir),
@@ -234,7 +269,7 @@ class SandboxStarter:
         except BaseException:
             os.close(pidfd)
             raise
-        handle = AdoptedProcess(pid, pidfd, cgroup, self._live.discard)
+        handle = AdoptedProcess(pid, pidfd, cgroup, self._forget)
         self._live.add(handle)
         try:
             if cgroup is not None:
@@ -289,6 +324,7 @@ class SandboxStarter:
         if free is None:
             raise SandboxSetupError("no free sandbox uid: raise uid_count")
         self._used_slots.add(free)
+        self._record.add_uid(self._uid_base + free)  # before any process runs as it
         return self._uid_base + free
 
     async def release_group(self, group: str) -> None:
@@ -300,16 +336,47 @@ class SandboxStarter:
         if released.host_id is not None:
             self._used_slots.discard(released.host_id - self._uid_base)
 
+    def _forget(self, handle: SandboxHandle | AdoptedProcess) -> None:
+        """A handle's cleanup is over; a cgroup whose members outlived it is swept later."""
+        self._live.discard(handle)
+        if handle.cgroup is not None and handle.cgroup.exists():
+            self._sweeper.add(handle.cgroup)
+
+    def _keep_sweeping(self) -> None:
+        if self._sweep_task is None and not self._closed:
+            self._sweep_task = asyncio.create_task(
+                self._sweep_loop(), name="sandlot-cgroup-sweeper"
+            )
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval_s)
+            try:
+                await self.sweep_leftovers()
+            except Exception:  # one bad round must not end the loop for good
+                log.exception("cgroup sweep failed")
+
+    async def sweep_leftovers(self) -> int:
+        """One round of the sweeper (see `leftovers.CgroupSweeper`); returns what is pending."""
+        return await asyncio.to_thread(self._sweeper.run_once)
+
     async def close(self) -> None:
         self._closed = True
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweep_task
         await self._spare_cgroups.close()
         await self._spare_groups.close()
         for handle in list(self._live):
             await handle.cleanup()
         for name in list(self._groups):
             await self.release_group(name)
+        pending = await self.sweep_leftovers()
         if self._cgroups is not None:
             self._cgroups.remove()
+        gone = not pending and (self._cgroups is None or not self._cgroups.exists())
+        self._record.close(everything_gone=gone)
         with contextlib.suppress(OSError):
             self._root_dir.rmdir()
 

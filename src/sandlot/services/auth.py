@@ -100,6 +100,20 @@ async def create_key(
     return created, key
 
 
+async def create_key_offline(*, session: AsyncSession, name: str, role: str) -> tuple[ApiKey, str]:
+    """A key in the default namespace, made on the database directly, without a key: the
+    recovery when no admin key is left. Whoever can write the database owns it anyway.
+    Makes the namespace if no server has started yet."""
+    namespaces = NamespaceRepo(session)
+    namespace = await namespaces.get_by_name(DEFAULT_NAMESPACE)
+    if namespace is None:
+        namespace = await namespaces.create(DEFAULT_NAMESPACE)
+    operator = Principal(
+        key_id="offline", namespace_id=namespace.id, namespace=namespace.name, role=Role.ADMIN
+    )
+    return await create_key(session=session, principal=operator, name=name, role=role)
+
+
 async def list_keys(*, session: AsyncSession, principal: Principal) -> list[ApiKey]:
     return await ApiKeyRepo(session).in_namespace(principal.namespace_id)
 

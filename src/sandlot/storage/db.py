@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The database file and the ones SQLite keeps beside it: results, logs and env values.
+_SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 def is_sqlite(url: str) -> bool:
@@ -36,11 +40,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+def _prepare_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does, and make the files an older run left
+    0600 too: SQLite gives its WAL and SHM files the database file's own mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for suffix in _SQLITE_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
 def make_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite_file(url)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -61,9 +77,7 @@ def alembic_config(url: str) -> Config:
 def upgrade_sync(url: str, revision: str = "head") -> None:
     """Apply migrations. Runs its own event loop, so call it from a thread or a CLI."""
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

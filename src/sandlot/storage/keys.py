@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from sandlot.domain.errors import ApiKeyNotFound
+from sandlot.domain.errors import ApiKeyNotFound, LastAdminKey
 from sandlot.domain.models import ApiKey, Namespace, Principal, Role
 from sandlot.storage.tables import ApiKeyRow, NamespaceRow
 
@@ -95,12 +96,49 @@ class ApiKeyRepo:
         return len((await self.session.scalars(select(ApiKeyRow.id))).all())
 
     async def revoke(self, *, namespace_id: str, key_id: str) -> ApiKey:
+        """Revoke a key; never the last active admin key of its namespace (`LastAdminKey`).
+
+        The check and the write are one UPDATE, so two admins revoking each other at once
+        cannot both succeed: on SQLite writers are serialised and the statement reads the
+        state after the other's commit; on PostgreSQL the namespace's active admin rows are
+        locked first, so the second waits for the first and then sees it.
+        """
         row = await self.session.scalar(
             select(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.namespace_id == namespace_id)
         )
         if row is None:
             raise ApiKeyNotFound(f"no API key with id {key_id!r}", key_id=key_id)
-        if row.revoked_at is None:
-            row.revoked_at = datetime.now(UTC)
-            await self.session.flush()
+        if row.revoked_at is not None:
+            return _key(row)
+        if row.role == Role.ADMIN.value:
+            await self.session.execute(
+                select(ApiKeyRow.id).where(_active_admin(ApiKeyRow, namespace_id)).with_for_update()
+            )
+        other = aliased(ApiKeyRow)
+        another_admin = exists().where(_active_admin(other, namespace_id), other.id != key_id)
+        written = await self.session.execute(
+            update(ApiKeyRow)
+            .where(
+                ApiKeyRow.id == key_id,
+                ApiKeyRow.revoked_at.is_(None),
+                or_(ApiKeyRow.role != Role.ADMIN.value, another_admin),
+            )
+            .values(revoked_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.refresh(row)
+        if written.rowcount == 0 and row.revoked_at is None:  # type: ignore[attr-defined]
+            raise LastAdminKey(
+                f"key {key_id!r} is the last active admin key of this namespace; create "
+                "another admin key before revoking it",
+                key_id=key_id,
+            )
         return _key(row)
+
+
+def _active_admin(table: type[ApiKeyRow], namespace_id: str) -> ColumnElement[bool]:
+    return and_(
+        table.namespace_id == namespace_id,
+        table.role == Role.ADMIN.value,
+        table.revoked_at.is_(None),
+    )

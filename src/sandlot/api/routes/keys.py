@@ -15,6 +15,8 @@ router = APIRouter(prefix="/keys", tags=["keys"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut} for status in (400, 401, 403, 404, 422)
 }
+# LastAdminKey: the namespace's last active admin key is never revoked.
+REVOKE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 409: {"model": ErrorOut}}
 
 
 @router.post("", status_code=201, response_model=KeyCreated, responses=ERRORS, summary="New key")
@@ -37,7 +39,7 @@ async def list_keys(session: SessionDep, principal: PrincipalDep) -> KeyList:
     return KeyList(items=[KeyOut.of(key) for key in keys])
 
 
-@router.delete("/{key_id}", status_code=204, responses=ERRORS, summary="Revoke a key")
+@router.delete("/{key_id}", status_code=204, responses=REVOKE_ERRORS, summary="Revoke a key")
 async def revoke_key(
     key_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> Response:
