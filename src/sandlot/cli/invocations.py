@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,18 +12,21 @@ from sandlot.cli.config import api_session
 from sandlot.cli.functions import NameArg
 from sandlot.cli.output import (
     JsonOption,
+    command_group,
     fmt,
     fmt_time,
+    note,
     print_json,
     print_record,
     print_table,
-    stderr,
-    stdout,
+    say,
 )
-from sandlot.client import JSON, SandlotClient
 from sandlot.domain.states import FINAL_INVOCATION_STATES, InvocationState
 
-invocations_app = typer.Typer(help="List and inspect invocations.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sandlot.client import JSON, SandlotClient
+
+invocations_app = command_group("List and inspect invocations.")
 
 _FINAL = frozenset(state.value for state in FINAL_INVOCATION_STATES)
 # How many of the newest invocations one --follow poll looks at.
@@ -54,7 +57,7 @@ def list_invocations(
     columns = ("ID", "FUNCTION", "VERSION", "STATE", "COLD", "MS", "CREATED")
     print_table(columns, (_invocation_row(item) for item in page["items"]))
     if page.get("next_cursor"):
-        stderr.print(f"more: --cursor {page['next_cursor']}", style="dim")
+        note(f"more: --cursor {page['next_cursor']}")
 
 
 def _invocation_row(invocation: JSON) -> list[str]:
@@ -131,11 +134,11 @@ def _print_logs(client: SandlotClient, invocation: JSON) -> None:
         f"{invocation.get('state')}  v{fmt(invocation.get('version'))}  "
         f"{fmt(invocation.get('duration_ms'))} ms"
     )
-    stdout.print(header, style="bold", soft_wrap=True)
+    say(header, bold=True)
     error = invocation.get("error")
     if isinstance(error, dict) and error.get("message"):
         kind = error.get("exception_type") or error.get("kind") or "error"
-        stdout.print(f"{kind}: {error['message']}", style="red", soft_wrap=True)
+        typer.secho(f"{kind}: {error['message']}", fg="red")
     excerpt = invocation.get("log_excerpt")
     if invocation.get("logs_truncated") or excerpt is None:
         excerpt = client.get_invocation_logs(invocation["id"])

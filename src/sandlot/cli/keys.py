@@ -8,9 +8,18 @@ from typing import Annotated
 import typer
 
 from sandlot.cli.config import api_session
-from sandlot.cli.output import JsonOption, fmt, fmt_time, print_json, print_table, stderr, stdout
+from sandlot.cli.output import (
+    JsonOption,
+    command_group,
+    fmt,
+    fmt_time,
+    note,
+    print_json,
+    print_table,
+    say,
+)
 
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+keys_app = command_group("Create, list and revoke API keys.")
 
 
 class Role(StrEnum):
@@ -32,11 +41,10 @@ def create_key(
     if json_output:
         print_json(created)
         return
-    stdout.print(created["key"])
-    stderr.print(
+    say(created["key"])
+    note(
         f"key {created['id']} ({created['name']}, {created['role']}): store it now, "
-        "it will not be shown again.",
-        style="dim",
+        "it will not be shown again."
     )
 
 
@@ -68,4 +76,4 @@ def revoke_key(
     """Revoke a key: it stops working at once."""
     with api_session(ctx) as client:
         client.revoke_key(key_id)
-    stdout.print(f"revoked {key_id}")
+    say(f"revoked {key_id}")
