@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 
 import pytest
 
@@ -81,3 +82,34 @@ def dead_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def test_a_keep_alive_connection_the_server_closed_is_replaced() -> None:
+    """Servers close idle keep-alive connections (uvicorn after 5 s); the next call must go
+    out on a new connection, not be lost on the closed one."""
+    closed = threading.Event()
+    answers: list[int] = []
+
+    def serve_twice(listener: socket.socket) -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                answers.append(len(answers))
+                conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{"items": []}')
+            closed.set()  # closed after its answer, as if idle for too long
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        server = threading.Thread(target=serve_twice, args=(listener,), daemon=True)
+        server.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with SandlotClient(url) as client:
+            first = client.list_keys()
+            closed.wait(timeout=30)
+            second = client.list_keys()
+        server.join(timeout=30)
+
+    assert (first, second) == ([], [])
+    assert answers == [0, 1]
