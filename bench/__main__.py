@@ -23,6 +23,7 @@ from rich.console import Console
 
 from bench import (
     results,
+    rows_cli,
     rows_cold,
     rows_envs,
     rows_first,
@@ -44,6 +45,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "cold": rows_cold.measure,
     "rate": rows_rate.measure,
     "sandbox": rows_sandbox.measure,
+    "cli": rows_cli.measure,
 }
 
 

@@ -49,6 +49,8 @@ def _start(mode: str, data_dir: Path, log_dir: Path, extra_env: dict[str, str]) 
         **os.environ,
         "SANDLOT_BOOTSTRAP_API_KEY": API_KEY,
         "SANDLOT_SANDBOX": mode,
+        # Where the server says it runs, for the CLI: the bench's own, never the user's.
+        "XDG_CONFIG_HOME": str(data_dir / "user-config"),
         **extra_env,
     }
     argv = [sys.executable, "-m", "sandlot.cli.main", "serve", "--port", str(port),

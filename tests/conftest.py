@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import fcntl
 import io
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import zipfile
@@ -61,6 +63,13 @@ def _claim_uid_base() -> tuple[int, int | None]:
 
 SANDBOX_UID_BASE, _UID_SLOT_FD = _claim_uid_base()
 os.environ["SANDLOT_SANDBOX_UID_BASE"] = str(SANDBOX_UID_BASE)
+
+# A server writes where it runs into the user's config dir, for the CLI to find it
+# (cli/serving.py): this run's servers write into a folder of the run's own, never into the
+# developer's ~/.config, and the CLIs the tests start look there.
+_CONFIG_HOME = tempfile.mkdtemp(prefix="sandlot-test-config-")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
+atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
 
 
 def skip_outside_ci(reason: str) -> NoReturn:

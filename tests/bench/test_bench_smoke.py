@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GROUPS = ["warm", "slow", "first", "memory", "rate", "sandbox"]
+GROUPS = ["warm", "slow", "first", "memory", "rate", "sandbox", "cli"]
 # Rows whose measured value and baseline must both be positive numbers.
 WITH_BASELINE = [
     "warm: p50 latency, trivial (1 connection)",
@@ -24,6 +24,8 @@ WITH_BASELINE = [
     "first start of a version, trivial",
     "cold starts per second, trivial",
     "sandbox: fresh process start, every layer, p50",
+    "cli: start-up, sandlot --help",
+    "cli: start-up, sandlot invoke",
 ]
 MEASURED_ONLY = [
     "warm: p50 latency, absolute (for scale)",

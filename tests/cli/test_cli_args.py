@@ -33,8 +33,9 @@ def dead_url() -> str:
 @pytest.fixture(autouse=True)
 def no_sandlot_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A developer's own SANDLOT_* settings must not leak into these tests."""
-    for name in ("SANDLOT_URL", "SANDLOT_API_KEY", "SANDLOT_DATA_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("URL", "API_KEY", "DATA_DIR", "HOST", "PORT"):
+        monkeypatch.delenv(f"SANDLOT_{name}", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.chdir(tmp_path)
 
 

@@ -77,6 +77,7 @@ class VersionOut(BaseModel):
 
 
 class FunctionOut(BaseModel):
+    id: str = Field(description="This function's own id; a later one of the same name differs")
     name: str
     namespace: str
     created_at: datetime
@@ -88,6 +89,7 @@ class FunctionOut(BaseModel):
     @classmethod
     def of(cls, function: Function, namespace: str, latest: Version | None) -> FunctionOut:
         return cls(
+            id=function.id,
             name=function.name,
             namespace=namespace,
             created_at=function.created_at,
@@ -109,6 +111,7 @@ class VersionList(BaseModel):
 class InvocationOut(BaseModel):
     id: str
     function: str
+    function_id: str = Field(description="The `id` of the function it ran")
     version: int
     trigger: str
     state: str
@@ -127,6 +130,7 @@ class InvocationOut(BaseModel):
         return cls(
             id=invocation.id,
             function=invocation.function_name,
+            function_id=invocation.function_id,
             version=invocation.version,
             trigger=invocation.trigger,
             state=invocation.state.value,

@@ -1,17 +1,21 @@
-"""Where the CLI finds the server: options, then `SANDLOT_*` settings, then local defaults."""
+"""Where the CLI finds the server and its key (`sandlot.client.discovery` says in what order),
+and the one way a command talks to it: `api_session`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
-from sandlot.cli.output import print_api_error, print_error, stderr
-from sandlot.client import ApiError, ClientError, ClientSettings, SandlotClient, ServerUnreachable
+from sandlot.cli.output import note, print_api_error, print_error
+
+if TYPE_CHECKING:
+    from sandlot.client import Located, SandlotClient
 
 
 @dataclass
@@ -22,14 +26,12 @@ class CliState:
     api_key: str | None = None
     data_dir: Path | None = None
 
-    def settings(self) -> ClientSettings:
-        # Only options that were given override the environment and the defaults.
-        given: dict[str, Any] = {
-            "url": self.url,
-            "api_key": self.api_key,
-            "data_dir": self.data_dir,
-        }
-        return ClientSettings(**{k: v for k, v in given.items() if v is not None})
+    def locate(self) -> Located:
+        from sandlot.client import locate
+
+        return locate(
+            url=self.url, api_key=self.api_key, data_dir=self.data_dir, environ=os.environ
+        )
 
 
 def state_of(ctx: typer.Context) -> CliState:
@@ -38,17 +40,43 @@ def state_of(ctx: typer.Context) -> CliState:
 
 @contextmanager
 def api_session(ctx: typer.Context) -> Iterator[SandlotClient]:
-    """A client for the command's duration; API and connection errors end it with status 1."""
+    """A client for the command's duration; API and connection errors end it with status 1,
+    saying where the CLI looked when the server or the key was not found."""
+    # The client is imported here, not at the top: `sandlot --help` never needs it.
+    from sandlot.client import ApiError, ClientError, SandlotClient, ServerUnreachable
+
     try:
-        with SandlotClient.from_settings(state_of(ctx).settings()) as client:
+        located = state_of(ctx).locate()
+    except ClientError as exc:  # a setting that makes no sense, e.g. SANDLOT_PORT=abc
+        print_error(str(exc))
+        raise typer.Exit(1) from None
+    try:
+        with SandlotClient(located.url, located.api_key) as client:
             yield client
     except ApiError as exc:
         print_api_error(exc)
+        if exc.name == "Unauthenticated":
+            _explain_key(located)
         raise typer.Exit(1) from None
     except ServerUnreachable as exc:
         print_error(str(exc))
-        stderr.print("Start it with `sandlot serve`, or point --url / SANDLOT_URL at it.")
+        _trail("Where the CLI looked for the server:", located.url_trail)
+        note("Start it with `sandlot serve`, or point --url / SANDLOT_URL at it.")
         raise typer.Exit(1) from None
     except ClientError as exc:
         print_error(str(exc))
         raise typer.Exit(1) from None
+
+
+def _explain_key(located: Located) -> None:
+    if located.api_key is None:
+        _trail("No API key was given or found. Where the CLI looked:", located.key_trail)
+    else:
+        _trail("The key sent came from:", located.key_trail[-1:])
+    note("Give a key with --api-key or SANDLOT_API_KEY.")
+
+
+def _trail(heading: str, places: Sequence[str]) -> None:
+    note(heading)
+    for place in places:
+        note(f"  {place}")

@@ -7,9 +7,17 @@ from typing import Annotated
 import typer
 
 from sandlot.cli.config import api_session
-from sandlot.cli.output import JsonOption, fmt, fmt_time, print_json, print_table, stdout
+from sandlot.cli.output import (
+    JsonOption,
+    command_group,
+    fmt,
+    fmt_time,
+    print_json,
+    print_table,
+    say,
+)
 
-envs_app = typer.Typer(help="List and prune dependency environments.", no_args_is_help=True)
+envs_app = command_group("List and prune dependency environments.")
 
 
 def _size(size_bytes: int) -> str:
@@ -51,4 +59,4 @@ def prune_envs(
     if json_output:
         print_json({"removed": removed})
         return
-    stdout.print(f"removed {len(removed)} environment(s)")
+    say(f"removed {len(removed)} environment(s)")

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sandlot.cli.config import api_session
 from sandlot.cli.output import (
     JsonOption,
+    command_group,
     fmt,
     fmt_time,
+    note,
     print_error,
     print_json,
     print_record,
     print_table,
-    stderr,
-    stdout,
+    say,
+    stderr_console,
 )
 from sandlot.cli.parsing import check_name, parse_env, read_data
-from sandlot.client import JSON, ApiError, FunctionConfig, SandlotClient, zip_folder
 
-functions_app = typer.Typer(help="List, show and delete functions.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sandlot.client import JSON, FunctionConfig, SandlotClient
+
+functions_app = command_group("List, show and delete functions.")
 
 NameArg = Annotated[str, typer.Argument(help="The function's name.", callback=check_name)]
 _SETTLED = frozenset({"ready", "failed"})
@@ -60,6 +64,8 @@ def deploy(
     json_output: JsonOption = False,
 ) -> None:
     """Create the function from a folder, or add a new version if it exists."""
+    from sandlot.client import FunctionConfig, zip_folder
+
     config = FunctionConfig(
         handler=handler,
         memory_mb=memory,
@@ -79,7 +85,7 @@ def deploy(
     if json_output:
         print_json(version)
     else:
-        stdout.print(f"{name}  version {version['number']}  {version['state']}")
+        say(f"{name}  version {version['number']}  {version['state']}")
     if version["state"] == "failed":
         print_error(f"version {version['number']} failed to build: {fmt(version.get('error'))}")
         raise typer.Exit(1)
@@ -88,6 +94,8 @@ def deploy(
 def _create_or_update(
     client: SandlotClient, name: str, code: bytes, config: FunctionConfig
 ) -> JSON:
+    from sandlot.client import ApiError
+
     try:
         return client.create_function(name, code, config)
     except ApiError as exc:
@@ -108,6 +116,7 @@ def _new_version(client: SandlotClient, function: JSON) -> JSON:
 
 def _follow_build(client: SandlotClient, name: str, number: int, *, quiet: bool) -> None:
     """Show the build log live (on stderr, so stdout stays the result) with a spinner."""
+    stderr = stderr_console()
     with stderr.status(f"building {name} version {number}...") as status:
         for event, data in client.follow_build(name, number):
             if event == "log" and data:
@@ -134,10 +143,9 @@ def invoke(
         outcome = client.invoke(name, event, version=version)
     print_json(outcome.result)
     if verbose:
-        stderr.print(
+        note(
             f"invocation {outcome.invocation_id}  version {fmt(outcome.version)}  "
-            f"cold start {fmt(outcome.cold_start)}  {fmt(outcome.duration_ms)} ms",
-            style="dim",
+            f"cold start {fmt(outcome.cold_start)}  {fmt(outcome.duration_ms)} ms"
         )
 
 
@@ -189,7 +197,7 @@ def delete_function(
         typer.confirm(f"Delete function {name} and all its versions?", abort=True)
     with api_session(ctx) as client:
         client.delete_function(name)
-    stdout.print(f"deleted {name}")
+    say(f"deleted {name}")
 
 
 def versions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,49 +12,75 @@ from sandlot.cli.config import api_session
 from sandlot.cli.functions import NameArg
 from sandlot.cli.output import (
     JsonOption,
+    command_group,
     fmt,
     fmt_time,
+    note,
     print_json,
     print_record,
     print_table,
-    stderr,
-    stdout,
+    say,
 )
-from sandlot.client import JSON, SandlotClient
 from sandlot.domain.states import FINAL_INVOCATION_STATES, InvocationState
 
-invocations_app = typer.Typer(help="List and inspect invocations.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sandlot.client import JSON, SandlotClient
+
+invocations_app = command_group("List and inspect invocations.")
 
 _FINAL = frozenset(state.value for state in FINAL_INVOCATION_STATES)
 # How many of the newest invocations one --follow poll looks at.
 _FOLLOW_PAGE = 50
 
 IdArg = Annotated[str, typer.Argument(help="The invocation id.")]
+IncludeDeletedOption = Annotated[
+    bool,
+    typer.Option("--include-deleted", help="Also of the functions of that name that were deleted."),
+]
 
 
 @invocations_app.command("list")
 def list_invocations(
     ctx: typer.Context,
     function: Annotated[
-        str | None, typer.Option("--function", "-f", help="Only this function.")
+        str | None,
+        typer.Option(
+            "--function",
+            "-f",
+            help="Only this function: the one that has the name now, not deleted ones.",
+        ),
     ] = None,
     state: Annotated[InvocationState | None, typer.Option(help="Only in this state.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many.", min=1)] = None,
     cursor: Annotated[str | None, typer.Option(help="Continue after a previous page.")] = None,
+    function_id: Annotated[
+        str | None, typer.Option(help="Only the function with this id, live or deleted.")
+    ] = None,
+    include_deleted: IncludeDeletedOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """List invocations, newest first."""
     with api_session(ctx) as client:
         page = client.list_invocations(
-            function=function, state=state.value if state else None, limit=limit, cursor=cursor
+            function=function,
+            state=state.value if state else None,
+            limit=limit,
+            cursor=cursor,
+            function_id=function_id,
+            include_deleted=include_deleted,
         )
     if json_output:
         print_json(page)
         return
-    columns = ("ID", "FUNCTION", "VERSION", "STATE", "COLD", "MS", "CREATED")
-    print_table(columns, (_invocation_row(item) for item in page["items"]))
+    columns = ["ID", "FUNCTION", "VERSION", "STATE", "COLD", "MS", "CREATED"]
+    rows = [_invocation_row(item) for item in page["items"]]
+    if include_deleted:  # which function of that name each one ran
+        columns.insert(2, "FUNCTION ID")
+        for row, item in zip(rows, page["items"], strict=True):
+            row.insert(2, fmt(item.get("function_id")))
+    print_table(columns, rows)
     if page.get("next_cursor"):
-        stderr.print(f"more: --cursor {page['next_cursor']}", style="dim")
+        note(f"more: --cursor {page['next_cursor']}")
 
 
 def _invocation_row(invocation: JSON) -> list[str]:
@@ -97,14 +123,19 @@ def logs(
     ] = False,
     limit: Annotated[int, typer.Option(help="How many recent invocations.", min=1)] = 20,
     interval: Annotated[float, typer.Option(help="Seconds between polls.", hidden=True)] = 1.0,
+    include_deleted: IncludeDeletedOption = False,
 ) -> None:
-    """Print the logs of a function's recent invocations, oldest first."""
+    """Print the logs of a function's recent invocations, oldest first. A function deleted
+    and made again is a new function: its logs start afresh (see --include-deleted)."""
     with api_session(ctx) as client:
-        client.get_function(name)  # so that a typo says FunctionNotFound, not nothing at all
+        if not include_deleted:
+            _check_live(client, name)
         if not follow:
-            recent = client.list_invocations(function=name, limit=limit)["items"]
+            recent = client.list_invocations(
+                function=name, limit=limit, include_deleted=include_deleted
+            )["items"]
             for invocation in reversed(recent):
-                _print_logs(client, invocation)
+                _print_logs(client, invocation, show_function=include_deleted)
             return
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow is meant to end
             _follow(client, name, limit, interval)
@@ -125,17 +156,35 @@ def _follow(client: SandlotClient, name: str, limit: int, interval: float) -> No
         page = client.list_invocations(function=name, limit=_FOLLOW_PAGE)["items"]
 
 
-def _print_logs(client: SandlotClient, invocation: JSON) -> None:
+def _check_live(client: SandlotClient, name: str) -> None:
+    """A typo says FunctionNotFound rather than nothing at all; for a deleted function, the
+    hint says how to see its history."""
+    from sandlot.client import ApiError
+
+    try:
+        client.get_function(name)
+    except ApiError as exc:
+        if (
+            exc.name == "FunctionNotFound"
+            and client.list_invocations(function=name, limit=1)["items"]
+        ):
+            note(f"{name} was deleted; its logs: sandlot logs {name} --include-deleted")
+        raise
+
+
+def _print_logs(client: SandlotClient, invocation: JSON, *, show_function: bool = False) -> None:
     header = (
         f"==> {fmt_time(invocation.get('created_at'))}  {invocation['id']}  "
         f"{invocation.get('state')}  v{fmt(invocation.get('version'))}  "
         f"{fmt(invocation.get('duration_ms'))} ms"
     )
-    stdout.print(header, style="bold", soft_wrap=True)
+    if show_function:
+        header += f"  function {fmt(invocation.get('function_id'))}"
+    say(header, bold=True)
     error = invocation.get("error")
     if isinstance(error, dict) and error.get("message"):
         kind = error.get("exception_type") or error.get("kind") or "error"
-        stdout.print(f"{kind}: {error['message']}", style="red", soft_wrap=True)
+        typer.secho(f"{kind}: {error['message']}", fg="red")
     excerpt = invocation.get("log_excerpt")
     if invocation.get("logs_truncated") or excerpt is None:
         excerpt = client.get_invocation_logs(invocation["id"])

@@ -10,16 +10,17 @@ import typer
 from sandlot.cli.config import api_session, state_of
 from sandlot.cli.output import (
     JsonOption,
+    command_group,
     fmt,
     fmt_time,
+    note,
     print_error,
     print_json,
     print_table,
-    stderr,
-    stdout,
+    say,
 )
 
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+keys_app = command_group("Create, list and revoke API keys.")
 
 
 class Role(StrEnum):
@@ -53,11 +54,10 @@ def create_key(
     if json_output:
         print_json(created)
         return
-    stdout.print(created["key"])
-    stderr.print(
+    say(created["key"])
+    note(
         f"key {created['id']} ({created['name']}, {created['role']}): store it now, "
-        "it will not be shown again.",
-        style="dim",
+        "it will not be shown again."
     )
 
 
@@ -74,10 +74,9 @@ def _create_offline(ctx: typer.Context, name: str, role: Role) -> dict[str, Any]
         print_error(exc.message)
         raise typer.Exit(1) from None
     if made.server_pid is not None:
-        stderr.print(
+        note(
             f"the server (pid {made.server_pid}) is running on this data dir; "
-            "it accepts the new key at once",
-            style="dim",
+            "it accepts the new key at once"
         )
     return made.created
 
@@ -110,4 +109,4 @@ def revoke_key(
     """Revoke a key: it stops working at once."""
     with api_session(ctx) as client:
         client.revoke_key(key_id)
-    stdout.print(f"revoked {key_id}")
+    say(f"revoked {key_id}")

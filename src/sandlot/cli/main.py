@@ -20,6 +20,9 @@ app = typer.Typer(
     help="Sandlot: deploy, invoke and inspect Python functions.",
     no_args_is_help=True,
     add_completion=False,
+    # Click's plain help, not Rich's panels: importing Rich alone takes about a third of the
+    # 0.3 s that `sandlot --help` may take.
+    rich_markup_mode=None,
     # Locals would include the API key; a traceback must never print it.
     pretty_exceptions_show_locals=False,
 )
@@ -36,15 +39,21 @@ def main(
     ctx: typer.Context,
     url: Annotated[
         str | None,
-        typer.Option(help="Server URL. (env SANDLOT_URL; default http://127.0.0.1:8000)"),
+        typer.Option(
+            help="Server URL. (env SANDLOT_URL; else SANDLOT_HOST/SANDLOT_PORT, else the "
+            "server running on this machine, else http://127.0.0.1:8000)"
+        ),
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(help="API key. (env SANDLOT_API_KEY; default: <data-dir>/admin.key)"),
+        typer.Option(help="API key. (env SANDLOT_API_KEY; else the admin key of the server found)"),
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="The local server's data dir. (env SANDLOT_DATA_DIR; default .sandlot)"),
+        typer.Option(
+            help="A local server's data dir, to find it and its key in. "
+            "(env SANDLOT_DATA_DIR; default .sandlot)"
+        ),
     ] = None,
     version: Annotated[
         bool | None,

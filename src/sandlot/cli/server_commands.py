@@ -1,18 +1,21 @@
 """Commands that run on the server's own machine: `serve`, `db upgrade`, `doctor`.
 
-They assemble the server from `Settings` directly instead of talking HTTP.
+They assemble the server from `Settings` directly instead of talking HTTP. What they need is
+imported when they run: `sandlot --help` and the HTTP commands never pay for it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sandlot.cli.output import print_error, stdout
-from sandlot.config import Settings
-from sandlot.domain.errors import SandlotError
+from sandlot.cli.output import command_group, print_error, say
+
+if TYPE_CHECKING:
+    from sandlot.config import Settings
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")]
@@ -22,14 +25,17 @@ DataDirOpt = Annotated[
 
 
 def _settings(**given: Any) -> Settings:
+    from sandlot.config import Settings
+
     return Settings(**{key: value for key, value in given.items() if value is not None})
 
 
 def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the Sandlot server (API, runtime pool) until Ctrl-C or SIGTERM."""
-    import uvicorn
-
     from sandlot.app import create_app, served, server_options
+    from sandlot.cli.serving import run_server
+    from sandlot.client.discovery import SERVER_FILE, connect_url, user_config_dir
+    from sandlot.domain.errors import SandlotError
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
     try:
@@ -37,13 +43,14 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
     except SandlotError as exc:  # another server holds the data dir, a sandbox layer missing
         print_error(exc.message)
         raise typer.Exit(1) from None
-    url = f"http://{settings.host}:{settings.port}"
-    stdout.print(
+    url = connect_url(settings.host, settings.port)
+    say(
         f"Sandlot on {url}  (API docs: {url}/docs, data: {settings.data_dir.resolve()})\n"
-        f"On this machine the CLI finds the admin key in {settings.admin_key_path}; elsewhere:\n"
+        f"On this machine the CLI finds it and its admin key from any directory (through "
+        f"{user_config_dir(os.environ) / SERVER_FILE}); elsewhere:\n"
         f"  export SANDLOT_URL={url} SANDLOT_API_KEY=<key>"
     )
-    uvicorn.run(served(app), **server_options(settings, app))
+    run_server(served(app), settings, server_options(settings, app))
 
 
 def db_upgrade(data_dir: DataDirOpt = None) -> None:
@@ -51,7 +58,7 @@ def db_upgrade(data_dir: DataDirOpt = None) -> None:
     from sandlot.app import migrate
 
     migrate(_settings(data_dir=data_dir))
-    stdout.print("database is up to date")
+    say("database is up to date")
 
 
 def doctor() -> None:
@@ -59,13 +66,13 @@ def doctor() -> None:
     from sandlot.app import sandbox_report
 
     text, ok = sandbox_report(_settings())
-    stdout.print(text)
+    say(text)
     raise typer.Exit(0 if ok else 1)
 
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(doctor)
-    db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+    db_app = command_group("Database maintenance.")
     db_app.command("upgrade")(db_upgrade)
     app.add_typer(db_app, name="db")

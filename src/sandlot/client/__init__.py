@@ -1,18 +1,9 @@
 """The Python client for Sandlot's REST API, used by the CLI, the tests and users."""
 
+from sandlot.client.discovery import DEFAULT_URL, Located, locate
+from sandlot.client.errors import FUNCTION_FAILURES, ApiError, ClientError, ServerUnreachable
 from sandlot.client.folders import zip_folder
-from sandlot.client.http import (
-    DEFAULT_URL,
-    FUNCTION_FAILURES,
-    JSON,
-    ApiError,
-    ClientError,
-    ClientSettings,
-    FunctionConfig,
-    InvokeResult,
-    SandlotClient,
-    ServerUnreachable,
-)
+from sandlot.client.http import JSON, FunctionConfig, InvokeResult, SandlotClient
 
 __all__ = [
     "DEFAULT_URL",
@@ -20,10 +11,11 @@ __all__ = [
     "JSON",
     "ApiError",
     "ClientError",
-    "ClientSettings",
     "FunctionConfig",
     "InvokeResult",
+    "Located",
     "SandlotClient",
     "ServerUnreachable",
+    "locate",
     "zip_folder",
 ]

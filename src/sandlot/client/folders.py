@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -100,6 +99,8 @@ def _folder_files(root: Path, rules: list[_IgnoreRule]) -> Iterator[tuple[str, P
 def zip_folder(path: str | os.PathLike[str]) -> bytes:
     """Zip a function's folder the same way every time: sorted entries, fixed timestamps
     and permissions, honouring `.sandlotignore`, always without caches, `.git` and `.venv`."""
+    import zipfile  # here, not at the top: `sandlot invoke` imports this module, never zips
+
     root = Path(path)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder")

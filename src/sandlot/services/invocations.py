@@ -14,6 +14,7 @@ from sandlot.domain.states import InvocationState
 from sandlot.services.catalog import Catalog
 from sandlot.services.metrics import Metrics
 from sandlot.services.recorder import InvocationRecorder
+from sandlot.storage.functions import FunctionRepo
 from sandlot.storage.invocations import InvocationRepo
 from sandlot.worker.interface import InvokeOutcome, Pool, VersionSpec
 
@@ -112,14 +113,26 @@ async def list_invocations(
     state: InvocationState | None,
     limit: int,
     cursor: str | None,
+    function_id: str | None = None,
+    include_deleted: bool = False,
 ) -> InvocationPage:
+    """A page of history. A name means one function, never several mixed: the one that has
+    the name now (the live one, else the one deleted last), unless `include_deleted` asks for
+    every function that had it. `function_id` names one function exactly."""
     await recorder.run_once()
+    name_filter = function
+    if function is not None and function_id is None and not include_deleted:
+        function_id = await FunctionRepo(session).current_id(principal.namespace_id, function)
+        if function_id is None:
+            return InvocationPage(items=[], next_cursor=None)
+        name_filter = None  # the id says it all
     return await InvocationRepo(session).page(
         principal.namespace_id,
-        function_name=function,
+        function_name=name_filter,
         state=state,
         limit=max(1, min(limit, MAX_PAGE)),
         cursor=cursor,
+        function_id=function_id,
     )
 
 

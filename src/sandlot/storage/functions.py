@@ -74,6 +74,22 @@ class FunctionRepo:
     async def get(self, namespace_id: str, name: str) -> Function:
         return _function(await self._live_row(namespace_id, name))
 
+    async def current_id(self, namespace_id: str, name: str) -> str | None:
+        """The id of the function that goes by `name` now: the live one, else the one deleted
+        last (whose history outlives it), else None."""
+        query = (
+            select(FunctionRow.id)
+            .where(FunctionRow.namespace_id == namespace_id, FunctionRow.name == name)
+            .order_by(
+                FunctionRow.deleted_at.is_not(None),  # false, the live one, sorts first
+                FunctionRow.deleted_at.desc(),
+                FunctionRow.created_at.desc(),
+            )
+            .limit(1)
+        )
+        found: str | None = await self.session.scalar(query)
+        return found
+
     async def in_namespace(self, namespace_id: str) -> list[Function]:
         rows = await self.session.scalars(
             select(FunctionRow)

@@ -112,10 +112,13 @@ class InvocationRepo:
         state: InvocationState | None,
         limit: int,
         cursor: str | None,
+        function_id: str | None = None,
     ) -> InvocationPage:
         query = select(InvocationRow).where(InvocationRow.namespace_id == namespace_id)
         if function_name is not None:
             query = query.where(InvocationRow.function_name == function_name)
+        if function_id is not None:
+            query = query.where(InvocationRow.function_id == function_id)
         if state is not None:
             query = query.where(InvocationRow.state == state.value)
         if cursor is not None:

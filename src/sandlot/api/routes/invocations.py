@@ -82,10 +82,22 @@ async def list_invocations(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,
-    function: str | None = None,
+    function: str | None = Query(
+        default=None,
+        description="A function name: the invocations of the function that has it now (the "
+        "live one, else the one deleted last), never of several mixed",
+    ),
     state: InvocationState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: str | None = Query(default=None, description="next_cursor of the previous page"),
+    function_id: str | None = Query(
+        default=None, description="One function exactly, live or deleted (its `id`)"
+    ),
+    include_deleted: bool = Query(
+        default=False,
+        description="With `function`: every function that had the name, deleted ones too; "
+        "each item's `function_id` tells them apart",
+    ),
 ) -> InvocationList:
     page = await service.list_invocations(
         session=session,
@@ -95,6 +107,8 @@ async def list_invocations(
         state=state,
         limit=limit,
         cursor=cursor,
+        function_id=function_id,
+        include_deleted=include_deleted,
     )
     return InvocationList(
         items=[InvocationOut.of(item) for item in page.items], next_cursor=page.next_cursor
