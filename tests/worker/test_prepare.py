@@ -48,7 +48,9 @@ BROKEN = [
         False,
         id="missing-dynamically",
     ),
-    pytest.param("handler = 42\n", "HandlerNotFound", ["is a int, not a function"], False, id="int"),
+    pytest.param(
+        "handler = 42\n", "HandlerNotFound", ["is a int, not a function"], False, id="int"
+    ),
     pytest.param(
         "handler = None\n", "HandlerNotFound", ["is a NoneType, not a function"], False, id="none"
     ),
@@ -121,4 +123,3 @@ async def test_output_printed_while_the_import_fails_is_returned(
     prepared = await pool.prepare(function("print('loading config')\nraise SystemExit(3)\n"))
     assert prepared.error is not None and prepared.error.exception_type == "SystemExit"
     assert prepared.logs == "loading config\n"
-

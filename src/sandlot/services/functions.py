@@ -25,12 +25,11 @@ from sandlot.domain.limits import (
 from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
 from sandlot.domain.states import VersionState
 from sandlot.services import archives
-from sandlot.services.activation import Activator
 from sandlot.services.auth import require_role
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
-from sandlot.worker.interface import Pool
+from sandlot.worker.interface import Pool, import_timeout_s
 
 
 @dataclass(frozen=True)
@@ -67,19 +66,34 @@ DEFAULT_CONFIG = VersionConfig(
 class Deployed:
     function: Function
     version: Version
-
-    @property
-    def needs_build(self) -> bool:
-        return self.version.state is VersionState.PENDING
+    has_requirements: bool  # its build installs dependencies: it answers `pending`
 
 
-def after_commit(builder: Builder, activator: Activator, deployed: Deployed) -> None:
-    """Call after the deploy's transaction committed: the build reads the new version, and a
-    version ready at once goes live (older versions retire, warm instances start)."""
-    if deployed.needs_build:
-        builder.submit(deployed.function, deployed.version)
-    else:
-        activator.version_ready(deployed.function)
+# Past the import's own budget, what starting the version's sandbox may take.
+_CHECK_MARGIN_S = 5.0
+
+
+def after_commit(builder: Builder, deployed: Deployed) -> None:
+    """Call after the deploy's transaction committed: the build reads the new version. It
+    installs what the code declares, if anything, and then checks that the handler imports;
+    a version that passes goes live (older versions retire, warm instances start)."""
+    builder.submit(deployed.function, deployed.version)
+
+
+async def settled(*, session: AsyncSession, builder: Builder, deployed: Deployed) -> Deployed:
+    """The deploy's answer. A version without requirements is checked within moments, so
+    the answer waits for its check (bounded by the import's budget) and already says
+    `ready` or `failed`; one with requirements answers `pending` and is followed live."""
+    if deployed.has_requirements:
+        return deployed
+    function, version = deployed.function, deployed.version
+    bound = import_timeout_s(version.config.timeout_s) + _CHECK_MARGIN_S
+    await builder.wait(function.id, version.number, bound)
+    return replace(
+        deployed,
+        function=await FunctionRepo(session).get(function.namespace_id, function.name),
+        version=await VersionRepo(session).get(function, version.number),
+    )
 
 
 async def create_function(
@@ -108,6 +122,8 @@ async def update_function(
     changes: ConfigChanges,
     code_store: CodeStore,
 ) -> Deployed:
+    """A new version from new code, or from the newest version's code (ready or not) when
+    `code` is None, with `changes` over the newest version's configuration."""
     require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
     functions = FunctionRepo(session)
     function = await functions.get(principal.namespace_id, name)
@@ -146,7 +162,7 @@ async def _new_version(
 ) -> Deployed:
     await CodeBlobRepo(session).put(archive.sha256, archive.data)
     code_dir = await asyncio.to_thread(code_store.put, archive)
-    # A bad requirements file fails the deploy now; a good one is built after the commit.
+    # A bad declaration fails the deploy now; the build runs after the commit.
     requirements = requirements_of(code_dir, config.handler)
     functions = FunctionRepo(session)
     number = await functions.next_version_number(function.id)
@@ -158,11 +174,10 @@ async def _new_version(
         code_size=len(archive.data),
         state=VersionState.PENDING,
     )
-    if requirements is None:
-        version = await VersionRepo(session).move(function, number, VersionState.READY)
-        await functions.set_latest(function.id, number)
     return Deployed(
-        function=await functions.get(function.namespace_id, function.name), version=version
+        function=await functions.get(function.namespace_id, function.name),
+        version=version,
+        has_requirements=requirements is not None,
     )
 
 

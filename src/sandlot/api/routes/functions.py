@@ -16,6 +16,13 @@ from sandlot.services import functions as service
 
 router = APIRouter(prefix="/functions", tags=["functions"])
 
+_DEPLOY_STATES = (
+    "A version becomes `ready` only once its handler has imported inside its own sandbox. "
+    "Without requirements the answer waits for that check, so `config.state` is already "
+    "`ready` or `failed` (with the traceback in `config.error`); with requirements it is "
+    "`pending`: follow the build log. `latest_version` moves only to a ready version."
+)
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in {
@@ -37,6 +44,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     responses=ERRORS,
     openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
     summary="Create a function from a zip; this makes version 1",
+    description=_DEPLOY_STATES,
 )
 async def create_function(
     request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
@@ -55,7 +63,8 @@ async def create_function(
         code_store=runtime.code,
     )
     await session.commit()
-    service.after_commit(runtime.builder, runtime.activator, deployed)
+    service.after_commit(runtime.builder, deployed)
+    deployed = await service.settled(session=session, builder=runtime.builder, deployed=deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 
@@ -65,6 +74,8 @@ async def create_function(
     responses=ERRORS,
     openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
     summary="New code and/or configuration: a new immutable version",
+    description=_DEPLOY_STATES
+    + " Without new code, the new version takes the newest version's code.",
 )
 async def update_function(
     name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
@@ -79,7 +90,8 @@ async def update_function(
         code_store=runtime.code,
     )
     await session.commit()
-    service.after_commit(runtime.builder, runtime.activator, deployed)
+    service.after_commit(runtime.builder, deployed)
+    deployed = await service.settled(session=session, builder=runtime.builder, deployed=deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 
