@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import platform
 import zipfile
 
 import pytest
@@ -165,3 +166,33 @@ async def test_openapi_documents_the_routes(api: Api) -> None:
     invoke = spec["paths"]["/api/v1/functions/{name}/invoke"]["post"]
     assert {"200", "429", "502", "504", "507"} <= set(invoke["responses"])
     assert "/api/v1/invocations/{invocation_id}/logs" in spec["paths"]
+
+
+async def test_a_function_needing_another_python_is_refused_at_deploy(api: Api) -> None:
+    here = platform.python_version()
+    needs_newer = {
+        "main.py": '# /// script\n# requires-python = ">=3.99"\n# ///\n' + HELLO["main.py"],
+    }
+    refused = await api.deploy("newer", needs_newer)
+    assert refused.status_code == 400, refused.text
+    body = refused.json()
+    assert body["error"] == "PythonVersionUnsupported"
+    assert body["detail"]["python_version"] == here
+    assert body["detail"]["requires_python"] == ">=3.99"
+    assert f"Python {here}" in body["detail"]["message"]
+    assert (await api.client.get("/api/v1/functions/newer")).status_code == 404
+
+    await api.deploy("fn", HELLO)
+    pinned_old = {**HELLO, "pyproject.toml": '[project]\nname = "fn"\nrequires-python = "<3"\n'}
+    response = await api.client.put(
+        "/api/v1/functions/fn",
+        files={"code": ("c.zip", zip_bytes(pinned_old), "application/zip")},
+    )
+    assert response.status_code == 400 and response.json()["error"] == "PythonVersionUnsupported"
+    assert (await api.client.get("/api/v1/functions/fn")).json()["versions"] == 1
+
+    met = {**HELLO, "pyproject.toml": f'[project]\nname = "fn"\nrequires-python = "=={here}"\n'}
+    accepted = await api.client.put(
+        "/api/v1/functions/fn", files={"code": ("c.zip", zip_bytes(met), "application/zip")}
+    )
+    assert accepted.status_code == 200 and accepted.json()["config"]["state"] == "ready"

@@ -21,9 +21,11 @@ from sandlot.domain.limits import (
     check_memory_mb,
     check_min_warm,
     check_timeout_s,
+    split_handler,
 )
 from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
 from sandlot.domain.states import VersionState
+from sandlot.envs import check_python_version
 from sandlot.services import archives
 from sandlot.services.auth import require_role
 from sandlot.services.builds import Builder, requirements_of
@@ -104,13 +106,15 @@ async def create_function(
     code: bytes,
     changes: ConfigChanges,
     code_store: CodeStore,
+    python_version: str,
 ) -> Deployed:
+    """`python_version` is the Python that functions run on here (`Builder.python_version`)."""
     require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
     check_function_name(name)
     config = changes.apply(DEFAULT_CONFIG)
     archive = await _checked(code, config, code_store)
     function = await FunctionRepo(session).create(principal.namespace_id, name)
-    return await _new_version(session, function, config, archive, code_store)
+    return await _new_version(session, function, config, archive, code_store, python_version)
 
 
 async def update_function(
@@ -121,6 +125,7 @@ async def update_function(
     code: bytes | None,
     changes: ConfigChanges,
     code_store: CodeStore,
+    python_version: str,
 ) -> Deployed:
     """A new version from new code, or from the newest version's code (ready or not) when
     `code` is None, with `changes` over the newest version's configuration."""
@@ -136,7 +141,7 @@ async def update_function(
         archive = await _checked(data, config, code_store)
     else:
         raise InvalidInput("the function has no code yet: upload a zip")
-    return await _new_version(session, function, config, archive, code_store)
+    return await _new_version(session, function, config, archive, code_store, python_version)
 
 
 async def _newest_version(session: AsyncSession, function: Function) -> Version | None:
@@ -159,11 +164,13 @@ async def _new_version(
     config: VersionConfig,
     archive: archives.CheckedArchive,
     code_store: CodeStore,
+    python_version: str,
 ) -> Deployed:
     await CodeBlobRepo(session).put(archive.sha256, archive.data)
     code_dir = await asyncio.to_thread(code_store.put, archive)
     # A bad declaration fails the deploy now; the build runs after the commit.
     requirements = requirements_of(code_dir, config.handler)
+    check_python_version(code_dir, split_handler(config.handler)[0], python_version)
     functions = FunctionRepo(session)
     number = await functions.next_version_number(function.id)
     version = await VersionRepo(session).create(

@@ -61,6 +61,7 @@ async def create_function(
         code=given.code,
         changes=given.changes,
         code_store=runtime.code,
+        python_version=runtime.builder.python_version,
     )
     await session.commit()
     service.after_commit(runtime.builder, deployed)
@@ -88,6 +89,7 @@ async def update_function(
         code=given.code,
         changes=given.changes,
         code_store=runtime.code,
+        python_version=runtime.builder.python_version,
     )
     await session.commit()
     service.after_commit(runtime.builder, deployed)
