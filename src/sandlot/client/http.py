@@ -169,17 +169,28 @@ class FunctionConfig:
     max_concurrency: int | None = None
     min_warm: int | None = None
     keep_alive_s: int | None = None
+    # Updates only: change the newest version's environment key by key (`env` replaces it).
+    env_set: Mapping[str, str] | None = None
+    env_unset: tuple[str, ...] | None = None
 
     def fields(self) -> JSON:
         given = {k: v for k, v in asdict(self).items() if v is not None}
-        if "env" in given:
-            given["env"] = dict(given["env"])
+        for key in ("env", "env_set"):
+            if key in given:
+                given[key] = dict(given[key])
+        if "env_unset" in given:
+            given["env_unset"] = list(given["env_unset"])
         return given
 
 
 def _multipart_form(fields: JSON) -> dict[str, str]:
-    # Multipart fields are strings; `env` travels as a JSON object string per the contract.
-    return {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
+    # Multipart fields are strings; `env`, `env_set` and `env_unset` travel as JSON text.
+    return {k: json.dumps(v) if isinstance(v, dict | list) else str(v) for k, v in fields.items()}
+
+
+# A deploy without requirements answers once its handler has imported in its sandbox, which
+# the server bounds by the import's budget (up to the function's timeout).
+_DEPLOY_TIMEOUT = httpx.Timeout(_INVOKE_READ_TIMEOUT_S, connect=10.0)
 
 
 class SandlotClient:
@@ -254,22 +265,27 @@ class SandlotClient:
     ) -> JSON:
         form = _multipart_form({"name": name, **(config or FunctionConfig()).fields()})
         files = {"code": ("code.zip", zip_bytes, "application/zip")}
-        result: JSON = self._json("POST", "/functions", data=form, files=files)
+        result: JSON = self._json(
+            "POST", "/functions", data=form, files=files, timeout=_DEPLOY_TIMEOUT
+        )
         return result
 
     def update_function(
         self, name: str, zip_bytes: bytes | None = None, config: FunctionConfig | None = None
     ) -> JSON:
-        """Make a new version; fields left out keep the latest version's values."""
+        """Make a new version; fields left out keep the newest version's values, and without
+        `zip_bytes` it takes the newest version's code (a configuration change)."""
         fields = (config or FunctionConfig()).fields()
         path = f"/functions/{name}"
         if zip_bytes is None:
             # Without a file a form would go out url-encoded, which the contract does not
             # accept; JSON is its other accepted body.
-            result: JSON = self._json("PUT", path, json=fields)
+            result: JSON = self._json("PUT", path, json=fields, timeout=_DEPLOY_TIMEOUT)
         else:
             files = {"code": ("code.zip", zip_bytes, "application/zip")}
-            result = self._json("PUT", path, data=_multipart_form(fields), files=files)
+            result = self._json(
+                "PUT", path, data=_multipart_form(fields), files=files, timeout=_DEPLOY_TIMEOUT
+            )
         return result
 
     def list_functions(self) -> list[JSON]:

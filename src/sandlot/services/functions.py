@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +37,11 @@ from sandlot.worker.interface import Pool, import_timeout_s
 
 @dataclass(frozen=True)
 class ConfigChanges:
-    """What a deploy sets; None keeps the previous version's value (or the default)."""
+    """What a deploy sets; None keeps the previous version's value (or the default).
+
+    `env` replaces the whole environment; `env_set` and `env_unset` change the previous
+    version's one key by key (a key unset that is not there is no error).
+    """
 
     handler: str | None = None
     memory_mb: int | None = None
@@ -45,10 +50,20 @@ class ConfigChanges:
     max_concurrency: int | None = None
     min_warm: int | None = None
     keep_alive_s: int | None = None
+    env_set: dict[str, str] | None = None
+    env_unset: tuple[str, ...] | None = None
 
     def apply(self, base: VersionConfig) -> VersionConfig:
-        changes = {key: value for key, value in vars(self).items() if value is not None}
-        config = replace(base, **changes)
+        replaced: dict[str, Any] = {
+            "handler": self.handler,
+            "memory_mb": self.memory_mb,
+            "timeout_s": self.timeout_s,
+            "env": self._env(base.env),
+            "max_concurrency": self.max_concurrency,
+            "min_warm": self.min_warm,
+            "keep_alive_s": self.keep_alive_s,
+        }
+        config = replace(base, **{key: v for key, v in replaced.items() if v is not None})
         check_handler(config.handler)
         check_memory_mb(config.memory_mb)
         check_timeout_s(config.timeout_s)
@@ -57,6 +72,22 @@ class ConfigChanges:
         check_min_warm(config.min_warm)
         check_keep_alive_s(config.keep_alive_s)
         return config
+
+    def _env(self, current: dict[str, str]) -> dict[str, str] | None:
+        if self.env_set is None and self.env_unset is None:
+            return self.env
+        if self.env is not None:
+            raise InvalidInput(
+                "give either 'env' (the whole environment) or 'env_set'/'env_unset' "
+                "(changes to the current one), not both"
+            )
+        both = sorted(set(self.env_set or {}) & set(self.env_unset or ()))
+        if both:
+            raise InvalidInput(f"{both} are both set and unset", keys=both)
+        merged = {**current, **(self.env_set or {})}
+        for key in self.env_unset or ():
+            merged.pop(key, None)
+        return merged
 
 
 DEFAULT_CONFIG = VersionConfig(

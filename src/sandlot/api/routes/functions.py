@@ -76,7 +76,9 @@ async def create_function(
     openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
     summary="New code and/or configuration: a new immutable version",
     description=_DEPLOY_STATES
-    + " Without new code, the new version takes the newest version's code.",
+    + " Without new code, the new version takes the newest version's code. `env` replaces "
+    "the whole environment; `env_set` (an object) and `env_unset` (a list of names) change "
+    "the newest version's one key at a time.",
 )
 async def update_function(
     name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
