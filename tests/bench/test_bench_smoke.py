@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GROUPS = ["warm", "first", "memory", "rate", "sandbox"]
+GROUPS = ["warm", "first", "memory", "rate", "sandbox", "deploy"]
 # Rows whose measured value and baseline must both be positive numbers.
 WITH_BASELINE = [
     "warm: p50 latency, trivial (1 connection)",
@@ -23,6 +23,7 @@ WITH_BASELINE = [
     "first start of a version, trivial",
     "cold starts per second, trivial",
     "sandbox: fresh process start, every layer, p50",
+    "deploy until ready, zero-config, trivial",
 ]
 MEASURED_ONLY = [
     "warm: p50 latency, absolute (for scale)",
