@@ -7,7 +7,8 @@ worker's global instance and memory caps (`capacity.py`). To make that room, idl
 of any function are evicted, least recently used first, then what the launcher keeps
 (spares, then zygotes of versions with no instance). The reaper's round does the same while
 the host's available memory is under `Settings.min_available_memory_mb`, sparing the
-instances that `min_warm` keeps.
+instances that `min_warm` keeps. `prepare` is a new version's import check: it starts what
+the version's calls will start from (its zygote, or one instance) and keeps it.
 """
 
 from __future__ import annotations
