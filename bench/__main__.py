@@ -42,6 +42,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "memory": rows_memory.measure,
     "first": rows_first.measure,
     "envs": rows_envs.measure,
+    "deploy": rows_envs.measure_zero_config,
     "cold": rows_cold.measure,
     "rate": rows_rate.measure,
     "sandbox": rows_sandbox.measure,

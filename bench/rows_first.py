@@ -1,7 +1,10 @@
-"""First start of a version (no zygote yet) against `python -c "import <deps>; import main"`.
+"""First call of a new version against `python -c "import <deps>; import main"`.
 
 Each sample deploys a new version of the function (same code, so the same environment) and
-times its first invocation through HTTP from the bench process; the deploy is not timed.
+times its first invocation through HTTP from the bench process; the deploy is not timed. A
+deploy checks that the handler imports by starting the version's zygote and keeps it, so
+this first call is a cold start forked from that zygote, not an import (the import's cost
+is in the deploy row, `rows_envs.measure_zero_config`).
 """
 
 from __future__ import annotations

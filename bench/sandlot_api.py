@@ -24,6 +24,7 @@ class Deployed:
     name: str
     version: int
     deploy_s: float  # from the upload until the version was ready
+    ready_in_answer: bool = True  # the deploy's own answer said ready (no build to follow)
 
 
 def client(url: str) -> httpx.Client:
@@ -50,14 +51,14 @@ def deploy(
     # `config` is the version this deploy made; `latest_version` moves only once it is ready.
     config = body.get("config") or {}
     number = int(config.get("number") or body["versions"])
-    state = config.get("state", "ready")
-    while state not in ("ready", "failed"):
+    version = config
+    ready_in_answer = version.get("state") == "ready"
+    while version.get("state") not in ("ready", "failed"):
         time.sleep(0.05)  # the build runs in the server; polling is the API's way to follow it
         version = http.get(f"{API}/functions/{name}/versions/{number}").json()
-        state = version.get("state", "failed")
-        if state == "failed":
-            raise DeployFailed(f"version {number} of {name} failed: {version.get('error')}")
-    return Deployed(name, number, time.perf_counter() - started)
+    if version.get("state") == "failed":
+        raise DeployFailed(f"version {number} of {name} failed: {version.get('error')}")
+    return Deployed(name, number, time.perf_counter() - started, ready_in_answer)
 
 
 def invoke(http: httpx.Client, name: str, event_json: str) -> httpx.Response:

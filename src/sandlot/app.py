@@ -39,6 +39,7 @@ from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
+from sandlot.services.specs import SpecDefaults
 from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, upgrade_sync
 from sandlot.worker.pool import RuntimePool
@@ -159,21 +160,21 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         # Late-bound: the activator needs the catalog, which needs this builder.
         activator.version_ready(function)
 
+    defaults = SpecDefaults(
+        keep_alive_s=settings.keep_alive_s,
+        max_concurrency=settings.default_max_concurrency,
+        tmp_mb=settings.tmp_mb,
+    )
     builder = Builder(
         database=database,
         code=code,
         envs_root=settings.envs_dir,
         options=BuildOptions.from_settings(settings),
+        pool=pool,
+        defaults=defaults,
         on_ready=on_ready,
     )
-    catalog = Catalog(
-        database=database,
-        code=code,
-        builder=builder,
-        keep_alive_s=settings.keep_alive_s,
-        max_concurrency=settings.default_max_concurrency,
-        tmp_mb=settings.tmp_mb,
-    )
+    catalog = Catalog(database=database, code=code, builder=builder, defaults=defaults)
     activator = Activator(database=database, catalog=catalog, pool=pool)
     recorder = InvocationRecorder(
         database.sessions,

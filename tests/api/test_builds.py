@@ -142,7 +142,7 @@ async def test_a_pruned_environment_of_a_live_version_is_rebuilt_not_installed_a
     assert response.json()["detail"]["state"] == "building"
     await _settle(built)
     again = await built.invoke("fn")
-    assert again.status_code == 200 and again.json() == {"alpha": "1.0"}
+    assert again.status_code == 200 and again.json() == {"alpha": "1.0"}, again.text
 
 
 async def test_concurrent_deploys_of_the_same_requirements(built: Api) -> None:
@@ -171,3 +171,43 @@ async def test_the_collector_removes_environments_no_live_version_uses(
         removed = await api.runtime.builder.collect_garbage()  # the periodic round
         assert len(removed) == 1
         assert (await api.invoke("kept")).json() == {"alpha": "1.0"}
+
+
+async def test_a_build_whose_module_fails_to_import_fails_and_latest_stays(built: Api) -> None:
+    await built.deploy("fn", USES_ALPHA)
+    await _settle(built)
+    undeclared = {
+        **USES_ALPHA,
+        "main.py": "import alpha\nimport not_declared\n\ndef handler(event, context):\n"
+        "    return 2\n",
+    }
+    response = await built.client.put(
+        "/api/v1/functions/fn",
+        files={"code": ("c.zip", zip_bytes(undeclared), "application/zip")},
+    )
+    assert response.status_code == 200 and response.json()["config"]["state"] == "pending"
+    async with built.client.stream(
+        "GET", "/api/v1/functions/fn/versions/2/build-log", params={"follow": "true"}
+    ) as stream:
+        events = "".join([chunk async for chunk in stream.aiter_text()])
+    # Every line of the traceback is an event of its own, and the build ends failed.
+    assert "event: log\ndata: Traceback (most recent call last):\n\n" in events
+    assert "data: ModuleNotFoundError: No module named 'not_declared'\n\n" in events
+    assert events.rstrip().endswith("event: end\ndata: failed")
+    await _settle(built)
+    failed = (await built.client.get("/api/v1/functions/fn/versions/2")).json()
+    assert failed["state"] == "failed"
+    assert "ModuleNotFoundError: No module named 'not_declared'" in failed["error"]
+    assert "Traceback (most recent call last)" in failed["error"]
+    log = (await built.client.get("/api/v1/functions/fn/versions/2/build-log")).text
+    assert "is ready" in log and "No module named 'not_declared'" in log
+    assert (await built.client.get("/api/v1/functions/fn")).json()["latest_version"] == 1
+    assert (await built.invoke("fn")).json() == {"alpha": "1.0"}
+
+    fixed = {**USES_ALPHA, "main.py": "import alpha\ndef handler(event, context):\n    return 3\n"}
+    await built.client.put(
+        "/api/v1/functions/fn", files={"code": ("c.zip", zip_bytes(fixed), "application/zip")}
+    )
+    await _settle(built)
+    assert (await built.client.get("/api/v1/functions/fn")).json()["latest_version"] == 3
+    assert (await built.invoke("fn")).json() == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import platform
 import zipfile
 
 import pytest
@@ -165,3 +166,98 @@ async def test_openapi_documents_the_routes(api: Api) -> None:
     invoke = spec["paths"]["/api/v1/functions/{name}/invoke"]["post"]
     assert {"200", "429", "502", "504", "507"} <= set(invoke["responses"])
     assert "/api/v1/invocations/{invocation_id}/logs" in spec["paths"]
+
+
+async def test_a_function_needing_another_python_is_refused_at_deploy(api: Api) -> None:
+    here = platform.python_version()
+    needs_newer = {
+        "main.py": '# /// script\n# requires-python = ">=3.99"\n# ///\n' + HELLO["main.py"],
+    }
+    refused = await api.deploy("newer", needs_newer)
+    assert refused.status_code == 400, refused.text
+    body = refused.json()
+    assert body["error"] == "PythonVersionUnsupported"
+    assert body["detail"]["python_version"] == here
+    assert body["detail"]["requires_python"] == ">=3.99"
+    assert f"Python {here}" in body["detail"]["message"]
+    assert (await api.client.get("/api/v1/functions/newer")).status_code == 404
+
+    await api.deploy("fn", HELLO)
+    pinned_old = {**HELLO, "pyproject.toml": '[project]\nname = "fn"\nrequires-python = "<3"\n'}
+    response = await api.client.put(
+        "/api/v1/functions/fn",
+        files={"code": ("c.zip", zip_bytes(pinned_old), "application/zip")},
+    )
+    assert response.status_code == 400 and response.json()["error"] == "PythonVersionUnsupported"
+    assert (await api.client.get("/api/v1/functions/fn")).json()["versions"] == 1
+
+    met = {**HELLO, "pyproject.toml": f'[project]\nname = "fn"\nrequires-python = "=={here}"\n'}
+    accepted = await api.client.put(
+        "/api/v1/functions/fn", files={"code": ("c.zip", zip_bytes(met), "application/zip")}
+    )
+    assert accepted.status_code == 200 and accepted.json()["config"]["state"] == "ready"
+
+
+ENV_ECHO = {
+    "main.py": "import os\n\ndef handler(event, context):\n"
+    "    return {k: v for k, v in os.environ.items() if len(k) == 1}\n"
+}
+
+
+async def test_env_set_and_unset_change_the_newest_versions_environment(api: Api) -> None:
+    created = await api.deploy("fn", ENV_ECHO, env='{"A": "1", "B": "2"}')
+    sha = created.json()["config"]["code_sha256"]
+    changed = await api.client.put(
+        "/api/v1/functions/fn", json={"env_set": {"B": "3", "C": "4"}, "env_unset": ["A", "Z"]}
+    )
+    assert changed.status_code == 200, changed.text
+    config = changed.json()["config"]
+    assert (config["number"], config["env"], config["code_sha256"]) == (
+        2,
+        {"B": "3", "C": "4"},
+        sha,
+    )
+    assert (await api.invoke("fn")).json() == {"B": "3", "C": "4"}
+    # The same through a multipart upload with new code.
+    multipart = await api.client.put(
+        "/api/v1/functions/fn",
+        files={"code": ("c.zip", zip_bytes(ENV_ECHO), "application/zip")},
+        data={"env_set": '{"D": "5"}', "env_unset": '["C"]'},
+    )
+    assert multipart.status_code == 200, multipart.text
+    assert multipart.json()["config"]["env"] == {"B": "3", "D": "5"}
+    versions = (await api.client.get("/api/v1/functions/fn/versions")).json()["items"]
+    assert [v["env"] for v in versions][1:] == [{"B": "3", "C": "4"}, {"A": "1", "B": "2"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"env": {"A": "1"}, "env_set": {"B": "2"}}, 400, "InvalidInput"),
+        ({"env_set": {"X": "1"}, "env_unset": ["X"]}, 400, "InvalidInput"),
+        ({"env_set": {"SANDLOT_X": "1"}}, 400, "InvalidInput"),
+        ({"env_unset": "A"}, 422, "ValidationError"),
+        ({"env_set": {"A": 1}}, 422, "ValidationError"),
+    ],
+    ids=["with-env", "set-and-unset", "reserved", "unset-not-a-list", "value-not-a-string"],
+)
+async def test_bad_env_changes_are_refused_with_a_named_error(
+    api: Api, body: dict[str, object], status: int, error: str
+) -> None:
+    await api.deploy("fn", ENV_ECHO)
+    response = await api.client.put("/api/v1/functions/fn", json=body)
+    assert response.status_code == status, response.text
+    assert _error(response.json()) == error
+    assert (await api.client.get("/api/v1/functions/fn")).json()["versions"] == 1
+
+
+async def test_a_new_function_takes_env_not_env_changes(api: Api) -> None:
+    response = await api.deploy("fn", ENV_ECHO, env_set='{"A": "1"}')
+    assert response.status_code == 400 and _error(response.json()) == "InvalidInput"
+    assert (await api.deploy("gn", ENV_ECHO)).status_code == 201
+    multipart = await api.client.put(
+        "/api/v1/functions/gn",
+        files={"code": ("c.zip", zip_bytes(ENV_ECHO), "application/zip")},
+        data={"env_unset": '{"not": "a list"}'},
+    )
+    assert multipart.status_code == 400 and _error(multipart.json()) == "InvalidInput"

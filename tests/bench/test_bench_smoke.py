@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GROUPS = ["warm", "slow", "first", "memory", "rate", "sandbox", "cli"]
+GROUPS = ["warm", "slow", "first", "memory", "rate", "sandbox", "cli", "deploy"]
 # Rows whose measured value and baseline must both be positive numbers.
 WITH_BASELINE = [
     "warm: p50 latency, trivial (1 connection)",
@@ -26,6 +26,7 @@ WITH_BASELINE = [
     "sandbox: fresh process start, every layer, p50",
     "cli: start-up, sandlot --help",
     "cli: start-up, sandlot invoke",
+    "deploy until ready, zero-config, trivial",
 ]
 MEASURED_ONLY = [
     "warm: p50 latency, absolute (for scale)",

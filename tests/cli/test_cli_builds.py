@@ -69,6 +69,22 @@ def test_a_failed_build_exits_nonzero_with_uvs_error(
     assert versions[0]["state"] == "failed"
 
 
+def test_a_build_whose_module_fails_to_import_exits_nonzero_with_the_traceback(
+    server_with_links: LiveServer, tmp_path: Path
+) -> None:
+    cli = Cli(server_with_links, tmp_path)
+    cli.ok("deploy", str(_folder(tmp_path / "v1", "alpha\n")), "--name", "fn")
+    folder = _folder(tmp_path / "v2", "alpha\n")
+    (folder / "main.py").write_text("import alpha\nimport not_declared\nhandler = print\n")
+    failed = cli.run("deploy", str(folder), "--name", "fn")
+    assert failed.returncode == 1
+    assert "environment" in failed.stderr  # the dependencies were installed first
+    assert "Traceback (most recent call last)" in failed.stderr
+    assert "ModuleNotFoundError: No module named 'not_declared'" in failed.stderr
+    assert json.loads(cli.ok("invoke", "fn")) == {"alpha": "1.0"}
+    assert cli.json("functions", "get", "fn", "--json")["latest_version"] == 1
+
+
 def test_doctor_reports_every_layer_on_this_host() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "sandlot.cli.main", "doctor"],

@@ -33,6 +33,10 @@ def test_versions_move_only_along_the_table() -> None:
     assert transition(VERSION_MOVES, VersionState.PENDING, VersionState.BUILDING)
     with pytest.raises(InvalidTransition):
         transition(VERSION_MOVES, VersionState.READY, VersionState.PENDING)
+    # Only a build, which ends with the import check, makes a version ready or failed.
+    for unchecked in (VersionState.READY, VersionState.FAILED):
+        with pytest.raises(InvalidTransition):
+            transition(VERSION_MOVES, VersionState.PENDING, unchecked)
 
 
 def test_invocation_ids_sort_in_creation_order_even_within_a_millisecond() -> None:

@@ -160,3 +160,23 @@ async def test_versions_run_as_host_uids_from_the_operators_base(
         assert uids.split()[1:] == [str(base)] * 4
     finally:
         await runtime.close(grace_s=0)
+
+
+async def test_a_version_that_fails_to_import_gives_its_uid_back(
+    sandbox_supported: None, tmp_path: Path
+) -> None:
+    """Each version's sandbox has a host uid of its own; with room for two, a third and a
+    fourth failed import check (and then a good version) still find one free."""
+    starter = SandboxStarter(tmp_path / "run", uid_base=SANDBOX_UID_BASE, uid_count=2)
+    runtime = RuntimePool(starter, Settings(data_dir=tmp_path / "data"))
+    functions = FunctionFactory(tmp_path / "functions")
+    try:
+        for _ in range(4):
+            prepared = await runtime.prepare(functions("raise RuntimeError('broken')\n"))
+            assert prepared.error is not None, "the import should fail"
+            assert prepared.error.exception_type == "RuntimeError", prepared.error
+        good = functions(HANDLER)
+        assert (await runtime.prepare(good)).error is None
+        value(await runtime.invoke(good, "a", b"null"))
+    finally:
+        await runtime.close(grace_s=0)

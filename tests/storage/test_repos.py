@@ -87,6 +87,7 @@ async def test_versions_are_numbered_and_latest_moves_forward(session: AsyncSess
             code_size=3,
             state=VersionState.PENDING,
         )
+    await versions.move(function, 3, VersionState.BUILDING)
     await versions.move(function, 3, VersionState.READY)
     await functions.set_latest(function.id, 3)
     await functions.set_latest(function.id, 2)  # an older build finishing late changes nothing

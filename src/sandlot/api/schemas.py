@@ -38,6 +38,10 @@ class FunctionUpdateJson(BaseModel):
     max_concurrency: int | None = None
     min_warm: int | None = None
     keep_alive_s: int | None = None
+    env_set: dict[str, str] | None = Field(
+        None, description="Merged into the newest version's env (instead of `env`)"
+    )
+    env_unset: list[str] | None = Field(None, description="Names removed from that env")
 
 
 class VersionOut(BaseModel):

@@ -68,6 +68,15 @@ DEPLOY_REQUEST_BODY: dict[str, Any] = {
                     "max_concurrency": {"type": "integer", "description": "1 to 1000"},
                     "min_warm": {"type": "integer", "default": 0},
                     "keep_alive_s": {"type": "integer", "description": "0 to 86400"},
+                    "env_set": {
+                        "type": "string",
+                        "description": "PUT only: a JSON object of strings merged into the "
+                        "newest version's env",
+                    },
+                    "env_unset": {
+                        "type": "string",
+                        "description": "PUT only: a JSON list of names removed from it",
+                    },
                 },
             }
         },
@@ -79,7 +88,7 @@ DEPLOY_REQUEST_BODY: dict[str, Any] = {
 async def deploy_input(request: Request, max_upload: int, *, creating: bool) -> DeployInput:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        return await _from_multipart(request, max_upload)
+        return await _from_multipart(request, max_upload, creating=creating)
     if content_type.startswith("application/json"):
         return await _from_json(request, max_upload, creating=creating)
     raise InvalidInput(
@@ -89,7 +98,7 @@ async def deploy_input(request: Request, max_upload: int, *, creating: bool) -> 
     )
 
 
-async def _from_multipart(request: Request, max_upload: int) -> DeployInput:
+async def _from_multipart(request: Request, max_upload: int, *, creating: bool) -> DeployInput:
     # Starlette spools file parts of any size to disk: the stream itself is bounded.
     bounded = limited(request, max_upload + _MULTIPART_OVERHEAD, "upload")
     async with bounded.form(max_files=1, max_fields=20) as form:
@@ -102,6 +111,9 @@ async def _from_multipart(request: Request, max_upload: int) -> DeployInput:
         elif upload is not None:
             raise InvalidInput("'code' must be a file upload (a zip)")
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    env_set, env_unset = _env_field(fields.get("env_set"), "env_set"), _names(fields)
+    if creating and (env_set is not None or env_unset is not None):
+        raise InvalidInput("a new function takes 'env'; 'env_set' and 'env_unset' are for PUT")
     return DeployInput(
         name=fields.get("name"),
         code=code,
@@ -113,8 +125,23 @@ async def _from_multipart(request: Request, max_upload: int) -> DeployInput:
             max_concurrency=_int_field(fields, "max_concurrency"),
             min_warm=_int_field(fields, "min_warm"),
             keep_alive_s=_int_field(fields, "keep_alive_s"),
+            env_set=env_set,
+            env_unset=env_unset,
         ),
     )
+
+
+def _names(fields: dict[str, str]) -> tuple[str, ...] | None:
+    raw = fields.get("env_unset")
+    if raw is None or raw == "":
+        return None
+    try:
+        names = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"env_unset must be a JSON list: {exc}", field="env_unset") from exc
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise InvalidInput("env_unset must be a JSON list of strings", field="env_unset")
+    return tuple(names)
 
 
 def _int_field(fields: dict[str, str], name: str) -> int | None:
@@ -127,17 +154,17 @@ def _int_field(fields: dict[str, str], name: str) -> int | None:
         raise InvalidInput(f"{name} must be an integer, got {raw!r}", field=name) from exc
 
 
-def _env_field(raw: str | None) -> dict[str, str] | None:
+def _env_field(raw: str | None, name: str = "env") -> dict[str, str] | None:
     if raw is None or raw == "":
         return None
     try:
         env = json.loads(raw)
     except ValueError as exc:
-        raise InvalidInput(f"env must be a JSON object of strings: {exc}", field="env") from exc
+        raise InvalidInput(f"{name} must be a JSON object of strings: {exc}", field=name) from exc
     if not isinstance(env, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in env.items()
     ):
-        raise InvalidInput("env must be a JSON object whose values are strings", field="env")
+        raise InvalidInput(f"{name} must be a JSON object whose values are strings", field=name)
     return env
 
 
@@ -161,6 +188,12 @@ async def _from_json(request: Request, max_upload: int, *, creating: bool) -> De
             max_concurrency=parsed.max_concurrency,
             min_warm=parsed.min_warm,
             keep_alive_s=parsed.keep_alive_s,
+            env_set=parsed.env_set if isinstance(parsed, FunctionUpdateJson) else None,
+            env_unset=(
+                tuple(parsed.env_unset)
+                if isinstance(parsed, FunctionUpdateJson) and parsed.env_unset is not None
+                else None
+            ),
         ),
     )
 

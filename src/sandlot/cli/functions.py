@@ -32,6 +32,26 @@ NameArg = Annotated[str, typer.Argument(help="The function's name.", callback=ch
 _SETTLED = frozenset({"ready", "failed"})
 
 
+# The configuration options `deploy` and `config` share.
+HandlerOption = Annotated[
+    str | None, typer.Option(help="module.function (the server defaults to main.handler).")
+]
+MemoryOption = Annotated[int | None, typer.Option(help="Memory limit in MB.", min=1)]
+TimeoutOption = Annotated[int | None, typer.Option(help="Timeout in seconds.", min=1)]
+MaxConcurrencyOption = Annotated[
+    int | None, typer.Option(help="At most this many instances at once.", min=1)
+]
+MinWarmOption = Annotated[
+    int | None, typer.Option(help="Keep this many instances started and ready.", min=0)
+]
+KeepAliveOption = Annotated[
+    int | None, typer.Option(help="Stop idle instances after this many seconds.", min=0)
+]
+WaitOption = Annotated[
+    bool, typer.Option(help="Follow the dependency build until the version is ready.")
+]
+
+
 def deploy(
     ctx: typer.Context,
     path: Annotated[
@@ -41,26 +61,23 @@ def deploy(
         ),
     ],
     name: Annotated[str, typer.Option("--name", "-n", help="Function name.", callback=check_name)],
-    handler: Annotated[
-        str | None, typer.Option(help="module.function (the server defaults to main.handler).")
-    ] = None,
-    memory: Annotated[int | None, typer.Option(help="Memory limit in MB.", min=1)] = None,
-    timeout: Annotated[int | None, typer.Option(help="Timeout in seconds.", min=1)] = None,
+    handler: HandlerOption = None,
+    memory: MemoryOption = None,
+    timeout: TimeoutOption = None,
     env: Annotated[
-        list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="KEY=VALUE, repeatable. Replaces the whole environment: variables not given "
+            "are gone (to change one, use `sandlot config NAME --env-set/--env-unset`). "
+            "Without --env a new version keeps the current environment.",
+        ),
     ] = None,
-    max_concurrency: Annotated[
-        int | None, typer.Option(help="At most this many instances at once.", min=1)
-    ] = None,
-    min_warm: Annotated[
-        int | None, typer.Option(help="Keep this many instances started and ready.", min=0)
-    ] = None,
-    keep_alive: Annotated[
-        int | None, typer.Option(help="Stop idle instances after this many seconds.", min=0)
-    ] = None,
-    wait: Annotated[
-        bool, typer.Option(help="Follow the dependency build until the version is ready.")
-    ] = True,
+    max_concurrency: MaxConcurrencyOption = None,
+    min_warm: MinWarmOption = None,
+    keep_alive: KeepAliveOption = None,
+    wait: WaitOption = True,
     json_output: JsonOption = False,
 ) -> None:
     """Create the function from a folder, or add a new version if it exists."""
@@ -78,10 +95,64 @@ def deploy(
     code = zip_folder(path)
     with api_session(ctx) as client:
         function = _create_or_update(client, name, code, config)
-        version = _new_version(client, function)
-        if wait and version["state"] not in _SETTLED:
-            _follow_build(client, name, version["number"], quiet=json_output)
-            version = client.get_version(name, version["number"])
+        version = _settle(client, function, wait=wait, quiet=json_output)
+    _report(name, version, json_output=json_output)
+
+
+def config(
+    ctx: typer.Context,
+    name: NameArg,
+    handler: HandlerOption = None,
+    memory: MemoryOption = None,
+    timeout: TimeoutOption = None,
+    env_set: Annotated[
+        list[str] | None,
+        typer.Option("--env-set", help="KEY=VALUE to set (or change), repeatable."),
+    ] = None,
+    env_unset: Annotated[
+        list[str] | None, typer.Option("--env-unset", help="KEY to remove, repeatable.")
+    ] = None,
+    max_concurrency: MaxConcurrencyOption = None,
+    min_warm: MinWarmOption = None,
+    keep_alive: KeepAliveOption = None,
+    wait: WaitOption = True,
+    json_output: JsonOption = False,
+) -> None:
+    """Change a function's configuration: a new version with the newest version's code.
+
+    Other variables of its environment are kept; what is not given stays as it was.
+    """
+    from sandlot.client import FunctionConfig
+
+    changes = FunctionConfig(
+        handler=handler,
+        memory_mb=memory,
+        timeout_s=timeout,
+        max_concurrency=max_concurrency,
+        min_warm=min_warm,
+        keep_alive_s=keep_alive,
+        env_set=parse_env(env_set, "--env-set"),
+        env_unset=tuple(env_unset) if env_unset else None,
+    )
+    if not changes.fields():
+        raise typer.BadParameter("nothing to change: give at least one option (see --help)")
+    with api_session(ctx) as client:
+        function = client.update_function(name, None, changes)
+        version = _settle(client, function, wait=wait, quiet=json_output)
+    _report(name, version, json_output=json_output)
+
+
+def _settle(client: SandlotClient, function: JSON, *, wait: bool, quiet: bool) -> JSON:
+    """The version a deploy made, followed until it is ready or failed when it is building."""
+    version = _new_version(client, function)
+    if wait and version["state"] not in _SETTLED:
+        _follow_build(client, function["name"], version["number"], quiet=quiet)
+        version = client.get_version(function["name"], version["number"])
+    return version
+
+
+def _report(name: str, version: JSON, *, json_output: bool) -> None:
+    """The new version's state; a failed one (its traceback included) exits with status 1."""
     if json_output:
         print_json(version)
     else:

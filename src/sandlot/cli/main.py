@@ -11,7 +11,7 @@ from sandlot import __version__
 from sandlot.cli import server_commands
 from sandlot.cli.config import CliState
 from sandlot.cli.envs import envs_app
-from sandlot.cli.functions import deploy, functions_app, invoke, versions
+from sandlot.cli.functions import config, deploy, functions_app, invoke, versions
 from sandlot.cli.invocations import invocations_app, logs
 from sandlot.cli.keys import keys_app
 
@@ -65,6 +65,7 @@ def main(
 
 
 app.command()(deploy)
+app.command()(config)
 app.command()(invoke)
 app.command()(logs)
 app.command()(versions)

@@ -44,7 +44,7 @@ def check_json(raw: bytes, source: str) -> None:
         ) from None
 
 
-def parse_env(pairs: list[str] | None) -> dict[str, str] | None:
+def parse_env(pairs: list[str] | None, option: str = "--env") -> dict[str, str] | None:
     """`--env K=V` (repeatable) into a dict; None when no `--env` was given at all, so that a
     redeploy keeps the function's current environment."""
     if not pairs:
@@ -53,7 +53,7 @@ def parse_env(pairs: list[str] | None) -> dict[str, str] | None:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--env")
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=option)
         env[key] = value
     return env
 

@@ -80,11 +80,17 @@ class FunctionConfig:
     max_concurrency: int | None = None
     min_warm: int | None = None
     keep_alive_s: int | None = None
+    # Updates only: change the newest version's environment key by key (`env` replaces it).
+    env_set: Mapping[str, str] | None = None
+    env_unset: tuple[str, ...] | None = None
 
     def fields(self) -> JSON:
         given = {k: v for k, v in asdict(self).items() if v is not None}
-        if "env" in given:
-            given["env"] = dict(given["env"])
+        for key in ("env", "env_set"):
+            if key in given:
+                given[key] = dict(given[key])
+        if "env_unset" in given:
+            given["env_unset"] = list(given["env_unset"])
         return given
 
 
@@ -97,6 +103,9 @@ def _deploy_body(fields: JSON, zip_bytes: bytes | None) -> bytes:
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+# A deploy without requirements answers once its handler has imported in its sandbox, which
+# the server bounds by the import's budget (up to the function's timeout).
+_DEPLOY_TIMEOUT_S = _INVOKE_READ_TIMEOUT_S
 
 
 class SandlotClient:
@@ -141,15 +150,20 @@ class SandlotClient:
     ) -> JSON:
         fields = {"name": name, **(config or FunctionConfig()).fields()}
         body = _deploy_body(fields, zip_bytes)
-        result: JSON = self._json("POST", "/functions", body=body, headers=_JSON_HEADERS)
+        result: JSON = self._json(
+            "POST", "/functions", body=body, headers=_JSON_HEADERS, timeout=_DEPLOY_TIMEOUT_S
+        )
         return result
 
     def update_function(
         self, name: str, zip_bytes: bytes | None = None, config: FunctionConfig | None = None
     ) -> JSON:
-        """Make a new version; fields left out keep the latest version's values."""
+        """Make a new version; fields left out keep the newest version's values, and without
+        `zip_bytes` it takes the newest version's code (a configuration change)."""
         body = _deploy_body((config or FunctionConfig()).fields(), zip_bytes)
-        result: JSON = self._json("PUT", f"/functions/{name}", body=body, headers=_JSON_HEADERS)
+        result: JSON = self._json(
+            "PUT", f"/functions/{name}", body=body, headers=_JSON_HEADERS, timeout=_DEPLOY_TIMEOUT_S
+        )
         return result
 
     def list_functions(self) -> list[JSON]:

@@ -65,6 +65,10 @@ class InvalidRequirements(InvalidInput):
     pass
 
 
+class PythonVersionUnsupported(InvalidInput):
+    """The function declares a `requires-python` that the server's Python does not meet."""
+
+
 class NotFound(SandlotError):
     pass
 

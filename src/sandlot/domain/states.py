@@ -33,9 +33,9 @@ class InstanceState(StrEnum):
 
 
 VERSION_MOVES: dict[VersionState, frozenset[VersionState]] = {
-    VersionState.PENDING: frozenset(
-        {VersionState.BUILDING, VersionState.READY, VersionState.FAILED}
-    ),
+    # Every version is built: its dependencies, if it declares any, then the import of its
+    # handler in its own sandbox. Only a build decides ready or failed.
+    VersionState.PENDING: frozenset({VersionState.BUILDING}),
     # A rebuild (an environment pruned and rebuilt) goes back through building.
     VersionState.BUILDING: frozenset({VersionState.READY, VersionState.FAILED}),
     VersionState.READY: frozenset({VersionState.BUILDING}),

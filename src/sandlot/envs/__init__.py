@@ -10,7 +10,7 @@ and a worker that starts from a stored version calls `store.ensure(Lock.from_tex
 which reinstalls exactly that lock if its environment was pruned.
 """
 
-from sandlot.envs.declare import Requirements, find_requirements
+from sandlot.envs.declare import Requirements, check_python_version, find_requirements
 from sandlot.envs.errors import BuildCause, EnvironmentBuildFailed
 from sandlot.envs.lock import Lock, LockedPackage, resolve
 from sandlot.envs.store import Environment, EnvironmentStore
@@ -29,6 +29,7 @@ __all__ = [
     "Requirements",
     "Target",
     "base_python",
+    "check_python_version",
     "detect_target",
     "find_requirements",
     "resolve",

@@ -13,6 +13,11 @@ text file is usually the pinned one generated from the other.
 A declaration may only name packages: anything that would let a deploy step outside the
 build (editable or local installs, URLs, includes of other files, index options) is
 rejected, because operators choose where packages come from, not functions.
+
+A function may also say which Python it needs (`requires-python` in `[project]` of its
+pyproject.toml or in its PEP 723 block). Every such declaration must hold for the Python
+that functions run on here, whichever file declares the packages: a function that says it
+needs another Python is refused at deploy rather than left to fail at import.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
-from sandlot.domain.errors import InvalidRequirements
+from sandlot.domain.errors import InvalidRequirements, PythonVersionUnsupported
 
 REQUIREMENTS_TXT = "requirements.txt"
 PYPROJECT_TOML = "pyproject.toml"
@@ -141,6 +148,72 @@ def parse_pyproject(text: str, *, source: str = PYPROJECT_TOML) -> Requirements 
 
 def parse_inline_script(text: str, *, source: str) -> Requirements | None:
     """Requirements from a PEP 723 `# /// script` block; None without one."""
+    block = _inline_script_block(text, source)
+    if block is None:
+        return None
+    first_line, content = block
+    data = _load_toml(content, source, first_line=first_line)
+    if "dependencies" not in data:
+        return None
+    return _from_toml_list(data["dependencies"], text, source, first_line=first_line)
+
+
+def check_python_version(code_dir: Path, handler_module: str, version: str) -> None:
+    """Refuse (`PythonVersionUnsupported`) a function whose `requires-python` excludes
+    `version`, the Python it would run on. Files that do not parse are left to
+    `find_requirements`, which decides whether they matter."""
+    for source, text, table in _python_declarations(code_dir, handler_module):
+        value = table.get("requires-python")
+        if value is None:
+            continue
+        line = _line_of("requires-python", text)
+        if not isinstance(value, str):
+            _fail(source, line, "'requires-python' must be a string, e.g. '>=3.11'")
+        try:
+            specifier = SpecifierSet(value)
+        except InvalidSpecifier:
+            _fail(source, line, f"requires-python {value!r} is not a version specifier")
+        if not specifier.contains(Version(version), prereleases=True):
+            raise PythonVersionUnsupported(
+                f"{source} requires Python {value}, but this server runs functions on "
+                f"Python {version}",
+                file=source,
+                line=line,
+                requires_python=value,
+                python_version=version,
+            )
+
+
+def _python_declarations(
+    code_dir: Path, handler_module: str
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(source, its text, the table that may hold `requires-python`): the pyproject's
+    `[project]` and the handler module's PEP 723 block, those that parse."""
+    pyproject = code_dir / PYPROJECT_TOML
+    if pyproject.is_file():
+        try:
+            text = _read(pyproject, PYPROJECT_TOML)
+            project = _load_toml(text, PYPROJECT_TOML, first_line=1).get("project")
+        except InvalidRequirements:
+            project = None
+        if isinstance(project, dict):
+            yield PYPROJECT_TOML, text, project
+    module_file = handler_module_file(code_dir, handler_module)
+    if module_file is None:
+        return
+    source = module_file.relative_to(code_dir).as_posix()
+    try:
+        text = _read(module_file, source)
+        block = _inline_script_block(text, source)
+        script = None if block is None else _load_toml(block[1], source, first_line=block[0])
+    except InvalidRequirements:
+        script = None
+    if script is not None:
+        yield source, text, script
+
+
+def _inline_script_block(text: str, source: str) -> tuple[int, str] | None:
+    """The first line and TOML content of the PEP 723 `# /// script` block, if one."""
     blocks = [m for m in _PEP723_BLOCK.finditer(text) if m.group("type") == "script"]
     if not blocks:
         return None
@@ -155,10 +228,7 @@ def parse_inline_script(text: str, *, source: str) -> Requirements | None:
         line[2:] if line.startswith("# ") else line[1:]
         for line in blocks[0].group("content").splitlines(keepends=True)
     )
-    data = _load_toml(content, source, first_line=first_line)
-    if "dependencies" not in data:
-        return None
-    return _from_toml_list(data["dependencies"], text, source, first_line=first_line)
+    return first_line, content
 
 
 def _load_toml(text: str, source: str, *, first_line: int) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Building versions' dependency environments in the background, with a live build log.
+"""Building versions in the background, with a live build log.
 
-A deploy whose code declares requirements returns at once with a `pending` version; the
-builder moves it to `building`, resolves a lock with uv (or takes the stored one),
-installs or reuses the shared environment, and moves it to `ready` (where `latest`
-moves) or `failed` (where it does not). Nothing is ever installed during an invocation.
+Every deploy makes a `pending` version and hands it to the builder after its commit. The
+builder moves it to `building`; if the code declares requirements, it resolves a lock with
+uv (or takes the stored one) and installs or reuses the shared environment; then, as the
+last step of every build, it imports the handler inside the version's own sandbox
+(`import_check`). Only then is the version `ready` (where `latest` moves); otherwise it is
+`failed` (where it does not). Nothing is ever installed during an invocation.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from sandlot.envs import (
     find_requirements,
 )
 from sandlot.services.code import CodeStore
+from sandlot.services.import_check import check_import
+from sandlot.services.specs import SpecDefaults, local_code, version_spec
 from sandlot.storage.db import Database
 from sandlot.storage.functions import FunctionRepo, VersionRepo
+from sandlot.storage.keys import NamespaceRepo
+from sandlot.worker.interface import Pool
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +58,13 @@ class BuildLog:
     state: VersionState = VersionState.PENDING
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def append(self, line: str) -> None:
-        if len(self.lines) < MAX_LOG_LINES:
-            self.lines.append(line.rstrip("\n"))
-        elif len(self.lines) == MAX_LOG_LINES:
-            self.lines.append("[sandlot: build log truncated]")
+    def append(self, text: str) -> None:
+        # One entry per line: each is one server-sent event, whose data holds no newline.
+        for line in text.rstrip("\n").split("\n"):
+            if len(self.lines) < MAX_LOG_LINES:
+                self.lines.append(line)
+            elif len(self.lines) == MAX_LOG_LINES:
+                self.lines.append("[sandlot: build log truncated]")
         self.changed.set()
 
     def finish(self, state: VersionState) -> None:
@@ -77,12 +85,16 @@ class Builder:
         code: CodeStore,
         envs_root: Path,
         options: BuildOptions,
+        pool: Pool,
+        defaults: SpecDefaults,
         on_ready: Callable[[Function], None],
     ) -> None:
         self.database = database
         self.code = code
         self.envs_root = envs_root
         self.options = options
+        self.pool = pool
+        self.defaults = defaults
         self.on_ready = on_ready
         self._store: EnvironmentStore | None = None
         self._tasks: dict[BuildKey, asyncio.Task[None]] = {}
@@ -93,6 +105,11 @@ class Builder:
     def store(self) -> EnvironmentStore:
         assert self._store is not None, "Builder.start() was not called"
         return self._store
+
+    @property
+    def python_version(self) -> str:
+        """The Python version functions run on here (`3.11.7`)."""
+        return self.store.target.version
 
     async def start(self, gc_interval_s: float | None = None) -> None:
         self._store = await EnvironmentStore.open(self.envs_root, self.options)
@@ -144,10 +161,20 @@ class Builder:
             current = await versions.get(function, version.number)
             if current.state is VersionState.READY:
                 current = await versions.move(function, version.number, VersionState.BUILDING)
+        # What runs of the version has the old environment mounted, now gone: the import
+        # check starts it afresh on the new one.
+        await self.pool.retire_version(function.id, version.number)
         self.submit(function, current)
 
     def live_log(self, function_id: str, number: int) -> BuildLog | None:
         return self._logs.get((function_id, number))
+
+    async def wait(self, function_id: str, number: int, timeout_s: float) -> None:
+        """Wait at most `timeout_s` for the version's build in this process to end. The
+        build goes on if the waiter stops waiting (a timeout, a client gone)."""
+        task = self._tasks.get((function_id, number))
+        if task is not None:
+            await asyncio.wait({task}, timeout=timeout_s)
 
     async def drain(self) -> None:
         """Wait for every build under way."""
@@ -193,39 +220,63 @@ class Builder:
             async with self.database.sessions.begin() as session:
                 await VersionRepo(session).move(function, version.number, VersionState.BUILDING)
         build_log.append(f"building {function.name} version {version.number}")
+        async with self.database.sessions() as session:
+            namespace = await NamespaceRepo(session).get(function.namespace_id)
+            code_dir = await local_code(session, self.code, version)
         try:
-            environment, lock = await self._environment(version, build_log)
+            built = await self._environment(version, code_dir, build_log)
         except EnvironmentBuildFailed as failure:
             build_log.append(str(failure.detail().get("output") or ""))
             return await self._fail(function, version, build_log, failure.message)
-        build_log.append(f"environment {environment.key[:12]} is ready")
+        environment, lock = built if built is not None else (None, None)
+        spec = version_spec(
+            namespace=namespace.name,
+            function=function,
+            version=version,
+            code_dir=code_dir,
+            site_packages=(environment.path,) if environment else (),
+            defaults=self.defaults,
+        )
+        error = await check_import(pool=self.pool, spec=spec, log=build_log.append)
+        if error is not None:
+            return await self._fail(function, version, build_log, error)
         async with self.database.sessions.begin() as session:
             await VersionRepo(session).move(
                 function,
                 version.number,
                 VersionState.READY,
-                lock_text=lock.text,
-                env_key=environment.key,
+                lock_text=lock.text if lock else None,
+                env_key=environment.key if environment else None,
                 build_log=build_log.text,
             )
             await FunctionRepo(session).set_latest(function.id, version.number)
+            live = await FunctionRepo(session).is_live(function.id)
+        if not live:
+            # Deleted while its import was checked: stop what the check started.
+            await self.pool.stop_function(function.id)
+            return VersionState.READY
         self.on_ready(function)
         return VersionState.READY
 
-    async def _environment(self, version: Version, build_log: BuildLog) -> tuple[Environment, Lock]:
+    async def _environment(
+        self, version: Version, code_dir: Path, build_log: BuildLog
+    ) -> tuple[Environment, Lock] | None:
+        """The version's installed environment and its lock; None if it declares nothing."""
         if version.lock_text:
             build_log.append("installing the stored lock exactly (no resolution)")
             lock = Lock.from_text(version.lock_text)
         else:
-            code_dir = self.code.path(version.code_sha256)
             requirements = requirements_of(code_dir, version.config.handler)
-            assert requirements is not None, "a version without requirements needs no build"
+            if requirements is None:
+                build_log.append("no dependencies declared")
+                return None
             build_log.append(
                 f"resolving {len(requirements.lines)} requirement(s) from {requirements.source}"
             )
             lock = await self.store.resolve(requirements, build_log.append)
         environment = await self.store.ensure(lock, build_log.append)
         build_log.append("installed" if environment.built else "reused a cached environment")
+        build_log.append(f"environment {environment.key[:12]} is ready")
         return environment, lock
 
     async def _fail(

@@ -3,7 +3,6 @@ on the hot path."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from sandlot.domain.errors import VersionNotReady
@@ -12,8 +11,9 @@ from sandlot.domain.states import VersionState
 from sandlot.services.builds import Builder
 from sandlot.services.caches import TtlCache
 from sandlot.services.code import CodeStore
+from sandlot.services.specs import SpecDefaults, local_code, version_spec
 from sandlot.storage.db import Database
-from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
+from sandlot.storage.functions import FunctionRepo, VersionRepo
 from sandlot.storage.keys import NamespaceRepo
 from sandlot.worker.interface import VersionSpec
 
@@ -27,17 +27,13 @@ class Catalog:
         database: Database,
         code: CodeStore,
         builder: Builder,
-        keep_alive_s: float,
-        max_concurrency: int,
-        tmp_mb: int,
+        defaults: SpecDefaults,
         ttl_s: float = 5.0,
     ) -> None:
         self.database = database
         self.code = code
         self.builder = builder
-        self.keep_alive_s = keep_alive_s
-        self.max_concurrency = max_concurrency
-        self.tmp_mb = tmp_mb
+        self.defaults = defaults
         self._cache: TtlCache[CacheKey, VersionSpec] = TtlCache(ttl_s)
 
     async def resolve(self, principal: Principal, name: str, version: int | None) -> VersionSpec:
@@ -84,11 +80,16 @@ class Catalog:
                     state=version.state.value,
                     error=version.error,
                 )
-            if not self.code.has(version.code_sha256):
-                data = await CodeBlobRepo(session).get(version.code_sha256)
-                await asyncio.to_thread(self.code.restore, data)
+            code_dir = await local_code(session, self.code, version)
         site_packages = await self._environment(function, version)
-        return self.spec_for(principal, function, version, site_packages)
+        return version_spec(
+            namespace=principal.namespace,
+            function=function,
+            version=version,
+            code_dir=code_dir,
+            site_packages=site_packages,
+            defaults=self.defaults,
+        )
 
     async def _environment(self, function: Function, version: Version) -> tuple[Path, ...]:
         if version.env_key is None:
@@ -104,31 +105,3 @@ class Catalog:
                 state=VersionState.BUILDING.value,
             )
         return (environment.path,)
-
-    def spec_for(
-        self,
-        principal: Principal,
-        function: Function,
-        version: Version,
-        site_packages: tuple[Path, ...] = (),
-    ) -> VersionSpec:
-        return VersionSpec(
-            function_id=function.id,
-            namespace=principal.namespace,
-            function_name=function.name,
-            version=version.number,
-            handler=version.config.handler,
-            memory_mb=version.config.memory_mb,
-            timeout_s=version.config.timeout_s,
-            env=dict(version.config.env),
-            code_dir=self.code.path(version.code_sha256).resolve(),
-            site_packages=site_packages,
-            max_concurrency=version.config.max_concurrency or self.max_concurrency,
-            min_warm=version.config.min_warm,
-            keep_alive_s=(
-                self.keep_alive_s
-                if version.config.keep_alive_s is None
-                else float(version.config.keep_alive_s)
-            ),
-            tmp_mb=self.tmp_mb,
-        )

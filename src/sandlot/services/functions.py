@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,21 +22,26 @@ from sandlot.domain.limits import (
     check_memory_mb,
     check_min_warm,
     check_timeout_s,
+    split_handler,
 )
 from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
 from sandlot.domain.states import VersionState
+from sandlot.envs import check_python_version
 from sandlot.services import archives
-from sandlot.services.activation import Activator
 from sandlot.services.auth import require_role
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
-from sandlot.worker.interface import Pool
+from sandlot.worker.interface import Pool, import_timeout_s
 
 
 @dataclass(frozen=True)
 class ConfigChanges:
-    """What a deploy sets; None keeps the previous version's value (or the default)."""
+    """What a deploy sets; None keeps the previous version's value (or the default).
+
+    `env` replaces the whole environment; `env_set` and `env_unset` change the previous
+    version's one key by key (a key unset that is not there is no error).
+    """
 
     handler: str | None = None
     memory_mb: int | None = None
@@ -44,10 +50,20 @@ class ConfigChanges:
     max_concurrency: int | None = None
     min_warm: int | None = None
     keep_alive_s: int | None = None
+    env_set: dict[str, str] | None = None
+    env_unset: tuple[str, ...] | None = None
 
     def apply(self, base: VersionConfig) -> VersionConfig:
-        changes = {key: value for key, value in vars(self).items() if value is not None}
-        config = replace(base, **changes)
+        replaced: dict[str, Any] = {
+            "handler": self.handler,
+            "memory_mb": self.memory_mb,
+            "timeout_s": self.timeout_s,
+            "env": self._env(base.env),
+            "max_concurrency": self.max_concurrency,
+            "min_warm": self.min_warm,
+            "keep_alive_s": self.keep_alive_s,
+        }
+        config = replace(base, **{key: v for key, v in replaced.items() if v is not None})
         check_handler(config.handler)
         check_memory_mb(config.memory_mb)
         check_timeout_s(config.timeout_s)
@@ -56,6 +72,22 @@ class ConfigChanges:
         check_min_warm(config.min_warm)
         check_keep_alive_s(config.keep_alive_s)
         return config
+
+    def _env(self, current: dict[str, str]) -> dict[str, str] | None:
+        if self.env_set is None and self.env_unset is None:
+            return self.env
+        if self.env is not None:
+            raise InvalidInput(
+                "give either 'env' (the whole environment) or 'env_set'/'env_unset' "
+                "(changes to the current one), not both"
+            )
+        both = sorted(set(self.env_set or {}) & set(self.env_unset or ()))
+        if both:
+            raise InvalidInput(f"{both} are both set and unset", keys=both)
+        merged = {**current, **(self.env_set or {})}
+        for key in self.env_unset or ():
+            merged.pop(key, None)
+        return merged
 
 
 DEFAULT_CONFIG = VersionConfig(
@@ -67,19 +99,34 @@ DEFAULT_CONFIG = VersionConfig(
 class Deployed:
     function: Function
     version: Version
-
-    @property
-    def needs_build(self) -> bool:
-        return self.version.state is VersionState.PENDING
+    has_requirements: bool  # its build installs dependencies: it answers `pending`
 
 
-def after_commit(builder: Builder, activator: Activator, deployed: Deployed) -> None:
-    """Call after the deploy's transaction committed: the build reads the new version, and a
-    version ready at once goes live (older versions retire, warm instances start)."""
-    if deployed.needs_build:
-        builder.submit(deployed.function, deployed.version)
-    else:
-        activator.version_ready(deployed.function)
+# Past the import's own budget, what starting the version's sandbox may take.
+_CHECK_MARGIN_S = 5.0
+
+
+def after_commit(builder: Builder, deployed: Deployed) -> None:
+    """Call after the deploy's transaction committed: the build reads the new version. It
+    installs what the code declares, if anything, and then checks that the handler imports;
+    a version that passes goes live (older versions retire, warm instances start)."""
+    builder.submit(deployed.function, deployed.version)
+
+
+async def settled(*, session: AsyncSession, builder: Builder, deployed: Deployed) -> Deployed:
+    """The deploy's answer. A version without requirements is checked within moments, so
+    the answer waits for its check (bounded by the import's budget) and already says
+    `ready` or `failed`; one with requirements answers `pending` and is followed live."""
+    if deployed.has_requirements:
+        return deployed
+    function, version = deployed.function, deployed.version
+    bound = import_timeout_s(version.config.timeout_s) + _CHECK_MARGIN_S
+    await builder.wait(function.id, version.number, bound)
+    return replace(
+        deployed,
+        function=await FunctionRepo(session).get(function.namespace_id, function.name),
+        version=await VersionRepo(session).get(function, version.number),
+    )
 
 
 async def create_function(
@@ -90,13 +137,15 @@ async def create_function(
     code: bytes,
     changes: ConfigChanges,
     code_store: CodeStore,
+    python_version: str,
 ) -> Deployed:
+    """`python_version` is the Python that functions run on here (`Builder.python_version`)."""
     require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
     check_function_name(name)
     config = changes.apply(DEFAULT_CONFIG)
     archive = await _checked(code, config, code_store)
     function = await FunctionRepo(session).create(principal.namespace_id, name)
-    return await _new_version(session, function, config, archive, code_store)
+    return await _new_version(session, function, config, archive, code_store, python_version)
 
 
 async def update_function(
@@ -107,7 +156,10 @@ async def update_function(
     code: bytes | None,
     changes: ConfigChanges,
     code_store: CodeStore,
+    python_version: str,
 ) -> Deployed:
+    """A new version from new code, or from the newest version's code (ready or not) when
+    `code` is None, with `changes` over the newest version's configuration."""
     require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
     functions = FunctionRepo(session)
     function = await functions.get(principal.namespace_id, name)
@@ -120,7 +172,7 @@ async def update_function(
         archive = await _checked(data, config, code_store)
     else:
         raise InvalidInput("the function has no code yet: upload a zip")
-    return await _new_version(session, function, config, archive, code_store)
+    return await _new_version(session, function, config, archive, code_store, python_version)
 
 
 async def _newest_version(session: AsyncSession, function: Function) -> Version | None:
@@ -143,11 +195,13 @@ async def _new_version(
     config: VersionConfig,
     archive: archives.CheckedArchive,
     code_store: CodeStore,
+    python_version: str,
 ) -> Deployed:
     await CodeBlobRepo(session).put(archive.sha256, archive.data)
     code_dir = await asyncio.to_thread(code_store.put, archive)
-    # A bad requirements file fails the deploy now; a good one is built after the commit.
+    # A bad declaration fails the deploy now; the build runs after the commit.
     requirements = requirements_of(code_dir, config.handler)
+    check_python_version(code_dir, split_handler(config.handler)[0], python_version)
     functions = FunctionRepo(session)
     number = await functions.next_version_number(function.id)
     version = await VersionRepo(session).create(
@@ -158,11 +212,10 @@ async def _new_version(
         code_size=len(archive.data),
         state=VersionState.PENDING,
     )
-    if requirements is None:
-        version = await VersionRepo(session).move(function, number, VersionState.READY)
-        await functions.set_latest(function.id, number)
     return Deployed(
-        function=await functions.get(function.namespace_id, function.name), version=version
+        function=await functions.get(function.namespace_id, function.name),
+        version=version,
+        has_requirements=requirements is not None,
     )
 
 

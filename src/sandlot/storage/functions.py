@@ -118,6 +118,11 @@ class FunctionRepo:
             ) from exc
         return _function(row)
 
+    async def is_live(self, function_id: str) -> bool:
+        """Whether the function exists and is not deleted."""
+        row = await self.session.get(FunctionRow, function_id, populate_existing=True)
+        return row is not None and row.deleted_at is None
+
     async def mark_deleted(self, namespace_id: str, name: str) -> Function:
         row = await self._live_row(namespace_id, name)
         row.deleted_at = datetime.now(UTC)

@@ -15,6 +15,15 @@ from typing import Any, Protocol
 
 from sandlot.domain.states import InvocationState
 
+# Importing the handler has its own budget, as on Lambda: heavy imports should not need a
+# long invocation timeout, and a short one should not make them impossible.
+MIN_IMPORT_TIMEOUT_S = 10.0
+
+
+def import_timeout_s(timeout_s: float) -> float:
+    """How long a version's handler may take to import (in its zygote or an instance)."""
+    return max(MIN_IMPORT_TIMEOUT_S, float(timeout_s))
+
 
 @dataclass(frozen=True)
 class VersionSpec:
@@ -101,6 +110,19 @@ class InvokeOutcome:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """How a version's import check ended: `error` is None when its handler imported.
+
+    `logs` is what the module printed while it failed to import; `init_ms` how long a
+    successful import took (0 when something already running had imported it).
+    """
+
+    error: FunctionErrorInfo | None
+    logs: str = ""
+    init_ms: float = 0.0
+
+
+@dataclass(frozen=True)
 class PoolStats:
     instances: int
     busy: int
@@ -117,6 +139,17 @@ class Pool(Protocol):
 
         Raises `TooManyRequests` when the function stays at its concurrency limit for the
         bounded queue time, and `ServiceUnavailable` when the pool is closing.
+        """
+
+    async def prepare(self, spec: VersionSpec) -> Prepared:
+        """Import the version's handler in its own sandbox, as its instances will, and keep
+        what that started (its zygote; without zygotes, one idle instance) so that the
+        first call is a fast cold start. Bounded by `import_timeout_s(spec.timeout_s)`.
+
+        An import that fails (the module raises, a dependency is missing, the handler is
+        missing or not callable, the import runs out of time or memory) comes back as
+        `Prepared.error`, never raised. Raises `ServiceUnavailable` (or `TooManyRequests`,
+        the worker staying full) when the check cannot run at all.
         """
 
     async def ensure_warm(self, spec: VersionSpec) -> int:

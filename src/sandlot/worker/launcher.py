@@ -24,14 +24,11 @@ from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Star
 from sandlot.worker.inside import bootstrap
 from sandlot.worker.inside.bootstrap import CONTROL_FD
 from sandlot.worker.instance import Instance
-from sandlot.worker.interface import VersionSpec
+from sandlot.worker.interface import VersionSpec, import_timeout_s
 from sandlot.worker.output import OutputPipe
 from sandlot.worker.protocol import FrameChannel
 
 BOOTSTRAP_PATH = Path(bootstrap.__file__).resolve()
-# Importing the handler has its own budget, as on Lambda: heavy imports should not need a
-# long invocation timeout, and a short one should not make them impossible.
-MIN_INIT_TIMEOUT_S = 10.0
 _MAX_HEADER_BYTES = 1024 * 1024
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
@@ -95,6 +92,11 @@ class Launcher(Protocol):
         can kill it if it closes meanwhile. Raises `StartFailed` if the import fails.
         """
         ...
+
+    async def prepare(self, spec: VersionSpec) -> StartTimes | None:
+        """Import the handler in what the launcher keeps per version (a zygote) and keep it;
+        None when it keeps nothing per version (the pool then starts an instance instead).
+        Raises `StartFailed` if the import fails."""
 
     async def version_unused(self, spec: VersionSpec) -> None:
         """No instance of the version lives or is starting: free what its group holds."""
@@ -165,7 +167,7 @@ async def connect_instance(
 
 
 def init_timeout_s(spec: VersionSpec) -> float:
-    return max(MIN_INIT_TIMEOUT_S, float(spec.timeout_s))
+    return import_timeout_s(spec.timeout_s)
 
 
 def process_name(spec: VersionSpec, serial: int) -> str:
@@ -197,6 +199,9 @@ class ProcessLauncher:
             init_message(spec, self._settings), init_timeout_s(spec)
         )
         return instance, StartTimes(init_ms=init_ms)
+
+    async def prepare(self, spec: VersionSpec) -> None:
+        """Nothing is kept per version: the pool checks an import by starting an instance."""
 
     async def version_unused(self, spec: VersionSpec) -> None:
         await self._starter.release_group(group_name(spec))

@@ -7,7 +7,8 @@ worker's global instance and memory caps (`capacity.py`). To make that room, idl
 of any function are evicted, least recently used first, then what the launcher keeps
 (spares, then zygotes of versions with no instance). The reaper's round does the same while
 the host's available memory is under `Settings.min_available_memory_mb`, sparing the
-instances that `min_warm` keeps.
+instances that `min_warm` keeps. `prepare` is a new version's import check: it starts what
+the version's calls will start from (its zygote, or one instance) and keeps it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sandlot.worker.capacity import Capacity, available_mb
 from sandlot.worker.failures import state_for
 from sandlot.worker.gate import ConcurrencyGate
 from sandlot.worker.instance import Instance, Run, StartFailed
-from sandlot.worker.interface import InvokeOutcome, PoolStats, Timings, VersionSpec
+from sandlot.worker.interface import InvokeOutcome, PoolStats, Prepared, Timings, VersionSpec
 from sandlot.worker.launcher import Launcher, ProcessLauncher, StartTimes
 from sandlot.worker.reaper import KeepAliveReaper
 from sandlot.worker.zygote_launcher import ZygoteLauncher
@@ -226,6 +227,32 @@ class RuntimePool:
             # A one-shot instance that served its call well: stop it once its caller has the
             # answer (the route writes it before it next yields to the loop).
             asyncio.get_running_loop().call_soon(self._discard, version, instance)
+
+    # the import check of a new version
+
+    async def prepare(self, spec: VersionSpec) -> Prepared:
+        self._ensure_open()
+        version = self._version(spec)
+        version.calls += 1  # in use: nothing of the version is evicted or reaped meanwhile
+        try:
+            times = await self._launcher.prepare(spec)
+            if times is None:
+                times = await self._start_idle(version)
+        except StartFailed as failure:
+            return Prepared(failure.error, failure.logs)
+        except OSError as exc:
+            raise ServiceUnavailable(f"could not start the version: {exc}") from exc
+        finally:
+            version.calls -= 1
+        return Prepared(None, init_ms=times.init_ms)
+
+    async def _start_idle(self, version: _Version) -> StartTimes:
+        """One new instance (its handler imported), kept idle for the version's first call."""
+        await self._reserve(version.spec, time.perf_counter() + self._settings.queue_timeout_s)
+        instance, times = await self._start_instance(version)
+        version.idle.append(instance)  # a launched instance is idle already
+        self._capacity.signal.notify_all()
+        return times
 
     # capacity
 

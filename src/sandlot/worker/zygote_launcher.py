@@ -122,6 +122,13 @@ class ZygoteLauncher:
         self._spares.refill(spec)
         return instance, times
 
+    async def prepare(self, spec: VersionSpec) -> StartTimes:
+        """Start the version's zygote (its handler imported) and keep it, or find it running."""
+        times = StartTimes()
+        zygote = await self._running_zygote(spec, times)
+        zygote.last_used = time.monotonic()  # its keep-alive counts from the check
+        return times
+
     async def _spare(self, spec: VersionSpec) -> Instance:
         """The next instance of a version with traffic, made before a call asks for it."""
         zygote = self._zygotes.get(spec.key)
@@ -177,6 +184,15 @@ class ZygoteLauncher:
         zygote = self._zygotes.get(spec.key)
         if zygote is not None and zygote.alive:
             return zygote
+        try:
+            return await self._new_zygote(spec, times)
+        except BaseException:
+            # A zygote that failed to import leaves nothing running: free its group (network
+            # namespace, uid) now, or every failed version would hold one until shutdown.
+            await self._release_if_free(spec.key, spec)
+            raise
+
+    async def _new_zygote(self, spec: VersionSpec, times: StartTimes) -> ZygoteProcess:
         async with self._locks.setdefault(spec.key, asyncio.Lock()):
             zygote = self._zygotes.get(spec.key)
             if zygote is not None:
@@ -253,14 +269,14 @@ class ZygoteLauncher:
             draining.discard(zygote)
             if not draining:
                 self._draining.pop(key, None)
-            await self._release_if_free(key, zygote)
+            await self._release_if_free(key, zygote.spec)
 
-    async def _release_if_free(self, key: _Key, zygote: ZygoteProcess) -> None:
+    async def _release_if_free(self, key: _Key, spec: VersionSpec) -> None:
         lock = self._locks.get(key)
         if key in self._zygotes or key in self._draining or (lock is not None and lock.locked()):
             return
         self._locks.pop(key, None)
-        await self._starter.release_group(group_name(zygote.spec))
+        await self._starter.release_group(group_name(spec))
 
     # the pool's notices
 

@@ -16,6 +16,13 @@ from sandlot.services import functions as service
 
 router = APIRouter(prefix="/functions", tags=["functions"])
 
+_DEPLOY_STATES = (
+    "A version becomes `ready` only once its handler has imported inside its own sandbox. "
+    "Without requirements the answer waits for that check, so `config.state` is already "
+    "`ready` or `failed` (with the traceback in `config.error`); with requirements it is "
+    "`pending`: follow the build log. `latest_version` moves only to a ready version."
+)
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in {
@@ -37,6 +44,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     responses=ERRORS,
     openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
     summary="Create a function from a zip; this makes version 1",
+    description=_DEPLOY_STATES,
 )
 async def create_function(
     request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
@@ -53,9 +61,11 @@ async def create_function(
         code=given.code,
         changes=given.changes,
         code_store=runtime.code,
+        python_version=runtime.builder.python_version,
     )
     await session.commit()
-    service.after_commit(runtime.builder, runtime.activator, deployed)
+    service.after_commit(runtime.builder, deployed)
+    deployed = await service.settled(session=session, builder=runtime.builder, deployed=deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 
@@ -65,6 +75,10 @@ async def create_function(
     responses=ERRORS,
     openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
     summary="New code and/or configuration: a new immutable version",
+    description=_DEPLOY_STATES
+    + " Without new code, the new version takes the newest version's code. `env` replaces "
+    "the whole environment; `env_set` (an object) and `env_unset` (a list of names) change "
+    "the newest version's one key at a time.",
 )
 async def update_function(
     name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
@@ -77,9 +91,11 @@ async def update_function(
         code=given.code,
         changes=given.changes,
         code_store=runtime.code,
+        python_version=runtime.builder.python_version,
     )
     await session.commit()
-    service.after_commit(runtime.builder, runtime.activator, deployed)
+    service.after_commit(runtime.builder, deployed)
+    deployed = await service.settled(session=session, builder=runtime.builder, deployed=deployed)
     return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
 
 

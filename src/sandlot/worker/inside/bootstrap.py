@@ -319,6 +319,9 @@ def failure_kind(exc: BaseException) -> str:
     return "FunctionError"
 
 
+_MISSING = object()
+
+
 def _not_found(message: str) -> InitFailure:
     return InitFailure(
         {"kind": "FunctionError", "type": "HandlerNotFound", "message": message, "traceback": None}
@@ -341,12 +344,13 @@ def load_handler(handler: str) -> Callable[[Any, Context], Any]:
                 f"(handler {handler!r})"
             ) from None
         raise
-    function = getattr(module, attr, None)
-    if function is None:
+    # A sentinel, not None: `handler = None` is a handler that is not callable, not a missing one.
+    function = getattr(module, attr, _MISSING)
+    if function is _MISSING:
         raise _not_found(f"module {module_name!r} has no attribute {attr!r} (handler {handler!r})")
     if not callable(function):
         raise _not_found(f"{handler!r} is a {type(function).__name__}, not a function")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 async def _guarded(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
