@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Query, Request
 
+from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.domain.models import Principal
 from sandlot.services import auth
 from sandlot.services.runtime import Runtime, Session
@@ -41,3 +42,13 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+# Bounded as stored: a larger number would overflow the database's integer column.
+VersionNumber = Annotated[
+    int, Path(ge=1, le=VERSION_NUMBER_MAX, description="A version number, from 1")
+]
+VersionQuery = Annotated[
+    int | None,
+    Query(ge=1, le=VERSION_NUMBER_MAX, description="A version number; default: latest"),
+]

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber
 from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
 from sandlot.api.uploads import DEPLOY_REQUEST_BODY, deploy_input
 from sandlot.domain.errors import InvalidInput
@@ -126,7 +126,7 @@ async def list_versions(name: str, session: SessionDep, principal: PrincipalDep)
     "/{name}/versions/{number}", response_model=VersionOut, responses=ERRORS, summary="A version"
 )
 async def get_version(
-    name: str, number: int, session: SessionDep, principal: PrincipalDep
+    name: str, number: VersionNumber, session: SessionDep, principal: PrincipalDep
 ) -> VersionOut:
     version = await service.get_version(
         session=session, principal=principal, name=name, number=number
@@ -141,7 +141,7 @@ async def get_version(
     summary="Download a version's code",
 )
 async def download_code(
-    name: str, number: int, session: SessionDep, principal: PrincipalDep
+    name: str, number: VersionNumber, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     data = await service.get_code(session=session, principal=principal, name=name, number=number)
     return Response(
@@ -165,7 +165,7 @@ async def download_code(
 )
 async def get_build_log(
     name: str,
-    number: int,
+    number: VersionNumber,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,

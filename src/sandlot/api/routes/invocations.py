@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionQuery
 from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
@@ -60,7 +60,7 @@ async def invoke(
     request: Request,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    version: Annotated[int | None, Query(ge=1, description="A version; default: latest")] = None,
+    version: VersionQuery = None,
 ) -> Response:
     """Documents the call; requests are normally answered by `invoke_path.LeanInvokeRoute`
     with the same service and the same answer."""
