@@ -1,0 +1,181 @@
+"""Bad input is a named 4xx, and a bad result a named function error with a record: never a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from sandlot.domain.json_values import MAX_JSON_DEPTH
+from tests.conftest import ADMIN_KEY, Api
+
+ECHO = {"main.py": "def handler(event, context):\n    return event\n"}
+RESULTS = {
+    "main.py": (
+        "import sys\n"
+        "def handler(event, context):\n"
+        "    kind = event['kind']\n"
+        "    if kind == 'surrogate':\n"
+        "        return {'text': '\\ud800'}\n"
+        "    if kind == 'nan':\n"
+        "        return [float('nan')]\n"
+        "    if kind == 'infinity':\n"
+        "        return float('inf')\n"
+        "    if kind == 'deep':\n"
+        "        value = 1\n"
+        "        for _ in range(event['depth']):\n"
+        "            value = [value]\n"
+        "        return value\n"
+        "    if kind == 'raise-surrogate':\n"
+        "        raise ValueError('bad \\udcff value')\n"
+        "    if kind == 'smuggle':\n"
+        # A hostile function replaces the bootstrap's encoder, which runs in its own process;
+        # the name was looked up before this call ran, so the next call uses the new one.
+        "        raw = event['bytes'].encode('latin-1')\n"
+        "        for module in list(sys.modules.values()):\n"
+        "            if hasattr(module, 'encode_result'):\n"
+        "                module.encode_result = lambda value, limit: raw\n"
+        "        return None\n"
+        "    return event\n"
+    )
+}
+VERSION_NUMBERS = [
+    str(2**63),
+    str(2**63 - 1),
+    str(2**31),  # past PostgreSQL's INTEGER
+    "9" * 5000,  # past int()'s digit limit
+    "\u00b2",  # a digit to str.isdigit(), not to int()
+    "0",
+    "-1",
+]
+
+
+def _direct(api: Api) -> httpx.AsyncClient:
+    """A client of the FastAPI app itself, without the lean invoke route in front."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api.app),
+        base_url="http://sandlot.test",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
+
+
+async def _record(api: Api, response: httpx.Response) -> dict[str, object]:
+    invocation_id = response.json()["detail"]["invocation_id"]
+    record = await api.client.get(f"/api/v1/invocations/{invocation_id}")
+    assert record.status_code == 200, record.text
+    body: dict[str, object] = record.json()
+    return body
+
+
+@pytest.mark.parametrize("number", VERSION_NUMBERS)
+async def test_absurd_version_numbers_are_validation_errors(api: Api, number: str) -> None:
+    await api.deploy("echo", ECHO)
+    async with _direct(api) as direct:
+        for client in (api.client, direct):
+            invoked = await client.post(
+                "/api/v1/functions/echo/invoke", params={"version": number}, content=b"1"
+            )
+            assert invoked.status_code == 422, invoked.text
+            assert invoked.json()["error"] == "ValidationError"
+            assert invoked.json()["detail"]["problems"][0]["field"] == "query.version"
+    for tail in ("", "/code", "/build-log"):
+        response = await api.client.get(f"/api/v1/functions/echo/versions/{number}{tail}")
+        assert response.status_code == 422, (tail, response.text)
+        assert response.json()["error"] == "ValidationError"
+
+
+async def test_the_largest_version_number_is_simply_not_found(api: Api) -> None:
+    await api.deploy("echo", ECHO)
+    response = await api.invoke("echo", 1, version=2**31 - 1)
+    assert (response.status_code, response.json()["error"]) == (404, "VersionNotFound")
+
+
+@pytest.mark.parametrize(
+    ("event", "why"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "nested more than"),
+        (b'{"a":' * 1000 + b"1" + b"}" * 1000, "nested more than"),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "nested more than"),
+        (b"NaN", "NaN"),
+        (b'{"x": [Infinity]}', "Infinity"),
+        (b"-Infinity", "Infinity"),
+        (b"1e400", "range"),
+        (b'"\\ud800"', "surrogate"),
+        (b'{"\\udc00": 1}', "surrogate"),
+        (b'"\xed\xa0\x80"', "utf-8"),  # a surrogate encoded as if it were UTF-8
+        (b"\xff\xfe1\x00", "utf-8"),
+        (b"\xef\xbb\xbf1", "BOM"),
+    ],
+)
+async def test_events_that_are_not_i_json_are_invalid_events(
+    api: Api, event: bytes, why: str
+) -> None:
+    await api.deploy("echo", ECHO)
+    async with _direct(api) as direct:
+        for client in (api.client, direct):
+            response = await client.post("/api/v1/functions/echo/invoke", content=event)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "InvalidEvent"
+            assert why.lower() in response.json()["detail"]["message"].lower()
+
+
+async def test_an_event_at_the_depth_limit_round_trips_with_its_record(api: Api) -> None:
+    await api.deploy("echo", ECHO)
+    event = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    response = await api.client.post("/api/v1/functions/echo/invoke", content=event)
+    assert response.status_code == 200, response.text
+    assert response.content == event
+    invocation_id = response.headers["x-sandlot-invocation-id"]
+    record = await api.client.get(f"/api/v1/invocations/{invocation_id}")
+    assert record.status_code == 200, record.text
+    value = record.json()["result"]
+    for _ in range(MAX_JSON_DEPTH - 1):
+        value = value[0]
+    assert value == []
+    listed = await api.client.get("/api/v1/invocations", params={"function": "echo"})
+    assert listed.status_code == 200, listed.text
+
+
+@pytest.mark.parametrize(
+    ("event", "why"),
+    [
+        ({"kind": "surrogate"}, "surrogate"),
+        ({"kind": "nan"}, "float values are not JSON"),
+        ({"kind": "infinity"}, "float values are not JSON"),
+        ({"kind": "deep", "depth": MAX_JSON_DEPTH + 1}, "nested"),
+        ({"kind": "deep", "depth": 2000}, "nested"),
+        ({"kind": "smuggle", "bytes": "\xff\xfe"}, "utf-8"),
+        ({"kind": "smuggle", "bytes": '"\xed\xa0\x80"'}, "utf-8"),
+        ({"kind": "smuggle", "bytes": "NaN"}, "NaN"),
+        ({"kind": "smuggle", "bytes": '"\\udfff"'}, "surrogate"),
+        ({"kind": "smuggle", "bytes": "{not json"}, "property name"),
+    ],
+)
+async def test_results_that_are_not_i_json_are_result_invalid_with_a_record(
+    api: Api, event: dict[str, object], why: str
+) -> None:
+    await api.deploy("results", RESULTS)
+    response = await api.invoke("results", event)
+    if event["kind"] == "smuggle":
+        assert response.status_code == 200, response.text
+        response = await api.invoke("results", {"kind": "echo"})
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "FunctionResultInvalid"
+    assert why.lower() in response.json()["detail"]["message"].lower()
+    record = await _record(api, response)
+    assert record["state"] == "failed"
+    assert record["result"] is None
+    assert isinstance(record["error"], dict)
+    assert record["error"]["kind"] == "FunctionResultInvalid"
+    after = await api.invoke("results", {"kind": "echo"})
+    assert after.status_code == 200 and after.json() == {"kind": "echo"}
+
+
+async def test_an_error_message_with_a_lone_surrogate_is_recorded_escaped(api: Api) -> None:
+    await api.deploy("results", RESULTS)
+    response = await api.invoke("results", {"kind": "raise-surrogate"})
+    assert response.status_code == 502, response.text
+    assert response.json()["detail"]["message"] == "bad \\udcff value"
+    record = await _record(api, response)
+    assert isinstance(record["error"], dict)
+    assert record["error"]["message"] == "bad \\udcff value"
+    assert "bad \\udcff value" in str(record["error"]["traceback"])
