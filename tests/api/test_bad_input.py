@@ -179,3 +179,46 @@ async def test_an_error_message_with_a_lone_surrogate_is_recorded_escaped(api: A
     assert isinstance(record["error"], dict)
     assert record["error"]["message"] == "bad \\udcff value"
     assert "bad \\udcff value" in str(record["error"]["traceback"])
+
+
+NUL_PRINTER = {
+    "main.py": "def handler(event, context):\n    print('a\\x00b')\n    return {'nul': '\\x00'}\n"
+}
+
+
+async def test_a_nul_in_logs_or_result_is_recorded(api: Api) -> None:
+    """PostgreSQL's text holds no NUL: one in the logs must not keep the record out."""
+    await api.deploy("nul", NUL_PRINTER)
+    response = await api.invoke("nul", 1)
+    assert response.status_code == 200 and response.json() == {"nul": "\x00"}
+    invocation_id = response.headers["x-sandlot-invocation-id"]
+    record = await api.client.get(f"/api/v1/invocations/{invocation_id}")
+    assert record.status_code == 200, record.text
+    assert record.json()["result"] == {"nul": "\x00"}
+    logs = await api.client.get(f"/api/v1/invocations/{invocation_id}/logs")
+    assert logs.text == "a\ufffdb\n"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/functions/a%00b", 404),
+        ("GET", "/api/v1/functions/a%00b/versions", 404),
+        ("POST", "/api/v1/functions/a%00b/invoke", 404),
+        ("GET", "/api/v1/invocations/a%00b", 404),
+        ("GET", "/api/v1/invocations/a%00b/logs", 404),
+        ("DELETE", "/api/v1/keys/a%00b", 404),
+        ("GET", "/api/v1/invocations?function=a%00b", 422),
+        ("GET", "/api/v1/invocations?cursor=%00", 422),
+    ],
+)
+async def test_a_nul_in_a_name_or_id_names_nothing(
+    api: Api, method: str, path: str, status: int
+) -> None:
+    response = await api.client.request(method, path, content=b"1")
+    assert response.status_code == status, response.text
+
+
+async def test_a_key_name_with_control_characters_is_refused(api: Api) -> None:
+    response = await api.client.post("/api/v1/keys", json={"name": "ci\x00", "role": "invoker"})
+    assert (response.status_code, response.json()["error"]) == (422, "ValidationError")

@@ -149,7 +149,8 @@ class InvocationList(BaseModel):
 
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    # Printable: no control characters (PostgreSQL's text cannot even hold a NUL).
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     role: Role = Role.DEVELOPER
 
 

@@ -36,6 +36,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+def can_match(text: str) -> bool:
+    """Whether a stored string could equal `text`. PostgreSQL's text holds no NUL and refuses
+    one even as a query parameter, so an id with a NUL is not looked up: it names nothing."""
+    return "\0" not in text
+
+
 def make_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import ApiKeyNotFound
 from sandlot.domain.models import ApiKey, Namespace, Principal, Role
+from sandlot.storage.db import can_match
 from sandlot.storage.tables import ApiKeyRow, NamespaceRow
 
 
@@ -95,10 +96,10 @@ class ApiKeyRepo:
         return len((await self.session.scalars(select(ApiKeyRow.id))).all())
 
     async def revoke(self, *, namespace_id: str, key_id: str) -> ApiKey:
-        row = await self.session.scalar(
+        row = can_match(key_id) and await self.session.scalar(
             select(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.namespace_id == namespace_id)
         )
-        if row is None:
+        if not row:
             raise ApiKeyNotFound(f"no API key with id {key_id!r}", key_id=key_id)
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)

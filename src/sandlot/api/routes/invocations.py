@@ -11,6 +11,8 @@ from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionQuery
 from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
+from sandlot.domain.ids import INVOCATION_ID_PATTERN
+from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.states import InvocationState
 from sandlot.services import invocations as service
 
@@ -82,10 +84,13 @@ async def list_invocations(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,
-    function: str | None = None,
+    function: Annotated[str | None, Query(pattern=FUNCTION_NAME_RE.pattern)] = None,
     state: InvocationState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
-    cursor: str | None = Query(default=None, description="next_cursor of the previous page"),
+    cursor: Annotated[
+        str | None,
+        Query(pattern=INVOCATION_ID_PATTERN, description="next_cursor of the previous page"),
+    ] = None,
 ) -> InvocationList:
     page = await service.list_invocations(
         session=session,
