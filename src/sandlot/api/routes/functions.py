@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber
 from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
-from sandlot.api.uploads import DEPLOY_REQUEST_BODY, deploy_input
+from sandlot.api.uploads import CREATE_REQUEST_BODY, UPDATE_REQUEST_BODY, deploy_input
 from sandlot.domain.errors import InvalidInput
 from sandlot.services import functions as service
 
@@ -35,7 +35,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=FunctionOut,
     responses=ERRORS,
-    openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
+    openapi_extra={"requestBody": CREATE_REQUEST_BODY},
     summary="Create a function from a zip; this makes version 1",
 )
 async def create_function(
@@ -63,7 +63,7 @@ async def create_function(
     "/{name}",
     response_model=FunctionOut,
     responses=ERRORS,
-    openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
+    openapi_extra={"requestBody": UPDATE_REQUEST_BODY},
     summary="New code and/or configuration: a new immutable version",
 )
 async def update_function(
@@ -153,6 +153,7 @@ async def download_code(
 
 @router.get(
     "/{name}/versions/{number}/build-log",
+    response_class=PlainTextResponse,
     responses={
         **ERRORS,
         200: {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sandlot.api.deps import RuntimeDep
@@ -18,7 +18,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers and functions can run")
+@router.get(
+    "/readyz",
+    summary="The database answers and functions can run",
+    responses={503: {"description": "Not ready: `problems` says why", "model": dict[str, Any]}},
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     body: dict[str, Any] = {
         "status": "ready",
@@ -38,6 +42,6 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics(runtime: RuntimeDep) -> Response:
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
