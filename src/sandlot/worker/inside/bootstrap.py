@@ -394,15 +394,19 @@ class Runner:
 
 
 def encode_result(value: Any, limit: int) -> bytes:
-    """Strict JSON in UTF-8: NaN and infinities are refused, and so are strings with lone
-    surrogates, which UTF-8 cannot hold (the server would have to refuse the bytes)."""
+    """Strict JSON in UTF-8 (NaN and infinities are refused). A string holding surrogates,
+    which UTF-8 cannot, is written as \\u escapes instead: a pair then reads back as the one
+    character it stands for, and the server refuses a lone one just as the door would."""
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        data = text.encode("utf-8")
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+    except (TypeError, ValueError) as exc:
         raise ResultInvalid(f"the handler's return value is not JSON-serialisable: {exc}") from None
     except RecursionError:
         raise ResultInvalid("the handler's return value is nested too deeply") from None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
     if len(data) > limit:
         raise ResultInvalid(f"the result is {len(data)} bytes; the limit is {limit} bytes")
     return data
