@@ -196,7 +196,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         version=__version__,
         summary="A self-hosted serverless platform for Python functions.",
         description="Every call under /api/v1 needs `Authorization: Bearer <API key>` "
-        "(on this page: Authorize). "
+        "(in /docs: Authorize). "
         'Errors always look like `{"error": "<Name>", "detail": {"message": ...}}`.',
         lifespan=lifespan,
         docs_url=None,  # served by api.docs, with local assets
