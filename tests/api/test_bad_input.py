@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from sandlot.domain.json_values import MAX_JSON_DEPTH
 from tests.conftest import ADMIN_KEY, Api
@@ -66,21 +65,21 @@ async def _record(api: Api, response: httpx.Response) -> dict[str, object]:
     return body
 
 
-@pytest.mark.parametrize("number", VERSION_NUMBERS)
-async def test_absurd_version_numbers_are_validation_errors(api: Api, number: str) -> None:
+async def test_absurd_version_numbers_are_validation_errors(api: Api) -> None:
     await api.deploy("echo", ECHO)
     async with _direct(api) as direct:
-        for client in (api.client, direct):
-            invoked = await client.post(
-                "/api/v1/functions/echo/invoke", params={"version": number}, content=b"1"
-            )
-            assert invoked.status_code == 422, invoked.text
-            assert invoked.json()["error"] == "ValidationError"
-            assert invoked.json()["detail"]["problems"][0]["field"] == "query.version"
-    for tail in ("", "/code", "/build-log"):
-        response = await api.client.get(f"/api/v1/functions/echo/versions/{number}{tail}")
-        assert response.status_code == 422, (tail, response.text)
-        assert response.json()["error"] == "ValidationError"
+        for number in VERSION_NUMBERS:
+            for client in (api.client, direct):
+                invoked = await client.post(
+                    "/api/v1/functions/echo/invoke", params={"version": number}, content=b"1"
+                )
+                assert invoked.status_code == 422, (number, invoked.text)
+                assert invoked.json()["error"] == "ValidationError"
+                assert invoked.json()["detail"]["problems"][0]["field"] == "query.version"
+            for tail in ("", "/code", "/build-log"):
+                response = await api.client.get(f"/api/v1/functions/echo/versions/{number}{tail}")
+                assert response.status_code == 422, (number, tail, response.text)
+                assert response.json()["error"] == "ValidationError"
 
 
 async def test_the_largest_version_number_is_simply_not_found(api: Api) -> None:
@@ -89,33 +88,31 @@ async def test_the_largest_version_number_is_simply_not_found(api: Api) -> None:
     assert (response.status_code, response.json()["error"]) == (404, "VersionNotFound")
 
 
-@pytest.mark.parametrize(
-    ("event", "why"),
-    [
-        (b"[" * 1000 + b"]" * 1000, "nested more than"),
-        (b'{"a":' * 1000 + b"1" + b"}" * 1000, "nested more than"),
-        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "nested more than"),
-        (b"NaN", "NaN"),
-        (b'{"x": [Infinity]}', "Infinity"),
-        (b"-Infinity", "Infinity"),
-        (b"1e400", "range"),
-        (b'"\\ud800"', "surrogate"),
-        (b'{"\\udc00": 1}', "surrogate"),
-        (b'"\xed\xa0\x80"', "utf-8"),  # a surrogate encoded as if it were UTF-8
-        (b"\xff\xfe1\x00", "utf-8"),
-        (b"\xef\xbb\xbf1", "BOM"),
-    ],
-)
-async def test_events_that_are_not_i_json_are_invalid_events(
-    api: Api, event: bytes, why: str
-) -> None:
+NOT_I_JSON_EVENTS = [
+    (b"[" * 1000 + b"]" * 1000, "nested more than"),
+    (b'{"a":' * 1000 + b"1" + b"}" * 1000, "nested more than"),
+    (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "nested more than"),
+    (b"NaN", "NaN"),
+    (b'{"x": [Infinity]}', "Infinity"),
+    (b"-Infinity", "Infinity"),
+    (b"1e400", "range"),
+    (b'"\\ud800"', "surrogate"),
+    (b'{"\\udc00": 1}', "surrogate"),
+    (b'"\xed\xa0\x80"', "utf-8"),  # a surrogate encoded as if it were UTF-8
+    (b"\xff\xfe1\x00", "utf-8"),
+    (b"\xef\xbb\xbf1", "BOM"),
+]
+
+
+async def test_events_that_are_not_i_json_are_invalid_events(api: Api) -> None:
     await api.deploy("echo", ECHO)
     async with _direct(api) as direct:
-        for client in (api.client, direct):
-            response = await client.post("/api/v1/functions/echo/invoke", content=event)
-            assert response.status_code == 400, response.text
-            assert response.json()["error"] == "InvalidEvent"
-            assert why.lower() in response.json()["detail"]["message"].lower()
+        for event, why in NOT_I_JSON_EVENTS:
+            for client in (api.client, direct):
+                response = await client.post("/api/v1/functions/echo/invoke", content=event)
+                assert response.status_code == 400, (event[:40], response.text)
+                assert response.json()["error"] == "InvalidEvent"
+                assert why.lower() in response.json()["detail"]["message"].lower(), event[:40]
 
 
 async def test_an_event_at_the_depth_limit_round_trips_with_its_record(api: Api) -> None:
@@ -135,39 +132,37 @@ async def test_an_event_at_the_depth_limit_round_trips_with_its_record(api: Api)
     assert listed.status_code == 200, listed.text
 
 
-@pytest.mark.parametrize(
-    ("event", "why"),
-    [
-        ({"kind": "surrogate"}, "surrogate"),
-        ({"kind": "nan"}, "float values are not JSON"),
-        ({"kind": "infinity"}, "float values are not JSON"),
-        ({"kind": "deep", "depth": MAX_JSON_DEPTH + 1}, "nested"),
-        ({"kind": "deep", "depth": 2000}, "nested"),
-        ({"kind": "smuggle", "bytes": "\xff\xfe"}, "utf-8"),
-        ({"kind": "smuggle", "bytes": '"\xed\xa0\x80"'}, "utf-8"),
-        ({"kind": "smuggle", "bytes": "NaN"}, "NaN"),
-        ({"kind": "smuggle", "bytes": '"\\udfff"'}, "surrogate"),
-        ({"kind": "smuggle", "bytes": "{not json"}, "property name"),
-    ],
-)
-async def test_results_that_are_not_i_json_are_result_invalid_with_a_record(
-    api: Api, event: dict[str, object], why: str
-) -> None:
+BAD_RESULTS: list[tuple[dict[str, object], str]] = [
+    ({"kind": "surrogate"}, "surrogate"),
+    ({"kind": "nan"}, "float values are not JSON"),
+    ({"kind": "infinity"}, "float values are not JSON"),
+    ({"kind": "deep", "depth": MAX_JSON_DEPTH + 1}, "nested"),
+    ({"kind": "deep", "depth": 2000}, "nested"),
+    ({"kind": "smuggle", "bytes": "\xff\xfe"}, "utf-8"),
+    ({"kind": "smuggle", "bytes": '"\xed\xa0\x80"'}, "utf-8"),
+    ({"kind": "smuggle", "bytes": "NaN"}, "NaN"),
+    ({"kind": "smuggle", "bytes": '"\\udfff"'}, "surrogate"),
+    ({"kind": "smuggle", "bytes": "{not json"}, "property name"),
+]
+
+
+async def test_results_that_are_not_i_json_are_result_invalid_with_a_record(api: Api) -> None:
     await api.deploy("results", RESULTS)
-    response = await api.invoke("results", event)
-    if event["kind"] == "smuggle":
-        assert response.status_code == 200, response.text
-        response = await api.invoke("results", {"kind": "echo"})
-    assert response.status_code == 502, response.text
-    assert response.json()["error"] == "FunctionResultInvalid"
-    assert why.lower() in response.json()["detail"]["message"].lower()
-    record = await _record(api, response)
-    assert record["state"] == "failed"
-    assert record["result"] is None
-    assert isinstance(record["error"], dict)
-    assert record["error"]["kind"] == "FunctionResultInvalid"
-    after = await api.invoke("results", {"kind": "echo"})
-    assert after.status_code == 200 and after.json() == {"kind": "echo"}
+    for event, why in BAD_RESULTS:
+        response = await api.invoke("results", event)
+        if event["kind"] == "smuggle":
+            assert response.status_code == 200, response.text
+            response = await api.invoke("results", {"kind": "echo"})
+        assert response.status_code == 502, (event, response.text)
+        assert response.json()["error"] == "FunctionResultInvalid"
+        assert why.lower() in response.json()["detail"]["message"].lower(), event
+        record = await _record(api, response)
+        assert record["state"] == "failed"
+        assert record["result"] is None
+        assert isinstance(record["error"], dict)
+        assert record["error"]["kind"] == "FunctionResultInvalid"
+        after = await api.invoke("results", {"kind": "echo"})
+        assert after.status_code == 200 and after.json() == {"kind": "echo"}, event
 
 
 async def test_an_error_message_with_a_lone_surrogate_is_recorded_escaped(api: Api) -> None:
@@ -199,24 +194,22 @@ async def test_a_nul_in_logs_or_result_is_recorded(api: Api) -> None:
     assert logs.text == "a\ufffdb\n"
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "status"),
-    [
-        ("GET", "/api/v1/functions/a%00b", 404),
-        ("GET", "/api/v1/functions/a%00b/versions", 404),
-        ("POST", "/api/v1/functions/a%00b/invoke", 404),
-        ("GET", "/api/v1/invocations/a%00b", 404),
-        ("GET", "/api/v1/invocations/a%00b/logs", 404),
-        ("DELETE", "/api/v1/keys/a%00b", 404),
-        ("GET", "/api/v1/invocations?function=a%00b", 422),
-        ("GET", "/api/v1/invocations?cursor=%00", 422),
-    ],
-)
-async def test_a_nul_in_a_name_or_id_names_nothing(
-    api: Api, method: str, path: str, status: int
-) -> None:
-    response = await api.client.request(method, path, content=b"1")
-    assert response.status_code == status, response.text
+NUL_REQUESTS = [
+    ("GET", "/api/v1/functions/a%00b", 404),
+    ("GET", "/api/v1/functions/a%00b/versions", 404),
+    ("POST", "/api/v1/functions/a%00b/invoke", 404),
+    ("GET", "/api/v1/invocations/a%00b", 404),
+    ("GET", "/api/v1/invocations/a%00b/logs", 404),
+    ("DELETE", "/api/v1/keys/a%00b", 404),
+    ("GET", "/api/v1/invocations?function=a%00b", 422),
+    ("GET", "/api/v1/invocations?cursor=%00", 422),
+]
+
+
+async def test_a_nul_in_a_name_or_id_names_nothing(api: Api) -> None:
+    for method, path, status in NUL_REQUESTS:
+        response = await api.client.request(method, path, content=b"1")
+        assert response.status_code == status, (method, path, response.text)
 
 
 async def test_a_key_name_with_control_characters_is_refused(api: Api) -> None:
