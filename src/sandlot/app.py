@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from sandlot import __version__
-from sandlot.api import errors
+from sandlot.api import docs, errors, openapi
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
@@ -301,12 +301,17 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         title="Sandlot",
         version=__version__,
         summary="A self-hosted serverless platform for Python functions.",
-        description="Every call under /api/v1 needs `Authorization: Bearer <API key>`. "
+        description="Every call under /api/v1 needs `Authorization: Bearer <API key>` "
+        "(in /docs: Authorize). "
         'Errors always look like `{"error": "<Name>", "detail": {"message": ...}}`.',
         lifespan=_releasing(lock, lifespan),
+        docs_url=None,  # served by api.docs, with local assets
+        redoc_url=None,
     )
     app.state.runtime = runtime
     errors.install(app)
+    openapi.install(app)
+    docs.install(app)
     app.include_router(health.router)
     for router in (functions.router, invocations.router, keys.router, environments.router):
         app.include_router(router, prefix=API_PREFIX)

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from sandlot.domain import errors as e
 
@@ -90,11 +91,30 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     )
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     names = {404: "NotFound", 405: "MethodNotAllowed"}
     name = names.get(exc.status_code, "HTTPError")
-    return error_response(name, {"message": str(exc.detail)}, exc.status_code, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and "Allow" in headers:  # a route's, not a mounted app's
+        headers["Allow"] = ", ".join(_methods_at(request))
+    return error_response(name, {"message": str(exc.detail)}, exc.status_code, headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _methods_at(request: Request) -> list[str]:
+    """Every method the path answers. Each FastAPI route has one method, and Starlette's 405
+    names only those of the first route that matched the path, so ask every route."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_body, error_headers, status_for
 from sandlot.domain.errors import EventTooLarge, PayloadTooLarge, SandlotError
+from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.services import invocations as service
 from sandlot.services.runtime import Runtime
 
@@ -62,7 +63,10 @@ def invocation_answer(invoked: service.InvokeResult) -> tuple[int, dict[str, str
 def parse_version(query_string: bytes) -> int | None:
     for key, value in parse_qsl(query_string.decode("latin-1")):
         if key == "version":
-            if not value.isdigit() or int(value) < 1:
+            # ASCII digits only ("²".isdigit() is true) and few of them, so that int() cannot
+            # fail and the number fits the database's column.
+            digits = value.isascii() and value.isdigit() and len(value) <= 10
+            if not digits or not 1 <= int(value) <= VERSION_NUMBER_MAX:
                 raise _BadQuery(value)
             return int(value)
     return None
@@ -93,7 +97,10 @@ class LeanInvokeRoute:
         except SandlotError as exc:
             status, headers, body = _error(exc)
         except _BadQuery as exc:
-            problem = {"field": "query.version", "message": f"not a positive integer: {exc}"}
+            problem = {
+                "field": "query.version",
+                "message": f"not a version number (1 to {VERSION_NUMBER_MAX}): {exc}",
+            }
             detail = {"message": "the request is not valid", "problems": [problem]}
             status, headers, body = (
                 422,

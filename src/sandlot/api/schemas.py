@@ -2,44 +2,134 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import zipfile
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandlot.domain.limits import (
+    DEFAULT_HANDLER,
+    ENV_KEY_RE,
+    ENV_MAX_BYTES,
+    FUNCTION_NAME_RE,
+    HANDLER_RE,
+    KEEP_ALIVE_S_MAX,
+    KEEP_ALIVE_S_MIN,
+    MAX_CONCURRENCY_MAX,
+    MEMORY_MB_DEFAULT,
+    MEMORY_MB_MAX,
+    MEMORY_MB_MIN,
+    MIN_WARM_MAX,
+    RESERVED_ENV_PREFIXES,
+    TIMEOUT_S_DEFAULT,
+    TIMEOUT_S_MAX,
+    TIMEOUT_S_MIN,
+)
 from sandlot.domain.models import ApiKey, Function, Invocation, Role, Version
 
 
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    message: str = Field(description="What went wrong, for a person; other keys name the facts")
+
+
 class ErrorOut(BaseModel):
+    """Every error answer (`api.errors`), whatever the success answer's content type."""
+
     error: str = Field(description="The error's name, e.g. FunctionNotFound")
-    detail: dict[str, Any] = Field(description="At least a human-readable 'message'")
+    detail: ErrorDetail
 
 
-class FunctionCreateJson(BaseModel):
+class Problem(BaseModel):
+    field: str = Field(description="Where: e.g. body.memory_mb, query.version, path.number")
+    message: str
+
+
+class ValidationDetail(BaseModel):
+    message: str
+    problems: list[Problem]
+
+
+class ValidationErrorOut(BaseModel):
+    """A 422: the request does not match the operation's documented parameters or body."""
+
+    error: Literal["ValidationError"]
+    detail: ValidationDetail
+
+
+def _documented(description: str, **schema: Any) -> Any:
+    """A deploy field whose rule is documented here but checked by the domain, for JSON and
+    multipart deploys alike (a 400 such as InvalidLimit, not a 422)."""
+    return Field(None, description=description, json_schema_extra=schema)
+
+
+class DeployFields(BaseModel):
+    """What a deploy may set; a field left out keeps the last version's value (or the
+    default)."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str
+    handler: str | None = _documented(
+        f"module.function; default {DEFAULT_HANDLER}", pattern=HANDLER_RE.pattern
+    )
+    memory_mb: int | None = _documented(
+        f"MB; default {MEMORY_MB_DEFAULT}", minimum=MEMORY_MB_MIN, maximum=MEMORY_MB_MAX
+    )
+    timeout_s: int | None = _documented(
+        f"seconds; default {TIMEOUT_S_DEFAULT}", minimum=TIMEOUT_S_MIN, maximum=TIMEOUT_S_MAX
+    )
+    env: dict[str, str] | None = _documented(
+        f"environment variables, replacing the whole set; {ENV_MAX_BYTES} bytes in all, no "
+        f"names starting with {' or '.join(RESERVED_ENV_PREFIXES)}",
+        propertyNames={"pattern": ENV_KEY_RE.pattern},
+    )
+    max_concurrency: int | None = _documented(
+        "concurrent instances at most", minimum=1, maximum=MAX_CONCURRENCY_MAX
+    )
+    min_warm: int | None = _documented(
+        "instances kept started and ready", minimum=0, maximum=MIN_WARM_MAX
+    )
+    keep_alive_s: int | None = _documented(
+        "seconds an idle instance lives", minimum=KEEP_ALIVE_S_MIN, maximum=KEEP_ALIVE_S_MAX
+    )
+
+
+def _example_zip() -> str:
+    """A working deploy for the document's example (and /docs' "Try it out"), base64."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        entry = zipfile.ZipInfo("main.py", date_time=(2024, 1, 1, 0, 0, 0))
+        archive.writestr(entry, EXAMPLE_HANDLER)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+EXAMPLE_HANDLER = (
+    "def handler(event, context):\n    return {'hello': (event or {}).get('name', 'world')}\n"
+)
+
+
+class FunctionCreateJson(DeployFields):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "hello", "code_base64": _example_zip()}]},
+    )
+    name: str = Field(
+        description="Unique in the namespace",
+        json_schema_extra={"pattern": FUNCTION_NAME_RE.pattern},
+    )
     code_base64: str = Field(description="The function's folder as a zip, base64-encoded")
-    handler: str | None = None
-    memory_mb: int | None = None
-    timeout_s: int | None = None
-    env: dict[str, str] | None = None
-    max_concurrency: int | None = Field(None, description="Concurrent instances at most")
-    min_warm: int | None = Field(None, description="Instances kept started and ready")
-    keep_alive_s: int | None = Field(None, description="Idle instances stop after this")
 
 
-class FunctionUpdateJson(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code_base64: str | None = None
-    handler: str | None = None
-    memory_mb: int | None = None
-    timeout_s: int | None = None
-    env: dict[str, str] | None = None
-    max_concurrency: int | None = None
-    min_warm: int | None = None
-    keep_alive_s: int | None = None
+class FunctionUpdateJson(DeployFields):
+    code_base64: str | None = Field(
+        None, description="New code, as a zip, base64-encoded; default: the last version's"
+    )
     env_set: dict[str, str] | None = Field(
-        None, description="Merged into the newest version's env (instead of `env`)"
+        None,
+        description="Merged into the newest version's env (instead of `env`)",
+        json_schema_extra={"propertyNames": {"pattern": ENV_KEY_RE.pattern}},
     )
     env_unset: list[str] | None = Field(None, description="Names removed from that env")
 
@@ -157,7 +247,8 @@ class InvocationList(BaseModel):
 
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    # Printable: no control characters (PostgreSQL's text cannot even hold a NUL).
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     role: Role = Role.DEVELOPER
 
 

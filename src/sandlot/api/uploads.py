@@ -53,36 +53,43 @@ class DeployInput:
     changes: ConfigChanges
 
 
-DEPLOY_REQUEST_BODY: dict[str, Any] = {
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "code": {"type": "string", "format": "binary", "description": "a zip"},
-                    "handler": {"type": "string", "default": "main.handler"},
-                    "memory_mb": {"type": "integer", "default": 256},
-                    "timeout_s": {"type": "integer", "default": 30},
-                    "env": {"type": "string", "description": "a JSON object of strings"},
-                    "max_concurrency": {"type": "integer", "description": "1 to 1000"},
-                    "min_warm": {"type": "integer", "default": 0},
-                    "keep_alive_s": {"type": "integer", "description": "0 to 86400"},
-                    "env_set": {
-                        "type": "string",
-                        "description": "PUT only: a JSON object of strings merged into the "
-                        "newest version's env",
-                    },
-                    "env_unset": {
-                        "type": "string",
-                        "description": "PUT only: a JSON list of names removed from it",
-                    },
-                },
-            }
+_FORM_KEYWORDS = ("description", "pattern", "minimum", "maximum")
+# Fields that a form carries as JSON text (an object, or a list of names).
+_JSON_TEXT_FIELDS = ("env", "env_set", "env_unset")
+
+
+def _form_schema(model: type[BaseModel], required: list[str]) -> dict[str, Any]:
+    """The multipart form of a JSON deploy body: the zip as the file part `code`, `env` as a
+    JSON string, and no nulls (a field left out keeps its value). Derived from the JSON
+    model so that both forms document the same fields and rules."""
+    properties: dict[str, Any] = {}
+    for name, field in model.model_json_schema()["properties"].items():
+        if name == "code_base64":
+            properties["code"] = {"type": "string", "format": "binary", "description": "a zip"}
+            continue
+        types = [alt["type"] for alt in field.get("anyOf", [field]) if alt["type"] != "null"]
+        form = {key: field[key] for key in _FORM_KEYWORDS if key in field}
+        if name in _JSON_TEXT_FIELDS:
+            form = {"type": "string", "description": f"JSON text: {field['description']}"}
+        properties[name] = {"type": types[0], **form}
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _deploy_body(model: type[BaseModel], form_required: list[str]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": _form_schema(model, form_required),
+                "encoding": {"code": {"contentType": "application/zip"}},
+            },
+            "application/json": {"schema": model.model_json_schema()},
         },
-        "application/json": {"schema": FunctionCreateJson.model_json_schema()},
     }
-}
+
+
+CREATE_REQUEST_BODY = _deploy_body(FunctionCreateJson, ["name", "code"])
+UPDATE_REQUEST_BODY = _deploy_body(FunctionUpdateJson, [])
 
 
 async def deploy_input(request: Request, max_upload: int, *, creating: bool) -> DeployInput:

@@ -8,6 +8,10 @@ import secrets
 import time
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+# What `new_invocation_id` makes: 26 characters of the alphabet above.
+INVOCATION_ID_PATTERN = "^[0-9a-hjkmnp-tv-z]{26}$"
+# Functions, keys and namespaces have uuid4 ids.
+FUNCTION_ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 API_KEY_PREFIX = "sl"
 
 

@@ -19,6 +19,9 @@ MAX_CONCURRENCY_MAX = 1000
 MIN_WARM_MAX = 100
 KEEP_ALIVE_S_MIN, KEEP_ALIVE_S_MAX = 0, 24 * 3600
 DEFAULT_HANDLER = "main.handler"
+# Version numbers are stored as 32-bit integers (PostgreSQL's INTEGER), so no version can be
+# numbered higher; a larger number in a request is refused before it reaches the database.
+VERSION_NUMBER_MAX = 2**31 - 1
 # Environment names the platform sets itself; a function may not override them.
 RESERVED_ENV_PREFIXES = ("SANDLOT_", "PYTHON")
 
@@ -94,7 +97,12 @@ def check_env(env: dict[str, str]) -> dict[str, str]:
             )
         if "\0" in value:
             raise InvalidInput(f"environment variable {key!r} contains a NUL byte", key=key)
-        size += len(key.encode()) + len(value.encode()) + 2
+        try:
+            size += len(key.encode()) + len(value.encode()) + 2
+        except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape in the JSON
+            raise InvalidInput(
+                f"environment variable {key!r} is not valid Unicode", key=key
+            ) from None
     if size > ENV_MAX_BYTES:
         raise InvalidLimit(
             f"environment is {size} bytes; at most {ENV_MAX_BYTES} bytes in all",

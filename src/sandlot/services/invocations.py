@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import EventTooLarge, InvalidEvent
 from sandlot.domain.ids import new_invocation_id
+from sandlot.domain.json_values import json_problem
 from sandlot.domain.models import Invocation, InvocationPage, Principal
 from sandlot.domain.states import InvocationState
 from sandlot.services.catalog import Catalog
@@ -28,7 +28,8 @@ class InvokeResult:
 
 
 def check_event(body: bytes, max_bytes: int) -> bytes:
-    """An empty body is `null`; anything else must be JSON within the size limit."""
+    """An empty body is `null`; anything else must be JSON that Sandlot accepts
+    (`domain.json_values`) within the size limit."""
     if len(body) > max_bytes:
         raise EventTooLarge(
             f"the event is {len(body)} bytes; at most {max_bytes} are accepted",
@@ -37,10 +38,9 @@ def check_event(body: bytes, max_bytes: int) -> bytes:
         )
     if not body.strip():
         return b"null"
-    try:
-        json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidEvent(f"the request body is not valid JSON: {exc}") from exc
+    problem = json_problem(body)
+    if problem is not None:
+        raise InvalidEvent(f"the request body is not valid JSON: {problem}")
     return body
 
 

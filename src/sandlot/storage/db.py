@@ -54,6 +54,12 @@ def _prepare_sqlite_file(url: str) -> None:
             os.chmod(f"{path}{suffix}", 0o600)
 
 
+def can_match(text: str) -> bool:
+    """Whether a stored string could equal `text`. PostgreSQL's text holds no NUL and refuses
+    one even as a query parameter, so an id with a NUL is not looked up: it names nothing."""
+    return "\0" not in text
+
+
 def make_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         _prepare_sqlite_file(url)

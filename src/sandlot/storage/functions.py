@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import FunctionAlreadyExists, FunctionNotFound, VersionNotFound
+from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.models import Function, Version, VersionConfig
 from sandlot.domain.states import VERSION_MOVES, VersionState, transition
 from sandlot.storage.tables import CodeBlobRow, FunctionRow, VersionRow
@@ -60,6 +61,10 @@ class FunctionRepo:
         self.session = session
 
     async def _live_row(self, namespace_id: str, name: str) -> FunctionRow:
+        # A name no function can have is not looked up: it may hold a NUL, which PostgreSQL
+        # refuses even in a query.
+        if not FUNCTION_NAME_RE.fullmatch(name):
+            raise FunctionNotFound(f"no function named {name!r}", function=name)
         row = await self.session.scalar(
             select(FunctionRow).where(
                 FunctionRow.namespace_id == namespace_id,

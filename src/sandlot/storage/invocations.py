@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandlot.domain.errors import InvocationNotFound
 from sandlot.domain.models import Invocation, InvocationPage
 from sandlot.domain.states import InvocationState
+from sandlot.storage.db import can_match
 from sandlot.storage.tables import InvocationLogRow, InvocationRow
 
 
@@ -88,12 +89,12 @@ class InvocationRepo:
             await self.session.execute(insert(_INVOCATION_LOGS), logs)
 
     async def get(self, namespace_id: str, invocation_id: str) -> Invocation:
-        row = await self.session.scalar(
+        row = can_match(invocation_id) and await self.session.scalar(
             select(InvocationRow).where(
                 InvocationRow.id == invocation_id, InvocationRow.namespace_id == namespace_id
             )
         )
-        if row is None:
+        if not row:
             raise InvocationNotFound(
                 f"no invocation with id {invocation_id!r}", invocation_id=invocation_id
             )

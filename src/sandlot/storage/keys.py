@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from sandlot.domain.errors import ApiKeyNotFound, LastAdminKey
 from sandlot.domain.models import ApiKey, Namespace, Principal, Role
+from sandlot.storage.db import can_match
 from sandlot.storage.tables import ApiKeyRow, NamespaceRow
 
 
@@ -103,10 +104,10 @@ class ApiKeyRepo:
         state after the other's commit; on PostgreSQL the namespace's active admin rows are
         locked first, so the second waits for the first and then sees it.
         """
-        row = await self.session.scalar(
+        row = can_match(key_id) and await self.session.scalar(
             select(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.namespace_id == namespace_id)
         )
-        if row is None:
+        if not row:
             raise ApiKeyNotFound(f"no API key with id {key_id!r}", key_id=key_id)
         if row.revoked_at is not None:
             return _key(row)

@@ -22,7 +22,12 @@ from sandlot.domain.errors import (
 )
 from sandlot.domain.states import InvocationState
 from sandlot.sandbox.spec import ExitInfo, ResourceReport
-from sandlot.worker.inside.bootstrap import EXIT_OUT_OF_MEMORY, EXIT_PROTOCOL_ERROR
+from sandlot.worker.inside.bootstrap import (
+    EXIT_OUT_OF_MEMORY,
+    EXIT_PROTOCOL_ERROR,
+    MAX_MESSAGE_CHARS,
+    MAX_TRACEBACK_CHARS,
+)
 from sandlot.worker.interface import FunctionErrorInfo
 
 _KINDS: frozenset[str] = frozenset(
@@ -40,7 +45,11 @@ _STATES = {
     FunctionTimedOut.__name__: InvocationState.TIMED_OUT,
     FunctionOutOfMemory.__name__: InvocationState.OUT_OF_MEMORY,
 }
-_BOOTSTRAP_KEYS = frozenset({"kind", "type", "message", "traceback"})
+# What the bootstrap adds to an error beyond kind, type, message and traceback: numbers the
+# host uses to name a limit (see `bootstrap._limit_facts`).
+_BOOTSTRAP_FACTS = frozenset(
+    {"errno", "file_size_limit_bytes", "tmp_size_bytes", "peak_memory_bytes"}
+)
 # Kinds after which the instance is not trusted again: its process died, was killed, or may
 # still hold what exhausted a limit (forked children, a full /tmp, a broken heap).
 _REPLACE_INSTANCE = frozenset(
@@ -78,18 +87,32 @@ def from_bootstrap(error: Mapping[str, Any]) -> FunctionErrorInfo:
     """An error as the bootstrap reported it. The function can write to its control socket,
     so nothing here is trusted beyond its shape."""
     kind = error.get("kind")
-    extra = {key: value for key, value in error.items() if key not in _BOOTSTRAP_KEYS}
+    extra = {
+        key: value
+        for key, value in error.items()
+        if key in _BOOTSTRAP_FACTS and (value is None or type(value) is int)
+    }
     traceback = error.get("traceback")
+    exception_type = error.get("type")
     info = FunctionErrorInfo(
         kind=kind if isinstance(kind, str) and kind in _KINDS else FunctionError.__name__,
-        message=str(error.get("message", "")),
-        exception_type=str(error["type"]) if error.get("type") is not None else None,
-        traceback=traceback if isinstance(traceback, str) else None,
+        message=clean_text(error.get("message", ""), MAX_MESSAGE_CHARS),
+        exception_type=None if exception_type is None else clean_text(exception_type, 200),
+        traceback=(
+            clean_text(traceback, MAX_TRACEBACK_CHARS + 64) if isinstance(traceback, str) else None
+        ),
         extra=extra,
     )
     if info.kind == FunctionOutOfMemory.__name__:
         return _with_peak(info)
     return _name_the_limit(info)
+
+
+def clean_text(value: object, limit: int) -> str:
+    """Text the instance sent, bounded and as valid Unicode (a lone surrogate escaped), so
+    that the answer, the record and every later read of it can encode it."""
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _with_peak(info: FunctionErrorInfo) -> FunctionErrorInfo:
@@ -146,6 +169,14 @@ def _name_the_limit(info: FunctionErrorInfo) -> FunctionErrorInfo:
 def timed_out(timeout_s: float, *, during_init: bool = False) -> FunctionErrorInfo:
     step = "import its handler" if during_init else "finish"
     return _info(FunctionTimedOut, f"the function did not {step} within {timeout_s:g} s")
+
+
+def result_invalid(problem: str) -> FunctionErrorInfo:
+    return FunctionErrorInfo(
+        kind=FunctionResultInvalid.__name__,
+        message=f"the handler's return value is not valid JSON: {problem}",
+        exception_type="ResultInvalid",
+    )
 
 
 def stopped(reason: str) -> FunctionErrorInfo:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandlot.domain.errors import FunctionError, InvalidEvent
+from sandlot.domain.json_values import json_problem
 from sandlot.domain.states import INSTANCE_MOVES, InstanceState, transition
 from sandlot.sandbox.spec import ProcessHandle
 from sandlot.worker import failures
@@ -200,18 +201,28 @@ class Instance:
         logs, truncated = self._logs(frame.parts[1], header.get("logs_truncated") is True)
         self.last_used = time.monotonic()
         if header.get("ok") is True:
-            self.reusable = True
-            return Run(frame.parts[0], None, logs, truncated, handler_ms)
+            return self._result(frame.parts[0], logs, truncated, handler_ms)
         fields = header.get("error")
         fields = fields if isinstance(fields, dict) else {"message": "unknown error"}
         if fields.get("kind") == InvalidEvent.__name__:
             self.reusable = True
-            raise InvalidEvent(f"the event is not valid JSON: {fields.get('message')}")
+            message = failures.clean_text(fields.get("message"), 1024)
+            raise InvalidEvent(f"the event is not valid JSON: {message}")
         error = self._refine(failures.from_bootstrap(fields))
         # A limit the instance hit (processes, file size, /tmp) may still hold it down (paused
         # children, a full /tmp): the next call gets a fresh instance instead.
         self.reusable = header.get("fatal") is not True and not failures.replaces_instance(error)
         return Run(None, error, logs, truncated, handler_ms)
+
+    def _result(self, result: bytes, logs: str, truncated: bool, handler_ms: float) -> Run:
+        """The result, checked as the door checks events. The bootstrap encodes strictly, but
+        it shares its process with the function, which may have replaced its encoder: then
+        the bytes are refused and the instance, no longer trusted, is replaced."""
+        problem = json_problem(result)
+        if problem is not None:
+            return Run(None, failures.result_invalid(problem), logs, truncated, handler_ms)
+        self.reusable = True
+        return Run(result, None, logs, truncated, handler_ms)
 
     def _refine(self, error: FunctionErrorInfo) -> FunctionErrorInfo:
         if error.kind == FunctionError.__name__ and error.exception_type in _LIMIT_SUSPECTS:

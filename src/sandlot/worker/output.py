@@ -72,8 +72,14 @@ def merge_logs(
 ) -> tuple[str, bool]:
     """One invocation's logs: what Python printed, then what reached the fds directly."""
     if inside_truncated:  # already full, and already marked by the bootstrap
-        return inside.decode("utf-8", "replace"), True
+        return _text(inside), True
     data = inside + outside
     if outside_truncated or len(data) > limit:
-        return (data[:limit] + truncation_note(limit)).decode("utf-8", "replace"), True
-    return data.decode("utf-8", "replace"), False
+        return _text(data[:limit] + truncation_note(limit)), True
+    return _text(data), False
+
+
+def _text(data: bytes) -> str:
+    # NUL becomes U+FFFD like any undecodable byte: PostgreSQL's text cannot hold it, and a
+    # record that cannot be written would hold up every record batched with it.
+    return data.replace(b"\0", b"\xef\xbf\xbd").decode("utf-8", "replace")

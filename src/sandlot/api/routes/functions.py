@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber
 from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
-from sandlot.api.uploads import DEPLOY_REQUEST_BODY, deploy_input
+from sandlot.api.uploads import CREATE_REQUEST_BODY, UPDATE_REQUEST_BODY, deploy_input
 from sandlot.domain.errors import InvalidInput
 from sandlot.services import functions as service
 
@@ -42,7 +42,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=FunctionOut,
     responses=ERRORS,
-    openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
+    openapi_extra={"requestBody": CREATE_REQUEST_BODY},
     summary="Create a function from a zip; this makes version 1",
     description=_DEPLOY_STATES,
 )
@@ -73,7 +73,7 @@ async def create_function(
     "/{name}",
     response_model=FunctionOut,
     responses=ERRORS,
-    openapi_extra={"requestBody": DEPLOY_REQUEST_BODY},
+    openapi_extra={"requestBody": UPDATE_REQUEST_BODY},
     summary="New code and/or configuration: a new immutable version",
     description=_DEPLOY_STATES
     + " Without new code, the new version takes the newest version's code. `env` replaces "
@@ -142,7 +142,7 @@ async def list_versions(name: str, session: SessionDep, principal: PrincipalDep)
     "/{name}/versions/{number}", response_model=VersionOut, responses=ERRORS, summary="A version"
 )
 async def get_version(
-    name: str, number: int, session: SessionDep, principal: PrincipalDep
+    name: str, number: VersionNumber, session: SessionDep, principal: PrincipalDep
 ) -> VersionOut:
     version = await service.get_version(
         session=session, principal=principal, name=name, number=number
@@ -157,7 +157,7 @@ async def get_version(
     summary="Download a version's code",
 )
 async def download_code(
-    name: str, number: int, session: SessionDep, principal: PrincipalDep
+    name: str, number: VersionNumber, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     data = await service.get_code(session=session, principal=principal, name=name, number=number)
     return Response(
@@ -169,6 +169,7 @@ async def download_code(
 
 @router.get(
     "/{name}/versions/{number}/build-log",
+    response_class=PlainTextResponse,
     responses={
         **ERRORS,
         200: {
@@ -181,7 +182,7 @@ async def download_code(
 )
 async def get_build_log(
     name: str,
-    number: int,
+    number: VersionNumber,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,

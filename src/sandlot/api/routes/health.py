@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sandlot.api.deps import RuntimeDep
@@ -41,7 +41,10 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The database answers and functions can run (details for monitoring callers)",
-    responses=REFUSALS,
+    responses={
+        **REFUSALS,
+        503: {"description": "Not ready: `problems` says why", "model": dict[str, Any]},
+    },
 )
 async def readyz(
     request: Request, runtime: RuntimeDep, authorization: AuthorizationHeader = None
@@ -64,7 +67,12 @@ async def readyz(
     return JSONResponse(body if detailed else {"status": body["status"]}, 200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=REFUSALS)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses=REFUSALS,
+)
 async def metrics(
     request: Request, runtime: RuntimeDep, authorization: AuthorizationHeader = None
 ) -> Response:

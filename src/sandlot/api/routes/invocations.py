@@ -7,10 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionQuery
 from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
+from sandlot.domain.ids import FUNCTION_ID_PATTERN, INVOCATION_ID_PATTERN
+from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.states import InvocationState
 from sandlot.services import invocations as service
 
@@ -60,7 +62,7 @@ async def invoke(
     request: Request,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    version: Annotated[int | None, Query(ge=1, description="A version; default: latest")] = None,
+    version: VersionQuery = None,
 ) -> Response:
     """Documents the call; requests are normally answered by `invoke_path.LeanInvokeRoute`
     with the same service and the same answer."""
@@ -82,17 +84,27 @@ async def list_invocations(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,
-    function: str | None = Query(
-        default=None,
-        description="A function name: the invocations of the function that has it now (the "
-        "live one, else the one deleted last), never of several mixed",
-    ),
+    function: Annotated[
+        str | None,
+        Query(
+            pattern=FUNCTION_NAME_RE.pattern,
+            description="A function name: the invocations of the function that has it now "
+            "(the live one, else the one deleted last), never of several mixed",
+        ),
+    ] = None,
     state: InvocationState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
-    cursor: str | None = Query(default=None, description="next_cursor of the previous page"),
-    function_id: str | None = Query(
-        default=None, description="One function exactly, live or deleted (its `id`)"
-    ),
+    cursor: Annotated[
+        str | None,
+        Query(pattern=INVOCATION_ID_PATTERN, description="next_cursor of the previous page"),
+    ] = None,
+    function_id: Annotated[
+        str | None,
+        Query(
+            pattern=FUNCTION_ID_PATTERN,
+            description="One function exactly, live or deleted (its `id`)",
+        ),
+    ] = None,
     include_deleted: bool = Query(
         default=False,
         description="With `function`: every function that had the name, deleted ones too; "

@@ -274,12 +274,17 @@ def _leading_frames_are_ours(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
+def _unicode(text: str) -> str:
+    # A lone surrogate (from a \ud800 escape, say) cannot be written as UTF-8; escape it.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _safe_str(exc: BaseException) -> str:
     try:
         text = str(exc)
     except Exception:  # a user-defined __str__ may itself fail
         text = f"<unprintable {type(exc).__name__}>"
-    return text[:MAX_MESSAGE_CHARS]
+    return _unicode(text[:MAX_MESSAGE_CHARS])
 
 
 def describe(exc: BaseException, kind: str) -> dict[str, Any]:
@@ -290,7 +295,12 @@ def describe(exc: BaseException, kind: str) -> dict[str, Any]:
     if len(text) > MAX_TRACEBACK_CHARS:
         half = MAX_TRACEBACK_CHARS // 2
         text = f"{text[:half]}\n[... traceback shortened ...]\n{text[-half:]}"
-    error = {"kind": kind, "type": type(exc).__name__, "message": _safe_str(exc), "traceback": text}
+    error = {
+        "kind": kind,
+        "type": type(exc).__name__,
+        "message": _safe_str(exc),
+        "traceback": _unicode(text),
+    }
     error.update(_limit_facts(exc))
     return error
 
@@ -388,11 +398,19 @@ class Runner:
 
 
 def encode_result(value: Any, limit: int) -> bytes:
+    """Strict JSON in UTF-8 (NaN and infinities are refused). A string holding surrogates,
+    which UTF-8 cannot, is written as \\u escapes instead: a pair then reads back as the one
+    character it stands for, and the server refuses a lone one just as the door would."""
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise ResultInvalid(f"the handler's return value is not JSON-serialisable: {exc}") from None
-    data = text.encode("utf-8", "surrogatepass")
+    except RecursionError:
+        raise ResultInvalid("the handler's return value is nested too deeply") from None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
     if len(data) > limit:
         raise ResultInvalid(f"the result is {len(data)} bytes; the limit is {limit} bytes")
     return data
@@ -418,7 +436,7 @@ class Instance:
         invocation_id = header["id"]
         try:
             event = json.loads(raw_event) if raw_event.strip() else None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             invalid = {"kind": "InvalidEvent", "type": "InvalidEvent", "message": str(exc)}
             self.reply(invocation_id, 0.0, None, invalid)
             return

@@ -1,0 +1,69 @@
+"""Properties of the event/result codec: the door (json_problem) and the bootstrap's encoder
+agree, so what one accepts the other gives back unchanged."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+
+from sandlot.domain.json_values import MAX_JSON_DEPTH, json_problem
+from sandlot.worker.inside.bootstrap import ResultInvalid, encode_result
+from tests.jsonvalues import any_values, depth_of, event_bytes, json_values, nested, same_json
+
+LIMIT = 6 * 1024 * 1024
+CODEC = settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _result(value: Any) -> bytes | None:
+    """What the bootstrap sends back for a handler's return value, or None if it refuses."""
+    try:
+        return encode_result(value, LIMIT)
+    except ResultInvalid:
+        return None
+
+
+@CODEC
+@given(json_values)
+def test_every_json_value_passes_both_ways_unchanged(value: Any) -> None:
+    for ensure_ascii in (True, False):
+        event = json.dumps(value, ensure_ascii=ensure_ascii).encode()
+        assert (json_problem(event) is None) == (depth_of(value) <= MAX_JSON_DEPTH), event
+    result = _result(value)
+    assert result is not None
+    assert (json_problem(result) is None) == (depth_of(value) <= MAX_JSON_DEPTH)
+    assert same_json(json.loads(result), value)
+
+
+@CODEC
+@given(any_values)
+@example("\ud800\udc00")  # a pair held as two code points: U+10000 once escaped
+@example({"\udfff": 1})
+@example([float("nan")])
+@example(nested(MAX_JSON_DEPTH + 1))
+def test_the_door_takes_exactly_what_a_result_may_be(value: Any) -> None:
+    """The same value as an event (written leniently, as any client might) and as a handler's
+    return value: accepted both ways or refused both ways."""
+    event = json.dumps(value).encode()  # NaN as NaN, a lone surrogate as \\udXXX
+    result = _result(value)
+    accepted_as_result = result is not None and json_problem(result) is None
+    assert (json_problem(event) is None) == accepted_as_result, (event, result)
+
+
+@CODEC
+@given(event_bytes)
+def test_an_accepted_event_comes_back_as_it_went_in(event: bytes) -> None:
+    """What the door takes, the bootstrap decodes and a handler returning it encodes into
+    bytes the result check takes, holding the same value."""
+    if json_problem(event) is not None:
+        return
+    value = json.loads(event)
+    result = _result(value)
+    assert result is not None and json_problem(result) is None
+    assert same_json(json.loads(result), value)
