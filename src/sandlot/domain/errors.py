@@ -125,6 +125,10 @@ class ServiceUnavailable(SandlotError):
     """The platform cannot run functions right now (shutting down, sandbox missing)."""
 
 
+class InsufficientStorage(SandlotError):
+    """The disk that holds the data dir (or the database) is full: nothing more can be kept."""
+
+
 class FunctionFailure(SandlotError):
     """The function, not the platform, failed. Subclasses name how."""
 

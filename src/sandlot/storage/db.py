@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from sandlot.storage.space import name_full_disk_errors
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -87,6 +89,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        name_full_disk_errors(self.engine)
         self.sessions = make_sessionmaker(self.engine)
 
     async def ping(self) -> str | None:
