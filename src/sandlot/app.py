@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,11 +34,16 @@ from sandlot.services.metrics import Metrics
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
 from sandlot.storage.db import Database, upgrade_sync
+from sandlot.storage.journal import Journal
 from sandlot.worker.pool import RuntimePool
 
 log = logging.getLogger("sandlot")
 
 API_PREFIX = "/api/v1"
+# After the grace period the pool stops the calls still running and they are answered 503;
+# Uvicorn waits this much longer than the grace, so that those answers go out before it
+# cancels what is left.
+_ANSWER_MARGIN_S = 3
 
 
 def migrate(settings: Settings) -> None:
@@ -53,9 +59,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "log_level": "info",
         "log_config": _log_config(),
         "access_log": settings.access_log,
-        # In-flight invocations get this long to finish after SIGTERM; then the pool stops
-        # every function process.
-        "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+        # In-flight invocations get the grace period after SIGTERM (api.serving starts it when
+        # the signal arrives); then the pool stops every function process.
+        "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_s) + _ANSWER_MARGIN_S,
     }
 
 
@@ -108,8 +114,10 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         tmp_mb=settings.tmp_mb,
     )
     activator = Activator(database=database, catalog=catalog, pool=pool)
+    journal = Journal(settings.journal_dir, settings.journal_segment_bytes)
     recorder = InvocationRecorder(
         database.sessions,
+        journal=journal if settings.journal else None,
         interval_s=settings.record_flush_interval_s,
         batch_size=settings.record_batch_size,
     )
@@ -175,6 +183,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.database.upgrade()
         await _first_start(runtime)
+        await runtime.recorder.recover()
         _announce_sandbox(runtime)
         await runtime.pool.start()
         await runtime.builder.start(settings.env_gc_interval_s)
@@ -212,3 +221,11 @@ def served(app: FastAPI) -> ASGIApp:
     FastAPI's middleware so invocations skip its per-request machinery (api.invoke_path)."""
     runtime: Runtime = app.state.runtime
     return LeanInvokeRoute(app, runtime)
+
+
+def serve(settings: Settings) -> None:
+    """Run the server until SIGTERM or Ctrl-C (`sandlot serve`)."""
+    from sandlot.api.serving import run
+
+    app = create_app(settings)
+    run(served(app), app.state.runtime, server_options(settings))
