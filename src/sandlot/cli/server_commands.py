@@ -26,19 +26,16 @@ def _settings(**given: Any) -> Settings:
 
 def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the Sandlot server (API, runtime pool) until Ctrl-C or SIGTERM."""
-    import uvicorn
-
-    from sandlot.app import create_app, served, server_options
+    from sandlot.app import serve as run_server
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
-    app = create_app(settings)
     url = f"http://{settings.host}:{settings.port}"
     stdout.print(
         f"Sandlot on {url}  (API docs: {url}/docs, data: {settings.data_dir.resolve()})\n"
         f"On this machine the CLI finds the admin key in {settings.admin_key_path}; elsewhere:\n"
         f"  export SANDLOT_URL={url} SANDLOT_API_KEY=<key>"
     )
-    uvicorn.run(served(app), **server_options(settings))
+    run_server(settings)
 
 
 def db_upgrade(data_dir: DataDirOpt = None) -> None:
