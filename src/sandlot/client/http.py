@@ -344,9 +344,17 @@ class SandlotClient:
         state: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        after: str | None = None,
     ) -> JSON:
-        """One page, newest first: `{"items": [...], "next_cursor": str | None}`."""
-        query = {"function": function, "state": state, "limit": limit, "cursor": cursor}
+        """One page, newest first: `{"items": [...], "next_cursor": str | None}`; with
+        `after` (an invocation id), oldest first from just after it."""
+        query = {
+            "function": function,
+            "state": state,
+            "limit": limit,
+            "cursor": cursor,
+            "after": after,
+        }
         params = {k: v for k, v in query.items() if v is not None}
         result: JSON = self._json("GET", "/invocations", params=params)
         return result

@@ -35,9 +35,18 @@ _FAILURES: dict[int | str, dict[str, Any]] = {
         "FunctionCrashed (the process died), FunctionResourceLimit (processes, file size), "
         "FunctionResultInvalid (not JSON or too large)",
     },
-    503: {"model": ErrorOut, "description": "ServiceUnavailable: shutting down or no sandbox"},
+    503: {
+        "model": ErrorOut,
+        "description": "ServiceUnavailable: shutting down (a call still running past the "
+        "shutdown grace period is stopped, answered this way and recorded cancelled) or no "
+        "sandbox",
+    },
     504: {"model": ErrorOut, "description": "FunctionTimedOut: the instance was killed"},
-    507: {"model": ErrorOut, "description": "FunctionOutOfMemory: over memory_mb"},
+    507: {
+        "model": ErrorOut,
+        "description": "FunctionOutOfMemory: over memory_mb; or InsufficientStorage: the data "
+        "dir is full and the call's record cannot be kept (refused before it runs)",
+    },
 }
 
 
@@ -75,8 +84,12 @@ async def invoke(
 @router.get(
     "/invocations",
     response_model=InvocationList,
-    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-    summary="Invocations, newest first",
+    responses={
+        400: {"model": ErrorOut, "description": "InvalidInput: both `cursor` and `after`"},
+        401: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
+    summary="Invocations, newest first; with `after`, oldest first (to follow new ones)",
 )
 async def list_invocations(
     runtime: RuntimeDep,
@@ -86,6 +99,13 @@ async def list_invocations(
     state: InvocationState | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: str | None = Query(default=None, description="next_cursor of the previous page"),
+    after: str | None = Query(
+        default=None,
+        description="Only invocations with a larger id, oldest first; the page's next_cursor "
+        "is the next page's `after`. A call still running is listed as `running`, and every "
+        "call with a smaller id is already listed when a larger one is (a follower that keeps "
+        "the last id it saw misses none). Not with `cursor`.",
+    ),
 ) -> InvocationList:
     page = await service.list_invocations(
         session=session,
@@ -95,6 +115,7 @@ async def list_invocations(
         state=state,
         limit=limit,
         cursor=cursor,
+        after=after,
     )
     return InvocationList(
         items=[InvocationOut.of(item) for item in page.items], next_cursor=page.next_cursor
