@@ -2,64 +2,55 @@
 
 Three kinds, each one JSON object: `start` (a call is about to run), `finish` (its whole
 record, result and logs included) and `forget` (it never ran: refused before it started).
+Two are encoded on every call, so they are written by orjson (about 2 µs each, against some
+20 µs for the standard library's encoder); replays read them with the standard library.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from sandlot.domain.models import Invocation, InvocationStart
 from sandlot.domain.states import InvocationState
 
 Record = tuple[Invocation, str | None, str]  # the record, its result as JSON text, its logs
 
-_COMPACT = (",", ":")
-
 
 def encode_start(start: InvocationStart) -> bytes:
-    entry = {
-        "kind": "start",
-        "id": start.id,
-        "namespace_id": start.namespace_id,
-        "function_id": start.function_id,
-        "function_name": start.function_name,
-        "version": start.version,
-        "trigger": start.trigger,
-        "created_at": start.created_at.isoformat(),
-    }
-    return json.dumps(entry, separators=_COMPACT).encode()
+    return _dumps({"kind": "start", "start": start})
 
 
 def encode_finish(record: Record) -> bytes:
     invocation, result_text, logs = record
-    entry = {
-        "kind": "finish",
-        "id": invocation.id,
-        "namespace_id": invocation.namespace_id,
-        "function_id": invocation.function_id,
-        "function_name": invocation.function_name,
-        "version": invocation.version,
-        "trigger": invocation.trigger,
-        "state": invocation.state.value,
-        "cold_start": invocation.cold_start,
-        "created_at": invocation.created_at.isoformat(),
-        "finished_at": _time_text(invocation.finished_at),
-        "duration_ms": invocation.duration_ms,
-        "timings": invocation.timings,
-        "error": invocation.error,
-        "log_excerpt": invocation.log_excerpt,
-        "logs_truncated": invocation.logs_truncated,
-        "result_json": result_text,
-        "logs": logs,
-    }
-    return json.dumps(entry, separators=_COMPACT).encode()
+    entry = {"kind": "finish", "invocation": invocation, "result_json": result_text, "logs": logs}
+    return _dumps(entry)
 
 
 def encode_forget(invocation_id: str) -> bytes:
-    return json.dumps({"kind": "forget", "id": invocation_id}, separators=_COMPACT).encode()
+    return _dumps({"kind": "forget", "id": invocation_id})
+
+
+def _dumps(entry: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(entry)
+    except orjson.JSONEncodeError:
+        # What orjson refuses and a function can still produce (an integer past 64 bits or a
+        # lone surrogate in an error's fields) the standard library writes.
+        return json.dumps(entry, default=_plain).encode()
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 @dataclass(frozen=True)
@@ -71,54 +62,32 @@ class Entry:
 
 
 def decode(payload: bytes) -> Entry:
-    """An entry as written; raises ValueError (or KeyError) on anything else."""
+    """An entry as written; raises ValueError, KeyError or TypeError on anything else."""
     fields: dict[str, Any] = json.loads(payload)
     kind = fields["kind"]
     if kind == "start":
-        return Entry(kind, fields["id"], start=_start(fields))
+        start = _start(fields["start"])
+        return Entry(kind, start.id, start=start)
     if kind == "finish":
-        return Entry(kind, fields["id"], record=_record(fields))
+        invocation = _invocation(fields["invocation"])
+        record = (invocation, fields["result_json"], fields["logs"])
+        return Entry(kind, invocation.id, record=record)
     if kind == "forget":
         return Entry(kind, str(fields["id"]))
     raise ValueError(f"unknown journal entry kind {kind!r}")
 
 
 def _start(fields: dict[str, Any]) -> InvocationStart:
-    return InvocationStart(
-        id=fields["id"],
-        namespace_id=fields["namespace_id"],
-        function_id=fields["function_id"],
-        function_name=fields["function_name"],
-        version=int(fields["version"]),
-        trigger=fields["trigger"],
-        created_at=datetime.fromisoformat(fields["created_at"]),
+    return InvocationStart(**{**fields, "created_at": datetime.fromisoformat(fields["created_at"])})
+
+
+def _invocation(fields: dict[str, Any]) -> Invocation:
+    finished = fields["finished_at"]
+    return Invocation(
+        **{
+            **fields,
+            "state": InvocationState(fields["state"]),
+            "created_at": datetime.fromisoformat(fields["created_at"]),
+            "finished_at": None if finished is None else datetime.fromisoformat(finished),
+        }
     )
-
-
-def _record(fields: dict[str, Any]) -> Record:
-    invocation = Invocation(
-        id=fields["id"],
-        namespace_id=fields["namespace_id"],
-        function_id=fields["function_id"],
-        function_name=fields["function_name"],
-        version=int(fields["version"]),
-        trigger=fields["trigger"],
-        state=InvocationState(fields["state"]),
-        cold_start=bool(fields["cold_start"]),
-        created_at=datetime.fromisoformat(fields["created_at"]),
-        finished_at=_time(fields["finished_at"]),
-        duration_ms=fields["duration_ms"],
-        timings=fields["timings"],
-        error=fields["error"],
-        log_excerpt=fields["log_excerpt"],
-        logs_truncated=bool(fields["logs_truncated"]),
-    )
-    return invocation, fields["result_json"], fields["logs"]
-
-
-def _time_text(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
