@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sandlot.domain.errors import SandlotError
+from sandlot.domain.errors import InsufficientStorage, SandlotError
 from sandlot.domain.models import Invocation, InvocationStart
 from sandlot.domain.states import InvocationState
 from sandlot.services import journal_entries as entries
@@ -144,7 +144,12 @@ class InvocationRecorder:
             forgotten.segments = (flight.segment,)
         self._forgotten.append(forgotten)
         if self.journal is not None:
-            forgotten.segments += (self.journal.append(entries.encode_forget(invocation_id)),)
+            try:
+                forgotten.segments += (self.journal.append(entries.encode_forget(invocation_id)),)
+            except InsufficientStorage:
+                # The caller's own error (429, 503) says more; the worst left is a crash
+                # before the next flush recording this call ServerCrashed.
+                log.debug("no room to journal that call %s never ran", invocation_id)
 
     def _buffer(self, pending: _Pending) -> None:
         self._pending.append(pending)
@@ -153,17 +158,10 @@ class InvocationRecorder:
             # records stay in the journal (never settled) and are written at the next start.
             dropped = len(self._pending) - self.max_buffered
             del self._pending[:dropped]
-            log.error("%d invocation records left to the journal until the next start", dropped)
+            where = "left to the journal until the next start" if self.journal else "dropped"
+            log.error("%d invocation records %s", dropped, where)
         if len(self._pending) >= self.batch_size:
             self._wake.set()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._inflight)
 
     # writing
 

@@ -235,7 +235,3 @@ class Journal:
         self._current = self._spare = None
         for segment in list(self._segments.values()):
             segment.seal()
-
-    @property
-    def unsettled_segments(self) -> int:
-        return sum(1 for segment in self._segments.values() if segment.unsettled > 0)
