@@ -22,7 +22,7 @@ from sandlot.domain.models import Invocation, InvocationPage, InvocationStart, P
 from sandlot.domain.states import InvocationState
 from sandlot.services.catalog import Catalog
 from sandlot.services.metrics import Metrics
-from sandlot.services.recorder import InvocationRecorder, Record
+from sandlot.services.recorder import InvocationRecorder, Record, ended_record
 from sandlot.storage.invocations import InvocationRepo
 from sandlot.worker.interface import InvokeOutcome, Pool, VersionSpec
 
@@ -119,24 +119,9 @@ _BROKE = "an unexpected error occurred in the platform"
 
 
 def _ended(start: InvocationStart, state: InvocationState, kind: str, message: str) -> Record:
-    """The record of a call that the platform, not the function, ended."""
-    finished = datetime.now(UTC)
-    invocation = Invocation(
-        id=start.id,
-        namespace_id=start.namespace_id,
-        function_id=start.function_id,
-        function_name=start.function_name,
-        version=start.version,
-        trigger=start.trigger,
-        state=state,
-        cold_start=False,
-        created_at=start.created_at,
-        finished_at=finished,
-        duration_ms=round((finished - start.created_at).total_seconds() * 1000, 3),
-        timings={},
-        error={"kind": kind, "message": message},
+    return ended_record(
+        start, state=state, kind=kind, message=message, finished_at=datetime.now(UTC)
     )
-    return invocation, None, ""
 
 
 def _record(

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +30,7 @@ from sandlot.storage.journal import Journal, Replayed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InvocationRecorder", "Record", "crashed_record"]
+__all__ = ["InvocationRecorder", "Record", "crashed_record", "ended_record"]
 
 
 @dataclass(eq=False)
@@ -62,8 +63,19 @@ class _Snapshot:
     pending: list[_Pending] = field(default_factory=list)
 
 
-def crashed_record(start: InvocationStart) -> Record:
-    """The record of a call the server died under: its outcome is unknown."""
+def ended_record(
+    start: InvocationStart,
+    *,
+    state: InvocationState,
+    kind: str,
+    message: str,
+    finished_at: datetime | None,
+) -> Record:
+    """The record of a call that the platform, not the function, ended: a shutdown, a bug of
+    ours, or (with no end time) a crash of the server under it."""
+    duration = None
+    if finished_at is not None:
+        duration = round((finished_at - start.created_at).total_seconds() * 1000, 3)
     invocation = Invocation(
         id=start.id,
         namespace_id=start.namespace_id,
@@ -71,19 +83,27 @@ def crashed_record(start: InvocationStart) -> Record:
         function_name=start.function_name,
         version=start.version,
         trigger=start.trigger,
-        state=InvocationState.FAILED,
+        state=state,
         cold_start=False,
         created_at=start.created_at,
-        finished_at=None,
-        duration_ms=None,
+        finished_at=finished_at,
+        duration_ms=duration,
         timings={},
-        error={
-            "kind": "ServerCrashed",
-            "message": "the server stopped (killed or crashed) while the call was in flight; "
-            "its outcome is unknown",
-        },
+        error={"kind": kind, "message": message},
     )
     return invocation, None, ""
+
+
+def crashed_record(start: InvocationStart) -> Record:
+    """The record of a call the server died under: its outcome is unknown."""
+    return ended_record(
+        start,
+        state=InvocationState.FAILED,
+        kind="ServerCrashed",
+        message="the server stopped (killed or crashed) while the call was in flight; "
+        "its outcome is unknown",
+        finished_at=None,
+    )
 
 
 class InvocationRecorder:
