@@ -34,7 +34,7 @@ def _invoke(server: Server, name: str, numbers: list[int]) -> None:
 
 def _read_until(lines: queue.Queue[str], out: list[str], done: re.Pattern[str], want: int) -> None:
     deadline = time.monotonic() + 45
-    seen: set[str] = set()
+    seen = {match for line in out for match in done.findall(line)}
     while len(seen) < want:
         try:
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
