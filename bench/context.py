@@ -90,6 +90,13 @@ class Bench:
         limit = max(self.counts.memory_instances, 10)
         return self.sandlot("warm", {"SANDLOT_DEFAULT_MAX_CONCURRENCY": str(limit)})
 
+    def warm_without_journal(self) -> Sandlot:
+        """The default server with `SANDLOT_JOURNAL=false`: the baseline of what the journal
+        (one write before a call runs, one before its answer) costs the warm path."""
+        limit = max(self.counts.memory_instances, 10)
+        env = {"SANDLOT_DEFAULT_MAX_CONCURRENCY": str(limit), "SANDLOT_JOURNAL": "false"}
+        return self.sandlot("warm-no-journal", env)
+
     def echo_server(self) -> Server:
         if self.echo is None:
             self.say("starting the bare FastAPI echo server")

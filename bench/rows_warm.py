@@ -1,8 +1,9 @@
-"""Warm invocation through HTTP against the bare FastAPI echo endpoint.
+"""Warm invocation through HTTP against the bare FastAPI echo endpoint, and with the
+invocation journal against the same server without it (`SANDLOT_JOURNAL=false`).
 
-Both servers are measured by the same load generator in the same run, interleaved
-(echo, Sandlot, echo, Sandlot) so that drift of a shared, noisy machine hits both alike.
-p50 at one keep-alive connection; throughput at N connections.
+Every server is measured by the same load generator in the same run, interleaved (echo,
+Sandlot, Sandlot without journal, and again) so that drift of a shared, noisy machine hits
+them alike. p50 at one keep-alive connection; throughput at N connections.
 """
 
 from __future__ import annotations
@@ -42,9 +43,17 @@ def measure(bench: Bench) -> list[Row]:
         f"warm: throughput, trivial ({counts.connections} connections)", "req/s", Target(">=", 1.0)
     )
     abs_row = Row("warm: p50 latency, absolute (for scale)", "ms", Target("<=", 0.5, "measured"))
-    rows = [p50_row, rps_row, abs_row]
-    server = bench.warm()
-    why = bench.runnable(server, TRIVIAL)
+    journal_p50 = Row(
+        "warm: p50 latency, journal on vs off (1 connection)", "ms", Target("<=", 1.1)
+    )
+    journal_rps = Row(
+        f"warm: throughput, journal on vs off ({counts.connections} connections)",
+        "req/s",
+        Target(">=", 0.9),
+    )
+    rows = [p50_row, rps_row, abs_row, journal_p50, journal_rps]
+    server, bare = bench.warm(), bench.warm_without_journal()
+    why = bench.runnable(server, TRIVIAL) or bench.runnable(bare, TRIVIAL)
     if why is not None:
         for row in rows:
             row.notes.append(why)
@@ -52,14 +61,16 @@ def measure(bench: Bench) -> list[Row]:
     echo = bench.echo_server()
     body = TRIVIAL.event_json
     path = loads.invoke_path(TRIVIAL.function_name)
+    targets = (
+        ("echo", echo.port, "/echo", False),
+        ("sandlot", server.port, path, True),
+        ("no-journal", bare.port, path, True),
+    )
+    single: dict[str, list[LoadResult]] = {label: [] for label, *_ in targets}
+    multi: dict[str, list[LoadResult]] = {label: [] for label, *_ in targets}
     halves = 2
-    single: dict[str, list[LoadResult]] = {"echo": [], "sandlot": []}
-    multi: dict[str, list[LoadResult]] = {"echo": [], "sandlot": []}
     for _ in range(halves):
-        for label, port, route, auth in (
-            ("echo", echo.port, "/echo", False),
-            ("sandlot", server.port, path, True),
-        ):
+        for label, port, route, auth in targets:
             single[label].append(
                 loads.closed(port, route, body, connections=1, auth=auth,
                              requests=counts.warm_requests // halves,
@@ -70,8 +81,8 @@ def measure(bench: Bench) -> list[Row]:
                              requests=counts.warm_requests * 4 // halves,
                              seconds=counts.warm_seconds / halves)
             )  # fmt: skip
-    s1, e1 = _merge(single["sandlot"]), _merge(single["echo"])
-    sn, en = _merge(multi["sandlot"]), _merge(multi["echo"])
+    s1, e1, b1 = (_merge(single[label]) for label in ("sandlot", "echo", "no-journal"))
+    sn, en, bn = (_merge(multi[label]) for label in ("sandlot", "echo", "no-journal"))
     p50_row.measured, p50_row.baseline, p50_row.baseline_name = s1.p50, e1.p50, "FastAPI echo"
     p50_row.notes.append(
         f"p99 {_ms(s1.p99)} vs {_ms(e1.p99)} ms; {len(s1.latencies_ms)} vs "
@@ -82,9 +93,14 @@ def measure(bench: Bench) -> list[Row]:
     rps_row.notes.append(f"p50 under load {_ms(sn.p50)} vs {_ms(en.p50)} ms")
     abs_row.measured = s1.p50
     abs_row.notes.append("the issue's 'for scale' figure: Sandlot's own p50, no ratio")
+    without = "the same server, SANDLOT_JOURNAL=false"
+    journal_p50.measured, journal_p50.baseline, journal_p50.baseline_name = s1.p50, b1.p50, without
+    journal_p50.notes.append(f"p99 {_ms(s1.p99)} vs {_ms(b1.p99)} ms")
+    journal_rps.measured, journal_rps.baseline, journal_rps.baseline_name = sn.rps, bn.rps, without
+    journal_rps.notes.append(f"p50 under load {_ms(sn.p50)} vs {_ms(bn.p50)} ms")
     for row, result in ((p50_row, s1), (rps_row, sn)):
         row.notes += result.problems()
-    for row, result in ((p50_row, e1), (rps_row, en)):
+    for row, result in ((p50_row, e1), (rps_row, en), (journal_p50, b1), (journal_rps, bn)):
         row.notes += [f"baseline: {p}" for p in result.problems()]
     return rows
 

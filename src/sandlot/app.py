@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -42,11 +43,16 @@ from sandlot.services.runtime import Runtime
 from sandlot.services.specs import SpecDefaults
 from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, upgrade_sync
+from sandlot.storage.journal import Journal
 from sandlot.worker.pool import RuntimePool
 
 log = logging.getLogger("sandlot")
 
 API_PREFIX = "/api/v1"
+# After the grace period the pool stops the calls still running and they are answered 503;
+# Uvicorn waits this much longer than the grace, so that those answers go out before it
+# cancels what is left.
+_ANSWER_MARGIN_S = 3
 
 
 def migrate(settings: Settings) -> None:
@@ -121,9 +127,9 @@ def server_options(settings: Settings, app: FastAPI | None = None) -> dict[str, 
         "log_level": "info",
         "log_config": _log_config(),
         "access_log": settings.access_log,
-        # In-flight invocations get this long to finish after SIGTERM; then the pool stops
-        # every function process.
-        "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+        # In-flight invocations get the grace period after SIGTERM (api.serving starts it when
+        # the signal arrives); then the pool stops every function process.
+        "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_s) + _ANSWER_MARGIN_S,
     }
 
 
@@ -176,8 +182,10 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
     )
     catalog = Catalog(database=database, code=code, builder=builder, defaults=defaults)
     activator = Activator(database=database, catalog=catalog, pool=pool)
+    journal = Journal(settings.journal_dir, settings.journal_segment_bytes)
     recorder = InvocationRecorder(
         database.sessions,
+        journal=journal if settings.journal else None,
         interval_s=settings.record_flush_interval_s,
         batch_size=settings.record_batch_size,
     )
@@ -281,6 +289,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.database.upgrade()
         await _first_start(runtime)
+        await runtime.recorder.recover()
         _announce_sandbox(runtime)
         await runtime.pool.start()
         await runtime.builder.start(settings.env_gc_interval_s)
@@ -328,3 +337,18 @@ def served(app: FastAPI) -> ASGIApp:
         max_bytes=settings.http_drain_bytes, timeout_s=settings.http_drain_timeout_s
     )
     return DrainUnreadBody(LeanInvokeRoute(app, runtime), drain)
+
+
+def serve(
+    app: FastAPI,
+    *,
+    on_listening: Callable[[int], None] | None = None,
+    on_stopping: Callable[[], None] | None = None,
+) -> None:
+    """Run an app made by `create_app` until SIGTERM or Ctrl-C (`sandlot serve`); the hooks
+    are `api.serving.SandlotServer`'s."""
+    from sandlot.api.serving import run
+
+    runtime: Runtime = app.state.runtime
+    options = server_options(runtime.settings, app)
+    run(served(app), runtime, options, on_listening=on_listening, on_stopping=on_stopping)

@@ -161,6 +161,18 @@ class Settings(BaseSettings):
     # Writes of sync invocation records are batched off the hot path.
     record_flush_interval_s: float = 0.2
     record_batch_size: int = 500
+    journal: bool = Field(
+        default=True,
+        description="Append each sync invocation's start and record to a local journal before "
+        "it runs and before its answer, so that a crash of the server loses no answered call "
+        "and records calls in flight as ServerCrashed; false only to measure what it costs.",
+    )
+    journal_segment_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Size of each preallocated journal segment; one spare is kept ahead, so "
+        "the journal takes records while the disk is too full for the database.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -183,3 +195,7 @@ class Settings(BaseSettings):
     @property
     def run_dir(self) -> Path:
         return self.data_dir / "run"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.data_dir / "journal"

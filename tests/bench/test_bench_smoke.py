@@ -21,6 +21,8 @@ WITH_BASELINE = [
     "warm: p50 latency, trivial (1 connection)",
     "warm: throughput, trivial",
     "warm: p50 latency with 20 slow connections open",
+    "warm: p50 latency, journal on vs off",
+    "warm: throughput, journal on vs off",
     "first start of a version, trivial",
     "cold starts per second, trivial",
     "sandbox: fresh process start, every layer, p50",

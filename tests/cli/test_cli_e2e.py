@@ -32,6 +32,13 @@ class Server(Protocol):
     api_key: str
 
 
+# Run `python <argv...>` with SIGINT at its default disposition (see `Cli.start`).
+_WITH_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
 class Cli:
     """Runs `python -m sandlot.cli.main` with SANDLOT_URL and SANDLOT_API_KEY set."""
 
@@ -50,6 +57,23 @@ class Cli:
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "sandlot.cli.main", *args]
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start a command that the test ends with SIGINT, as Ctrl-C would, its stdout piped.
+
+        A test run started in the background of a non-interactive shell (as when several
+        runs share a loaded machine) has SIGINT ignored; an ignored signal stays ignored
+        across fork and exec, and Python then never raises KeyboardInterrupt, so the command
+        would not stop. It gets SIGINT back at its default, as a terminal's foreground job has.
+        """
+        return subprocess.Popen(
+            [sys.executable, "-c", _WITH_SIGINT, *self.command(*args)[1:]],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
 
     def run(
         self, *args: str, input: str | None = None, key: str | None = None
@@ -208,14 +232,7 @@ def test_logs_follow_prints_new_invocations_until_interrupted(cli: Cli, tmp_path
     )
     cli.ok("deploy", str(folder), "--name", name)
     lines: queue.Queue[str] = queue.Queue()
-    with subprocess.Popen(
-        cli.command("logs", name, "--follow"),
-        env=cli.env,
-        cwd=cli.cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as follower:
+    with cli.start("logs", name, "--follow") as follower:
         # A thread reads the pipe, so that the test can wait on it with a timeout.
         reader = threading.Thread(target=pump, args=(follower.stdout, lines), daemon=True)
         reader.start()

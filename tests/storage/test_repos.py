@@ -126,7 +126,7 @@ async def test_invocations_page_newest_first_with_filters(session: AsyncSession)
     made = [_invocation("ns", InvocationState.SUCCEEDED) for _ in range(5)]
     made.append(_invocation("ns", InvocationState.FAILED, name="other"))
     made.append(_invocation("elsewhere", InvocationState.SUCCEEDED))
-    await repo.add_many([(inv, '{"ok": true}', "log text") for inv in made])
+    await repo.add_finished([(inv, '{"ok": true}', "log text") for inv in made])
     page = await repo.page("ns", function_name=None, state=None, limit=4, cursor=None)
     assert len(page.items) == 4 and page.next_cursor is not None
     rest = await repo.page("ns", function_name=None, state=None, limit=4, cursor=page.next_cursor)

@@ -32,6 +32,7 @@ STATUS: list[tuple[type[e.SandlotError], int]] = [
     (e.FunctionOutOfMemory, 507),
     (e.FunctionFailure, 502),
     (e.ServiceUnavailable, 503),
+    (e.InsufficientStorage, 507),
 ]
 
 FUNCTION_FAILURE_STATUS: dict[str, int] = {
@@ -41,6 +42,8 @@ FUNCTION_FAILURE_STATUS: dict[str, int] = {
     "FunctionCrashed": 502,
     "FunctionResourceLimit": 502,
     "FunctionResultInvalid": 502,
+    # A call cancelled because the server shut down past its grace period.
+    "ServiceUnavailable": 503,
 }
 
 

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 invocations_app = command_group("List and inspect invocations.")
 
 _FINAL = frozenset(state.value for state in FINAL_INVOCATION_STATES)
-# How many of the newest invocations one --follow poll looks at.
-_FOLLOW_PAGE = 50
+# How many invocations one --follow request asks for (the server's largest page).
+_FOLLOW_PAGE = 200
 
 IdArg = Annotated[str, typer.Argument(help="The invocation id.")]
 IncludeDeletedOption = Annotated[
@@ -142,18 +142,54 @@ def logs(
 
 
 def _follow(client: SandlotClient, name: str, limit: int, interval: float) -> None:
-    """Print finished invocations as they appear. One still running is printed when it
-    ends, so that its logs are whole."""
-    page = client.list_invocations(function=name, limit=max(limit, _FOLLOW_PAGE))["items"]
-    # Older than the requested window: already history, never printed.
-    seen = {invocation["id"] for invocation in page[limit:]}
+    """Print the newest `limit` invocations, then every new one, each once: new ones are read
+    by cursor, oldest first (the server lists every call with a smaller id before a larger
+    one, a call still running as `running`), and one still running is printed when it ends,
+    so that its logs are whole."""
+    recent = client.list_invocations(function=name, limit=limit)["items"]  # newest first
+    running: list[str] = []
+    for invocation in reversed(recent):
+        _print_when_ended(client, invocation, running)
+    # No history yet: every invocation from the first on is new ("" sorts before any id).
+    cursor = recent[0]["id"] if recent else ""
     while True:
-        for invocation in reversed(page):
-            if invocation["id"] not in seen and invocation["state"] in _FINAL:
-                _print_logs(client, invocation)
-                seen.add(invocation["id"])
+        cursor = _print_new(client, name, cursor, running)
+        running[:] = [i for i in running if not _printed_if_ended(client, i)]
         time.sleep(interval)
-        page = client.list_invocations(function=name, limit=_FOLLOW_PAGE)["items"]
+
+
+def _print_new(client: SandlotClient, name: str, cursor: str, running: list[str]) -> str:
+    """Print what was recorded after `cursor`, page by page; returns the new cursor."""
+    while True:
+        page = client.list_invocations(function=name, after=cursor, limit=_FOLLOW_PAGE)
+        for invocation in page["items"]:
+            _print_when_ended(client, invocation, running)
+            cursor = invocation["id"]
+        if not page.get("next_cursor"):
+            return cursor
+
+
+def _print_when_ended(client: SandlotClient, invocation: JSON, running: list[str]) -> None:
+    if invocation["state"] in _FINAL:
+        _print_logs(client, invocation)
+    else:
+        running.append(invocation["id"])
+
+
+def _printed_if_ended(client: SandlotClient, invocation_id: str) -> bool:
+    """Print a call seen running if it has ended; True once it needs no more looking at."""
+    from sandlot.client import ApiError
+
+    try:
+        invocation = client.get_invocation(invocation_id)
+    except ApiError as exc:
+        if exc.status == 404:  # refused before it ran (it waited for a slot, then got 429)
+            return True
+        raise
+    if invocation["state"] not in _FINAL:
+        return False
+    _print_logs(client, invocation)
+    return True
 
 
 def _check_live(client: SandlotClient, name: str) -> None:

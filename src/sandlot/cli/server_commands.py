@@ -32,8 +32,9 @@ def _settings(**given: Any) -> Settings:
 
 def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the Sandlot server (API, runtime pool) until Ctrl-C or SIGTERM."""
-    from sandlot.app import create_app, served, server_options
-    from sandlot.cli.serving import run_server
+    from sandlot.app import create_app
+    from sandlot.app import serve as run_server
+    from sandlot.cli.serving import ServerRecords
     from sandlot.client.discovery import SERVER_FILE, connect_url, user_config_dir
     from sandlot.domain.errors import SandlotError
 
@@ -50,7 +51,8 @@ def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = Non
         f"{user_config_dir(os.environ) / SERVER_FILE}); elsewhere:\n"
         f"  export SANDLOT_URL={url} SANDLOT_API_KEY=<key>"
     )
-    run_server(served(app), settings, server_options(settings, app))
+    records = ServerRecords(settings, os.environ)
+    run_server(app, on_listening=records.write, on_stopping=records.remove)
 
 
 def db_upgrade(data_dir: DataDirOpt = None) -> None:

@@ -1,4 +1,4 @@
-"""Running the assembled server under Uvicorn, with the record that lets the CLI find it.
+"""The record that lets the CLI find a running server.
 
 Once the server listens, it writes its record (`sandlot.client.discovery`) into its data dir
 and the user's config dir; it removes them as soon as it begins to stop, so the CLI never
@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
-
-import uvicorn
-from starlette.types import ASGIApp
 
 from sandlot.client.discovery import (
     ServerRecord,
@@ -30,30 +24,18 @@ from sandlot.config import Settings
 
 log = logging.getLogger("sandlot")
 
-# What `uvicorn.run` exits with when the server did not start.
-_STARTUP_FAILURE = 3
 
+class ServerRecords:
+    """The server's record in its data dir and the user's config dir, for the CLI to find it;
+    `write` and `remove` are the server's `on_listening` and `on_stopping` hooks."""
 
-class _RecordedServer(uvicorn.Server):
-    def __init__(
-        self, config: uvicorn.Config, settings: Settings, environ: Mapping[str, str]
-    ) -> None:
-        super().__init__(config)
+    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
         self._settings = settings
         self._paths = record_paths(settings.data_dir, environ)
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self._write_records()
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.remove_records()
-        await super().shutdown(sockets)
-
-    def _write_records(self) -> None:
-        # The bound port, which differs from the setting when that is 0 (any free port).
-        port = self.servers[0].sockets[0].getsockname()[1] if self.servers else self.config.port
+    def write(self, port: int) -> None:
+        """Once listening on `port` (the bound one, which differs from the setting when that
+        is 0: any free port)."""
         record = ServerRecord(
             url=connect_url(self._settings.host, port),
             pid=os.getpid(),
@@ -67,18 +49,6 @@ class _RecordedServer(uvicorn.Server):
             except OSError as exc:  # a read-only home must not stop the server
                 log.warning("could not write %s for the CLI to find this server: %s", path, exc)
 
-    def remove_records(self) -> None:
+    def remove(self) -> None:
         for path in self._paths:
             remove_record(path, os.getpid())
-
-
-def run_server(app: ASGIApp, settings: Settings, options: Mapping[str, Any]) -> None:
-    """Serve `app` with Uvicorn `options` (`sandlot.app.server_options`) until SIGINT or
-    SIGTERM, as `uvicorn.run` would, with the server record."""
-    server = _RecordedServer(uvicorn.Config(app, **options), settings, os.environ)
-    try:
-        server.run()
-    finally:
-        server.remove_records()  # also when the serving loop ended by an exception
-    if not server.started:
-        sys.exit(_STARTUP_FAILURE)

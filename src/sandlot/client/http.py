@@ -230,8 +230,10 @@ class SandlotClient:
         *,
         function_id: str | None = None,
         include_deleted: bool = False,
+        after: str | None = None,
     ) -> JSON:
-        """One page, newest first: `{"items": [...], "next_cursor": str | None}`.
+        """One page, newest first: `{"items": [...], "next_cursor": str | None}`; with
+        `after` (an invocation id, or "" for the first), oldest first from just after it.
 
         `function` is the live function of that name (or, if none is live, the one deleted
         last); `include_deleted` widens it to every function that had the name, and
@@ -243,6 +245,7 @@ class SandlotClient:
             "limit": limit,
             "cursor": cursor,
             "include_deleted": include_deleted or None,
+            "after": after,
         }
         params = {k: v for k, v in query.items() if v is not None}
         result: JSON = self._json("GET", "/invocations", params=params)

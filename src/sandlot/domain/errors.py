@@ -153,6 +153,10 @@ class DataDirInUse(ServiceUnavailable):
     """Another server holds the data dir: a second one on it would break the first."""
 
 
+class InsufficientStorage(SandlotError):
+    """The disk that holds the data dir (or the database) is full: nothing more can be kept."""
+
+
 class FunctionFailure(SandlotError):
     """The function, not the platform, failed. Subclasses name how."""
 

@@ -112,6 +112,20 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class InvocationStart:
+    """What is known of a call before it runs: enough to list it as running, or to record
+    that the server died under it."""
+
+    id: str
+    namespace_id: str
+    function_id: str
+    function_name: str
+    version: int
+    trigger: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class InvocationPage:
     items: list[Invocation]
     next_cursor: str | None

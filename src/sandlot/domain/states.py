@@ -54,7 +54,8 @@ FINAL_INVOCATION_STATES = frozenset(
 
 INVOCATION_MOVES: dict[InvocationState, frozenset[InvocationState]] = {
     InvocationState.QUEUED: frozenset({InvocationState.RUNNING, InvocationState.CANCELLED}),
-    InvocationState.RUNNING: FINAL_INVOCATION_STATES - {InvocationState.CANCELLED},
+    # A running call is cancelled when the server shuts down before it ends.
+    InvocationState.RUNNING: FINAL_INVOCATION_STATES,
     **{state: frozenset() for state in FINAL_INVOCATION_STATES},
 }
 

@@ -111,6 +111,19 @@ def unpack(archive: CheckedArchive, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()
+    try:
+        _extract(archive, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk must not keep half an upload
+        raise
+    try:
+        tmp.rename(dest)
+    except OSError:
+        # Another request unpacked the same code first; theirs is identical.
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _extract(archive: CheckedArchive, tmp: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(archive.data)) as zipped:
         for info in zipped.infolist():
             target = tmp / _safe_name(info)
@@ -123,11 +136,6 @@ def unpack(archive: CheckedArchive, dest: Path) -> None:
             target.chmod(0o644)
     for folder in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
         folder.chmod(0o755)
-    try:
-        tmp.rename(dest)
-    except OSError:
-        # Another request unpacked the same code first; theirs is identical.
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def module_path(files: frozenset[str], module: str) -> str | None:

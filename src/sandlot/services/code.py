@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandlot.services.archives import ArchiveLimits, CheckedArchive, check_archive, unpack
+from sandlot.storage.space import full_disk_named
 
 
 class CodeStore:
@@ -19,7 +20,8 @@ class CodeStore:
         return self.path(sha256).is_dir()
 
     def put(self, archive: CheckedArchive) -> Path:
-        unpack(archive, self.path(archive.sha256))
+        with full_disk_named():
+            unpack(archive, self.path(archive.sha256))
         return self.path(archive.sha256)
 
     def restore(self, data: bytes) -> Path:

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sandlot.domain.errors import EventTooLarge, InvalidEvent
+from sandlot.domain.errors import (
+    EventTooLarge,
+    InsufficientStorage,
+    InvalidEvent,
+    InvalidInput,
+    SandlotError,
+)
 from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.json_values import json_problem
-from sandlot.domain.models import Invocation, InvocationPage, Principal
+from sandlot.domain.models import Invocation, InvocationPage, InvocationStart, Principal
 from sandlot.domain.states import InvocationState
 from sandlot.services.catalog import Catalog
 from sandlot.services.metrics import Metrics
-from sandlot.services.recorder import InvocationRecorder
+from sandlot.services.recorder import InvocationRecorder, Record, ended_record
 from sandlot.storage.functions import FunctionRepo
 from sandlot.storage.invocations import InvocationRepo
 from sandlot.worker.interface import InvokeOutcome, Pool, VersionSpec
 
 MAX_PAGE = 200
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,53 @@ async def invoke(
     body: bytes,
     trigger: str = "http",
 ) -> InvokeResult:
+    """Run one call. It is journaled before it runs and again before this returns, so that
+    an answered call (and one in flight) survives a crash of the server."""
     event = check_event(body, invoker.max_event_bytes)
     spec = await invoker.catalog.resolve(principal, name, version)
-    outcome = await invoker.pool.invoke(spec, new_invocation_id(), event)
-    invoker.recorder.submit(_record(principal, spec, outcome, trigger, invoker.log_excerpt_bytes))
+    start = InvocationStart(
+        id=new_invocation_id(),
+        namespace_id=principal.namespace_id,
+        function_id=spec.function_id,
+        function_name=spec.function_name,
+        version=spec.version,
+        trigger=trigger,
+        created_at=datetime.now(UTC),
+    )
+    recorder = invoker.recorder
+    recorder.begin(start)
+    try:
+        outcome = await invoker.pool.invoke(spec, start.id, event)
+    except SandlotError:
+        recorder.forget(start.id)  # refused before it ran (429, 503, an event it rejected)
+        raise
+    except asyncio.CancelledError:
+        recorder.finish(_ended(start, InvocationState.CANCELLED, "ServiceUnavailable", _STOPPED))
+        raise
+    except Exception:
+        log.exception("invocation %s failed inside the platform", start.id)
+        recorder.finish(_ended(start, InvocationState.FAILED, "InternalError", _BROKE))
+        raise
     invoker.metrics.observe(spec.function_name, outcome)
+    try:
+        recorder.finish(_record(principal, spec, outcome, trigger, invoker.log_excerpt_bytes))
+    except InsufficientStorage as exc:
+        # Only a 200 promises a durable record: without room in the journal, say so instead.
+        raise InsufficientStorage(
+            f"{exc.message}; the call ran, but its record could not be journaled",
+            invocation_id=start.id,
+        ) from exc
     return InvokeResult(spec=spec, outcome=outcome)
+
+
+_STOPPED = "the server stopped before the call finished"
+_BROKE = "an unexpected error occurred in the platform"
+
+
+def _ended(start: InvocationStart, state: InvocationState, kind: str, message: str) -> Record:
+    return ended_record(
+        start, state=state, kind=kind, message=message, finished_at=datetime.now(UTC)
+    )
 
 
 def _record(
@@ -115,11 +167,16 @@ async def list_invocations(
     cursor: str | None,
     function_id: str | None = None,
     include_deleted: bool = False,
+    after: str | None = None,
 ) -> InvocationPage:
-    """A page of history. A name means one function, never several mixed: the one that has
-    the name now (the live one, else the one deleted last), unless `include_deleted` asks for
-    every function that had it. `function_id` names one function exactly."""
-    await recorder.run_once()
+    """A page of history: newest first (continue with `cursor`), or with `after`, oldest
+    first from just after that id (continue with the page's `next_cursor` as the next
+    `after`). A name means one function, never several mixed: the one that has the name now
+    (the live one, else the one deleted last), unless `include_deleted` asks for every
+    function that had it. `function_id` names one function exactly."""
+    if cursor is not None and after is not None:
+        raise InvalidInput("give either 'cursor' (newest first) or 'after' (oldest first)")
+    await _flush(recorder)
     name_filter = function
     if function is not None and function_id is None and not include_deleted:
         function_id = await FunctionRepo(session).current_id(principal.namespace_id, function)
@@ -133,18 +190,29 @@ async def list_invocations(
         limit=max(1, min(limit, MAX_PAGE)),
         cursor=cursor,
         function_id=function_id,
+        after=after,
     )
 
 
 async def get_invocation(
     *, session: AsyncSession, recorder: InvocationRecorder, principal: Principal, invocation_id: str
 ) -> Invocation:
-    await recorder.run_once()
+    await _flush(recorder)
     return await InvocationRepo(session).get(principal.namespace_id, invocation_id)
 
 
 async def get_logs(
     *, session: AsyncSession, recorder: InvocationRecorder, principal: Principal, invocation_id: str
 ) -> str:
-    await recorder.run_once()
+    await _flush(recorder)
     return await InvocationRepo(session).logs(principal.namespace_id, invocation_id)
+
+
+async def _flush(recorder: InvocationRecorder) -> None:
+    """Readers write what is buffered first, so that they see their own calls. If the
+    database cannot take it (a full disk), the history still answers with what it has; the
+    records stay buffered and journaled, and `/readyz` names the problem."""
+    try:
+        await recorder.run_once()
+    except Exception as exc:
+        log.debug("reading invocations without the newest records: %s", exc)

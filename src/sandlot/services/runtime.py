@@ -22,6 +22,7 @@ from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.storage.db import Database
+from sandlot.storage.space import free_bytes
 from sandlot.worker.interface import Pool
 
 Session = AsyncSession  # what a route holds for one request; it never runs SQL itself
@@ -48,3 +49,27 @@ class Runtime:
     insecure: bool = False
     ready: bool = False
     problems: list[str] = field(default_factory=list)
+
+    def storage_problems(self) -> list[str]:
+        """What `/readyz` says about the disk: records the database did not take, a journal
+        without room for new calls, a data dir nearly full."""
+        problems = []
+        if self.recorder.problem is not None:
+            problems.append(f"invocation records are not being written: {self.recorder.problem}")
+        journal = self.recorder.journal
+        if journal is not None and not journal.has_reserve:
+            problems.append("journal: no room for a spare segment; new calls are refused (507)")
+        free = free_bytes(self.settings.data_dir)
+        if free < self.settings.journal_segment_bytes:
+            problems.append(
+                f"data dir: {free} bytes free, less than a journal segment "
+                f"({self.settings.journal_segment_bytes} bytes)"
+            )
+        return problems
+
+    async def stop_calls(self) -> None:
+        """The first step of a shutdown, taken when the signal arrives: not ready any more;
+        calls in flight get `shutdown_grace_s` to finish, then their processes are stopped
+        and they end `cancelled` (answered 503). Idempotent."""
+        self.ready = False
+        await self.pool.close(self.settings.shutdown_grace_s)

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from sandlot.storage.space import name_full_disk_errors
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The database file and the ones SQLite keeps beside it: results, logs and env values.
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal")
@@ -107,6 +109,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        name_full_disk_errors(self.engine)
         self.sessions = make_sessionmaker(self.engine)
 
     async def ping(self) -> str | None:

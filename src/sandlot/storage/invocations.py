@@ -6,11 +6,12 @@ import json
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import InvocationNotFound
-from sandlot.domain.models import Invocation, InvocationPage
+from sandlot.domain.models import Invocation, InvocationPage, InvocationStart
 from sandlot.domain.states import InvocationState
 from sandlot.storage.db import can_match
 from sandlot.storage.tables import InvocationLogRow, InvocationRow
@@ -62,31 +63,84 @@ def _values(invocation: Invocation, result_json: str | None) -> dict[str, Any]:
     }
 
 
-# The tables themselves, for Core inserts (see `add_many`).
+def _running_values(start: InvocationStart) -> dict[str, Any]:
+    return {
+        "id": start.id,
+        "namespace_id": start.namespace_id,
+        "function_id": start.function_id,
+        "function_name": start.function_name,
+        "version": start.version,
+        "trigger": start.trigger,
+        "state": InvocationState.RUNNING.value,
+        "cold_start": False,
+        "created_at": start.created_at,
+        "finished_at": None,
+        "duration_ms": None,
+        "timings": {},
+        "result_json": None,
+        "error": None,
+        "log_excerpt": "",
+        "logs_truncated": False,
+    }
+
+
+# The tables themselves, for Core inserts (see `add_finished`).
 _INVOCATIONS = cast(Table, InvocationRow.__table__)
 _INVOCATION_LOGS = cast(Table, InvocationLogRow.__table__)
+_RECORD_COLUMNS = [c.name for c in _INVOCATIONS.columns if c.name != "id"]
 
 
 class InvocationRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_many(self, records: Sequence[tuple[Invocation, str | None, str]]) -> None:
+    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        # ON CONFLICT is spelled alike on both, but each dialect has its own construct.
+        dialect = self.session.get_bind().dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+    async def add_finished(self, records: Sequence[tuple[Invocation, str | None, str]]) -> None:
         """Insert finished invocations: (record, result as JSON text, whole logs).
 
-        Core executemany inserts into the tables, not through the mapped classes: this runs
-        for every invocation, and the ORM's bulk path (let alone ORM objects) costs several
-        times more per row on the server's one event loop.
+        A `running` row of the same call is replaced; a finished one is kept, so writing a
+        record twice (a journal replayed after a crash) changes nothing. Core executemany
+        statements, not the mapped classes: this runs for every invocation, and the ORM's
+        bulk path costs several times more per row on the server's one event loop.
         """
+        if not records:
+            return
         rows = [_values(invocation, result_json) for invocation, result_json, _ in records]
         logs = [
             {"invocation_id": invocation.id, "text": text}
             for invocation, _, text in records
             if text
         ]
-        await self.session.execute(insert(_INVOCATIONS), rows)
+        upsert = self._insert(_INVOCATIONS)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: upsert.excluded[name] for name in _RECORD_COLUMNS},
+            where=InvocationRow.state == InvocationState.RUNNING.value,
+        )
+        await self.session.execute(upsert, rows)
         if logs:
-            await self.session.execute(insert(_INVOCATION_LOGS), logs)
+            insert_logs = self._insert(_INVOCATION_LOGS).on_conflict_do_nothing()
+            await self.session.execute(insert_logs, logs)
+
+    async def add_running(self, starts: Sequence[InvocationStart]) -> None:
+        """Rows in state `running` for calls in flight, unless a row of theirs exists."""
+        if starts:
+            insert = self._insert(_INVOCATIONS).on_conflict_do_nothing()
+            await self.session.execute(insert, [_running_values(start) for start in starts])
+
+    async def drop_running(self, invocation_ids: Sequence[str]) -> None:
+        """Remove the `running` rows of calls that were refused before they ran."""
+        if invocation_ids:
+            await self.session.execute(
+                delete(InvocationRow).where(
+                    InvocationRow.id.in_(invocation_ids),
+                    InvocationRow.state == InvocationState.RUNNING.value,
+                )
+            )
 
     async def get(self, namespace_id: str, invocation_id: str) -> Invocation:
         row = can_match(invocation_id) and await self.session.scalar(
@@ -114,7 +168,9 @@ class InvocationRepo:
         limit: int,
         cursor: str | None,
         function_id: str | None = None,
+        after: str | None = None,
     ) -> InvocationPage:
+        """Newest first, older than `cursor`; or with `after`, oldest first, newer than it."""
         query = select(InvocationRow).where(InvocationRow.namespace_id == namespace_id)
         if function_name is not None:
             query = query.where(InvocationRow.function_name == function_name)
@@ -122,11 +178,13 @@ class InvocationRepo:
             query = query.where(InvocationRow.function_id == function_id)
         if state is not None:
             query = query.where(InvocationRow.state == state.value)
-        if cursor is not None:
-            query = query.where(InvocationRow.id < cursor)
-        rows = list(
-            await self.session.scalars(query.order_by(InvocationRow.id.desc()).limit(limit + 1))
-        )
+        if after is not None:
+            query = query.where(InvocationRow.id > after).order_by(InvocationRow.id.asc())
+        else:
+            if cursor is not None:
+                query = query.where(InvocationRow.id < cursor)
+            query = query.order_by(InvocationRow.id.desc())
+        rows = list(await self.session.scalars(query.limit(limit + 1)))
         more = len(rows) > limit
         items = [_invocation(row) for row in rows[:limit]]
         return InvocationPage(items=items, next_cursor=items[-1].id if more and items else None)

@@ -1,7 +1,8 @@
 """How an invocation failed, in the domain's words: `FunctionErrorInfo` and the final state.
 
-`kind` is always the name of a `FunctionFailure` subclass, so the API can map it to a status
-without knowing anything about processes or signals.
+`kind` is always the name of a `FunctionFailure` subclass (or `ServiceUnavailable`, for a call
+the server cancelled as it shut down), so the API can map it to a status without knowing
+anything about processes or signals.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sandlot.domain.errors import (
     FunctionResourceLimit,
     FunctionResultInvalid,
     FunctionTimedOut,
+    ServiceUnavailable,
 )
 from sandlot.domain.states import InvocationState
 from sandlot.sandbox.spec import ExitInfo, ResourceReport
@@ -44,6 +46,8 @@ _KINDS: frozenset[str] = frozenset(
 _STATES = {
     FunctionTimedOut.__name__: InvocationState.TIMED_OUT,
     FunctionOutOfMemory.__name__: InvocationState.OUT_OF_MEMORY,
+    # Not the function's failure: the server stopped it while shutting down.
+    ServiceUnavailable.__name__: InvocationState.CANCELLED,
 }
 # What the bootstrap adds to an error beyond kind, type, message and traceback: numbers the
 # host uses to name a limit (see `bootstrap._limit_facts`).
@@ -181,6 +185,11 @@ def result_invalid(problem: str) -> FunctionErrorInfo:
 
 def stopped(reason: str) -> FunctionErrorInfo:
     return _info(FunctionCrashed, f"the instance was stopped: {reason}")
+
+
+def cancelled(reason: str) -> FunctionErrorInfo:
+    """The server stopped the call (a shutdown past its grace period): state `cancelled`."""
+    return FunctionErrorInfo(kind=ServiceUnavailable.__name__, message=reason)
 
 
 def _signal_name(number: int) -> str:

@@ -80,6 +80,7 @@ class Instance:
         self._max_log_bytes = max_log_bytes
         self.ready: dict[str, Any] = {}  # the bootstrap's ready message (timings)
         self._stop_reason: str | None = None
+        self._cancelled = False
         self._timed_out = False
         self._exit_watch = asyncio.ensure_future(self._watch_exit())
 
@@ -98,6 +99,11 @@ class Instance:
             self._stop_reason = reason
         self.reusable = False
         self.handle.kill()
+
+    def cancel(self, reason: str) -> None:
+        """Kill the process now; a running invocation ends `cancelled`, citing `reason`."""
+        self._cancelled = True
+        self.kill(reason)
 
     async def close(self) -> None:
         """Kill, reap and release everything the instance holds. Idempotent."""
@@ -173,6 +179,8 @@ class Instance:
         """Why the channel closed in the middle of a request."""
         if self._timed_out:
             return failures.timed_out(timeout_s, during_init=during_init)
+        if self._cancelled and self._stop_reason is not None:
+            return failures.cancelled(self._stop_reason)
         if self._stop_reason is not None:
             return failures.stopped(self._stop_reason)
         if isinstance(closed, ProtocolViolation):

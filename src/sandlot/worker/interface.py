@@ -167,4 +167,5 @@ class Pool(Protocol):
     def stats(self) -> PoolStats: ...
 
     async def close(self, grace_s: float) -> None:
-        """Let in-flight invocations finish within `grace_s`, then stop every process."""
+        """Let in-flight invocations finish within `grace_s`, then stop every process; calls
+        still running then end `cancelled` (error kind `ServiceUnavailable`)."""

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # bounds the wait for them to notice, so that close() always returns.
 _KILLED_DRAIN_S = 5.0
 _RETRY_AFTER_S = 1
+_CANCELLED = "the server shut down before the call finished (past its shutdown grace period)"
 
 
 @dataclass(eq=False)
@@ -453,6 +454,8 @@ class RuntimePool:
         await self._wait_inflight(grace_s)
         self._closed = True
         for instance, version in list(self._live.items()):
+            if instance.state is InstanceState.BUSY:
+                instance.cancel(_CANCELLED)  # its call ends `cancelled`, answered 503
             self._discard(version, instance, "the worker shut down")
         await self._wait_inflight(_KILLED_DRAIN_S)
         while self._cleanups:

@@ -55,7 +55,7 @@ async def readyz(
         "sandbox": runtime.settings.sandbox.value,
         "insecure": runtime.insecure,
         "sandbox_summary": runtime.sandbox_summary,
-        "problems": list(runtime.problems),
+        "problems": list(runtime.problems) + runtime.storage_problems(),
     }
     if runtime.insecure:
         body["warning"] = "functions run WITHOUT isolation (SANDLOT_SANDBOX=insecure-dev)"

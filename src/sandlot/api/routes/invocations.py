@@ -11,7 +11,11 @@ from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionQuery
 from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
-from sandlot.domain.ids import FUNCTION_ID_PATTERN, INVOCATION_ID_PATTERN
+from sandlot.domain.ids import (
+    FUNCTION_ID_PATTERN,
+    INVOCATION_ID_PATTERN,
+    OPTIONAL_INVOCATION_ID_PATTERN,
+)
 from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.states import InvocationState
 from sandlot.services import invocations as service
@@ -37,9 +41,18 @@ _FAILURES: dict[int | str, dict[str, Any]] = {
         "FunctionCrashed (the process died), FunctionResourceLimit (processes, file size), "
         "FunctionResultInvalid (not JSON or too large)",
     },
-    503: {"model": ErrorOut, "description": "ServiceUnavailable: shutting down or no sandbox"},
+    503: {
+        "model": ErrorOut,
+        "description": "ServiceUnavailable: shutting down (a call still running past the "
+        "shutdown grace period is stopped, answered this way and recorded cancelled) or no "
+        "sandbox",
+    },
     504: {"model": ErrorOut, "description": "FunctionTimedOut: the instance was killed"},
-    507: {"model": ErrorOut, "description": "FunctionOutOfMemory: over memory_mb"},
+    507: {
+        "model": ErrorOut,
+        "description": "FunctionOutOfMemory: over memory_mb; or InsufficientStorage: the data "
+        "dir is full and the call's record cannot be kept (refused before it runs)",
+    },
 }
 
 
@@ -77,8 +90,12 @@ async def invoke(
 @router.get(
     "/invocations",
     response_model=InvocationList,
-    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-    summary="Invocations, newest first",
+    responses={
+        400: {"model": ErrorOut, "description": "InvalidInput: both `cursor` and `after`"},
+        401: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
+    summary="Invocations, newest first; with `after`, oldest first (to follow new ones)",
 )
 async def list_invocations(
     runtime: RuntimeDep,
@@ -110,6 +127,17 @@ async def list_invocations(
         description="With `function`: every function that had the name, deleted ones too; "
         "each item's `function_id` tells them apart",
     ),
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=OPTIONAL_INVOCATION_ID_PATTERN,
+            description="Only invocations with a larger id, oldest first (empty: from the "
+            "first); the page's next_cursor is the next page's `after`. A call still running "
+            "is listed as `running`, and every call with a smaller id is already listed when a "
+            "larger one is (a follower that keeps the last id it saw misses none). Not with "
+            "`cursor`.",
+        ),
+    ] = None,
 ) -> InvocationList:
     page = await service.list_invocations(
         session=session,
@@ -121,6 +149,7 @@ async def list_invocations(
         cursor=cursor,
         function_id=function_id,
         include_deleted=include_deleted,
+        after=after,
     )
     return InvocationList(
         items=[InvocationOut.of(item) for item in page.items], next_cursor=page.next_cursor
