@@ -11,8 +11,6 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 # What `new_invocation_id` makes: 26 characters of the alphabet above.
 INVOCATION_ID_PATTERN = "^[0-9a-hjkmnp-tv-z]{26}$"
 OPTIONAL_INVOCATION_ID_PATTERN = "^([0-9a-hjkmnp-tv-z]{26})?$"  # a cursor that may be empty
-# Functions, keys and namespaces have uuid4 ids.
-FUNCTION_ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 API_KEY_PREFIX = "sl"
 
 

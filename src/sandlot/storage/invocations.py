@@ -171,6 +171,8 @@ class InvocationRepo:
         after: str | None = None,
     ) -> InvocationPage:
         """Newest first, older than `cursor`; or with `after`, oldest first, newer than it."""
+        if function_id is not None and not can_match(function_id):
+            return InvocationPage(items=[], next_cursor=None)
         query = select(InvocationRow).where(InvocationRow.namespace_id == namespace_id)
         if function_name is not None:
             query = query.where(InvocationRow.function_name == function_name)

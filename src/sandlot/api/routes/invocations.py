@@ -11,11 +11,7 @@ from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionQuery
 from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
-from sandlot.domain.ids import (
-    FUNCTION_ID_PATTERN,
-    INVOCATION_ID_PATTERN,
-    OPTIONAL_INVOCATION_ID_PATTERN,
-)
+from sandlot.domain.ids import INVOCATION_ID_PATTERN, OPTIONAL_INVOCATION_ID_PATTERN
 from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.states import InvocationState
 from sandlot.services import invocations as service
@@ -115,13 +111,9 @@ async def list_invocations(
         str | None,
         Query(pattern=INVOCATION_ID_PATTERN, description="next_cursor of the previous page"),
     ] = None,
-    function_id: Annotated[
-        str | None,
-        Query(
-            pattern=FUNCTION_ID_PATTERN,
-            description="One function exactly, live or deleted (its `id`)",
-        ),
-    ] = None,
+    function_id: str | None = Query(
+        default=None, description="One function exactly, live or deleted (its `id`)"
+    ),
     include_deleted: bool = Query(
         default=False,
         description="With `function`: every function that had the name, deleted ones too; "
