@@ -112,3 +112,17 @@ async def test_leftovers_keep_their_uid_until_gone_and_are_swept_later(
     finally:
         await starter.close()
     assert not (run_dir / "owned").exists()  # a clean close leaves nothing to end
+    # The thawed leftovers are reaped by the host's init a moment after they leave their
+    # cgroups; the next test's first sandbox runs as the same uid and must not see them.
+    wait_for(lambda: not _running_as(frozen_uid), what="the leftovers' uid is free")
+
+
+def _running_as(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                pids.append(int(entry))
+        except FileNotFoundError:
+            continue
+    return pids
