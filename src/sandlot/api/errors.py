@@ -48,6 +48,8 @@ FUNCTION_FAILURE_STATUS: dict[str, int] = {
 
 
 def status_for(error: e.SandlotError) -> int:
+    if isinstance(error, e.QuotaExceeded):  # a rate can be waited out; a count cannot
+        return 429 if error.retry_after_s is not None else 403
     for cls, status in STATUS:
         if isinstance(error, cls):
             return status
@@ -70,6 +72,8 @@ def error_headers(error: e.SandlotError) -> dict[str, str]:
     if isinstance(error, e.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, e.TooManyRequests | e.TooManyConnections):
+        headers["Retry-After"] = str(error.retry_after_s)
+    if isinstance(error, e.QuotaExceeded) and error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
     return headers
 

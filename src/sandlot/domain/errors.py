@@ -157,6 +157,77 @@ class InsufficientStorage(SandlotError):
     """The disk that holds the data dir (or the database) is full: nothing more can be kept."""
 
 
+# Accounts, namespaces, quotas and secrets (issue 10). Declared together so that the parts
+# built side by side share one vocabulary.
+
+
+class WeakPassword(InvalidInput):
+    """A password that does not meet the stated rules."""
+
+
+class InvalidRole(InvalidInput):
+    """A role that does not exist."""
+
+
+class InvalidSecretName(InvalidInput):
+    """A secret name that is not an environment-variable name."""
+
+
+class SecretTooLarge(InvalidInput):
+    """A secret value over the size limit."""
+
+
+class UserNotFound(NotFound):
+    pass
+
+
+class NamespaceNotFound(NotFound):
+    pass
+
+
+class MemberNotFound(NotFound):
+    pass
+
+
+class SecretNotFound(NotFound):
+    pass
+
+
+class UserAlreadyExists(Conflict):
+    pass
+
+
+class NamespaceAlreadyExists(Conflict):
+    pass
+
+
+class LastNamespaceOwner(Conflict):
+    """Removing or demoting this member would leave the namespace without an owner."""
+
+
+class RoleTooHigh(PermissionDenied):
+    """Granting a role above the granter's own."""
+
+
+class CsrfTokenInvalid(PermissionDenied):
+    """A state-changing request made with a session cookie lacks a matching CSRF token."""
+
+
+class TooManyLoginAttempts(TooManyRequests):
+    """Too many failed sign-ins for this account or from this address lately."""
+
+
+class QuotaExceeded(SandlotError):
+    """A namespace went over one of its quotas; `extra` names the quota, its limit and the
+    current use. A rate quota carries `retry_after_s` (429); the others are 403."""
+
+    def __init__(self, message: str, *, retry_after_s: int | None = None, **extra: Any) -> None:
+        if retry_after_s is not None:
+            extra["retry_after_s"] = retry_after_s
+        super().__init__(message, **extra)
+        self.retry_after_s = retry_after_s
+
+
 class FunctionFailure(SandlotError):
     """The function, not the platform, failed. Subclasses name how."""
 

@@ -41,12 +41,22 @@ class ApiKey:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's namespace and role."""
+    """Who is calling: the key's namespace and role; for a signed-in person also who they are
+    (`user_id`, `login`). `address` is the client's, set per request, for the audit log."""
 
     key_id: str
     namespace_id: str
     namespace: str
     role: Role
+    user_id: str | None = None
+    login: str | None = None
+    platform_admin: bool = False
+    address: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller: the person, else the key."""
+        return f"user:{self.login}" if self.login else f"key:{self.key_id}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,38 @@
+"""What a caller may do: one table from role to allowed actions, checked by
+`services.authz.authorize` once per use case."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sandlot.domain.models import Role
+
+
+class Action(StrEnum):
+    FUNCTION_READ = "function.read"  # functions, versions, builds, invocations, logs
+    FUNCTION_INVOKE = "function.invoke"
+    FUNCTION_WRITE = "function.write"  # deploy, configure, delete
+    SECRET_READ = "secret.read"  # noqa: S105 (names, versions, who changed them; no value)
+    SECRET_WRITE = "secret.write"  # noqa: S105 (an action, not a password)
+    KEY_MANAGE = "key.manage"  # other people's keys in the namespace
+    MEMBER_MANAGE = "member.manage"
+    NAMESPACE_MANAGE = "namespace.manage"  # rename, delete
+    AUDIT_READ = "audit.read"
+    # Platform-wide: only the platform admin.
+    NAMESPACE_CREATE = "namespace.create"
+    QUOTA_SET = "quota.set"
+    USER_MANAGE = "user.manage"
+    ENVIRONMENT_MANAGE = "environment.manage"
+    MONITOR_READ = "monitor.read"
+
+
+_READ = frozenset({Action.FUNCTION_READ})
+_INVOKE = _READ | {Action.FUNCTION_INVOKE}
+_DEVELOP = _INVOKE | {Action.FUNCTION_WRITE, Action.SECRET_READ, Action.SECRET_WRITE}
+_ADMIN = frozenset(Action)
+
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: _ADMIN,
+    Role.DEVELOPER: _DEVELOP,
+    Role.INVOKER: _INVOKE,
+}
