@@ -62,6 +62,30 @@ class NamespaceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class UserRow(Base):
+    """A person who signs in. `platform_admin` may do everything everywhere; a disabled user's
+    sessions and keys stop working."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class MembershipRow(Base):
+    """A user's role in one namespace."""
+
+    __tablename__ = "memberships"
+    namespace_id: Mapped[str] = mapped_column(ForeignKey("namespaces.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
