@@ -52,6 +52,8 @@ class Principal:
     login: str | None = None
     platform_admin: bool = False
     address: str | None = None
+    # The function names a key is limited to; None: every function of the namespace.
+    functions: frozenset[str] | None = None
 
     @property
     def actor(self) -> str:

@@ -60,6 +60,9 @@ class NamespaceRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # A deleted namespace's functions are stopped; its history stays.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class UserRow(Base):
@@ -96,6 +99,12 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Who made it (None: the bootstrap or offline keys); a disabled creator's keys stop.
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # Function names the key is limited to; None means every function of its namespace.
+    functions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class FunctionRow(Base):

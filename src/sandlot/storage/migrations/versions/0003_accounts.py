@@ -1,6 +1,8 @@
-"""People and their roles in namespaces: users and memberships.
+"""People and their roles in namespaces: users, memberships, and what keys and namespaces
+need for them (a key's creator, function scope, expiry, last use; a namespace's display name
+and deletion).
 
-Revision ID: 0003_users
+Revision ID: 0003_accounts
 Revises: 0002
 """
 
@@ -11,7 +13,7 @@ from alembic import op
 
 import sandlot.storage.tables
 
-revision = "0003_users"
+revision = "0003_accounts"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
@@ -49,8 +51,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("memberships") as batch_op:
         batch_op.create_index(batch_op.f("ix_memberships_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("api_keys") as batch_op:
+        batch_op.add_column(sa.Column("user_id", sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column("functions", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("expires_at", utc, nullable=True))
+        batch_op.add_column(sa.Column("last_used_at", utc, nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_api_keys_user_id_users"), "users", ["user_id"], ["id"]
+        )
+    with op.batch_alter_table("namespaces") as batch_op:
+        batch_op.add_column(sa.Column("display_name", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("deleted_at", utc, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("namespaces") as batch_op:
+        batch_op.drop_column("deleted_at")
+        batch_op.drop_column("display_name")
+    with op.batch_alter_table("api_keys") as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_api_keys_user_id_users"), type_="foreignkey")
+        for column in ("last_used_at", "expires_at", "functions", "user_id"):
+            batch_op.drop_column(column)
     op.drop_table("memberships")
     op.drop_table("users")
