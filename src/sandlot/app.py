@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import getpass
 import logging
 import math
+import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,7 +23,7 @@ from sandlot.api import docs, errors, openapi
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
-from sandlot.api.routes import environments, functions, health, invocations, keys
+from sandlot.api.routes import audit, environments, functions, health, invocations, keys
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -85,18 +88,31 @@ def create_key_offline(settings: Settings, *, name: str, role: str) -> OfflineKe
     try:
         if lock is not None:
             migrate(settings)
-        created = asyncio.run(_write_key(settings.resolved_database_url, name, role))
+        url = settings.resolved_database_url
+        created = asyncio.run(_write_key(url, name, role, _local_operator()))
     finally:
         if lock is not None:
             lock.release()
     return OfflineKey(created, server_pid)
 
 
-async def _write_key(url: str, name: str, role: str) -> dict[str, Any]:
+def _local_operator() -> tuple[str, str]:
+    """(who, where) for the audit log of an offline key: the local user and this host."""
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry: a bare container
+        who = f"uid {os.getuid()}"
+    return who, f"local:{socket.gethostname()}"
+
+
+async def _write_key(url: str, name: str, role: str, operator: tuple[str, str]) -> dict[str, Any]:
     database = Database(url)
+    who, host = operator
     try:
         async with database.sessions.begin() as session:
-            key, secret = await auth.create_key_offline(session=session, name=name, role=role)
+            key, secret = await auth.create_key_offline(
+                session=session, name=name, role=role, operator=who, host=host
+            )
     finally:
         await database.dispose()
     return {
@@ -197,6 +213,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         metrics=metrics,
         failure_limit=settings.auth_failure_limit,
         miss_ttl_s=settings.auth_miss_ttl_s,
+        audit_failure_limit=settings.audit_auth_failure_limit,
     )
     invoker = Invoker(
         catalog=catalog,
@@ -322,7 +339,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     openapi.install(app)
     docs.install(app)
     app.include_router(health.router)
-    for router in (functions.router, invocations.router, keys.router, environments.router):
+    routers = (functions.router, invocations.router, keys.router, environments.router, audit.router)
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     return app
 

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="Wrong API keys one client address may present (a `limits` rate such as "
         "'30/minute'); past it, its calls get 429 TooManyAuthFailures until the window ends.",
     )
+    audit_auth_failure_limit: str = Field(
+        default="60/minute",
+        description="Failed authentications written to the audit log, all addresses together "
+        "(a `limits` rate); each address has at most one a minute anyway, like its log line.",
+    )
     auth_miss_ttl_s: float = Field(
         default=5.0,
         ge=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Security
@@ -54,7 +55,9 @@ async def get_principal(
     authorization: Annotated[str | None, Security(BEARER)],
 ) -> Principal:
     client = request.client.host if request.client else None
-    return await runtime.authenticator.authenticate(authorization, client)
+    principal = await runtime.authenticator.authenticate(authorization, client)
+    # Per request, not cached with the key: the audit log says where each change came from.
+    return replace(principal, address=client)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -9,6 +9,7 @@ import typer
 
 from sandlot import __version__
 from sandlot.cli import server_commands
+from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
 from sandlot.cli.envs import envs_app
 from sandlot.cli.functions import config, deploy, functions_app, invoke, versions
@@ -69,6 +70,7 @@ app.command()(config)
 app.command()(invoke)
 app.command()(logs)
 app.command()(versions)
+app.command()(audit)
 app.add_typer(functions_app, name="functions")
 app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")

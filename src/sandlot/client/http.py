@@ -273,6 +273,38 @@ class SandlotClient:
     def revoke_key(self, key_id: str) -> None:
         self._request("DELETE", f"/keys/{key_id}")
 
+    # -- audit log ---------------------------------------------------------------------------
+
+    def list_audit(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        namespace: str | None = None,
+        platform: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> JSON:
+        """One page of audit events, newest first: `{"items": [...], "next_cursor": ...}`.
+        `action` is a prefix (`function.`); `since`/`until` are ISO times with a zone."""
+        query: dict[str, ParamValue | None] = {
+            "action": action,
+            "actor": actor,
+            "target": target,
+            "since": since,
+            "until": until,
+            "namespace": namespace,
+            "platform": platform or None,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        params = {k: v for k, v in query.items() if v is not None}
+        result: JSON = self._json("GET", "/audit", params=params)
+        return result
+
     # -- environments ------------------------------------------------------------------------
 
     def list_environments(self) -> list[JSON]:

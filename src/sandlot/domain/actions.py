@@ -29,10 +29,18 @@ class Action(StrEnum):
 _READ = frozenset({Action.FUNCTION_READ})
 _INVOKE = _READ | {Action.FUNCTION_INVOKE}
 _DEVELOP = _INVOKE | {Action.FUNCTION_WRITE, Action.SECRET_READ, Action.SECRET_WRITE}
+# A namespace's owner: everything in it, and reading its audit log.
+_OWN = _DEVELOP | {
+    Action.KEY_MANAGE,
+    Action.MEMBER_MANAGE,
+    Action.NAMESPACE_MANAGE,
+    Action.AUDIT_READ,
+}
 _ADMIN = frozenset(Action)
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: _ADMIN,
+    Role.OWNER: _OWN,
     Role.DEVELOPER: _DEVELOP,
     Role.INVOKER: _INVOKE,
 }

@@ -12,6 +12,7 @@ from sandlot.domain.states import InvocationState, VersionState
 
 class Role(StrEnum):
     ADMIN = "admin"
+    OWNER = "owner"
     DEVELOPER = "developer"
     INVOKER = "invoker"
 

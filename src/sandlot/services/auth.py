@@ -11,10 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandlot.domain.errors import InvalidInput, PermissionDenied, Unauthenticated
 from sandlot.domain.ids import api_key_prefix, hash_api_key, new_api_key
 from sandlot.domain.models import ApiKey, Principal, Role
+from sandlot.services import audit
 from sandlot.services.caches import TtlCache
 from sandlot.storage.keys import ApiKeyRepo, NamespaceRepo
 
 DEFAULT_NAMESPACE = "default"
+# Who the audit log names for what the first start creates.
+BOOTSTRAP_ACTOR = "system:bootstrap"
 
 
 @dataclass(frozen=True)
@@ -36,17 +39,26 @@ async def bootstrap(
     if await namespaces.get_by_name(DEFAULT_NAMESPACE) is not None:
         return BootstrapResult(created=False, key=None)
     namespace = await namespaces.create(DEFAULT_NAMESPACE)
+    await audit.record(
+        session,
+        principal=None,
+        actor=BOOTSTRAP_ACTOR,
+        action="namespace.create",
+        target=f"namespace:{namespace.name}",
+        namespace_id=namespace.id,
+    )
     if bootstrap_key:
         key, prefix = bootstrap_key, api_key_prefix(bootstrap_key) or "bootstrap"
     else:
         key, prefix = new_api_key()
-    await ApiKeyRepo(session).create(
+    created = await ApiKeyRepo(session).create(
         namespace_id=namespace.id,
         name="bootstrap admin",
         role=Role.ADMIN,
         prefix=prefix,
         key_hash=hash_api_key(key),
     )
+    await _audit_key(session, None, "key.create", created, actor=BOOTSTRAP_ACTOR)
     if not bootstrap_key:
         _write_secret(key_file, key)
     return BootstrapResult(created=True, key=key)
@@ -79,8 +91,16 @@ def require_role(principal: Principal, allowed: frozenset[Role], action: str) ->
 
 
 async def create_key(
-    *, session: AsyncSession, principal: Principal, name: str, role: str
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    role: str,
+    actor: str | None = None,
+    address: str | None = None,
 ) -> tuple[ApiKey, str]:
+    """`actor` and `address` name the caller in the audit log when the principal is not a
+    real caller (the offline key's operator)."""
     try:
         parsed = Role(role)
     except ValueError as exc:
@@ -97,21 +117,59 @@ async def create_key(
         prefix=prefix,
         key_hash=hash_api_key(key),
     )
+    await _audit_key(session, principal, "key.create", created, actor=actor, address=address)
     return created, key
 
 
-async def create_key_offline(*, session: AsyncSession, name: str, role: str) -> tuple[ApiKey, str]:
+async def _audit_key(
+    session: AsyncSession,
+    principal: Principal | None,
+    action: str,
+    key: ApiKey,
+    *,
+    actor: str | None = None,
+    address: str | None = None,
+) -> None:
+    # The key's id, name, role and public prefix: never the key.
+    await audit.record(
+        session,
+        principal=principal,
+        action=action,
+        target=f"key:{key.id}",
+        namespace_id=key.namespace_id,
+        detail={"name": key.name, "role": key.role.value, "prefix": key.prefix},
+        actor=actor,
+        address=address,
+    )
+
+
+async def create_key_offline(
+    *, session: AsyncSession, name: str, role: str, operator: str, host: str
+) -> tuple[ApiKey, str]:
     """A key in the default namespace, made on the database directly, without a key: the
     recovery when no admin key is left. Whoever can write the database owns it anyway.
-    Makes the namespace if no server has started yet."""
+    Makes the namespace if no server has started yet. `operator` (the local user who ran it)
+    and `host` (this machine) are what the audit log records as who and from where."""
     namespaces = NamespaceRepo(session)
     namespace = await namespaces.get_by_name(DEFAULT_NAMESPACE)
+    actor = f"offline:{operator}"
     if namespace is None:
         namespace = await namespaces.create(DEFAULT_NAMESPACE)
-    operator = Principal(
+        await audit.record(
+            session,
+            principal=None,
+            actor=actor,
+            address=host,
+            action="namespace.create",
+            target=f"namespace:{namespace.name}",
+            namespace_id=namespace.id,
+        )
+    stand_in = Principal(
         key_id="offline", namespace_id=namespace.id, namespace=namespace.name, role=Role.ADMIN
     )
-    return await create_key(session=session, principal=operator, name=name, role=role)
+    return await create_key(
+        session=session, principal=stand_in, name=name, role=role, actor=actor, address=host
+    )
 
 
 async def list_keys(*, session: AsyncSession, principal: Principal) -> list[ApiKey]:
@@ -121,6 +179,12 @@ async def list_keys(*, session: AsyncSession, principal: Principal) -> list[ApiK
 async def revoke_key(
     *, session: AsyncSession, principal: Principal, key_id: str, cache: KeyCache
 ) -> ApiKey:
-    revoked = await ApiKeyRepo(session).revoke(namespace_id=principal.namespace_id, key_id=key_id)
+    keys = ApiKeyRepo(session)
+    before = next(
+        (key for key in await keys.in_namespace(principal.namespace_id) if key.id == key_id), None
+    )
+    revoked = await keys.revoke(namespace_id=principal.namespace_id, key_id=key_id)
+    if before is not None and before.revoked_at is None:  # revoking twice changes nothing
+        await _audit_key(session, principal, "key.revoke", revoked)
     cache.clear()  # we only know hashes in the cache, not ids: drop them all
     return revoked

@@ -5,7 +5,9 @@ FastAPI route alike: cached lookups, and a guard against floods of wrong keys.
   own short TTL, so a flood of bad keys reads the database once per key, not once per call).
 - Every failure is counted in /metrics (`sandlot_auth_failures_total{reason}`) and logged with
   the client address and the key's public prefix, never the key, at most once a minute per
-  address.
+  address. The same failures go to the audit log (`auth.failed`) under the same bound, and
+  under a second one for all addresses together (`audit_failure_limit`), so that a flood
+  from many addresses cannot fill the table either.
 - An address that presents too many wrong keys (`auth_failure_limit`, e.g. 30/minute) gets
   429 `TooManyAuthFailures` with `Retry-After` for every credential it presents until its
   window ends, right or wrong: letting right keys through would tell a guesser which are.
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sandlot.domain.errors import TooManyAuthFailures, Unauthenticated
 from sandlot.domain.ids import api_key_prefix, hash_api_key
 from sandlot.domain.models import Principal
+from sandlot.services import audit
 from sandlot.services.auth import KeyCache, bearer_key
 from sandlot.services.caches import TtlCache
 from sandlot.services.metrics import Metrics
@@ -50,6 +53,7 @@ class Authenticator:
         metrics: Metrics,
         failure_limit: str,
         miss_ttl_s: float,
+        audit_failure_limit: str = "60/minute",
     ) -> None:
         self._sessions = sessions
         self.keys = keys
@@ -59,6 +63,12 @@ class Authenticator:
             self._failure_limit = parse(failure_limit)
         except ValueError as exc:
             raise ValueError(f"SANDLOT_AUTH_FAILURE_LIMIT={failure_limit!r}: {exc}") from exc
+        try:
+            self._audit_limit = parse(audit_failure_limit)
+        except ValueError as exc:
+            raise ValueError(
+                f"SANDLOT_AUDIT_AUTH_FAILURE_LIMIT={audit_failure_limit!r}: {exc}"
+            ) from exc
         self._windows = FixedWindowRateLimiter(MemoryStorage())
 
     async def authenticate(self, authorization: str | None, client: str | None) -> Principal:
@@ -111,6 +121,19 @@ class Authenticator:
                 reason,
                 prefix or "none: not a Sandlot key",
             )
+            if await self._windows.hit(self._audit_limit, "audit"):
+                await self._audit(client, reason, prefix)
+
+    async def _audit(self, client: str | None, reason: str, prefix: str | None) -> None:
+        # The key's public prefix names the actor; the key itself is never written anywhere.
+        await audit.record_alone(
+            self._sessions,
+            action="auth.failed",
+            target="auth:api-key",
+            actor=f"key-prefix:{prefix}" if prefix else "anonymous",
+            address=client,
+            detail={"reason": reason},
+        )
 
     async def _rate_limited(self, bucket: str) -> TooManyAuthFailures:
         stats = await self._windows.get_window_stats(self._failure_limit, bucket)

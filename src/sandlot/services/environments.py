@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.models import ROLE_CAN_MANAGE_KEYS, Principal
 from sandlot.envs import Environment
+from sandlot.services import audit
 from sandlot.services.auth import require_role
 from sandlot.services.builds import Builder
 from sandlot.storage.functions import VersionRepo
@@ -20,7 +21,28 @@ async def list_environments(
     return await builder.store.list_environments(), in_use
 
 
-async def prune(*, principal: Principal, builder: Builder, grace_s: float | None) -> list[str]:
-    """Remove environments that no live version uses and that were unused for `grace_s`."""
+# How many removed environments an audit event names; the count says how many in all.
+_AUDITED_KEYS = 20
+
+
+async def prune(
+    *, session: AsyncSession, principal: Principal, builder: Builder, grace_s: float | None
+) -> list[str]:
+    """Remove environments that no live version uses and that were unused for `grace_s`.
+
+    Removing is on disk, not in the transaction: the audit event says what went, and the
+    caller commits it right after."""
     require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage environments")
-    return await builder.collect_garbage(grace_s)
+    removed = await builder.collect_garbage(grace_s)
+    await audit.record(
+        session,
+        principal=principal,
+        action="environment.prune",
+        target="environments",
+        detail={
+            "grace_s": grace_s,
+            "removed_count": len(removed),
+            "removed": removed[:_AUDITED_KEYS],
+        },
+    )
+    return removed

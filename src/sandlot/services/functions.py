@@ -27,7 +27,7 @@ from sandlot.domain.limits import (
 from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
 from sandlot.domain.states import VersionState
 from sandlot.envs import check_python_version
-from sandlot.services import archives
+from sandlot.services import archives, audit
 from sandlot.services.auth import require_role
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
@@ -145,7 +145,9 @@ async def create_function(
     config = changes.apply(DEFAULT_CONFIG)
     archive = await _checked(code, config, code_store)
     function = await FunctionRepo(session).create(principal.namespace_id, name)
-    return await _new_version(session, function, config, archive, code_store, python_version)
+    deployed = await _new_version(session, function, config, archive, code_store, python_version)
+    await _audit_version(session, principal, "function.create", deployed, changes)
+    return deployed
 
 
 async def update_function(
@@ -172,7 +174,38 @@ async def update_function(
         archive = await _checked(data, config, code_store)
     else:
         raise InvalidInput("the function has no code yet: upload a zip")
-    return await _new_version(session, function, config, archive, code_store, python_version)
+    deployed = await _new_version(session, function, config, archive, code_store, python_version)
+    # New code is a deploy; the same code with other settings is a configuration change.
+    action = "function.deploy" if code is not None else "function.configure"
+    await _audit_version(session, principal, action, deployed, changes)
+    return deployed
+
+
+async def _audit_version(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    deployed: Deployed,
+    changes: ConfigChanges,
+) -> None:
+    """The audit event of a new version: its number, code and which settings were given
+    (their names: an env value may be a credential, so values are never recorded)."""
+    given = sorted(name for name, value in vars(changes).items() if value is not None)
+    version = deployed.version
+    await audit.record(
+        session,
+        principal=principal,
+        action=action,
+        target=f"function:{deployed.function.name}",
+        namespace_id=deployed.function.namespace_id,
+        detail={
+            "function_id": deployed.function.id,
+            "version": version.number,
+            "code_sha256": version.code_sha256,
+            "code_size": version.code_size,
+            "changed": given,
+        },
+    )
 
 
 async def _newest_version(session: AsyncSession, function: Function) -> Version | None:
@@ -240,6 +273,14 @@ async def delete_function(
     after committing, so no request can re-cache the old state in between."""
     require_role(principal, ROLE_CAN_DEPLOY, "delete functions")
     function = await FunctionRepo(session).mark_deleted(principal.namespace_id, name)
+    await audit.record(
+        session,
+        principal=principal,
+        action="function.delete",
+        target=f"function:{function.name}",
+        namespace_id=function.namespace_id,
+        detail={"function_id": function.id, "latest_version": function.latest_version},
+    )
     await pool.stop_function(function.id)
 
 

@@ -196,3 +196,25 @@ class InvocationLogRow(Base):
     __tablename__ = "invocation_logs"
     invocation_id: Mapped[str] = mapped_column(String(26), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+
+
+class AuditEventRow(Base):
+    """Who changed what, when, from where. No foreign keys: the log outlives what it names
+    (a deleted namespace, a revoked key) and an audit row must never fail a change."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_namespace_id_id", "namespace_id", "id"),
+        Index("ix_audit_events_at", "at"),
+    )
+    # Time-ordered ids (see domain.ids): newest first is ORDER BY id DESC.
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    namespace_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -56,10 +56,14 @@ async def list_environments(
 @router.post("/prune", response_model=PruneOut, responses=ERRORS, summary="Remove unused ones")
 async def prune(
     runtime: RuntimeDep,
+    session: SessionDep,
     principal: PrincipalDep,
     grace_s: Annotated[
         float | None, Query(ge=0, description="Default: SANDLOT_ENV_GC_GRACE_S")
     ] = None,
 ) -> PruneOut:
-    removed = await service.prune(principal=principal, builder=runtime.builder, grace_s=grace_s)
+    removed = await service.prune(
+        session=session, principal=principal, builder=runtime.builder, grace_s=grace_s
+    )
+    await session.commit()
     return PruneOut(removed=removed)
