@@ -45,7 +45,8 @@ _SECRET_NOUNS = frozenset(
         "hash",
     }
 )
-_WORD_SPLIT = re.compile(r"[^a-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
 # What a Sandlot API key looks like (`domain.ids.new_api_key`), wherever it hides in a value.
 _API_KEY_LIKE = re.compile(r"\bsl_[A-Za-z0-9]+_[A-Za-z0-9_-]{20,}")
 
@@ -114,7 +115,7 @@ def check_detail(detail: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def looks_secret(name: str) -> bool:
     """Whether a detail key names a secret: its last word is one of the secret nouns."""
-    words = [word.lower() for word in _WORD_SPLIT.split(name) if word]
+    words = [word for word in _NOT_WORD.split(_CAMEL_HUMP.sub("_", name).lower()) if word]
     return bool(words) and words[-1] in _SECRET_NOUNS
 
 
