@@ -172,15 +172,22 @@ async def test_pages_and_filters(api: Api) -> None:
     newest = (await _events(api.client))[0]
     later = datetime.fromisoformat(newest["at"]) + timedelta(microseconds=1)
     assert await _events(api.client, since=later.isoformat()) == []
-    assert [e["id"] for e in await _events(api.client, until=later.isoformat())][0] == newest["id"]
+    until_later = await _events(api.client, until=later.isoformat())
+    assert until_later[0]["id"] == newest["id"]
     for bad in (
-        {"since": "2026-12-01T10:00:00"},  # no zone: refused, not guessed
         {"since": "2026-12-01T10:00:00Z", "until": "2026-12-01T09:00:00Z"},
         {"since": "0001-01-01T00:00:00+01:00"},
+        {"until": "2026-02-30T00:00:00Z"},
     ):
         answer = await api.client.get("/api/v1/audit", params=bad)
         assert answer.status_code == 400 and answer.json()["error"] == "InvalidInput", answer.text
-    for bad in ({"limit": 0}, {"cursor": "nope"}, {"action": "x" * 65}):
+    for bad in (
+        {"limit": 0},
+        {"cursor": "nope"},
+        {"action": "x" * 65},
+        {"since": "2026-12-01T10:00:00"},  # no zone: refused, not guessed
+        {"until": "0.5"},  # not a Unix time either
+    ):
         answer = await api.client.get("/api/v1/audit", params=bad)
         assert answer.status_code == 422 and answer.json()["error"] == "ValidationError"
     assert await _events(api.client, actor="a\0b") == []
@@ -275,3 +282,30 @@ async def test_failed_authentication_is_recorded_but_bounded(
         assert len(everyone) == 3
         text = (await api.client.get("/api/v1/audit", params={"limit": 200})).text
         assert not any(key.split("_", 2)[2] in text for key in wrong)
+
+
+# Every operation that changes state, and the event its test above checks; an invocation is
+# recorded in its own history instead. A route added without its audit event fails here.
+AUDITED = {
+    "POST /api/v1/functions": "function.create",
+    "PUT /api/v1/functions/{name}": "function.deploy, function.configure",
+    "DELETE /api/v1/functions/{name}": "function.delete",
+    "POST /api/v1/keys": "key.create",
+    "DELETE /api/v1/keys/{key_id}": "key.revoke",
+    "POST /api/v1/environments/prune": "environment.prune",
+}
+NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
+
+
+async def test_no_state_changing_route_is_forgotten(api: Api) -> None:
+    document = (await api.client.get("/openapi.json")).json()
+    changing = {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    }
+    assert changing - NOT_CONTROL_PLANE == set(AUDITED), (
+        "a state-changing route without an audit test: make it call services.audit.record "
+        "and add it to AUDITED"
+    )

@@ -20,7 +20,7 @@ from sandlot.domain.audit import DETAIL_MAX_BYTES, UnsafeAuditDetail, check_acti
         {"apiKey": "x"},
         {"secret-value": "x"},
         {"CSRF_TOKEN": "x"},
-        {"password_hash": "$argon2id$..."},
+        {"session_credentials": "x"},
         {"outer": {"inner": {"session_cookie": "x"}}},
         {"items": [{"name": "ok"}, {"value": "x"}]},
         {"note": "made sl_abcd1234_" + "z" * 43},  # an API key hidden in a value
@@ -54,12 +54,17 @@ def test_a_detail_is_small_plain_json() -> None:
         check_detail({"ratio": float("nan")})
 
 
-@pytest.mark.parametrize("action", ["function.deploy", "auth.failed", "namespace.member.add"])
+@pytest.mark.parametrize(
+    "action",
+    ["function.deploy", "auth.failed", "namespace.member.add", "login", "user.reset-password"],
+)
 def test_actions_are_thing_dot_verb(action: str) -> None:
     check_action(action)
 
 
-@pytest.mark.parametrize("action", ["", "deploy", "Function.Deploy", "function.", "x" * 70 + ".y"])
+@pytest.mark.parametrize(
+    "action", ["", "Function.Deploy", "function.", ".deploy", "a b", "login\n", "x" * 70 + ".y"]
+)
 def test_other_actions_are_refused(action: str) -> None:
     with pytest.raises(UnsafeAuditDetail):
         check_action(action)

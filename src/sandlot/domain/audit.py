@@ -13,8 +13,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from sandlot.domain.errors import InvalidInput
 
 # Column widths (storage/tables.py); longer strings are cut, never refused, so that an
 # unusual caller cannot make a control-plane change fail on its own audit row.
@@ -26,7 +28,8 @@ ADDRESS_MAX = 200
 # A detail says what changed, not how: a few fields. Past this it is a mistake in the caller.
 DETAIL_MAX_BYTES = 4096
 
-ACTION_RE = re.compile(r"^[a-z][a-z_-]*(\.[a-z][a-z_-]*)+$")
+# "thing.verb" by convention ("function.deploy", "login.failed"); one word is allowed too.
+ACTION_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
 # The last word of a key is its noun ("new_password", "api_key", "secret_value"); these name
 # what must never be logged. "key_id", "secret_name" and "password_changed" are fine.
 _SECRET_NOUNS = frozenset(
@@ -42,13 +45,29 @@ _SECRET_NOUNS = frozenset(
         "credential",
         "credentials",
         "cookie",
-        "hash",
     }
 )
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 # What a Sandlot API key looks like (`domain.ids.new_api_key`), wherever it hides in a value.
 _API_KEY_LIKE = re.compile(r"\bsl_[A-Za-z0-9]+_[A-Za-z0-9_-]{20,}")
+
+
+# RFC 3339 with its zone, as the audit filters take times: a time without one is refused
+# rather than guessed.
+MOMENT_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+
+
+def parse_moment(text: str, name: str) -> datetime:
+    """An RFC 3339 time (`MOMENT_PATTERN`) as an aware UTC datetime, or `InvalidInput`."""
+    if not re.fullmatch(MOMENT_PATTERN, text):
+        raise InvalidInput(
+            f"'{name}' is an RFC 3339 time with a zone, e.g. 2026-12-01T12:00:00Z", **{name: text}
+        )
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(f"'{name}' is not a real time: {exc}", **{name: text}) from exc
 
 
 class UnsafeAuditDetail(ValueError):
@@ -91,8 +110,8 @@ class AuditFilter:
 
 
 def check_action(action: str) -> None:
-    if len(action) > ACTION_MAX or not ACTION_RE.match(action):
-        raise UnsafeAuditDetail(f"an audit action is 'thing.verb', got {action!r}")
+    if len(action) > ACTION_MAX or not ACTION_RE.fullmatch(action):
+        raise UnsafeAuditDetail(f"an audit action is like 'thing.verb', got {action!r}")
 
 
 def check_detail(detail: Mapping[str, Any] | None) -> dict[str, Any] | None:

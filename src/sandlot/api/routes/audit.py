@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from sandlot.api.deps import PrincipalDep, SessionDep
 from sandlot.api.schemas import ErrorOut
-from sandlot.domain.audit import AuditEvent
+from sandlot.domain.audit import MOMENT_PATTERN, AuditEvent, parse_moment
 from sandlot.domain.ids import INVOCATION_ID_PATTERN
 from sandlot.services import audit as service
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorOut,
-        "description": "InvalidInput: a time without a zone, `since` not before `until`, "
+        "description": "InvalidInput: a time that does not exist, `since` not before `until`, "
         "`namespace` with `platform`, or `platform` from someone but the platform admin",
     },
     401: {"model": ErrorOut, "description": "Missing or wrong credentials"},
@@ -93,9 +93,13 @@ async def list_audit(
         str | None, Query(max_length=300, description="Exactly this target, e.g. `function:hello`")
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="At or after this time (with a zone)")
+        str | None,
+        Query(pattern=MOMENT_PATTERN, description="At or after this RFC 3339 time (with a zone)"),
     ] = None,
-    until: Annotated[datetime | None, Query(description="Before this time (with a zone)")] = None,
+    until: Annotated[
+        str | None,
+        Query(pattern=MOMENT_PATTERN, description="Before this RFC 3339 time (with a zone)"),
+    ] = None,
     namespace: Annotated[
         str | None,
         Query(
@@ -123,8 +127,8 @@ async def list_audit(
             action=action,
             actor=actor,
             target=target,
-            since=since,
-            until=until,
+            since=None if since is None else parse_moment(since, "since"),
+            until=None if until is None else parse_moment(until, "until"),
         ),
         limit=limit,
         cursor=cursor,
