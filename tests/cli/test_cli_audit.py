@@ -63,6 +63,8 @@ def test_audit_prints_who_changed_what(live_server: LiveServer, tmp_path: Path) 
     ).json()["key"]
     refused = cli.run("audit", key=invoker)
     assert refused.returncode == 1 and "PermissionDenied" in refused.stderr
+    server_log = live_server.log_path.read_text(errors="replace")
+    assert made["key"] not in server_log and invoker not in server_log
 
 
 async def test_an_offline_key_is_audited(tmp_path: Path, database_url: str) -> None:
