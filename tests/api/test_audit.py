@@ -144,6 +144,22 @@ async def test_a_secret_looking_detail_is_a_bug_and_writes_nothing(api: Api) -> 
     assert await _count(api) == before
 
 
+async def test_a_typed_name_cannot_break_its_event(api: Api) -> None:
+    # A failed sign-in names what someone typed: a NUL or a very long name is kept, cut.
+    async with api.runtime.database.sessions.begin() as session:
+        await audit.record(
+            session,
+            principal=None,
+            actor="login:a\0b" + "x" * 500,
+            action="login.failed",
+            target="user:a\0b",
+            address="a\0",
+        )
+    (event,) = await _events(api.client, action="login.failed")
+    assert event["actor"].startswith("login:a\ufffdb") and len(event["actor"]) == 200
+    assert event["target"] == "user:a\ufffdb" and event["address"] == "a\ufffd"
+
+
 async def test_pages_and_filters(api: Api) -> None:
     for n in range(7):
         assert (await api.client.post("/api/v1/keys", json={"name": f"k{n}"})).status_code == 201
@@ -181,13 +197,14 @@ async def test_pages_and_filters(api: Api) -> None:
     ):
         answer = await api.client.get("/api/v1/audit", params=bad)
         assert answer.status_code == 400 and answer.json()["error"] == "InvalidInput", answer.text
-    for bad in (
+    invalid: tuple[dict[str, Any], ...] = (
         {"limit": 0},
         {"cursor": "nope"},
         {"action": "x" * 65},
         {"since": "2026-12-01T10:00:00"},  # no zone: refused, not guessed
         {"until": "0.5"},  # not a Unix time either
-    ):
+    )
+    for bad in invalid:
         answer = await api.client.get("/api/v1/audit", params=bad)
         assert answer.status_code == 422 and answer.json()["error"] == "ValidationError"
     assert await _events(api.client, actor="a\0b") == []

@@ -79,6 +79,6 @@ async def test_an_offline_key_is_audited(tmp_path: Path, database_url: str) -> N
     assert set(events) == {"namespace.create", "key.create"}  # no server had made it yet
     made = events["key.create"]
     assert made.actor == f"offline:{getpass.getuser()}"
-    assert made.address == f"local:{socket.gethostname()}"
+    assert made.address == f"local:{socket.gethostname()}" and made.key_id is None
     assert made.detail is not None and made.detail["name"] == "rescue"
     assert key not in json.dumps(made.detail) and made.namespace == "default"

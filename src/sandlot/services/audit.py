@@ -65,12 +65,14 @@ async def record(
         namespace_id=namespace_id,
         user_id=rules.clip(principal.user_id if principal else None, rules.ID_MAX),
         key_id=rules.clip(_key_id(principal), rules.ID_MAX),
-        address=rules.clip(
-            address or (principal.address if principal else None), rules.ADDRESS_MAX
-        ),
+        address=_clip_optional(address or (principal.address if principal else None)),
         detail=stored_detail,
     )
     await AuditRepo(session).add(event)
+
+
+def _clip_optional(address: str | None) -> str | None:
+    return None if address is None else _clip(address, rules.ADDRESS_MAX)
 
 
 def _key_id(principal: Principal | None) -> str | None:
@@ -81,7 +83,9 @@ def _key_id(principal: Principal | None) -> str | None:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text[:limit]
+    # PostgreSQL's text holds no NUL: a name someone typed (a failed sign-in's) must not make
+    # the event, and with it the change, fail.
+    return text.replace("\0", "\ufffd")[:limit]
 
 
 async def record_alone(

@@ -117,7 +117,9 @@ async def create_key(
         prefix=prefix,
         key_hash=hash_api_key(key),
     )
-    await _audit_key(session, principal, "key.create", created, actor=actor, address=address)
+    # With an `actor` given, the principal is a stand-in: its key id names nobody.
+    by = None if actor else principal
+    await _audit_key(session, by, "key.create", created, actor=actor, address=address)
     return created, key
 
 
