@@ -196,3 +196,19 @@ class InvocationLogRow(Base):
     __tablename__ = "invocation_logs"
     invocation_id: Mapped[str] = mapped_column(String(26), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+
+
+class QuotaRow(Base):
+    """A namespace's own quota limits; a null column (or no row) takes the server's default
+    (`Settings.quota_*`)."""
+
+    __tablename__ = "quotas"
+
+    namespace_id: Mapped[str] = mapped_column(ForeignKey("namespaces.id"), primary_key=True)
+    functions: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    code_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    env_kb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
