@@ -103,7 +103,7 @@ def check_quota_value(name: QuotaName, value: int) -> int:
 def in_units(name: QuotaName, amount: int) -> float | int:
     """A use counted in bytes (code, environment) in its quota's unit, for people."""
     per_unit = BYTES_PER_UNIT.get(name)
-    return amount if per_unit is None else round(amount / per_unit, 3)
+    return amount if per_unit is None else round(amount / per_unit, 6)
 
 
 def quota_exceeded(

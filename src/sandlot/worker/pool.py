@@ -176,18 +176,20 @@ class RuntimePool:
         version = self._version(spec)
         version.calls += 1
         try:
-            return await self._run(version, invocation_id, event, clock)
+            return await self._run(version, spec, invocation_id, event, clock)
         finally:
             version.calls -= 1
 
     async def _run(
-        self, version: _Version, invocation_id: str, event: bytes, clock: _Clock
+        self, version: _Version, call: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
     ) -> InvokeOutcome:
+        """`call` is the spec the call came with: the version's first one (`version.spec`,
+        maybe the import check's) may carry older quota limits."""
         spec = version.spec
         instance = self._take_idle(version)
         cold = instance is None
         if instance is None:
-            await self._reserve(spec, clock.t0 + self._settings.queue_timeout_s)
+            await self._reserve(call, clock.t0 + self._settings.queue_timeout_s)
             clock.queue_ms = clock.elapsed_ms()
             try:
                 instance, clock.times = await self._start_instance(version)

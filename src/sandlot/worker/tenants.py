@@ -52,7 +52,7 @@ class TokenBucket:
 
     def spent(self, per_minute: int, now: float) -> int:
         self._refill(per_minute, now)
-        return max(0, math.floor(per_minute - self.tokens))
+        return max(0, math.ceil(per_minute - self.tokens))
 
 
 @dataclass(eq=False)
