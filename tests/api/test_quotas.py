@@ -251,7 +251,7 @@ async def test_only_the_platform_admin_sets_quotas(api: Api, teams: tuple[Team, 
 
 async def test_bad_quota_values_are_named_4xx(api: Api, teams: tuple[Team, Team]) -> None:
     del teams
-    for body in (
+    bodies: list[object] = [
         {"functions": -1},
         {"functions": 2**31},
         {"functions": "ten"},
@@ -259,7 +259,8 @@ async def test_bad_quota_values_are_named_4xx(api: Api, teams: tuple[Team, Team]
         {"functions": 1.5},
         {"memory": 100},
         [],
-    ):
+    ]
+    for body in bodies:
         answer = await api.client.put("/api/v1/namespaces/team-a/quota", json=body)
         assert answer.status_code == 422, (body, answer.text)
         assert answer.json()["error"] == "ValidationError"
