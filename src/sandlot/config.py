@@ -22,7 +22,9 @@ def _no_limit(value: Any) -> Any:
     return value
 
 
-QuotaDefault = Annotated[int | None, BeforeValidator(_no_limit), Field(ge=0, le=2**31 - 1)]
+QuotaDefault = Annotated[
+    Annotated[int, Field(ge=0, le=2**31 - 1)] | None, BeforeValidator(_no_limit)
+]
 
 
 class Settings(BaseSettings):
