@@ -110,6 +110,10 @@ async def test_the_functions_quota_stops_one_namespace_only(
     assert (refused["limit"], refused["used"], refused["would_be"]) == (1, 1, 2)
     for name in ("one", "two"):
         assert (await b.deploy(name, HELLO)).status_code == 201
+    # Creates at once do not both take the last place.
+    await _set(api, "team-b", functions=3)
+    racing = await asyncio.gather(*(b.deploy(f"race-{i}", HELLO) for i in range(4)))
+    assert sorted(answer.status_code for answer in racing) == [201, 403, 403, 403]
     # A deleted function gives its place back.
     assert (await a.client.delete("/api/v1/functions/one")).status_code == 204
     assert (await a.deploy("two", HELLO)).status_code == 201

@@ -34,7 +34,7 @@ class QuotaSet(BaseModel):
 
 class QuotaOut(BaseModel):
     limit: int | None = Field(description="null: no limit")
-    used: float = Field(description="The use now, in the quota's unit")
+    used: int | float = Field(description="The use now, in the quota's unit")
     unit: str
     default: bool = Field(description="The limit is the server's default, not the namespace's")
 

@@ -149,7 +149,6 @@ async def create_function(
     archive = await _checked(code, config, code_store)
     namespace_id = principal.namespace_id
     limits = await quotas.limits_of(session, namespace_id, quota_defaults)
-    await quotas.check_new_function(session, namespace_id=namespace_id, limits=limits)
     await quotas.check_version(
         session,
         namespace_id=namespace_id,
@@ -159,6 +158,7 @@ async def create_function(
         limits=limits,
     )
     function = await FunctionRepo(session).create(principal.namespace_id, name)
+    await quotas.check_function_count(session, namespace_id=namespace_id, limits=limits)
     return await _new_version(session, function, config, archive, code_store, python_version)
 
 

@@ -63,16 +63,20 @@ def pool_limits(limits: QuotaLimits) -> NamespaceLimits:
 # Checks at deploy and configure.
 
 
-async def check_new_function(
+async def check_function_count(
     session: AsyncSession, *, namespace_id: str, limits: QuotaLimits
 ) -> None:
-    """Before a function is created: is there room for one more?"""
+    """Just after a function was added in this transaction: is the namespace still within
+    its quota? Counting after the insert, with the namespace locked (PostgreSQL; SQLite has
+    one writer at a time), keeps two creates at once from both taking the last place."""
     limit = limits.functions
     if limit is None:
         return
-    live = await QuotaRepo(session).live_functions(namespace_id)
-    if live + 1 > limit:
-        raise quota_exceeded(QuotaName.FUNCTIONS, limit=limit, used=live, would_be=live + 1)
+    repo = QuotaRepo(session)
+    await repo.lock_namespace(namespace_id)
+    live = await repo.live_functions(namespace_id)
+    if live > limit:
+        raise quota_exceeded(QuotaName.FUNCTIONS, limit=limit, used=live - 1, would_be=live)
 
 
 async def check_version(
@@ -100,7 +104,9 @@ async def check_version(
         )
     if limits.code_mb is None and limits.env_kb is None:
         return
-    sizes = await QuotaRepo(session).newest_versions(namespace_id)
+    repo = QuotaRepo(session)
+    await repo.lock_namespace(namespace_id)  # two deploys at once count each other's
+    sizes = await repo.newest_versions(namespace_id)
     replaced = [s for s in sizes if function is not None and s.function_id == function.id]
     code_now = sum(s.code_bytes for s in sizes)
     env_now = sum(s.env_bytes for s in sizes)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.quotas import QuotaLimits, QuotaName, env_bytes
-from sandlot.storage.tables import FunctionRow, QuotaRow, VersionRow
+from sandlot.storage.tables import FunctionRow, NamespaceRow, QuotaRow, VersionRow
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,13 @@ class QuotaRepo:
             setattr(row, name.value, value)
         row.updated_at = datetime.now(UTC)
         await self.session.flush()
+
+    async def lock_namespace(self, namespace_id: str) -> None:
+        """Hold the namespace's row until the transaction ends (PostgreSQL), so that checks
+        of its use and the change they allow are one step; SQLite serialises writers."""
+        await self.session.execute(
+            select(NamespaceRow.id).where(NamespaceRow.id == namespace_id).with_for_update()
+        )
 
     async def live_functions(self, namespace_id: str) -> int:
         count = await self.session.scalar(
