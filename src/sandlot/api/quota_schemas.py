@@ -3,13 +3,25 @@ resources share)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from sandlot.domain.quotas import QUOTA_MAX, UNITS, QuotaName, QuotaReport
 
-QuotaValue = Annotated[StrictInt | None, Field(ge=0, le=QUOTA_MAX)]
+
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema has it: 5 and 5.0, but not "5" or true."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool | str):
+        raise ValueError("must be a whole number or null")
+    return value
+
+
+QuotaValue = Annotated[
+    Annotated[StrictInt, Field(ge=0, le=QUOTA_MAX)] | None, BeforeValidator(_json_integer)
+]
 
 _SET = "a limit (0 stops any more use), or null for the server's default; left out: unchanged"
 

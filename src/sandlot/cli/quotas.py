@@ -24,7 +24,16 @@ def _limit(value: str | None) -> int | None:
     return int(value)
 
 
-Limit = Annotated[str | None, typer.Option(metavar="N|default")]
+def _option(what: str) -> Any:
+    return typer.Option(metavar="N|default", help=f"{what}; 'default': the server's.")
+
+
+Functions = Annotated[str | None, _option("Live functions")]
+MemoryMb = Annotated[str | None, _option("MB of live instances")]
+Concurrency = Annotated[str | None, _option("Calls at once, running or queued")]
+RatePerMinute = Annotated[str | None, _option("Calls per minute (a token bucket)")]
+CodeMb = Annotated[str | None, _option("MB of zipped code, all functions together")]
+EnvKb = Annotated[str | None, _option("KB of environment variables, all functions together")]
 
 
 @quota_app.command("show")
@@ -47,12 +56,12 @@ def set_quota(
     namespace: Annotated[str, typer.Argument(help="The namespace.")],
     *,
     ctx: typer.Context,
-    functions: Limit = None,
-    memory_mb: Limit = None,
-    concurrency: Limit = None,
-    rate_per_minute: Limit = None,
-    code_mb: Limit = None,
-    env_kb: Limit = None,
+    functions: Functions = None,
+    memory_mb: MemoryMb = None,
+    concurrency: Concurrency = None,
+    rate_per_minute: RatePerMinute = None,
+    code_mb: CodeMb = None,
+    env_kb: EnvKb = None,
     json_output: JsonOption = False,
 ) -> None:
     """Set some limits; the others stay. 'default' goes back to the server's default."""
