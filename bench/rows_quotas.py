@@ -50,8 +50,9 @@ def measure(bench: Bench) -> list[Row]:
     multi: dict[str, list[LoadResult]] = {"on": [], "off": []}
     turns = 4
     with sandlot_api.client(server.url) as http:
-        for _ in range(turns):
-            for label, limits in (("on", ON), ("off", OFF)):
+        for turn in range(turns):
+            sides = [("on", ON), ("off", OFF)]
+            for label, limits in sides if turn % 2 == 0 else sides[::-1]:  # neither always first
                 answer = http.put(f"{sandlot_api.API}/namespaces/default/quota", json=limits)
                 answer.raise_for_status()
                 single[label].append(
