@@ -137,6 +137,9 @@ async def test_the_rate_quota_answers_429_with_retry_after(
     assert 1 <= int(refused.headers["retry-after"]) <= 30
     assert detail["retry_after_s"] == int(refused.headers["retry-after"])
     assert [(await b.invoke("fn")).status_code for _ in range(5)] == [200] * 5
+    metrics = (await api.client.get("/metrics")).text
+    assert 'sandlot_quota_refusals_total{namespace="team-a",quota="rate_per_minute"} 1.0' in metrics
+    assert 'namespace="team-b"' not in metrics
 
 
 async def test_the_concurrency_quota_answers_429(api: Api, teams: tuple[Team, Team]) -> None:
