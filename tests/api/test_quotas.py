@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ import pytest
 from sandlot.domain.ids import api_key_prefix, hash_api_key, new_api_key
 from sandlot.domain.models import Role
 from sandlot.storage.keys import ApiKeyRepo, NamespaceRepo
-from tests.conftest import HELLO, Api, zip_bytes
+from tests.conftest import HELLO, Api, open_api, zip_bytes
 
 SLOW = {
     "main.py": "import time\ndef handler(event, context):\n    time.sleep(event)\n    return 1\n"
@@ -67,6 +69,12 @@ async def _key(api: Api, namespace: str, role: Role, *, create: bool) -> str:
 
 @pytest.fixture
 async def teams(api: Api) -> AsyncIterator[tuple[Team, Team]]:
+    async with _teams(api) as made:
+        yield made
+
+
+@asynccontextmanager
+async def _teams(api: Api) -> AsyncIterator[tuple[Team, Team]]:
     clients = []
     for name in ("team-a", "team-b"):
         key = await _key(api, name, Role.DEVELOPER, create=True)
@@ -110,13 +118,29 @@ async def test_the_functions_quota_stops_one_namespace_only(
     assert (refused["limit"], refused["used"], refused["would_be"]) == (1, 1, 2)
     for name in ("one", "two"):
         assert (await b.deploy(name, HELLO)).status_code == 201
-    # Creates at once do not both take the last place.
-    await _set(api, "team-b", functions=3)
-    racing = await asyncio.gather(*(b.deploy(f"race-{i}", HELLO) for i in range(4)))
-    assert sorted(answer.status_code for answer in racing) == [201, 403, 403, 403]
     # A deleted function gives its place back.
     assert (await a.client.delete("/api/v1/functions/one")).status_code == 204
     assert (await a.deploy("two", HELLO)).status_code == 201
+
+
+async def test_creates_at_once_do_not_both_take_the_last_place(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Without code and environment quotas nothing locks the namespace before the insert:
+    # the count after it must still hold, without a deadlock on PostgreSQL.
+    unlimited = {"quota_code_mb": None, "quota_env_kb": None}
+    async with (
+        open_api(tmp_path / "data", database_url, **unlimited) as api,
+        _teams(api) as (
+            a,
+            _,
+        ),
+    ):
+        await _set(api, "team-a", functions=3)
+        assert (await a.deploy("first", HELLO)).status_code == 201
+        racing = await asyncio.gather(*(a.deploy(f"race-{i}", HELLO) for i in range(4)))
+        statuses = sorted(answer.status_code for answer in racing)
+        assert statuses == [201, 201, 403, 403], [answer.text for answer in racing]
 
 
 async def test_the_rate_quota_answers_429_with_retry_after(

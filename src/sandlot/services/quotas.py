@@ -105,7 +105,9 @@ async def check_version(
     if limits.code_mb is None and limits.env_kb is None:
         return
     repo = QuotaRepo(session)
-    await repo.lock_namespace(namespace_id)  # two deploys at once count each other's
+    # On PostgreSQL, deploys at once wait for each other here; on SQLite two that read their
+    # totals before either wrote may both pass, going over by at most one version.
+    await repo.lock_namespace(namespace_id)
     sizes = await repo.newest_versions(namespace_id)
     replaced = [s for s in sizes if function is not None and s.function_id == function.id]
     code_now = sum(s.code_bytes for s in sizes)

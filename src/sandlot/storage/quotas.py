@@ -47,9 +47,15 @@ class QuotaRepo:
 
     async def lock_namespace(self, namespace_id: str) -> None:
         """Hold the namespace's row until the transaction ends (PostgreSQL), so that checks
-        of its use and the change they allow are one step; SQLite serialises writers."""
+        of its use and the change they allow are one step; SQLite serialises writers.
+
+        FOR NO KEY UPDATE: it does not conflict with the key-share lock that inserting a
+        function (whose foreign key names the namespace) takes, so two creates that each
+        inserted first wait for each other here instead of deadlocking."""
         await self.session.execute(
-            select(NamespaceRow.id).where(NamespaceRow.id == namespace_id).with_for_update()
+            select(NamespaceRow.id)
+            .where(NamespaceRow.id == namespace_id)
+            .with_for_update(key_share=True)
         )
 
     async def live_functions(self, namespace_id: str) -> int:
