@@ -230,6 +230,12 @@ async def test_the_code_and_environment_quotas_count_the_whole_namespace(
     changed = await a.client.put("/api/v1/functions/e1", json={"env": {"A": value + "y"}})
     assert changed.status_code == 200, changed.text
     assert (await b.deploy("e2", HELLO, env=f'{{"B": "{value}"}}')).status_code == 201
+    # Under a limit lowered below the use, a change that does not grow the use still passes.
+    await _set(api, "team-a", env_kb=0)
+    same = await a.client.put("/api/v1/functions/e1", json={"timeout_s": 10})
+    assert same.status_code == 200, same.text
+    grows = await a.client.put("/api/v1/functions/e1", json={"env_set": {"C": "1"}})
+    _exceeded(grows, "env_kb", 403)
 
 
 async def test_a_limit_below_the_use_is_set_with_a_warning(
