@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from sandlot.domain.ids import api_key_prefix, hash_api_key, new_api_key
 from sandlot.domain.models import Role
@@ -329,3 +330,26 @@ async def test_the_report_shows_use_against_each_limit(api: Api, teams: tuple[Te
     assert all(quota["default"] for quota in quotas.values())
     untouched = await b.quota()
     assert untouched["functions"]["used"] == 0 and untouched["memory_mb"]["used"] == 0
+
+
+async def test_warm_calls_read_no_quota_from_the_database(
+    api: Api, teams: tuple[Team, Team]
+) -> None:
+    a, _ = teams
+    await _set(api, "team-a", concurrency=50, rate_per_minute=100, memory_mb=4096)
+    assert (await a.deploy("fn", HELLO)).status_code == 201
+    assert (await a.invoke("fn")).status_code == 200  # caches the spec, with its limits
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = api.runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(20):
+            assert (await a.invoke("fn")).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert not [sql for sql in statements if "quotas" in sql or "namespaces" in sql]
+    assert (await a.quota())["rate_per_minute"]["used"] >= 1  # yet every call was counted
