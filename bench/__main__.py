@@ -28,6 +28,7 @@ from bench import (
     rows_envs,
     rows_first,
     rows_memory,
+    rows_quotas,
     rows_rate,
     rows_sandbox,
     rows_slow,
@@ -38,6 +39,7 @@ from bench.results import Row
 
 GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "warm": rows_warm.measure,
+    "quotas": rows_quotas.measure,
     "slow": rows_slow.measure,
     "memory": rows_memory.measure,
     "first": rows_first.measure,

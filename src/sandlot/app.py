@@ -23,10 +23,11 @@ from sandlot.api import docs, errors, openapi
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
-from sandlot.api.routes import audit, environments, functions, health, invocations, keys
+from sandlot.api.routes import audit, environments, functions, health, invocations, keys, quotas
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
+from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.probe import probe_host, render_text
@@ -196,7 +197,14 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         defaults=defaults,
         on_ready=on_ready,
     )
-    catalog = Catalog(database=database, code=code, builder=builder, defaults=defaults)
+    quota_defaults = quota_defaults_of(settings)
+    catalog = Catalog(
+        database=database,
+        code=code,
+        builder=builder,
+        defaults=defaults,
+        quota_defaults=quota_defaults,
+    )
     activator = Activator(database=database, catalog=catalog, pool=pool)
     journal = Journal(settings.journal_dir, settings.journal_segment_bytes)
     recorder = InvocationRecorder(
@@ -240,6 +248,18 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
             token=settings.monitor_token, allow=settings.monitor_allow, authenticator=authenticator
         ),
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
+        quota_defaults=quota_defaults,
+    )
+
+
+def quota_defaults_of(settings: Settings) -> QuotaLimits:
+    return QuotaLimits(
+        functions=settings.quota_functions,
+        memory_mb=settings.quota_memory_mb,
+        concurrency=settings.quota_concurrency,
+        rate_per_minute=settings.quota_rate_per_minute,
+        code_mb=settings.quota_code_mb,
+        env_kb=settings.quota_env_kb,
     )
 
 
@@ -339,8 +359,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     openapi.install(app)
     docs.install(app)
     app.include_router(health.router)
-    routers = (functions.router, invocations.router, keys.router, environments.router, audit.router)
-    for router in routers:
+    routers = (functions.router, invocations.router, keys.router, environments.router)
+    for router in (*routers, audit.router, quotas.router):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

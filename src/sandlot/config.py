@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SandboxMode(StrEnum):
     STRICT = "strict"
     INSECURE_DEV = "insecure-dev"
+
+
+def _no_limit(value: Any) -> Any:
+    """A quota default of "none" (or "unlimited", or empty) is no limit at all."""
+    if isinstance(value, str) and value.strip().lower() in ("", "none", "unlimited"):
+        return None
+    return value
+
+
+QuotaDefault = Annotated[
+    Annotated[int, Field(ge=0, le=2**31 - 1)] | None, BeforeValidator(_no_limit)
+]
 
 
 class Settings(BaseSettings):
@@ -150,6 +163,36 @@ class Settings(BaseSettings):
         "instance ahead of need, so that the next cold start only takes it; a version whose "
         "cold starts come faster than that keeps up to this many (0: none). Spares stop with "
         "their zygote.",
+    )
+
+    # Per-namespace quotas: what a namespace without a limit of its own is held to
+    # (`sandlot quota set` gives it one). "none" means no limit.
+    quota_functions: QuotaDefault = Field(default=100, description="Live functions per namespace.")
+    quota_memory_mb: QuotaDefault = Field(
+        default=8192,
+        description="MB of live instances per namespace on a server (each at its memory size; "
+        "zygotes and spares are the platform's and not counted); past it its idle instances "
+        "are evicted for new ones, then calls get 429 QuotaExceeded.",
+    )
+    quota_concurrency: QuotaDefault = Field(
+        default=100,
+        description="Calls of one namespace a server holds at once, running or queued; past "
+        "it, 429 QuotaExceeded with Retry-After.",
+    )
+    quota_rate_per_minute: QuotaDefault = Field(
+        default=60_000,
+        description="Calls per minute per namespace on a server: a token bucket that bursts "
+        "up to this many and refills at a sixtieth of it each second; past it, 429 "
+        "QuotaExceeded with Retry-After.",
+    )
+    quota_code_mb: QuotaDefault = Field(
+        default=1024,
+        description="MB of zipped code per namespace: the newest version of each live function.",
+    )
+    quota_env_kb: QuotaDefault = Field(
+        default=256,
+        description="KB of environment variables (names and values) per namespace: the newest "
+        "version of each live function.",
     )
 
     # Dependency builds.

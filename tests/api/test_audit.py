@@ -310,6 +310,7 @@ AUDITED = {
     "POST /api/v1/keys": "key.create",
     "DELETE /api/v1/keys/{key_id}": "key.revoke",
     "POST /api/v1/environments/prune": "environment.prune",
+    "PUT /api/v1/namespaces/{namespace}/quota": "quota.set",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

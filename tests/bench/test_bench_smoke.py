@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GROUPS = ["warm", "slow", "first", "memory", "rate", "sandbox", "cli", "deploy"]
+GROUPS = ["warm", "quotas", "slow", "first", "memory", "rate", "sandbox", "cli", "deploy"]
 # Rows whose measured value and baseline must both be positive numbers.
 WITH_BASELINE = [
     "warm: p50 latency, trivial (1 connection)",
@@ -23,6 +23,8 @@ WITH_BASELINE = [
     "warm: p50 latency with 20 slow connections open",
     "warm: p50 latency, journal on vs off",
     "warm: throughput, journal on vs off",
+    "warm: p50 latency, quotas on vs off",
+    "warm: throughput, quotas on vs off",
     "first start of a version, trivial",
     "cold starts per second, trivial",
     "sandbox: fresh process start, every layer, p50",

@@ -15,6 +15,7 @@ from sandlot.cli.envs import envs_app
 from sandlot.cli.functions import config, deploy, functions_app, invoke, versions
 from sandlot.cli.invocations import invocations_app, logs
 from sandlot.cli.keys import keys_app
+from sandlot.cli.quotas import quota_app
 
 app = typer.Typer(
     name="sandlot",
@@ -75,6 +76,7 @@ app.add_typer(functions_app, name="functions")
 app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(envs_app, name="envs")
+app.add_typer(quota_app, name="quota")
 server_commands.register(app)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from sandlot import __version__
 from sandlot.client.discovery import DEFAULT_URL
@@ -305,6 +306,22 @@ class SandlotClient:
         result: JSON = self._json("GET", "/audit", params=params)
         return result
 
+    # -- quotas ------------------------------------------------------------------------------
+
+    def get_quota(self, namespace: str | None = None) -> JSON:
+        """A namespace's quotas (default: the caller's): each limit and the use now."""
+        path = "/quota" if namespace is None else f"/namespaces/{_segment(namespace)}/quota"
+        result: JSON = self._json("GET", path)
+        return result
+
+    def set_quota(self, namespace: str, limits: JSON) -> JSON:
+        """Set some limits (None: back to the server's default); the answer's `warnings`
+        name limits set below the current use."""
+        body = json.dumps(limits).encode()
+        path = f"/namespaces/{_segment(namespace)}/quota"
+        result: JSON = self._json("PUT", path, body=body, headers=_JSON_HEADERS)
+        return result
+
     # -- environments ------------------------------------------------------------------------
 
     def list_environments(self) -> list[JSON]:
@@ -315,6 +332,11 @@ class SandlotClient:
         params = {} if grace_s is None else {"grace_s": grace_s}
         removed: list[str] = self._json("POST", "/environments/prune", params=params)["removed"]
         return removed
+
+
+def _segment(value: str) -> str:
+    """One path segment, whatever it holds (a '/' or '?' stays part of the name)."""
+    return quote(value, safe="")
 
 
 def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:

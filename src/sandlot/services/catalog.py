@@ -7,7 +7,9 @@ from pathlib import Path
 
 from sandlot.domain.errors import VersionNotReady
 from sandlot.domain.models import Function, Principal, Role, Version
+from sandlot.domain.quotas import QuotaLimits
 from sandlot.domain.states import VersionState
+from sandlot.services import quotas
 from sandlot.services.builds import Builder
 from sandlot.services.caches import TtlCache
 from sandlot.services.code import CodeStore
@@ -28,12 +30,17 @@ class Catalog:
         code: CodeStore,
         builder: Builder,
         defaults: SpecDefaults,
+        quota_defaults: QuotaLimits | None = None,
         ttl_s: float = 5.0,
     ) -> None:
+        """A spec carries its namespace's quotas (`quota_defaults` where the namespace has
+        none of its own; None: no limits), so the pool holds calls to them without a
+        database read; `invalidate_namespace` after they change."""
         self.database = database
         self.code = code
         self.builder = builder
         self.defaults = defaults
+        self.quota_defaults = quota_defaults or QuotaLimits()
         self._cache: TtlCache[CacheKey, VersionSpec] = TtlCache(ttl_s)
 
     async def resolve(self, principal: Principal, name: str, version: int | None) -> VersionSpec:
@@ -52,6 +59,10 @@ class Catalog:
 
     def invalidate(self, namespace_id: str, name: str) -> None:
         self._cache.discard_where(lambda key: key[0] == namespace_id and key[1] == name)
+
+    def invalidate_namespace(self, namespace_id: str) -> None:
+        """Its quotas changed: every cached spec of it carries the old ones."""
+        self._cache.discard_where(lambda key: key[0] == namespace_id)
 
     async def latest_of(self, function: Function) -> VersionSpec:
         """The spec of a function's latest version, for work no caller asked for (warming)."""
@@ -81,6 +92,7 @@ class Catalog:
                     error=version.error,
                 )
             code_dir = await local_code(session, self.code, version)
+            limits = await quotas.limits_of(session, principal.namespace_id, self.quota_defaults)
         site_packages = await self._environment(function, version)
         return version_spec(
             namespace=principal.namespace,
@@ -89,6 +101,7 @@ class Catalog:
             code_dir=code_dir,
             site_packages=site_packages,
             defaults=self.defaults,
+            limits=quotas.pool_limits(limits),
         )
 
     async def _environment(self, function: Function, version: Version) -> tuple[Path, ...]:

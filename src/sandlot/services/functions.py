@@ -25,9 +25,10 @@ from sandlot.domain.limits import (
     split_handler,
 )
 from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
+from sandlot.domain.quotas import QuotaLimits
 from sandlot.domain.states import VersionState
 from sandlot.envs import check_python_version
-from sandlot.services import archives, audit
+from sandlot.services import archives, audit, quotas
 from sandlot.services.auth import require_role
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
@@ -138,13 +139,26 @@ async def create_function(
     changes: ConfigChanges,
     code_store: CodeStore,
     python_version: str,
+    quota_defaults: QuotaLimits,
 ) -> Deployed:
-    """`python_version` is the Python that functions run on here (`Builder.python_version`)."""
+    """`python_version` is the Python that functions run on here (`Builder.python_version`);
+    `quota_defaults` the server's quota limits where the namespace has none of its own."""
     require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
     check_function_name(name)
     config = changes.apply(DEFAULT_CONFIG)
     archive = await _checked(code, config, code_store)
+    namespace_id = principal.namespace_id
+    limits = await quotas.limits_of(session, namespace_id, quota_defaults)
+    await quotas.check_version(
+        session,
+        namespace_id=namespace_id,
+        function=None,
+        config=config,
+        code_bytes=len(archive.data),
+        limits=limits,
+    )
     function = await FunctionRepo(session).create(principal.namespace_id, name)
+    await quotas.check_function_count(session, namespace_id=namespace_id, limits=limits)
     deployed = await _new_version(session, function, config, archive, code_store, python_version)
     await _audit_version(session, principal, "function.create", deployed, changes)
     return deployed
@@ -159,6 +173,7 @@ async def update_function(
     changes: ConfigChanges,
     code_store: CodeStore,
     python_version: str,
+    quota_defaults: QuotaLimits,
 ) -> Deployed:
     """A new version from new code, or from the newest version's code (ready or not) when
     `code` is None, with `changes` over the newest version's configuration."""
@@ -174,6 +189,14 @@ async def update_function(
         archive = await _checked(data, config, code_store)
     else:
         raise InvalidInput("the function has no code yet: upload a zip")
+    await quotas.check_version(
+        session,
+        namespace_id=function.namespace_id,
+        function=function,
+        config=config,
+        code_bytes=len(archive.data),
+        limits=await quotas.limits_of(session, function.namespace_id, quota_defaults),
+    )
     deployed = await _new_version(session, function, config, archive, code_store, python_version)
     # New code is a deploy; the same code with other settings is a configuration change.
     action = "function.deploy" if code is not None else "function.configure"

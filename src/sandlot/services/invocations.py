@@ -14,6 +14,7 @@ from sandlot.domain.errors import (
     InsufficientStorage,
     InvalidEvent,
     InvalidInput,
+    QuotaExceeded,
     SandlotError,
 )
 from sandlot.domain.ids import new_invocation_id
@@ -93,8 +94,10 @@ async def invoke(
     recorder.begin(start)
     try:
         outcome = await invoker.pool.invoke(spec, start.id, event)
-    except SandlotError:
+    except SandlotError as exc:
         recorder.forget(start.id)  # refused before it ran (429, 503, an event it rejected)
+        if isinstance(exc, QuotaExceeded):
+            invoker.metrics.quota_refusals.labels(principal.namespace, exc.extra["quota"]).inc()
         raise
     except asyncio.CancelledError:
         recorder.finish(_ended(start, InvocationState.CANCELLED, "ServiceUnavailable", _STOPPED))

@@ -129,6 +129,12 @@ class Metrics:
             "Requests refused with 429 because their address presented too many wrong keys",
             registry=self.registry,
         )
+        self.quota_refusals = Counter(
+            "sandlot_quota_refusals",
+            "Calls refused because their namespace was at a quota (rate, concurrency, memory)",
+            ["namespace", "quota"],
+            registry=self.registry,
+        )
 
         self._phases = {name: self.phase.labels(name) for name in PHASES}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.config import Settings
+from sandlot.domain.quotas import QuotaLimits
 from sandlot.services.activation import Activator
 from sandlot.services.auth import KeyCache
 from sandlot.services.authenticator import Authenticator
@@ -45,6 +46,8 @@ class Runtime:
     activator: Activator
     authenticator: Authenticator
     monitor: MonitorAccess
+    # Each quota's limit where a namespace has none of its own (`Settings.quota_*`).
+    quota_defaults: QuotaLimits = field(default_factory=QuotaLimits)
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandlot.domain.models import Function, Version
 from sandlot.services.code import CodeStore
 from sandlot.storage.functions import CodeBlobRepo
-from sandlot.worker.interface import VersionSpec
+from sandlot.worker.interface import NO_LIMITS, NamespaceLimits, VersionSpec
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ def version_spec(
     code_dir: Path,
     site_packages: tuple[Path, ...],
     defaults: SpecDefaults,
+    limits: NamespaceLimits = NO_LIMITS,
 ) -> VersionSpec:
+    """`limits`: the namespace's quotas that its calls are held to; the builder's import
+    check runs without them (it is the platform's work, not a call)."""
     config = version.config
     return VersionSpec(
         function_id=function.id,
@@ -60,4 +63,6 @@ def version_spec(
             defaults.keep_alive_s if config.keep_alive_s is None else float(config.keep_alive_s)
         ),
         tmp_mb=defaults.tmp_mb,
+        namespace_id=function.namespace_id,
+        limits=limits,
     )

@@ -218,3 +218,19 @@ class AuditEventRow(Base):
     target: Mapped[str] = mapped_column(String(300))
     address: Mapped[str | None] = mapped_column(String(200), nullable=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class QuotaRow(Base):
+    """A namespace's own quota limits; a null column (or no row) takes the server's default
+    (`Settings.quota_*`)."""
+
+    __tablename__ = "quotas"
+
+    namespace_id: Mapped[str] = mapped_column(ForeignKey("namespaces.id"), primary_key=True)
+    functions: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    code_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    env_kb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -26,6 +26,28 @@ def import_timeout_s(timeout_s: float) -> float:
 
 
 @dataclass(frozen=True)
+class NamespaceLimits:
+    """The quotas of a version's namespace that the pool enforces per call and per instance
+    start (`worker.tenants`); None: no limit."""
+
+    concurrency: int | None = None
+    memory_mb: int | None = None
+    rate_per_minute: int | None = None
+
+
+NO_LIMITS = NamespaceLimits()
+
+
+@dataclass(frozen=True)
+class NamespaceUse:
+    """What a namespace uses in this pool right now."""
+
+    calls: int = 0  # held: running or queued
+    memory_mb: int = 0  # the memory sizes of its live instances
+    rate_used: int = 0  # tokens of its rate bucket spent and not yet refilled
+
+
+@dataclass(frozen=True)
 class VersionSpec:
     function_id: str
     namespace: str
@@ -41,6 +63,8 @@ class VersionSpec:
     min_warm: int = 0
     keep_alive_s: float = 600.0
     tmp_mb: int = 64
+    namespace_id: str = ""
+    limits: NamespaceLimits = NO_LIMITS
 
     @property
     def key(self) -> tuple[str, int]:
@@ -138,7 +162,8 @@ class Pool(Protocol):
         """Run one invocation. Function failures come back as an outcome, never raised.
 
         Raises `TooManyRequests` when the function stays at its concurrency limit for the
-        bounded queue time, and `ServiceUnavailable` when the pool is closing.
+        bounded queue time, `QuotaExceeded` when the namespace is at its rate, concurrency
+        or memory quota (`spec.limits`), and `ServiceUnavailable` when the pool is closing.
         """
 
     async def prepare(self, spec: VersionSpec) -> Prepared:
@@ -165,6 +190,9 @@ class Pool(Protocol):
         """Stop a superseded version's instances once idle."""
 
     def stats(self) -> PoolStats: ...
+
+    def namespace_use(self, namespace_id: str) -> NamespaceUse:
+        """The namespace's calls, instance memory and spent rate in this pool."""
 
     async def close(self, grace_s: float) -> None:
         """Let in-flight invocations finish within `grace_s`, then stop every process; calls

@@ -21,16 +21,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sandlot.config import Settings
-from sandlot.domain.errors import ServiceUnavailable, TooManyRequests
+from sandlot.domain.errors import QuotaExceeded, ServiceUnavailable, TooManyRequests
 from sandlot.domain.states import InstanceState
 from sandlot.sandbox.spec import Starter
 from sandlot.worker.capacity import Capacity, available_mb
 from sandlot.worker.failures import state_for
 from sandlot.worker.gate import ConcurrencyGate
 from sandlot.worker.instance import Instance, Run, StartFailed
-from sandlot.worker.interface import InvokeOutcome, PoolStats, Prepared, Timings, VersionSpec
+from sandlot.worker.interface import (
+    InvokeOutcome,
+    NamespaceUse,
+    PoolStats,
+    Prepared,
+    Timings,
+    VersionSpec,
+)
 from sandlot.worker.launcher import Launcher, ProcessLauncher, StartTimes
 from sandlot.worker.reaper import KeepAliveReaper
+from sandlot.worker.tenants import Tenants
 from sandlot.worker.zygote_launcher import ZygoteLauncher
 
 log = logging.getLogger(__name__)
@@ -116,6 +124,8 @@ class RuntimePool:
         self._versions: dict[tuple[str, int], _Version] = {}
         self._live: dict[Instance, _Version] = {}
         self._gates: dict[str, ConcurrencyGate] = {}
+        # Each namespace's calls and instance memory, against its quotas (`spec.limits`).
+        self._tenants = Tenants()
         self._inflight = 0
         self._drained: asyncio.Event | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -132,6 +142,18 @@ class RuntimePool:
     async def invoke(self, spec: VersionSpec, invocation_id: str, event: bytes) -> InvokeOutcome:
         self._ensure_open()
         clock = _Clock()
+        tenant = self._tenants.admit(spec)  # the namespace's rate and concurrency quotas
+        try:
+            return await self._invoke_gated(spec, invocation_id, event, clock)
+        except (TooManyRequests, ServiceUnavailable, QuotaExceeded):
+            self._tenants.refund_rate(tenant)  # refused before it ran: it spent no rate
+            raise
+        finally:
+            self._tenants.leave(tenant)
+
+    async def _invoke_gated(
+        self, spec: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
+    ) -> InvokeOutcome:
         gate = self._gates.setdefault(spec.function_id, ConcurrencyGate())
         if not await gate.acquire(spec.max_concurrency, self._settings.queue_timeout_s):
             raise TooManyRequests(
@@ -154,18 +176,20 @@ class RuntimePool:
         version = self._version(spec)
         version.calls += 1
         try:
-            return await self._run(version, invocation_id, event, clock)
+            return await self._run(version, spec, invocation_id, event, clock)
         finally:
             version.calls -= 1
 
     async def _run(
-        self, version: _Version, invocation_id: str, event: bytes, clock: _Clock
+        self, version: _Version, call: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
     ) -> InvokeOutcome:
+        """`call` is the spec the call came with: the version's first one (`version.spec`,
+        maybe the import check's) may carry older quota limits."""
         spec = version.spec
         instance = self._take_idle(version)
         cold = instance is None
         if instance is None:
-            await self._reserve(spec, clock.t0 + self._settings.queue_timeout_s)
+            await self._reserve(call, clock.t0 + self._settings.queue_timeout_s)
             clock.queue_ms = clock.elapsed_ms()
             try:
                 instance, clock.times = await self._start_instance(version)
@@ -263,6 +287,7 @@ class RuntimePool:
                 f"an instance needs {spec.memory_mb} MB; this worker has "
                 f"{self._settings.max_memory_mb} MB in all"
             )
+        self._make_namespace_room(spec)
         while not self._capacity.fits(spec.memory_mb):
             if self._evict_one(keep=spec.key, spare_min_warm=False):
                 continue
@@ -271,10 +296,29 @@ class RuntimePool:
                     "the worker is at its instance or memory limit", retry_after_s=_RETRY_AFTER_S
                 )
             self._ensure_open()
+            self._make_namespace_room(spec)  # the wait may have let its own calls start
         self._capacity.charge(spec.memory_mb)
+        self._tenants.charge(spec)
 
     def _unreserve(self, spec: VersionSpec) -> None:
         self._capacity.refund(spec.memory_mb)
+        self._tenants.refund(spec)
+
+    def _make_namespace_room(self, spec: VersionSpec) -> None:
+        """Room under the namespace's memory quota for one more instance: its own idle
+        instances are stopped for it, least recently used first; with only busy ones left,
+        `QuotaExceeded` (429: they finish soon)."""
+        while not self._tenants.memory_fits(spec):
+            idle = [
+                (instance.last_used, instance, version)
+                for version in self._versions.values()
+                if version.spec.namespace_id == spec.namespace_id
+                for instance in version.idle
+            ]
+            if not idle:
+                raise self._tenants.memory_refusal(spec)
+            _, instance, version = min(idle, key=lambda entry: entry[0])
+            self._discard(version, instance, "evicted for its namespace's memory quota")
 
     def _evict_one(self, keep: tuple[str, int] | None, *, spare_min_warm: bool) -> bool:
         """Stop the least recently used idle instance, else one thing the launcher keeps.
@@ -389,8 +433,10 @@ class RuntimePool:
             len(version.live) < spec.min_warm
             and not version.retired
             and self._capacity.fits(spec.memory_mb)
+            and self._tenants.memory_fits(spec)
         ):
             self._capacity.charge(spec.memory_mb)
+            self._tenants.charge(spec)
             try:
                 instance, _ = await self._start_instance(version)
             except (StartFailed, ServiceUnavailable) as failure:
@@ -438,6 +484,9 @@ class RuntimePool:
             charged_mb=self._capacity.memory_mb,
             per_function=dict(Counter(i.spec.function_name for i in live)),
         )
+
+    def namespace_use(self, namespace_id: str) -> NamespaceUse:
+        return self._tenants.use(namespace_id)
 
     async def close(self, grace_s: float) -> None:
         if self._close_task is None:

@@ -28,7 +28,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, description in {
         400: "Bad input: name, limits, zip, handler",
         401: "Missing or wrong API key",
-        403: "The key's role may not do this",
+        403: "The key's role may not do this, or a quota of the namespace would be exceeded "
+        "(QuotaExceeded: functions, code_mb, env_kb, memory_mb)",
         404: "No such function or version",
         409: "The name is taken",
         413: "The upload is too large",
@@ -62,6 +63,7 @@ async def create_function(
         changes=given.changes,
         code_store=runtime.code,
         python_version=runtime.builder.python_version,
+        quota_defaults=runtime.quota_defaults,
     )
     await session.commit()
     service.after_commit(runtime.builder, deployed)
@@ -92,6 +94,7 @@ async def update_function(
         changes=given.changes,
         code_store=runtime.code,
         python_version=runtime.builder.python_version,
+        quota_defaults=runtime.quota_defaults,
     )
     await session.commit()
     service.after_commit(runtime.builder, deployed)

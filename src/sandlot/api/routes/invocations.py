@@ -29,7 +29,8 @@ _FAILURES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "EventTooLarge"},
     429: {
         "model": ErrorOut,
-        "description": "TooManyRequests: at the concurrency limit; see Retry-After",
+        "description": "TooManyRequests: at the concurrency limit; or QuotaExceeded: the "
+        "namespace's rate_per_minute, concurrency or memory_mb quota; see Retry-After",
     },
     502: {
         "model": ErrorOut,

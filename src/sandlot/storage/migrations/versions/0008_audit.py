@@ -1,7 +1,7 @@
 """The audit log: one row per control-plane change or security event.
 
 Revision ID: 0008_audit
-Revises: 0003_accounts
+Revises: 0007_quotas
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import sandlot.storage.tables
 
 revision = "0008_audit"
-down_revision = "0003_accounts"
+down_revision = "0007_quotas"
 branch_labels = None
 depends_on = None
 
