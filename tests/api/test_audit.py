@@ -327,3 +327,14 @@ async def test_no_state_changing_route_is_forgotten(api: Api) -> None:
         "a state-changing route without an audit test: make it call services.audit.record "
         "and add it to AUDITED"
     )
+
+
+async def test_a_quota_change_is_recorded_with_its_old_and_new_limits(api: Api) -> None:
+    async with _caller(api, ADMIN_KEY, ADMIN_ADDRESS) as admin:
+        answer = await admin.put("/api/v1/namespaces/default/quota", json={"functions": 7})
+        assert answer.status_code == 200, answer.text
+        (event,) = await _events(admin, action="quota.")
+    assert event["action"] == "quota.set" and event["target"] == "namespace:default"
+    assert event["namespace"] == "default" and event["address"] == ADMIN_ADDRESS
+    assert event["detail"]["new"]["functions"] == 7
+    assert event["detail"]["old"]["functions"] != 7
