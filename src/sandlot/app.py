@@ -20,7 +20,15 @@ from sandlot.api import docs, errors, openapi
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
-from sandlot.api.routes import environments, functions, health, invocations, keys
+from sandlot.api.routes import (
+    environments,
+    functions,
+    health,
+    invocations,
+    keys,
+    members,
+    namespaces,
+)
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -322,7 +330,14 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     openapi.install(app)
     docs.install(app)
     app.include_router(health.router)
-    for router in (functions.router, invocations.router, keys.router, environments.router):
+    for router in (
+        functions.router,
+        invocations.router,
+        keys.router,
+        environments.router,
+        namespaces.router,
+        members.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 
