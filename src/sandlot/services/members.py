@@ -10,7 +10,6 @@ from sandlot.domain.actions import Action
 from sandlot.domain.errors import (
     InvalidRole,
     MemberNotFound,
-    NamespaceNotFound,
     RoleTooHigh,
     UserNotFound,
 )
@@ -43,10 +42,6 @@ async def _managed(
 ) -> tuple[Namespace, Principal]:
     found, acting = await reach(session, principal, namespace, manage=True)
     authorize(acting, Action.MEMBER_MANAGE)
-    if found.deleted_at is not None:
-        raise NamespaceNotFound(
-            f"namespace {namespace!r} was deleted; it has no members", namespace=namespace
-        )
     return found, acting
 
 

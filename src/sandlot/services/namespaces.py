@@ -1,10 +1,11 @@
 """Namespaces: creating, listing, renaming (their display name) and deleting them.
 
-Who may reach a namespace by its name in a path: the platform admin any (deleted ones too,
-whose history stays readable); anyone else the namespace they act in
-(`principal.namespace_id`: a key's, or the one a signed-in person chose), and a person may
-also read the others they are a member of. Every other namespace does not exist for them
-(`NamespaceNotFound`), so its name is not revealed either.
+Who may reach a namespace by its name in a path: the platform admin any; anyone else the
+namespace they act in (`principal.namespace_id`: a key's, or the one a signed-in person
+chose), and a person may also read the others they are a member of. Every other namespace
+does not exist for them (`NamespaceNotFound`), so its name is not revealed either. A deleted
+namespace is gone from paths for everyone (a 404, as after any delete); the platform admin
+still lists it (`include_deleted`), and its functions' history stays in the database.
 """
 
 from __future__ import annotations
@@ -60,12 +61,23 @@ def check_display_name(display_name: str | None) -> str | None:
     if display_name is None:
         return None
     display_name = display_name.strip()
-    if len(display_name) > DISPLAY_NAME_MAX or not _PRINTABLE.fullmatch(display_name):
+    if (
+        len(display_name) > DISPLAY_NAME_MAX
+        or not _PRINTABLE.fullmatch(display_name)
+        or not _utf8(display_name)
+    ):
         raise InvalidInput(
             f"a display name is at most {DISPLAY_NAME_MAX} printable characters",
-            display_name=display_name[:DISPLAY_NAME_MAX],
         )
     return display_name or None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no database can hold it
+        return False
+    return True
 
 
 def _not_found(name: str) -> NamespaceNotFound:
@@ -79,12 +91,10 @@ async def reach(
     `manage`: the caller is about to change it, which only the namespace they act in allows
     (a person's key must not wield the person's roles elsewhere)."""
     found = NAMESPACE_NAME_RE.fullmatch(name) and await NamespaceRepo(session).get_by_name(name)
-    if not found:
+    if not found or found.deleted_at is not None:
         raise _not_found(name)
     if is_platform_admin(principal):
         return found, _acting(principal, found, Role.ADMIN)
-    if found.deleted_at is not None:
-        raise _not_found(name)
     if found.id == principal.namespace_id:
         return found, principal
     role = principal.user_id and await MemberRepo(session).role_of(found.id, principal.user_id)
@@ -176,7 +186,6 @@ async def rename_namespace(
     """Set the display name (the name itself never changes: paths and history use it)."""
     namespace, acting = await reach(session, principal, name, manage=True)
     authorize(acting, Action.NAMESPACE_MANAGE)
-    _check_live(namespace)
     display_name = check_display_name(display_name)
     updated = await NamespaceRepo(session).set_display_name(namespace.id, display_name)
     await audit.record(
@@ -204,7 +213,6 @@ async def delete_namespace(
     commits, then drops the catalog's and the key cache's entries."""
     namespace, acting = await reach(session, principal, name, manage=True)
     authorize(acting, Action.NAMESPACE_MANAGE)
-    _check_live(namespace)
     if namespace.name == DEFAULT_NAMESPACE:
         raise DefaultNamespaceProtected(
             "the default namespace holds the bootstrap admin key and receives offline "
@@ -223,11 +231,3 @@ async def delete_namespace(
     for function_id in function_ids:
         await pool.stop_function(function_id)
     return Deleted(namespace=namespace, function_ids=function_ids)
-
-
-def _check_live(namespace: Namespace) -> None:
-    if namespace.deleted_at is not None:
-        raise NamespaceNotFound(
-            f"namespace {namespace.name!r} was deleted; its history stays readable",
-            namespace=namespace.name,
-        )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from sandlot.domain.errors import LastNamespaceOwner, MemberAlreadyExists, MemberNotFound
 from sandlot.domain.models import Member, Role
+from sandlot.storage.db import storable
 from sandlot.storage.tables import MembershipRow, UserRow
 
 
@@ -42,6 +43,8 @@ class MemberRepo:
         self.session = session
 
     async def user_by_login(self, login: str) -> UserRef | None:
+        if not storable(login):
+            return None  # no stored login can equal it
         row = await self.session.scalar(select(UserRow).where(UserRow.login == login))
         if row is None:
             return None
