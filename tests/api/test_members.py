@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
+from sqlalchemy import text, update
 
 from sandlot.domain.models import Role
+from sandlot.storage.db import make_engine
+from sandlot.storage.tables import MembershipRow
 from tests.api.tenancy import Auth, add_membership, add_user, key_in
 from tests.conftest import Api
 
@@ -91,3 +97,51 @@ async def test_only_owners_of_this_namespace_manage_members(api: Api, owner: Aut
         ):
             answer = await api.client.request(method, MEMBERS + path, json=body, headers=auth)
             assert (answer.status_code, answer.json()["error"]) == (status, error), answer.text
+
+
+async def _lock_waiters(url: str) -> int:
+    """Backends of this database waiting for a row lock (PostgreSQL)."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = (
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return int((await conn.execute(text(query))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+# PostgreSQL only: SQLite runs one writer at a time, so the race needs PostgreSQL's.
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_owners_demoting_each_other_at_once_leave_one(
+    api: Api, owner: Auth, database_url: str
+) -> None:
+    omar = await add_user(api, "omar")
+    await add_membership(api, "team", omar, Role.OWNER)
+    _, omars = await key_in(api, "team", Role.OWNER, user_id=omar)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            # Olivia's demotion of Omar, in a transaction held open here...
+            held = await conn.begin()
+            await conn.execute(
+                update(MembershipRow)
+                .where(MembershipRow.user_id == omar)
+                .values(role=Role.VIEWER.value)
+            )
+            # ...while Omar demotes Olivia through the API.
+            call = asyncio.ensure_future(
+                api.client.patch(f"{MEMBERS}/olivia", json={"role": "viewer"}, headers=omars)
+            )
+            while not call.done() and await _lock_waiters(database_url) == 0:
+                await asyncio.sleep(0.01)  # until the call waits for the owner rows, or ends
+            await held.commit()
+            answer: httpx.Response = await call
+    finally:
+        await engine.dispose()
+    assert (answer.status_code, answer.json()["error"]) == (409, "LastNamespaceOwner")
+    listed = (await api.client.get(MEMBERS, headers=owner)).json()["items"]
+    assert [(m["login"], m["role"]) for m in listed] == [("olivia", "owner"), ("omar", "viewer")]
