@@ -124,3 +124,18 @@ async def test_a_key_limited_to_one_function_sees_no_other(api: Api) -> None:
     )
     assert (new.status_code, new.json()["error"]) == (403, "PermissionDenied")
     assert (await api.client.get("/api/v1/functions/other")).status_code == 200  # still there
+
+
+async def test_a_key_made_by_an_expiring_key_never_outlives_it(api: Api) -> None:
+    made = await api.client.post(
+        "/api/v1/keys", json={"name": "short", "role": "owner", "expires_in_days": 2}
+    )
+    short = bearer(made.json()["key"])
+    ends = datetime.fromisoformat(made.json()["expires_at"])
+    forever = await api.client.post("/api/v1/keys", json={"name": "child"}, headers=short)
+    assert forever.status_code == 201
+    assert datetime.fromisoformat(forever.json()["expires_at"]) == ends
+    sooner = await api.client.post(
+        "/api/v1/keys", json={"name": "child", "expires_in_days": 1}, headers=short
+    )
+    assert datetime.fromisoformat(sooner.json()["expires_at"]) < ends

@@ -119,9 +119,10 @@ class KeyRequest:
 async def create_key(
     *, session: AsyncSession, principal: Principal, request: KeyRequest
 ) -> tuple[ApiKey, str]:
-    """A key in the caller's namespace, never above the caller's role nor wider than a limited
-    caller's functions. A person may always make keys for themselves; a key makes keys only
-    with `KEY_MANAGE` (an owner's), since a key has no person to answer for what it makes."""
+    """A key in the caller's namespace, never above the caller's role, wider than a limited
+    caller's functions, nor living longer than the key that makes it. A person may always
+    make keys for themselves; a key makes keys only with `KEY_MANAGE` (an owner's), since a
+    key has no person to answer for what it makes."""
     if principal.user_id is None:
         authorize(principal, Action.KEY_MANAGE)
     role = parse_role(request.role)
@@ -129,9 +130,13 @@ async def create_key(
     if not request.name.strip() or len(request.name) > 200:
         raise InvalidInput("a key name must be 1 to 200 characters")
     functions = _key_functions(principal, request.functions)
-    expires_at = _expiry(request.expires_at, request.expires_in_days)
+    keys = ApiKeyRepo(session)
+    expires_at = _no_later(
+        _expiry(request.expires_at, request.expires_in_days),
+        await keys.expiry_of(principal.key_id),
+    )
     key, prefix = new_api_key()
-    created = await ApiKeyRepo(session).create(
+    created = await keys.create(
         namespace_id=principal.namespace_id,
         name=request.name,
         role=role,
@@ -181,6 +186,13 @@ def _key_functions(principal: Principal, names: list[str] | None) -> tuple[str, 
             functions=wider,
         )
     return scope
+
+
+def _no_later(wanted: datetime | None, creator: datetime | None) -> datetime | None:
+    """A key made by a key that expires never outlives it: access would outlast its end."""
+    if creator is None:
+        return wanted
+    return creator if wanted is None else min(wanted, creator)
 
 
 def _expiry(expires_at: datetime | None, in_days: int | None) -> datetime | None:

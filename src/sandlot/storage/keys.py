@@ -87,6 +87,15 @@ class ApiKeyRepo:
         row, creator = found
         return _key(row, creator)
 
+    async def expiry_of(self, key_id: str) -> datetime | None:
+        """When a key expires; None if it never does, or no key has this id."""
+        if not can_match(key_id):
+            return None
+        found: datetime | None = await self.session.scalar(
+            select(ApiKeyRow.expires_at).where(ApiKeyRow.id == key_id)
+        )
+        return found
+
     async def principal_for_hash(self, key_hash: str) -> Principal | None:
         query = (
             select(ApiKeyRow, NamespaceRow.name, UserRow.login)
