@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from sandlot.domain.models import Role
 from sandlot.storage.tables import FunctionRow, InvocationRow
-from tests.api.tenancy import add_user, key_in
+from tests.api.tenancy import add_membership, add_user, key_in
 from tests.conftest import HELLO, Api, zip_bytes
 
 
@@ -121,3 +121,27 @@ async def test_deleting_a_namespace_stops_its_functions_and_keeps_history(api: A
     assert (reused.status_code, reused.json()["error"]) == (409, "NamespaceAlreadyExists")
     twice = await api.client.delete("/api/v1/namespaces/doomed")
     assert (twice.status_code, twice.json()["error"]) == (404, "NamespaceNotFound")
+
+
+async def test_a_person_reads_the_namespaces_they_belong_to(api: Api) -> None:
+    dana = await add_user(api, "dana")
+    _, danas = await key_in(api, "team-a", Role.DEVELOPER, user_id=dana)
+    await add_membership(api, "team-a", dana, Role.DEVELOPER)
+    await key_in(api, "team-b", Role.OWNER)  # makes team-b
+    await key_in(api, "team-c", Role.OWNER)  # dana is no member of this one
+    await add_membership(api, "team-b", dana, Role.OWNER)
+    listed = (await api.client.get("/api/v1/namespaces", headers=danas)).json()["items"]
+    assert [(n["name"], n["role"]) for n in listed] == [
+        ("team-a", "developer"),
+        ("team-b", "owner"),
+    ]
+    shown = await api.client.get("/api/v1/namespaces/team-b", headers=danas)
+    assert shown.status_code == 200 and shown.json()["role"] == "owner"
+    hidden = await api.client.get("/api/v1/namespaces/team-c", headers=danas)
+    assert (hidden.status_code, hidden.json()["error"]) == (404, "NamespaceNotFound")
+    # Changing it needs acting in it: her key of team-a does not wield her role in team-b.
+    elsewhere = await api.client.patch(
+        "/api/v1/namespaces/team-b", json={"display_name": "B"}, headers=danas
+    )
+    assert (elsewhere.status_code, elsewhere.json()["error"]) == (403, "PermissionDenied")
+    assert "X-Sandlot-Namespace" in elsewhere.json()["detail"]["message"]

@@ -97,8 +97,10 @@ async def reach(
         return found, _acting(principal, found, Role.ADMIN)
     if found.id == principal.namespace_id:
         return found, principal
-    role = principal.user_id and await MemberRepo(session).role_of(found.id, principal.user_id)
-    if not role:
+    role = None
+    if principal.user_id is not None:  # a person may read the others they belong to
+        role = await MemberRepo(session).role_of(found.id, principal.user_id)
+    if role is None:
         raise _not_found(name)
     if manage:
         raise PermissionDenied(
