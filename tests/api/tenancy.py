@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from sandlot.domain.ids import hash_api_key, new_api_key
 from sandlot.domain.models import Role
 from sandlot.storage.keys import ApiKeyRepo
@@ -14,16 +16,22 @@ from sandlot.storage.tables import MembershipRow, UserRow
 from tests.conftest import Api
 
 Auth = dict[str, str]
+# Where the rows go: the app's own database, or a running server's, through a session factory.
+Target = Api | async_sessionmaker[AsyncSession]
+
+
+def _sessions(target: Target) -> async_sessionmaker[AsyncSession]:
+    return target.runtime.database.sessions if isinstance(target, Api) else target
 
 
 def bearer(key: str) -> Auth:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def add_user(api: Api, login: str, *, platform_admin: bool = False) -> str:
+async def add_user(api: Target, login: str, *, platform_admin: bool = False) -> str:
     """A person (no usable password: these tests act through their keys)."""
     user_id = str(uuid.uuid4())
-    async with api.runtime.database.sessions.begin() as session:
+    async with _sessions(api).begin() as session:
         session.add(
             UserRow(
                 id=user_id,
@@ -37,8 +45,8 @@ async def add_user(api: Api, login: str, *, platform_admin: bool = False) -> str
     return user_id
 
 
-async def add_membership(api: Api, namespace: str, user_id: str, role: Role) -> None:
-    async with api.runtime.database.sessions.begin() as session:
+async def add_membership(api: Target, namespace: str, user_id: str, role: Role) -> None:
+    async with _sessions(api).begin() as session:
         found = await NamespaceRepo(session).get_by_name(namespace)
         assert found is not None
         session.add(
@@ -52,7 +60,7 @@ async def add_membership(api: Api, namespace: str, user_id: str, role: Role) -> 
 
 
 async def key_in(
-    api: Api,
+    api: Target,
     namespace: str,
     role: Role,
     *,
@@ -63,7 +71,7 @@ async def key_in(
     """A key of `namespace` (its id and auth header), made on the database; the namespace is
     made too if it does not exist."""
     key, prefix = new_api_key()
-    async with api.runtime.database.sessions.begin() as session:
+    async with _sessions(api).begin() as session:
         namespaces = NamespaceRepo(session)
         found = await namespaces.get_by_name(namespace) or await namespaces.create(namespace)
         created = await ApiKeyRepo(session).create(

@@ -1,28 +1,33 @@
-"""Every role against every route.
+"""Every role against every route, on a real server (SQLite and PostgreSQL).
 
-The routes come from the real server's OpenAPI document; each must have a row in `ROUTES`, so
-a route added without saying who may call it fails here. Each row says what the route needs
+The routes come from the running server's OpenAPI document; each must have a row in `ROUTES`,
+so a route added without saying who may call it fails here. Each row says what the route needs
 (the lowest role that may call it) and what it names (a function, an invocation, a key, a
 namespace), which decides what the callers that must not see it get: a key limited to another
 function, and a member of another namespace, get the 404 of something that does not exist.
 
 Every principal gets resources of its own (its function, its invocation, a key and a member
 to act on), so that one caller's allowed delete never turns another's request into a 404.
+People and their keys are written to the server's database directly, until the identity
+part's routes make them.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sandlot.app import served
 from sandlot.domain.models import Role
+from sandlot.storage.db import make_engine, make_sessionmaker
 from tests.api.tenancy import Auth, add_membership, add_user, bearer, key_in
-from tests.conftest import ADMIN_KEY, HELLO, Api, zip_bytes
+from tests.conftest import ADMIN_KEY, HELLO, LiveServer, start_server, stop_server, zip_bytes
 
 # What a route needs: anyone at all, or at least this role.
 PUBLIC = "public"
@@ -140,40 +145,69 @@ class World:
     victim_key: dict[str, str]
 
 
-async def _deploy(api: Api, name: str) -> None:
-    deployed = await api.deploy(name, HELLO)
+@dataclass
+class Server:
+    """A running server, a client of it with the admin key, and its database's sessions."""
+
+    live: LiveServer
+    client: httpx.AsyncClient
+    sessions: async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    server = start_server(tmp_path / "data", {"SANDLOT_DATABASE_URL": database_url})
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+async def server(live: LiveServer, database_url: str) -> AsyncIterator[Server]:
+    engine = make_engine(database_url)
+    try:
+        async with httpx.AsyncClient(
+            base_url=live.url, headers=bearer(ADMIN_KEY), timeout=60
+        ) as client:
+            yield Server(live=live, client=client, sessions=make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _deploy(server: Server, name: str) -> str:
+    """Deploy HELLO as `name`, call it once; the call's invocation id."""
+    code = {"code": ("code.zip", zip_bytes(HELLO), "application/zip")}
+    deployed = await server.client.post("/api/v1/functions", data={"name": name}, files=code)
     assert deployed.status_code == 201 and deployed.json()["config"]["state"] == "ready"
+    called = await server.client.post(f"/api/v1/functions/{name}/invoke")
+    assert called.status_code == 200, called.text
+    return called.headers["X-Sandlot-Invocation-Id"]
 
 
-async def _world(api: Api) -> World:
+async def _world(server: Server) -> World:
+    db = server.sessions
     auth: dict[str, Auth] = {}
     invocation: dict[str, str] = {}
     victim_key: dict[str, str] = {}
     for caller in CALLERS:
         label = caller.label
-        await _deploy(api, f"fn-{label}")
-        called = await api.invoke(f"fn-{label}")
-        invocation[label] = called.headers["X-Sandlot-Invocation-Id"]
-        victim_key[label], _ = await key_in(api, "default", Role.VIEWER, name=f"victim {label}")
-        member = await add_user(api, f"member-{label}")
-        await add_membership(api, "default", member, Role.DEVELOPER)
-        await add_user(api, f"newbie-{label}")
+        invocation[label] = await _deploy(server, f"fn-{label}")
+        victim_key[label], _ = await key_in(db, "default", Role.VIEWER, name=f"victim {label}")
+        member = await add_user(db, f"member-{label}")
+        await add_membership(db, "default", member, Role.DEVELOPER)
+        await add_user(db, f"newbie-{label}")
         if caller.role is None:
             auth[label] = {}
         elif caller.role == ADMIN:
             auth[label] = bearer(ADMIN_KEY)
         else:
-            person = await add_user(api, f"person-{label}")
+            person = await add_user(db, f"person-{label}")
             namespace = "rival" if caller.outsider else "default"
             role = Role(caller.role)
-            _, auth[label] = await key_in(
-                api,
-                namespace,
-                role,
-                user_id=person,
-                functions=("solo",) if caller.limited else None,
-            )
-            await add_membership(api, namespace, person, role)
+            scope = ("solo",) if caller.limited else None
+            _, auth[label] = await key_in(db, namespace, role, user_id=person, functions=scope)
+            await add_membership(db, namespace, person, role)
     return World(auth=auth, invocation=invocation, victim_key=victim_key)
 
 
@@ -242,8 +276,8 @@ def _is_json(answer: httpx.Response) -> bool:
     )
 
 
-async def test_every_route_has_a_rule(api: Api) -> None:
-    document = (await api.client.get("/openapi.json")).json()
+async def test_every_route_has_a_rule(server: Server) -> None:
+    document = (await server.client.get("/openapi.json")).json()
     routes = set(_routes(document))
     missing = sorted(routes - set(ROUTES))
     assert not missing, f"routes without a row in ROUTES (who may call them?): {missing}"
@@ -251,13 +285,12 @@ async def test_every_route_has_a_rule(api: Api) -> None:
     assert not stale, f"rows in ROUTES for routes the server does not have: {stale}"
 
 
-async def test_every_role_on_every_route(api: Api) -> None:
-    document = (await api.client.get("/openapi.json")).json()
-    world = await _world(api)
+async def test_every_role_on_every_route(server: Server) -> None:
+    document = (await server.client.get("/openapi.json")).json()
+    world = await _world(server)
     problems = []
     checked = 0
-    transport = httpx.ASGITransport(app=served(api.app))
-    async with httpx.AsyncClient(transport=transport, base_url=api.client.base_url) as bare:
+    async with httpx.AsyncClient(base_url=server.live.url, timeout=60) as bare:
         for caller in CALLERS:
             for method, template in _routes(document):
                 rule = ROUTES[(method, template)]
