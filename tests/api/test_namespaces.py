@@ -107,6 +107,8 @@ async def test_deleting_a_namespace_stops_its_functions_and_keeps_history(api: A
     # Gone from paths, as after any delete.
     shown = await api.client.get("/api/v1/namespaces/doomed")
     assert (shown.status_code, shown.json()["error"]) == (404, "NamespaceNotFound")
+    kept = await api.client.get("/api/v1/namespaces/doomed", params={"include_deleted": True})
+    assert kept.status_code == 200 and kept.json()["deleted_at"] is not None
     async with api.runtime.database.sessions() as session:
         functions = (await session.scalars(select(FunctionRow))).all()
         by_name = {row.name: row for row in functions}

@@ -85,15 +85,24 @@ def _not_found(name: str) -> NamespaceNotFound:
 
 
 async def reach(
-    session: AsyncSession, principal: Principal, name: str, *, manage: bool
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    *,
+    manage: bool,
+    include_deleted: bool = False,
 ) -> tuple[Namespace, Principal]:
     """The namespace a path names and the caller as they act in it (their role there).
     `manage`: the caller is about to change it, which only the namespace they act in allows
-    (a person's key must not wield the person's roles elsewhere)."""
+    (a person's key must not wield the person's roles elsewhere). `include_deleted`: the
+    platform admin reads a deleted one too."""
     found = NAMESPACE_NAME_RE.fullmatch(name) and await NamespaceRepo(session).get_by_name(name)
-    if not found or found.deleted_at is not None:
+    if not found:
         raise _not_found(name)
-    if is_platform_admin(principal):
+    admin = is_platform_admin(principal)
+    if found.deleted_at is not None and not (admin and include_deleted and not manage):
+        raise _not_found(name)
+    if admin:
         return found, _acting(principal, found, Role.ADMIN)
     if found.id == principal.namespace_id:
         return found, principal
@@ -176,8 +185,13 @@ async def list_namespaces(
     )
 
 
-async def get_namespace(*, session: AsyncSession, principal: Principal, name: str) -> NamespaceView:
-    namespace, acting = await reach(session, principal, name, manage=False)
+async def get_namespace(
+    *, session: AsyncSession, principal: Principal, name: str, include_deleted: bool = False
+) -> NamespaceView:
+    """`include_deleted`: the platform admin reads a deleted namespace's record too."""
+    namespace, acting = await reach(
+        session, principal, name, manage=False, include_deleted=include_deleted
+    )
     authorize(acting, Action.FUNCTION_READ)
     return NamespaceView(namespace=namespace, role=acting.role)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.namespace_schemas import (
@@ -74,9 +74,16 @@ async def list_namespaces(
     summary="One namespace: its names, when it was made, your role there",
 )
 async def get_namespace(
-    namespace: str, session: SessionDep, principal: PrincipalDep
+    namespace: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    include_deleted: bool = Query(
+        default=False, description="The platform admin: a deleted namespace's record too"
+    ),
 ) -> NamespaceOut:
-    view = await service.get_namespace(session=session, principal=principal, name=namespace)
+    view = await service.get_namespace(
+        session=session, principal=principal, name=namespace, include_deleted=include_deleted
+    )
     return NamespaceOut.of(view)
 
 
