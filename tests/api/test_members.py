@@ -145,3 +145,20 @@ async def test_two_owners_demoting_each_other_at_once_leave_one(
     assert (answer.status_code, answer.json()["error"]) == (409, "LastNamespaceOwner")
     listed = (await api.client.get(MEMBERS, headers=owner)).json()["items"]
     assert [(m["login"], m["role"]) for m in listed] == [("olivia", "owner"), ("omar", "viewer")]
+
+
+async def test_a_members_keys_never_outlast_their_role(api: Api, owner: Auth) -> None:
+    dana = await add_user(api, "dana")
+    await add_membership(api, "team", dana, Role.DEVELOPER)
+    _, developer_key = await key_in(api, "team", Role.DEVELOPER, user_id=dana)
+    _, viewer_key = await key_in(api, "team", Role.VIEWER, user_id=dana)
+    _, others = await key_in(api, "team", Role.DEVELOPER)  # nobody's: untouched
+    for auth in (developer_key, viewer_key, others):
+        assert (await api.client.get("/api/v1/functions", headers=auth)).status_code == 200
+    demoted = await api.client.patch(f"{MEMBERS}/dana", json={"role": "viewer"}, headers=owner)
+    assert demoted.status_code == 200
+    assert (await api.client.get("/api/v1/functions", headers=developer_key)).status_code == 401
+    assert (await api.client.get("/api/v1/functions", headers=viewer_key)).status_code == 200
+    assert (await api.client.delete(f"{MEMBERS}/dana", headers=owner)).status_code == 204
+    assert (await api.client.get("/api/v1/functions", headers=viewer_key)).status_code == 401
+    assert (await api.client.get("/api/v1/functions", headers=others)).status_code == 200

@@ -4,6 +4,8 @@ never loses its last owner (`LastNamespaceOwner`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
@@ -18,6 +20,7 @@ from sandlot.services import audit
 from sandlot.services.auth import check_grant, role_ceiling
 from sandlot.services.authz import authorize
 from sandlot.services.namespaces import reach
+from sandlot.storage.keys import ApiKeyRepo
 from sandlot.storage.members import MemberRepo, UserRef
 
 
@@ -91,7 +94,8 @@ async def set_member_role(
     current = await _member(members, found, login)
     _check_above(acting, current)
     updated = await members.set_role(found.id, current.user_id, parsed)
-    detail = {"role": parsed.value, "was": current.role.value}
+    revoked = await _revoke_keys(session, found, current.user_id, parsed)
+    detail = {"role": parsed.value, "was": current.role.value, "keys_revoked": revoked}
     await _audit(session, principal, "member.update", found, login, detail)
     return updated
 
@@ -104,7 +108,20 @@ async def remove_member(
     current = await _member(members, found, login)
     _check_above(acting, current)
     await members.remove(found.id, current.user_id)
-    await _audit(session, principal, "member.remove", found, login, {"was": current.role.value})
+    revoked = await _revoke_keys(session, found, current.user_id, None)
+    detail = {"was": current.role.value, "keys_revoked": revoked}
+    await _audit(session, principal, "member.remove", found, login, detail)
+
+
+async def _revoke_keys(
+    session: AsyncSession, namespace: Namespace, user_id: str, role: Role | None
+) -> list[str]:
+    """A member's keys never outlast their role: on leaving, every key they made in the
+    namespace goes; on a demotion, those above the new role. Admin keys stay: they stand on
+    the person being platform admin, not on the membership. The caller clears the key cache
+    after committing."""
+    keep = {Role.ADMIN} | ({r for r in Role if role.covers(r)} if role is not None else set())
+    return await ApiKeyRepo(session).revoke_for_member(namespace.id, user_id, keep=frozenset(keep))
 
 
 def _check_above(acting: Principal, member: Member) -> None:
@@ -125,7 +142,7 @@ async def _audit(
     action: str,
     namespace: Namespace,
     login: str,
-    detail: dict[str, str],
+    detail: dict[str, Any],
 ) -> None:
     await audit.record(
         session,

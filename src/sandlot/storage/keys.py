@@ -132,6 +132,27 @@ class ApiKeyRepo:
         query = _WITH_CREATOR.where(where).order_by(ApiKeyRow.created_at)
         return [_key(row, creator) for row, creator in await self.session.execute(query)]
 
+    async def revoke_for_member(
+        self, namespace_id: str, user_id: str, *, keep: frozenset[Role]
+    ) -> list[str]:
+        """Revoke a person's active keys in a namespace whose role is not in `keep`; their
+        ids. For a member who left or was demoted: their keys must not outlast their role."""
+        mine = and_(
+            ApiKeyRow.namespace_id == namespace_id,
+            ApiKeyRow.user_id == user_id,
+            ApiKeyRow.revoked_at.is_(None),
+            ApiKeyRow.role.not_in(sorted(role.value for role in keep)),
+        )
+        ids = list(await self.session.scalars(select(ApiKeyRow.id).where(mine)))
+        if ids:
+            await self.session.execute(
+                update(ApiKeyRow)
+                .where(ApiKeyRow.id.in_(ids))
+                .values(revoked_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+        return ids
+
     async def count(self) -> int:
         return len((await self.session.scalars(select(ApiKeyRow.id))).all())
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from sandlot.api.deps import PrincipalDep, SessionDep
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.namespace_schemas import MemberAdd, MemberList, MemberOut, MemberUpdate
 from sandlot.api.schemas import ErrorOut
 from sandlot.services import members as service
@@ -49,21 +49,28 @@ async def add_member(
     "/{login}", response_model=MemberOut, responses=ERRORS, summary="Change a member's role"
 )
 async def set_member_role(
-    namespace: str, login: str, body: MemberUpdate, session: SessionDep, principal: PrincipalDep
+    namespace: str,
+    login: str,
+    body: MemberUpdate,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> MemberOut:
     member = await service.set_member_role(
         session=session, principal=principal, namespace=namespace, login=login, role=body.role
     )
     await session.commit()
+    runtime.keys.clear()  # keys above the new role were revoked
     return MemberOut.of(member)
 
 
 @router.delete("/{login}", status_code=204, responses=ERRORS, summary="Remove a member")
 async def remove_member(
-    namespace: str, login: str, session: SessionDep, principal: PrincipalDep
+    namespace: str, login: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     await service.remove_member(
         session=session, principal=principal, namespace=namespace, login=login
     )
     await session.commit()
+    runtime.keys.clear()  # the member's keys were revoked
     return Response(status_code=204)
