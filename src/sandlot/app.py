@@ -23,7 +23,17 @@ from sandlot.api import docs, errors, openapi
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
-from sandlot.api.routes import audit, environments, functions, health, invocations, keys, quotas
+from sandlot.api.routes import (
+    audit,
+    environments,
+    functions,
+    health,
+    invocations,
+    keys,
+    members,
+    namespaces,
+    quotas,
+)
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -359,8 +369,16 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     openapi.install(app)
     docs.install(app)
     app.include_router(health.router)
-    routers = (functions.router, invocations.router, keys.router, environments.router)
-    for router in (*routers, audit.router, quotas.router):
+    for router in (
+        functions.router,
+        invocations.router,
+        keys.router,
+        environments.router,
+        namespaces.router,
+        members.router,
+        quotas.router,
+        audit.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

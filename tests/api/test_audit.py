@@ -99,7 +99,13 @@ async def test_each_control_plane_change_writes_one_event(api: Api) -> None:
     assert {e["namespace"] for e in function_events} == {"default"}
     assert [e["detail"]["version"] for e in function_events[:3]] == [1, 2, 3]
     assert function_events[2]["detail"]["changed"] == ["env", "memory_mb"]
-    assert events[3]["detail"] == {"name": "ci", "role": "invoker", "prefix": key["prefix"]}
+    assert events[3]["detail"] == {
+        "name": "ci",
+        "role": "invoker",
+        "prefix": key["prefix"],
+        "functions": None,
+        "expires_at": None,
+    }
     assert events[5]["namespace"] is None  # environments are the platform's
     # Values never: not the env value, not the new key.
     assert "p4ss" not in answer.text and key["key"] not in answer.text
@@ -116,7 +122,8 @@ async def test_a_change_rolled_back_leaves_no_event(api: Api) -> None:
         principal = Principal(
             key_id="k", namespace_id=namespace.id, namespace="default", role=Role.ADMIN
         )
-        await auth.create_key(session=session, principal=principal, name="gone", role="invoker")
+        request = auth.KeyRequest(name="gone", role="invoker")
+        await auth.create_key(session=session, principal=principal, request=request)
         written = await session.scalar(select(func.count()).select_from(AuditEventRow))
         assert written == before + 1  # in the transaction, flushed, not committed
         await session.rollback()
@@ -311,6 +318,12 @@ AUDITED = {
     "DELETE /api/v1/keys/{key_id}": "key.revoke",
     "POST /api/v1/environments/prune": "environment.prune",
     "PUT /api/v1/namespaces/{namespace}/quota": "quota.set",
+    "POST /api/v1/namespaces": "namespace.create",
+    "PATCH /api/v1/namespaces/{namespace}": "namespace.update",
+    "DELETE /api/v1/namespaces/{namespace}": "namespace.delete",
+    "POST /api/v1/namespaces/{namespace}/members": "member.add",
+    "PATCH /api/v1/namespaces/{namespace}/members/{login}": "member.update",
+    "DELETE /api/v1/namespaces/{namespace}/members/{login}": "member.remove",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

@@ -33,8 +33,11 @@ async def test_roles_and_revocation(api: Api) -> None:
         "/api/v1/functions", headers=invoker, json={"name": "x", "code_base64": ""}
     )
     assert denied.status_code == 403 and denied.json()["error"] == "PermissionDenied"
-    no_keys = await api.client.get("/api/v1/keys", headers=invoker)
-    assert no_keys.status_code == 403
+    # Not an owner: it sees only itself, and may make no keys.
+    own = (await api.client.get("/api/v1/keys", headers=invoker)).json()["items"]
+    assert [k["id"] for k in own] == [created.json()["id"]]
+    made = await api.client.post("/api/v1/keys", headers=invoker, json={"name": "more"})
+    assert (made.status_code, made.json()["error"]) == (403, "PermissionDenied")
     listed = (await api.client.get("/api/v1/keys")).json()["items"]
     assert {k["name"] for k in listed} == {"bootstrap admin", "caller"}
     assert all("key" not in k for k in listed)
@@ -58,7 +61,7 @@ async def test_other_namespaces_never_see_a_function(api: Api) -> None:
         await ApiKeyRepo(session).create(
             namespace_id=other.id,
             name="theirs",
-            role=Role.ADMIN,
+            role=Role.OWNER,
             prefix="other",
             key_hash=hash_api_key("sl_other_secret"),
         )

@@ -245,11 +245,27 @@ class InvocationList(BaseModel):
     next_cursor: str | None
 
 
+ROLE_DESCRIPTION = (
+    "One of `admin` (a key role only: the platform admin), `owner`, `developer`, `invoker`, "
+    "`viewer`; never above the caller's own (RoleTooHigh)"
+)
+
+
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # Printable: no control characters (PostgreSQL's text cannot even hold a NUL).
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-    role: Role = Role.DEVELOPER
+    # A string, not an enum: an unknown role is the named InvalidRole, not a schema error.
+    role: str = Field(default=Role.DEVELOPER.value, max_length=32, description=ROLE_DESCRIPTION)
+    functions: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Limit the key to these function names; leave out for every function",
+    )
+    expires_at: datetime | None = Field(default=None, description="When the key stops working")
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Or: days from now until it stops working"
+    )
 
 
 class KeyOut(BaseModel):
@@ -259,6 +275,13 @@ class KeyOut(BaseModel):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    functions: list[str] | None = Field(description="The functions it is limited to; null: all")
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    created_by: str | None = Field(
+        description="The login of the person who made it; null for keys no person made "
+        "(the bootstrap key, offline recovery keys, keys made by keys)"
+    )
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
@@ -269,6 +292,10 @@ class KeyOut(BaseModel):
             prefix=key.prefix,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
+            functions=list(key.functions) if key.functions is not None else None,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            created_by=key.created_by,
         )
 
 

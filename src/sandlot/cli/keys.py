@@ -25,15 +25,29 @@ keys_app = command_group("Create, list and revoke API keys.")
 
 class Role(StrEnum):
     ADMIN = "admin"
+    OWNER = "owner"
     DEVELOPER = "developer"
     INVOKER = "invoker"
+    VIEWER = "viewer"
 
 
 @keys_app.command("create")
 def create_key(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", "-n", help="A label for the key.")],
-    role: Annotated[Role, typer.Option("--role", "-r", help="What the key may do.")],
+    role: Annotated[
+        Role, typer.Option("--role", "-r", help="What the key may do; never above your role.")
+    ],
+    function: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--function", "-f", help="Limit the key to this function (repeat for several)."
+        ),
+    ] = None,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option("--expires-in-days", min=1, max=3650, help="The key stops working then."),
+    ] = None,
     offline: Annotated[
         bool,
         typer.Option(
@@ -47,16 +61,26 @@ def create_key(
 ) -> None:
     """Create a key. Its secret is printed this once only."""
     if offline:
+        if function or expires_in_days is not None:
+            print_error("--offline makes a recovery key: without --function or --expires-in-days")
+            raise typer.Exit(2)
         created = _create_offline(ctx, name, role)
     else:
         with api_session(ctx) as client:
-            created = client.create_key(name, role.value)
+            created = client.create_key(
+                name, role.value, functions=function or None, expires_in_days=expires_in_days
+            )
     if json_output:
         print_json(created)
         return
     say(created["key"])
+    limits = ""
+    if created.get("functions"):
+        limits += f", only {', '.join(created['functions'])}"
+    if created.get("expires_at"):
+        limits += f", expires {fmt_time(created['expires_at'])}"
     note(
-        f"key {created['id']} ({created['name']}, {created['role']}): store it now, "
+        f"key {created['id']} ({created['name']}, {created['role']}{limits}): store it now, "
         "it will not be shown again."
     )
 
@@ -83,7 +107,8 @@ def _create_offline(ctx: typer.Context, name: str, role: Role) -> dict[str, Any]
 
 @keys_app.command("list")
 def list_keys(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """List keys (their prefixes, never the secrets)."""
+    """List keys (their prefixes, never the secrets): an owner sees the namespace's, anyone
+    else their own."""
     with api_session(ctx) as client:
         items = client.list_keys()
     if json_output:
@@ -95,11 +120,30 @@ def list_keys(ctx: typer.Context, json_output: JsonOption = False) -> None:
             fmt(key.get("name")),
             fmt(key.get("role")),
             fmt(key.get("prefix")),
+            ", ".join(key.get("functions") or []) or "all",
+            fmt(key.get("created_by")) if key.get("created_by") else "",
             fmt_time(key.get("created_at")),
+            fmt_time(key.get("expires_at")) if key.get("expires_at") else "never",
+            fmt_time(key.get("last_used_at")) if key.get("last_used_at") else "never",
+            "revoked" if key.get("revoked_at") else "",
         ]
         for key in items
     )
-    print_table(("ID", "NAME", "ROLE", "PREFIX", "CREATED"), rows)
+    print_table(
+        (
+            "ID",
+            "NAME",
+            "ROLE",
+            "PREFIX",
+            "FUNCTIONS",
+            "BY",
+            "CREATED",
+            "EXPIRES",
+            "LAST USED",
+            "",
+        ),
+        rows,
+    )
 
 
 @keys_app.command("revoke")

@@ -15,6 +15,8 @@ from sandlot.cli.envs import envs_app
 from sandlot.cli.functions import config, deploy, functions_app, invoke, versions
 from sandlot.cli.invocations import invocations_app, logs
 from sandlot.cli.keys import keys_app
+from sandlot.cli.members import members_app
+from sandlot.cli.namespaces import namespaces_app
 from sandlot.cli.quotas import quota_app
 
 app = typer.Typer(
@@ -77,6 +79,8 @@ app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(envs_app, name="envs")
 app.add_typer(quota_app, name="quota")
+app.add_typer(namespaces_app, name="namespaces")
+app.add_typer(members_app, name="members")
 server_commands.register(app)
 
 

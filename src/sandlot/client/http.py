@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from sandlot import __version__
 from sandlot.client.discovery import DEFAULT_URL
+from sandlot.client.tenancy import TenancyCalls
 from sandlot.client.transport import Answer, ParamValue, Transport
 
 JSON = dict[str, Any]
@@ -109,7 +110,7 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 _DEPLOY_TIMEOUT_S = _INVOKE_READ_TIMEOUT_S
 
 
-class SandlotClient:
+class SandlotClient(TenancyCalls):
     """A synchronous client of one Sandlot server. Use it as a context manager or `close()` it.
 
     `timeout` is how long (in seconds) any call but an invoke may wait for the next byte.
@@ -143,6 +144,9 @@ class SandlotClient:
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._request(method, path, **kwargs).json()
+
+    def _send_empty(self, method: str, path: str) -> None:
+        self._request(method, path)
 
     # -- functions ---------------------------------------------------------------------------
 
@@ -261,9 +265,22 @@ class SandlotClient:
 
     # -- API keys ----------------------------------------------------------------------------
 
-    def create_key(self, name: str, role: str) -> JSON:
-        """The answer holds the secret `key`, which the server shows this once only."""
-        body = json.dumps({"name": name, "role": role}).encode()
+    def create_key(
+        self,
+        name: str,
+        role: str,
+        *,
+        functions: list[str] | None = None,
+        expires_in_days: int | None = None,
+    ) -> JSON:
+        """The answer holds the secret `key`, which the server shows this once only.
+        `functions` limits the key to those functions; `expires_in_days` ends it."""
+        fields: JSON = {"name": name, "role": role}
+        if functions:
+            fields["functions"] = functions
+        if expires_in_days is not None:
+            fields["expires_in_days"] = expires_in_days
+        body = json.dumps(fields).encode()
         result: JSON = self._json("POST", "/keys", body=body, headers=_JSON_HEADERS)
         return result
 

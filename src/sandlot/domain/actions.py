@@ -26,21 +26,31 @@ class Action(StrEnum):
     MONITOR_READ = "monitor.read"
 
 
-_READ = frozenset({Action.FUNCTION_READ})
-_INVOKE = _READ | {Action.FUNCTION_INVOKE}
+# Each role may do what the one below it may, and more.
+_VIEW = frozenset({Action.FUNCTION_READ})
+_INVOKE = _VIEW | {Action.FUNCTION_INVOKE}
 _DEVELOP = _INVOKE | {Action.FUNCTION_WRITE, Action.SECRET_READ, Action.SECRET_WRITE}
-# A namespace's owner: everything in it, and reading its audit log.
 _OWN = _DEVELOP | {
     Action.KEY_MANAGE,
     Action.MEMBER_MANAGE,
     Action.NAMESPACE_MANAGE,
     Action.AUDIT_READ,
 }
-_ADMIN = frozenset(Action)
+# What reaches past one namespace: only the platform admin.
+PLATFORM_ACTIONS = frozenset(
+    {
+        Action.NAMESPACE_CREATE,
+        Action.QUOTA_SET,
+        Action.USER_MANAGE,
+        Action.ENVIRONMENT_MANAGE,
+        Action.MONITOR_READ,
+    }
+)
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.ADMIN: _ADMIN,
+    Role.ADMIN: frozenset(Action),
     Role.OWNER: _OWN,
     Role.DEVELOPER: _DEVELOP,
     Role.INVOKER: _INVOKE,
+    Role.VIEWER: _VIEW,
 }

@@ -228,6 +228,15 @@ class QuotaExceeded(SandlotError):
         self.retry_after_s = retry_after_s
 
 
+class MemberAlreadyExists(Conflict):
+    """The person is already a member of the namespace: change their role instead."""
+
+
+class DefaultNamespaceProtected(Conflict):
+    """The `default` namespace holds the bootstrap admin key and receives offline recovery
+    keys: deleting it would lock the platform admin out."""
+
+
 class FunctionFailure(SandlotError):
     """The function, not the platform, failed. Subclasses name how."""
 

@@ -11,21 +11,56 @@ from sandlot.domain.states import InvocationState, VersionState
 
 
 class Role(StrEnum):
+    """What a caller may do in a namespace (`domain.actions.ROLE_ACTIONS`). `admin` is a key
+    role only: it means the platform admin (the bootstrap key is one); people become platform
+    admins through `users.platform_admin`. Members hold one of the other four."""
+
     ADMIN = "admin"
     OWNER = "owner"
     DEVELOPER = "developer"
     INVOKER = "invoker"
+    VIEWER = "viewer"
+
+    @property
+    def rank(self) -> int:
+        """Higher may do more; each role may do all that those below it may."""
+        return _RANK[self]
+
+    def covers(self, other: Role) -> bool:
+        """Whether someone with this role may grant `other` (never above their own)."""
+        return self.rank >= other.rank
 
 
-# What each role may do. Admins manage keys; developers deploy; invokers only invoke and read.
-ROLE_CAN_DEPLOY = frozenset({Role.ADMIN, Role.DEVELOPER})
-ROLE_CAN_MANAGE_KEYS = frozenset({Role.ADMIN})
+_RANK = {
+    Role.VIEWER: 0,
+    Role.INVOKER: 1,
+    Role.DEVELOPER: 2,
+    Role.OWNER: 3,
+    Role.ADMIN: 4,
+}
+
+# The roles a person can hold in a namespace.
+MEMBER_ROLES = (Role.OWNER, Role.DEVELOPER, Role.INVOKER, Role.VIEWER)
 
 
 @dataclass(frozen=True)
 class Namespace:
     id: str
     name: str
+    created_at: datetime
+    display_name: str | None = None
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person's role in one namespace."""
+
+    namespace_id: str
+    user_id: str
+    login: str
+    display_name: str
+    role: Role
     created_at: datetime
 
 
@@ -38,6 +73,13 @@ class ApiKey:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None = None
+    # Who made it: the person's id and login; None for the bootstrap and offline keys.
+    user_id: str | None = None
+    created_by: str | None = None
+    # None: every function of the namespace.
+    functions: tuple[str, ...] | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True)

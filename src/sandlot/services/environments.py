@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sandlot.domain.models import ROLE_CAN_MANAGE_KEYS, Principal
+from sandlot.domain.actions import Action
+from sandlot.domain.models import Principal
 from sandlot.envs import Environment
 from sandlot.services import audit
-from sandlot.services.auth import require_role
+from sandlot.services.authz import authorize
 from sandlot.services.builds import Builder
 from sandlot.storage.functions import VersionRepo
 
@@ -16,7 +17,7 @@ async def list_environments(
     *, session: AsyncSession, principal: Principal, builder: Builder
 ) -> tuple[list[Environment], set[str]]:
     """Every environment on this machine and the keys some live version uses."""
-    require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage environments")
+    authorize(principal, Action.ENVIRONMENT_MANAGE)
     in_use = await VersionRepo(session).env_keys_in_use()
     return await builder.store.list_environments(), in_use
 
@@ -32,7 +33,7 @@ async def prune(
 
     Removing is on disk, not in the transaction: the audit event says what went, and the
     caller commits it right after."""
-    require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage environments")
+    authorize(principal, Action.ENVIRONMENT_MANAGE)
     removed = await builder.collect_garbage(grace_s)
     await audit.record(
         session,

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sandlot.domain.errors import InvalidInput
+from sandlot.domain.actions import Action
+from sandlot.domain.errors import InvalidInput, PermissionDenied
 from sandlot.domain.limits import (
     DEFAULT_HANDLER,
     MEMORY_MB_DEFAULT,
@@ -24,12 +25,12 @@ from sandlot.domain.limits import (
     check_timeout_s,
     split_handler,
 )
-from sandlot.domain.models import ROLE_CAN_DEPLOY, Function, Principal, Version, VersionConfig
+from sandlot.domain.models import Function, Principal, Version, VersionConfig
 from sandlot.domain.quotas import QuotaLimits
 from sandlot.domain.states import VersionState
 from sandlot.envs import check_python_version
 from sandlot.services import archives, audit, quotas
-from sandlot.services.auth import require_role
+from sandlot.services.authz import authorize, authorize_function, in_scope
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
@@ -143,8 +144,13 @@ async def create_function(
 ) -> Deployed:
     """`python_version` is the Python that functions run on here (`Builder.python_version`);
     `quota_defaults` the server's quota limits where the namespace has none of its own."""
-    require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
+    authorize(principal, Action.FUNCTION_WRITE)
     check_function_name(name)
+    if not in_scope(principal, name):
+        raise PermissionDenied(
+            f"this key is limited to the functions {sorted(principal.functions or ())}",
+            function=name,
+        )
     config = changes.apply(DEFAULT_CONFIG)
     archive = await _checked(code, config, code_store)
     namespace_id = principal.namespace_id
@@ -177,7 +183,7 @@ async def update_function(
 ) -> Deployed:
     """A new version from new code, or from the newest version's code (ready or not) when
     `code` is None, with `changes` over the newest version's configuration."""
-    require_role(principal, ROLE_CAN_DEPLOY, "deploy functions")
+    authorize_function(principal, Action.FUNCTION_WRITE, name)
     functions = FunctionRepo(session)
     function = await functions.get(principal.namespace_id, name)
     base = await _newest_version(session, function)
@@ -276,6 +282,7 @@ async def _new_version(
 
 
 async def get_function(*, session: AsyncSession, principal: Principal, name: str) -> Function:
+    authorize_function(principal, Action.FUNCTION_READ, name)
     return await FunctionRepo(session).get(principal.namespace_id, name)
 
 
@@ -286,7 +293,10 @@ async def latest_version(session: AsyncSession, function: Function) -> Version |
 
 
 async def list_functions(*, session: AsyncSession, principal: Principal) -> list[Function]:
-    return await FunctionRepo(session).in_namespace(principal.namespace_id)
+    """The namespace's functions; for a key limited to some, only those."""
+    authorize(principal, Action.FUNCTION_READ)
+    functions = await FunctionRepo(session).in_namespace(principal.namespace_id)
+    return [function for function in functions if in_scope(principal, function.name)]
 
 
 async def delete_function(
@@ -294,7 +304,7 @@ async def delete_function(
 ) -> None:
     """Mark the function deleted and stop its instances. The caller invalidates caches
     after committing, so no request can re-cache the old state in between."""
-    require_role(principal, ROLE_CAN_DEPLOY, "delete functions")
+    authorize_function(principal, Action.FUNCTION_WRITE, name)
     function = await FunctionRepo(session).mark_deleted(principal.namespace_id, name)
     await audit.record(
         session,
@@ -308,6 +318,7 @@ async def delete_function(
 
 
 async def list_versions(*, session: AsyncSession, principal: Principal, name: str) -> list[Version]:
+    authorize_function(principal, Action.FUNCTION_READ, name)
     function = await FunctionRepo(session).get(principal.namespace_id, name)
     return await VersionRepo(session).of_function(function)
 
@@ -315,6 +326,7 @@ async def list_versions(*, session: AsyncSession, principal: Principal, name: st
 async def get_version(
     *, session: AsyncSession, principal: Principal, name: str, number: int
 ) -> Version:
+    authorize_function(principal, Action.FUNCTION_READ, name)
     function = await FunctionRepo(session).get(principal.namespace_id, name)
     return await VersionRepo(session).get(function, number)
 
@@ -334,6 +346,7 @@ class BuildLogView:
 async def build_log(
     *, session: AsyncSession, principal: Principal, name: str, number: int
 ) -> BuildLogView:
+    authorize_function(principal, Action.FUNCTION_READ, name)
     function = await FunctionRepo(session).get(principal.namespace_id, name)
     versions = VersionRepo(session)
     version = await versions.get(function, number)

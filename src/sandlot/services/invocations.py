@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sandlot.domain.actions import Action
 from sandlot.domain.errors import (
     EventTooLarge,
     InsufficientStorage,
     InvalidEvent,
     InvalidInput,
+    InvocationNotFound,
     QuotaExceeded,
     SandlotError,
 )
@@ -21,6 +23,7 @@ from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.json_values import json_problem
 from sandlot.domain.models import Invocation, InvocationPage, InvocationStart, Principal
 from sandlot.domain.states import InvocationState
+from sandlot.services.authz import authorize, authorize_function, in_scope
 from sandlot.services.catalog import Catalog
 from sandlot.services.metrics import Metrics
 from sandlot.services.recorder import InvocationRecorder, Record, ended_record
@@ -79,6 +82,7 @@ async def invoke(
 ) -> InvokeResult:
     """Run one call. It is journaled before it runs and again before this returns, so that
     an answered call (and one in flight) survives a crash of the server."""
+    authorize_function(principal, Action.FUNCTION_INVOKE, name)
     event = check_event(body, invoker.max_event_bytes)
     spec = await invoker.catalog.resolve(principal, name, version)
     start = InvocationStart(
@@ -179,6 +183,9 @@ async def list_invocations(
     function that had it. `function_id` names one function exactly."""
     if cursor is not None and after is not None:
         raise InvalidInput("give either 'cursor' (newest first) or 'after' (oldest first)")
+    authorize(principal, Action.FUNCTION_READ)
+    if function is not None and not in_scope(principal, function):
+        return InvocationPage(items=[], next_cursor=None)
     await _flush(recorder)
     name_filter = function
     if function is not None and function_id is None and not include_deleted:
@@ -194,20 +201,35 @@ async def list_invocations(
         cursor=cursor,
         function_id=function_id,
         after=after,
+        function_names=principal.functions,
     )
 
 
 async def get_invocation(
     *, session: AsyncSession, recorder: InvocationRecorder, principal: Principal, invocation_id: str
 ) -> Invocation:
+    authorize(principal, Action.FUNCTION_READ)
     await _flush(recorder)
-    return await InvocationRepo(session).get(principal.namespace_id, invocation_id)
+    invocation = await InvocationRepo(session).get(principal.namespace_id, invocation_id)
+    _check_invocation_scope(principal, invocation)
+    return invocation
+
+
+def _check_invocation_scope(principal: Principal, invocation: Invocation) -> None:
+    """A call of a function outside a limited key's scope is not found, like another
+    namespace's."""
+    if not in_scope(principal, invocation.function_name):
+        raise InvocationNotFound(
+            f"no invocation with id {invocation.id!r}", invocation_id=invocation.id
+        )
 
 
 async def get_logs(
     *, session: AsyncSession, recorder: InvocationRecorder, principal: Principal, invocation_id: str
 ) -> str:
-    await _flush(recorder)
+    await get_invocation(
+        session=session, recorder=recorder, principal=principal, invocation_id=invocation_id
+    )
     return await InvocationRepo(session).logs(principal.namespace_id, invocation_id)
 
 

@@ -1,18 +1,16 @@
 """Who may read /metrics and the detailed /readyz: they show host paths, the cgroup layout and
 what runs, so not anonymous callers. An operator opens them to a scraper by address
-(`monitor_allow`: addresses or CIDR networks) or by a bearer token (`monitor_token`); an admin
-API key may always. `/healthz` and the bare ready / not-ready answer stay open to all."""
+(`monitor_allow`: addresses or CIDR networks) or by a bearer token (`monitor_token`); the platform
+admin may always. `/healthz` and the bare ready / not-ready answer stay open to all."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 
-from sandlot.domain.models import Role
-from sandlot.services.auth import require_role
+from sandlot.domain.actions import Action
 from sandlot.services.authenticator import Authenticator
-
-ROLE_CAN_MONITOR = frozenset({Role.ADMIN})
+from sandlot.services.authz import authorize
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -31,7 +29,7 @@ class MonitorAccess:
         if self._address_allowed(client) or self._token_matches(authorization):
             return
         principal = await self._authenticator.authenticate(authorization, client)
-        require_role(principal, ROLE_CAN_MONITOR, "read monitoring data")
+        authorize(principal, Action.MONITOR_READ)
 
     async def shows_details(self, authorization: str | None, client: str | None) -> bool:
         """Whether /readyz answers in full: for callers that may monitor. Anonymous callers

@@ -23,8 +23,8 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
-from sandlot.domain.errors import NamespaceNotFound, QuotaExceeded
-from sandlot.domain.models import Function, Namespace, Principal, Role, VersionConfig
+from sandlot.domain.errors import QuotaExceeded
+from sandlot.domain.models import Function, Namespace, Principal, VersionConfig
 from sandlot.domain.quotas import (
     QuotaLimits,
     QuotaName,
@@ -36,14 +36,10 @@ from sandlot.domain.quotas import (
     over_limit,
     quota_exceeded,
 )
-from sandlot.services import audit
+from sandlot.services import audit, namespaces
 from sandlot.services.authz import authorize
-from sandlot.storage.keys import NamespaceRepo
 from sandlot.storage.quotas import QuotaRepo
 from sandlot.worker.interface import NamespaceLimits, Pool
-
-# Longer or with a NUL, no namespace can be named so (and PostgreSQL refuses a NUL).
-_NAME_MAX = 63
 
 
 async def limits_of(session: AsyncSession, namespace_id: str, defaults: QuotaLimits) -> QuotaLimits:
@@ -125,22 +121,10 @@ async def check_version(
 # Reading and setting.
 
 
-def _is_platform_admin(principal: Principal) -> bool:
-    # The `admin` key role is the platform admin's (the bootstrap key is one).
-    return principal.platform_admin or principal.role is Role.ADMIN
-
-
 async def _visible_namespace(session: AsyncSession, principal: Principal, name: str) -> Namespace:
     """The namespace named so, if this caller may see it; another namespace is a 404, the
     same answer as one that does not exist."""
-    missing = NamespaceNotFound(f"no namespace named {name!r}", namespace=name)
-    if not name or len(name) > _NAME_MAX or "\0" in name:
-        raise missing
-    if not _is_platform_admin(principal) and name != principal.namespace:
-        raise missing
-    namespace = await NamespaceRepo(session).get_by_name(name)
-    if namespace is None:
-        raise missing
+    namespace, _ = await namespaces.reach(session, principal, name, manage=False)
     return namespace
 
 
@@ -197,8 +181,9 @@ async def set_quota(
     """Set some of a namespace's limits (None: back to the default); the platform admin's
     only. The caller commits, then invalidates the namespace's cached specs so that calls
     see the new limits at once."""
-    authorize(principal, Action.QUOTA_SET)
+    # Found first: another namespace is a 404 to anyone who can't see it, as everywhere.
     namespace = await _visible_namespace(session, principal, name)
+    authorize(principal, Action.QUOTA_SET)
     for quota, value in changes.items():
         if value is not None:
             check_quota_value(quota, value)

@@ -62,6 +62,16 @@ def can_match(text: str) -> bool:
     return "\0" not in text
 
 
+def storable(text: str) -> bool:
+    """Whether both databases can hold (and so look up) `text`: no NUL, and valid UTF-8 (a lone
+    surrogate, which a URL's escapes can carry, is neither)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return can_match(text)
+
+
 def make_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         _prepare_sqlite_file(url)

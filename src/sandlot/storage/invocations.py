@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, select
@@ -169,8 +169,10 @@ class InvocationRepo:
         cursor: str | None,
         function_id: str | None = None,
         after: str | None = None,
+        function_names: Collection[str] | None = None,
     ) -> InvocationPage:
-        """Newest first, older than `cursor`; or with `after`, oldest first, newer than it."""
+        """Newest first, older than `cursor`; or with `after`, oldest first, newer than it.
+        `function_names`, when given, keeps only calls of those functions (a limited key's)."""
         if function_id is not None and not can_match(function_id):
             return InvocationPage(items=[], next_cursor=None)
         query = select(InvocationRow).where(InvocationRow.namespace_id == namespace_id)
@@ -178,6 +180,8 @@ class InvocationRepo:
             query = query.where(InvocationRow.function_name == function_name)
         if function_id is not None:
             query = query.where(InvocationRow.function_id == function_id)
+        if function_names is not None:
+            query = query.where(InvocationRow.function_name.in_(sorted(function_names)))
         if state is not None:
             query = query.where(InvocationRow.state == state.value)
         if after is not None:

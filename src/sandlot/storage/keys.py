@@ -1,4 +1,5 @@
-"""Namespaces and API keys."""
+"""API keys. (`NamespaceRepo` lives in `storage.namespaces`; it is named here too for the
+modules that always found it here.)"""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from sandlot.domain.errors import ApiKeyNotFound, LastAdminKey
-from sandlot.domain.models import ApiKey, Namespace, Principal, Role
+from sandlot.domain.models import ApiKey, Principal, Role
 from sandlot.storage.db import can_match
-from sandlot.storage.tables import ApiKeyRow, NamespaceRow
+from sandlot.storage.namespaces import NamespaceRepo
+from sandlot.storage.tables import ApiKeyRow, NamespaceRow, UserRow
+
+__all__ = ["ApiKeyRepo", "NamespaceRepo"]
+
+# Each key with its creator's login (None for keys no person made).
+_WITH_CREATOR = select(ApiKeyRow, UserRow.login).outerjoin(UserRow, UserRow.id == ApiKeyRow.user_id)
 
 
-def _namespace(row: NamespaceRow) -> Namespace:
-    return Namespace(id=row.id, name=row.name, created_at=row.created_at)
-
-
-def _key(row: ApiKeyRow) -> ApiKey:
+def _key(row: ApiKeyRow, creator: str | None = None) -> ApiKey:
     return ApiKey(
         id=row.id,
         namespace_id=row.namespace_id,
@@ -28,27 +31,12 @@ def _key(row: ApiKeyRow) -> ApiKey:
         prefix=row.prefix,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        user_id=row.user_id,
+        created_by=creator,
+        functions=tuple(row.functions) if row.functions is not None else None,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
     )
-
-
-class NamespaceRepo:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get_by_name(self, name: str) -> Namespace | None:
-        row = await self.session.scalar(select(NamespaceRow).where(NamespaceRow.name == name))
-        return _namespace(row) if row else None
-
-    async def get(self, namespace_id: str) -> Namespace:
-        row = await self.session.get(NamespaceRow, namespace_id)
-        assert row is not None, f"namespace {namespace_id} is missing"
-        return _namespace(row)
-
-    async def create(self, name: str) -> Namespace:
-        row = NamespaceRow(id=str(uuid.uuid4()), name=name, created_at=datetime.now(UTC))
-        self.session.add(row)
-        await self.session.flush()
-        return _namespace(row)
 
 
 class ApiKeyRepo:
@@ -56,7 +44,16 @@ class ApiKeyRepo:
         self.session = session
 
     async def create(
-        self, *, namespace_id: str, name: str, role: Role, prefix: str, key_hash: str
+        self,
+        *,
+        namespace_id: str,
+        name: str,
+        role: Role,
+        prefix: str,
+        key_hash: str,
+        user_id: str | None = None,
+        functions: tuple[str, ...] | None = None,
+        expires_at: datetime | None = None,
     ) -> ApiKey:
         row = ApiKeyRow(
             id=str(uuid.uuid4()),
@@ -66,32 +63,95 @@ class ApiKeyRepo:
             prefix=prefix,
             key_hash=key_hash,
             created_at=datetime.now(UTC),
+            user_id=user_id,
+            functions=list(functions) if functions is not None else None,
+            expires_at=expires_at,
         )
         self.session.add(row)
         await self.session.flush()
-        return _key(row)
+        return await self.get(namespace_id, row.id)
+
+    async def get(self, namespace_id: str, key_id: str) -> ApiKey:
+        found = (
+            can_match(key_id)
+            and (
+                await self.session.execute(
+                    _WITH_CREATOR.where(
+                        ApiKeyRow.id == key_id, ApiKeyRow.namespace_id == namespace_id
+                    )
+                )
+            ).first()
+        )
+        if not found:
+            raise ApiKeyNotFound(f"no API key with id {key_id!r}", key_id=key_id)
+        row, creator = found
+        return _key(row, creator)
+
+    async def expiry_of(self, key_id: str) -> datetime | None:
+        """When a key expires; None if it never does, or no key has this id."""
+        if not can_match(key_id):
+            return None
+        found: datetime | None = await self.session.scalar(
+            select(ApiKeyRow.expires_at).where(ApiKeyRow.id == key_id)
+        )
+        return found
 
     async def principal_for_hash(self, key_hash: str) -> Principal | None:
         query = (
-            select(ApiKeyRow, NamespaceRow.name)
+            select(ApiKeyRow, NamespaceRow.name, UserRow.login)
             .join(NamespaceRow, NamespaceRow.id == ApiKeyRow.namespace_id)
+            .outerjoin(UserRow, UserRow.id == ApiKeyRow.user_id)
             .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
         )
         found = (await self.session.execute(query)).first()
         if found is None:
             return None
-        row, namespace = found
+        row, namespace, login = found
+        role = Role(row.role)
         return Principal(
-            key_id=row.id, namespace_id=row.namespace_id, namespace=namespace, role=Role(row.role)
+            key_id=row.id,
+            namespace_id=row.namespace_id,
+            namespace=namespace,
+            role=role,
+            user_id=row.user_id,
+            login=login,
+            # The admin key role means the platform admin; a person's key never more than it says.
+            platform_admin=role is Role.ADMIN,
+            functions=frozenset(row.functions) if row.functions is not None else None,
         )
 
     async def in_namespace(self, namespace_id: str) -> list[ApiKey]:
-        rows = await self.session.scalars(
-            select(ApiKeyRow)
-            .where(ApiKeyRow.namespace_id == namespace_id)
-            .order_by(ApiKeyRow.created_at)
+        return await self._listed(ApiKeyRow.namespace_id == namespace_id)
+
+    async def own(self, namespace_id: str, *, user_id: str | None, key_id: str) -> list[ApiKey]:
+        """A caller's own keys in a namespace: a person's every key, a key only itself."""
+        mine = ApiKeyRow.user_id == user_id if user_id is not None else ApiKeyRow.id == key_id
+        return await self._listed(and_(ApiKeyRow.namespace_id == namespace_id, mine))
+
+    async def _listed(self, where: ColumnElement[bool]) -> list[ApiKey]:
+        query = _WITH_CREATOR.where(where).order_by(ApiKeyRow.created_at)
+        return [_key(row, creator) for row, creator in await self.session.execute(query)]
+
+    async def revoke_for_member(
+        self, namespace_id: str, user_id: str, *, keep: frozenset[Role]
+    ) -> list[str]:
+        """Revoke a person's active keys in a namespace whose role is not in `keep`; their
+        ids. For a member who left or was demoted: their keys must not outlast their role."""
+        mine = and_(
+            ApiKeyRow.namespace_id == namespace_id,
+            ApiKeyRow.user_id == user_id,
+            ApiKeyRow.revoked_at.is_(None),
+            ApiKeyRow.role.not_in(sorted(role.value for role in keep)),
         )
-        return [_key(row) for row in rows]
+        ids = list(await self.session.scalars(select(ApiKeyRow.id).where(mine)))
+        if ids:
+            await self.session.execute(
+                update(ApiKeyRow)
+                .where(ApiKeyRow.id.in_(ids))
+                .values(revoked_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+        return ids
 
     async def count(self) -> int:
         return len((await self.session.scalars(select(ApiKeyRow.id))).all())
@@ -110,7 +170,7 @@ class ApiKeyRepo:
         if not row:
             raise ApiKeyNotFound(f"no API key with id {key_id!r}", key_id=key_id)
         if row.revoked_at is not None:
-            return _key(row)
+            return await self.get(namespace_id, key_id)
         if row.role == Role.ADMIN.value:
             await self.session.execute(
                 select(ApiKeyRow.id).where(_active_admin(ApiKeyRow, namespace_id)).with_for_update()
@@ -134,7 +194,7 @@ class ApiKeyRepo:
                 "another admin key before revoking it",
                 key_id=key_id,
             )
-        return _key(row)
+        return await self.get(namespace_id, key_id)
 
 
 def _active_admin(table: type[ApiKeyRow], namespace_id: str) -> ColumnElement[bool]:

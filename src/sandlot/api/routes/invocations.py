@@ -21,7 +21,12 @@ router = APIRouter(tags=["invocations"])
 _FAILURES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "InvalidEvent: the body is not JSON"},
     401: {"model": ErrorOut, "description": "Missing or wrong API key"},
-    404: {"model": ErrorOut, "description": "FunctionNotFound or VersionNotFound"},
+    403: {"model": ErrorOut, "description": "PermissionDenied: the caller's role may not invoke"},
+    404: {
+        "model": ErrorOut,
+        "description": "FunctionNotFound (also another namespace's, or one outside a limited "
+        "key's functions) or VersionNotFound",
+    },
     409: {
         "model": ErrorOut,
         "description": "VersionNotReady: the version is still building or failed",

@@ -1,4 +1,4 @@
-"""API keys of the caller's namespace (admins only)."""
+"""API keys of the caller's namespace."""
 
 from __future__ import annotations
 
@@ -8,42 +8,66 @@ from fastapi import APIRouter, Response
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.schemas import ErrorOut, KeyCreate, KeyCreated, KeyList, KeyOut
-from sandlot.domain.models import ROLE_CAN_MANAGE_KEYS
 from sandlot.services import auth
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 422)
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "InvalidRole, a bad function name or expiry",
+        401: "Missing or wrong credentials",
+        403: "RoleTooHigh (above your own role), or the caller may not manage keys",
+        404: "ApiKeyNotFound",
+        422: "The request does not match the schema",
+    }.items()
 }
 # LastAdminKey: the namespace's last active admin key is never revoked.
 REVOKE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 409: {"model": ErrorOut}}
 
 
-@router.post("", status_code=201, response_model=KeyCreated, responses=ERRORS, summary="New key")
+@router.post(
+    "",
+    status_code=201,
+    response_model=KeyCreated,
+    responses=ERRORS,
+    summary="New key in your namespace, with a role no higher than yours",
+)
 async def create_key(
     body: KeyCreate, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> KeyCreated:
-    auth.require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage API keys")
-    created, secret = await auth.create_key(
-        session=session, principal=principal, name=body.name, role=body.role.value
+    request = auth.KeyRequest(
+        name=body.name,
+        role=body.role,
+        functions=body.functions,
+        expires_at=body.expires_at,
+        expires_in_days=body.expires_in_days,
     )
+    created, secret = await auth.create_key(session=session, principal=principal, request=request)
     await session.commit()
     runtime.authenticator.key_created(secret)
     return KeyCreated(**KeyOut.of(created).model_dump(), key=secret)
 
 
-@router.get("", response_model=KeyList, responses=ERRORS, summary="List keys (never secrets)")
+@router.get(
+    "",
+    response_model=KeyList,
+    responses=ERRORS,
+    summary="List keys (never secrets): owners see the namespace's, others their own",
+)
 async def list_keys(session: SessionDep, principal: PrincipalDep) -> KeyList:
-    auth.require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage API keys")
     keys = await auth.list_keys(session=session, principal=principal)
     return KeyList(items=[KeyOut.of(key) for key in keys])
 
 
-@router.delete("/{key_id}", status_code=204, responses=REVOKE_ERRORS, summary="Revoke a key")
+@router.delete(
+    "/{key_id}",
+    status_code=204,
+    responses=REVOKE_ERRORS,
+    summary="Revoke a key: your own, or (owners) any of the namespace's",
+)
 async def revoke_key(
     key_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> Response:
-    auth.require_role(principal, ROLE_CAN_MANAGE_KEYS, "manage API keys")
     await auth.revoke_key(session=session, principal=principal, key_id=key_id, cache=runtime.keys)
     await session.commit()
     runtime.keys.clear()

@@ -1,0 +1,326 @@
+"""Every role against every route, on a real server (SQLite and PostgreSQL).
+
+The routes come from the running server's OpenAPI document; each must have a row in `ROUTES`,
+so a route added without saying who may call it fails here. Each row says what the route needs
+(the lowest role that may call it) and what it names (a function, an invocation, a key, a
+namespace), which decides what the callers that must not see it get: a key limited to another
+function, and a member of another namespace, get the 404 of something that does not exist.
+
+Every principal gets resources of its own (its function, its invocation, a key and a member
+to act on), so that one caller's allowed delete never turns another's request into a 404.
+People and their keys are written to the server's database directly, until the identity
+part's routes make them.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sandlot.domain.models import Role
+from sandlot.storage.db import make_engine, make_sessionmaker
+from tests.api.tenancy import Auth, add_membership, add_user, bearer, key_in
+from tests.conftest import ADMIN_KEY, HELLO, LiveServer, start_server, stop_server, zip_bytes
+
+# What a route needs: anyone at all, or at least this role.
+PUBLIC = "public"
+READ, INVOKE, WRITE, OWN, ADMIN = "viewer", "invoker", "developer", "owner", "admin"
+# What a route names, and the 404 that callers who must not see it get.
+FUNCTION, NEW_FUNCTION, INVOCATION, KEY, NAMESPACE = (
+    "function",
+    "new-function",
+    "invocation",
+    "key",
+    "namespace",
+)
+HIDDEN = {
+    FUNCTION: "FunctionNotFound",
+    INVOCATION: "InvocationNotFound",
+    KEY: "ApiKeyNotFound",
+    NAMESPACE: "NamespaceNotFound",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    needs: str
+    names: str | None = None
+    # Anonymous callers get the public answer; credentials are checked when given (/readyz).
+    anonymous_ok: bool = False
+
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): Rule(PUBLIC),
+    ("GET", "/readyz"): Rule(ADMIN, anonymous_ok=True),
+    ("GET", "/metrics"): Rule(ADMIN),
+    ("GET", "/api/v1/functions"): Rule(READ),
+    ("POST", "/api/v1/functions"): Rule(WRITE, NEW_FUNCTION),
+    ("PUT", "/api/v1/functions/{name}"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}"): Rule(READ, FUNCTION),
+    ("DELETE", "/api/v1/functions/{name}"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/versions"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/versions/{number}"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/versions/{number}/code"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/versions/{number}/build-log"): Rule(READ, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/invoke"): Rule(INVOKE, FUNCTION),
+    ("GET", "/api/v1/invocations"): Rule(READ),
+    ("GET", "/api/v1/invocations/{invocation_id}"): Rule(READ, INVOCATION),
+    ("GET", "/api/v1/invocations/{invocation_id}/logs"): Rule(READ, INVOCATION),
+    # Anyone lists their own keys and makes keys for themselves (a person's keys, here).
+    ("GET", "/api/v1/keys"): Rule(READ),
+    ("POST", "/api/v1/keys"): Rule(READ),
+    # The victim is someone else's key: that needs an owner (one's own needs nothing).
+    ("DELETE", "/api/v1/keys/{key_id}"): Rule(OWN, KEY),
+    ("GET", "/api/v1/environments"): Rule(ADMIN),
+    ("POST", "/api/v1/environments/prune"): Rule(ADMIN),
+    ("POST", "/api/v1/namespaces"): Rule(ADMIN),
+    ("GET", "/api/v1/namespaces"): Rule(READ),
+    ("GET", "/api/v1/namespaces/{namespace}"): Rule(READ, NAMESPACE),
+    ("PATCH", "/api/v1/namespaces/{namespace}"): Rule(OWN, NAMESPACE),
+    # `default`, which nobody may delete: the allowed get DefaultNamespaceProtected (409).
+    ("DELETE", "/api/v1/namespaces/{namespace}"): Rule(OWN, NAMESPACE),
+    ("GET", "/api/v1/namespaces/{namespace}/members"): Rule(OWN, NAMESPACE),
+    ("POST", "/api/v1/namespaces/{namespace}/members"): Rule(OWN, NAMESPACE),
+    ("PATCH", "/api/v1/namespaces/{namespace}/members/{login}"): Rule(OWN, NAMESPACE),
+    ("DELETE", "/api/v1/namespaces/{namespace}/members/{login}"): Rule(OWN, NAMESPACE),
+    ("GET", "/api/v1/quota"): Rule(READ),
+    ("GET", "/api/v1/namespaces/{namespace}/quota"): Rule(READ, NAMESPACE),
+    ("PUT", "/api/v1/namespaces/{namespace}/quota"): Rule(ADMIN, NAMESPACE),
+    # Owners read their namespace's audit log (an outsider, its own namespace's).
+    ("GET", "/api/v1/audit"): Rule(OWN),
+}
+
+RANK = {READ: 0, INVOKE: 1, WRITE: 2, OWN: 3, ADMIN: 4}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """One kind of caller: its role, and whether it sees the `default` namespace's things."""
+
+    label: str
+    role: str | None  # None: no credentials
+    limited: bool = False  # a key limited to a function other than the one a path names
+    outsider: bool = False  # a member of another namespace
+
+
+CALLERS = [
+    Caller("platform-admin", ADMIN),
+    Caller("owner", OWN),
+    Caller("developer", WRITE),
+    Caller("invoker", INVOKE),
+    Caller("viewer", READ),
+    Caller("limited", WRITE, limited=True),
+    Caller("outsider", OWN, outsider=True),
+    Caller("anonymous", None),
+]
+
+ALLOWED, DENIED, UNAUTHENTICATED = "allowed", "denied", "unauthenticated"
+
+
+def expected(rule: Rule, caller: Caller) -> tuple[str, str | None]:
+    """(outcome, error name) for this caller on a route with this rule."""
+    if rule.needs == PUBLIC:
+        return ALLOWED, None
+    if caller.role is None:
+        return (ALLOWED, None) if rule.anonymous_ok else (UNAUTHENTICATED, "Unauthenticated")
+    if caller.outsider and rule.names in HIDDEN:
+        return DENIED, HIDDEN[rule.names]
+    if caller.limited and rule.names in (FUNCTION, INVOCATION):
+        return DENIED, HIDDEN[rule.names]
+    if caller.limited and rule.names == NEW_FUNCTION:
+        return DENIED, "PermissionDenied"
+    if RANK[caller.role] < RANK[rule.needs]:
+        return DENIED, "PermissionDenied"
+    return ALLOWED, None
+
+
+@dataclass
+class World:
+    """Per caller: its credentials and the things its requests name."""
+
+    auth: dict[str, Auth]
+    invocation: dict[str, str]
+    victim_key: dict[str, str]
+
+
+@dataclass
+class Server:
+    """A running server, a client of it with the admin key, and its database's sessions."""
+
+    live: LiveServer
+    client: httpx.AsyncClient
+    sessions: async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    server = start_server(tmp_path / "data", {"SANDLOT_DATABASE_URL": database_url})
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+async def server(live: LiveServer, database_url: str) -> AsyncIterator[Server]:
+    engine = make_engine(database_url)
+    try:
+        async with httpx.AsyncClient(
+            base_url=live.url, headers=bearer(ADMIN_KEY), timeout=60
+        ) as client:
+            yield Server(live=live, client=client, sessions=make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _deploy(server: Server, name: str) -> str:
+    """Deploy HELLO as `name`, call it once; the call's invocation id."""
+    code = {"code": ("code.zip", zip_bytes(HELLO), "application/zip")}
+    deployed = await server.client.post("/api/v1/functions", data={"name": name}, files=code)
+    assert deployed.status_code == 201 and deployed.json()["config"]["state"] == "ready"
+    called = await server.client.post(f"/api/v1/functions/{name}/invoke")
+    assert called.status_code == 200, called.text
+    return called.headers["X-Sandlot-Invocation-Id"]
+
+
+async def _world(server: Server) -> World:
+    db = server.sessions
+    auth: dict[str, Auth] = {}
+    invocation: dict[str, str] = {}
+    victim_key: dict[str, str] = {}
+    for caller in CALLERS:
+        label = caller.label
+        invocation[label] = await _deploy(server, f"fn-{label}")
+        victim_key[label], _ = await key_in(db, "default", Role.VIEWER, name=f"victim {label}")
+        member = await add_user(db, f"member-{label}")
+        await add_membership(db, "default", member, Role.DEVELOPER)
+        await add_user(db, f"newbie-{label}")
+        if caller.role is None:
+            auth[label] = {}
+        elif caller.role == ADMIN:
+            auth[label] = bearer(ADMIN_KEY)
+        else:
+            person = await add_user(db, f"person-{label}")
+            namespace = "rival" if caller.outsider else "default"
+            role = Role(caller.role)
+            scope = ("solo",) if caller.limited else None
+            _, auth[label] = await key_in(db, namespace, role, user_id=person, functions=scope)
+            await add_membership(db, namespace, person, role)
+    return World(auth=auth, invocation=invocation, victim_key=victim_key)
+
+
+def _request(method: str, template: str, world: World, label: str) -> dict[str, Any]:
+    path = (
+        template.replace("{name}", f"fn-{label}")
+        .replace("{number}", "1")
+        .replace("{invocation_id}", world.invocation[label])
+        .replace("{key_id}", world.victim_key[label])
+        .replace("{namespace}", "default")
+        .replace("{login}", f"member-{label}")
+    )
+    request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
+    body = _body(method, template, label)
+    if body is not None:
+        request["json"] = body
+    return request
+
+
+def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
+    code = base64.b64encode(zip_bytes(HELLO)).decode()
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/api/v1/functions"): {"name": f"new-{label}", "code_base64": code},
+        ("PUT", "/api/v1/functions/{name}"): {"memory_mb": 128},
+        ("POST", "/api/v1/keys"): {"name": f"made by {label}", "role": "viewer"},
+        ("POST", "/api/v1/namespaces"): {"name": f"ns-{label}"},
+        ("PATCH", "/api/v1/namespaces/{namespace}"): {"display_name": f"by {label}"},
+        ("POST", "/api/v1/namespaces/{namespace}/members"): {
+            "login": f"newbie-{label}",
+            "role": "viewer",
+        },
+        ("PATCH", "/api/v1/namespaces/{namespace}/members/{login}"): {"role": "viewer"},
+        ("PUT", "/api/v1/namespaces/{namespace}/quota"): {"env_kb": 256},
+    }
+    return bodies.get((method, template))
+
+
+def _routes(document: dict[str, Any]) -> list[tuple[str, str]]:
+    methods = ("get", "post", "put", "patch", "delete")
+    found = [
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in methods
+    ]
+    # Deletes last, so that a caller's own delete comes after its other requests.
+    return sorted(found, key=lambda route: route[0] == "DELETE")
+
+
+def _check(answer: httpx.Response, outcome: str, error: str | None) -> str | None:
+    """None if the answer is the expected one, else what is wrong."""
+    status = answer.status_code
+    name = answer.json().get("error") if _is_json(answer) else None
+    if outcome == ALLOWED:
+        if status in (401, 403, 404, 422) or status >= 500:
+            return f"expected to be allowed, got {status} {name}"
+        return None
+    want = {UNAUTHENTICATED: 401, DENIED: 404 if error and error.endswith("NotFound") else 403}
+    if (status, name) != (want[outcome], error):
+        return f"expected {want[outcome]} {error}, got {status} {name}"
+    return None
+
+
+def _is_json(answer: httpx.Response) -> bool:
+    return answer.headers.get("content-type", "").startswith("application/json") and bool(
+        answer.content
+    )
+
+
+async def test_every_route_has_a_rule(server: Server) -> None:
+    document = (await server.client.get("/openapi.json")).json()
+    routes = set(_routes(document))
+    missing = sorted(routes - set(ROUTES))
+    assert not missing, f"routes without a row in ROUTES (who may call them?): {missing}"
+    stale = sorted(set(ROUTES) - routes)
+    assert not stale, f"rows in ROUTES for routes the server does not have: {stale}"
+
+
+async def test_every_role_on_every_route(server: Server) -> None:
+    document = (await server.client.get("/openapi.json")).json()
+    world = await _world(server)
+    problems = []
+    checked = 0
+    async with httpx.AsyncClient(base_url=server.live.url, timeout=60) as bare:
+        for caller in CALLERS:
+            for method, template in _routes(document):
+                rule = ROUTES[(method, template)]
+                outcome, error = expected(rule, caller)
+                answer = await bare.request(**_request(method, template, world, caller.label))
+                problem = _check(answer, outcome, error)
+                checked += 1
+                if problem:
+                    problems.append(f"{caller.label:>14} {method} {template}: {problem}")
+    assert not problems, "\n".join(problems)
+    assert checked == len(CALLERS) * len(ROUTES)
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=lambda caller: caller.label)
+def test_the_table_means_what_it_says(caller: Caller) -> None:
+    """A few fixed points, so a wrong `expected` cannot pass the big test by agreeing with a
+    wrong server."""
+    invoke = ROUTES[("POST", "/api/v1/functions/{name}/invoke")]
+    outcome, error = expected(invoke, caller)
+    if caller.label in ("platform-admin", "owner", "developer", "invoker"):
+        assert outcome == ALLOWED
+    elif caller.label == "viewer":
+        assert (outcome, error) == (DENIED, "PermissionDenied")
+    elif caller.label in ("limited", "outsider"):
+        assert (outcome, error) == (DENIED, "FunctionNotFound")
+    else:
+        assert (outcome, error) == (UNAUTHENTICATED, "Unauthenticated")
