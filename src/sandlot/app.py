@@ -20,7 +20,7 @@ from sandlot.api import docs, errors, openapi
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
-from sandlot.api.routes import environments, functions, health, invocations, keys
+from sandlot.api.routes import environments, functions, health, invocations, keys, secrets
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -40,6 +40,8 @@ from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
+from sandlot.services.secret_keys import load_keyring
+from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.specs import SpecDefaults
 from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, upgrade_sync
@@ -171,6 +173,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         max_concurrency=settings.default_max_concurrency,
         tmp_mb=settings.tmp_mb,
     )
+    keyring = load_keyring(settings)
     builder = Builder(
         database=database,
         code=code,
@@ -179,8 +182,11 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         pool=pool,
         defaults=defaults,
         on_ready=on_ready,
+        keyring=keyring,
     )
-    catalog = Catalog(database=database, code=code, builder=builder, defaults=defaults)
+    catalog = Catalog(
+        database=database, code=code, builder=builder, defaults=defaults, keyring=keyring
+    )
     activator = Activator(database=database, catalog=catalog, pool=pool)
     journal = Journal(settings.journal_dir, settings.journal_segment_bytes)
     recorder = InvocationRecorder(
@@ -223,6 +229,8 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
             token=settings.monitor_token, allow=settings.monitor_allow, authenticator=authenticator
         ),
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
+        keyring=keyring,
+        rotator=SecretRotator(database=database, keyring=keyring),
     )
 
 
@@ -322,7 +330,13 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     openapi.install(app)
     docs.install(app)
     app.include_router(health.router)
-    for router in (functions.router, invocations.router, keys.router, environments.router):
+    for router in (
+        functions.router,
+        invocations.router,
+        keys.router,
+        environments.router,
+        secrets.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

@@ -24,6 +24,7 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     ENVIRONMENT_MANAGE = "environment.manage"
     MONITOR_READ = "monitor.read"
+    SECRET_KEY_ROTATE = "secret.rotate-key"  # noqa: S105 (re-encrypt every namespace's secrets)
 
 
 _READ = frozenset({Action.FUNCTION_READ})

@@ -8,9 +8,11 @@ from pathlib import Path
 from sandlot.domain.errors import VersionNotReady
 from sandlot.domain.models import Function, Principal, Role, Version
 from sandlot.domain.states import VersionState
+from sandlot.services import secrets
 from sandlot.services.builds import Builder
 from sandlot.services.caches import TtlCache
 from sandlot.services.code import CodeStore
+from sandlot.services.secret_keys import Keyring
 from sandlot.services.specs import SpecDefaults, local_code, version_spec
 from sandlot.storage.db import Database
 from sandlot.storage.functions import FunctionRepo, VersionRepo
@@ -28,8 +30,10 @@ class Catalog:
         code: CodeStore,
         builder: Builder,
         defaults: SpecDefaults,
+        keyring: Keyring,
         ttl_s: float = 5.0,
     ) -> None:
+        self.keyring = keyring
         self.database = database
         self.code = code
         self.builder = builder
@@ -81,6 +85,12 @@ class Catalog:
                     error=version.error,
                 )
             code_dir = await local_code(session, self.code, version)
+            resolved = await secrets.resolve(
+                session=session,
+                keyring=self.keyring,
+                namespace_id=principal.namespace_id,
+                refs=version.config.secrets,
+            )
         site_packages = await self._environment(function, version)
         return version_spec(
             namespace=principal.namespace,
@@ -89,6 +99,7 @@ class Catalog:
             code_dir=code_dir,
             site_packages=site_packages,
             defaults=self.defaults,
+            secrets=resolved,
         )
 
     async def _environment(self, function: Function, version: Version) -> tuple[Path, ...]:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.models import Function, Version
 from sandlot.services.code import CodeStore
+from sandlot.services.secrets import ResolvedSecrets
 from sandlot.storage.functions import CodeBlobRepo
 from sandlot.worker.interface import VersionSpec
 
@@ -41,8 +42,12 @@ def version_spec(
     code_dir: Path,
     site_packages: tuple[Path, ...],
     defaults: SpecDefaults,
+    secrets: ResolvedSecrets | None = None,
 ) -> VersionSpec:
+    """`secrets` are the values of the secrets the version names, resolved just now: a spec
+    is made for each start (the cache in front of it is dropped when a secret changes)."""
     config = version.config
+    secrets = secrets or ResolvedSecrets()
     return VersionSpec(
         function_id=function.id,
         namespace=namespace,
@@ -60,4 +65,6 @@ def version_spec(
             defaults.keep_alive_s if config.keep_alive_s is None else float(config.keep_alive_s)
         ),
         tmp_mb=defaults.tmp_mb,
+        secret_env=secrets.env,
+        secret_files=secrets.files,
     )

@@ -1,0 +1,94 @@
+"""Secrets of the caller's namespace: set, list, show and delete; never read back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from sandlot.api.schemas import ErrorOut
+from sandlot.api.secret_schemas import RotationOut, SecretList, SecretOut, SecretPut
+from sandlot.services import secrets as service
+
+router = APIRouter(prefix="/secrets", tags=["secrets"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "InvalidSecretName (not an env-var name, or reserved), SecretTooLarge (over 64 KB)",
+        401: "Missing or wrong credentials",
+        403: "The caller's role may not do this",
+        404: "No such secret in the caller's namespace",
+        409: "SecretInUse: live functions name it (they are listed); or a concurrent set",
+        422: "The request does not match the schema",
+    }.items()
+}
+
+
+@router.put(
+    "/{name}",
+    response_model=SecretOut,
+    responses=ERRORS,
+    summary="Set a secret: a new version; functions that use it get it on their next start",
+    description="Warm instances, spares and zygotes of functions that name the secret are "
+    "replaced: the next call starts with the new value, without a redeploy.",
+)
+async def set_secret(
+    name: str, body: SecretPut, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> SecretOut:
+    changed = await service.set_secret(
+        session=session,
+        principal=principal,
+        keyring=runtime.keyring,
+        name=name,
+        value=body.value,
+    )
+    await session.commit()
+    await service.replace_stale(
+        stale=changed.stale,
+        catalog=runtime.catalog,
+        pool=runtime.pool,
+        activator=runtime.activator,
+    )
+    view = await service.get_secret(session=session, principal=principal, name=name)
+    return SecretOut.of(view)
+
+
+@router.get("", response_model=SecretList, responses=ERRORS, summary="List secrets (no values)")
+async def list_secrets(session: SessionDep, principal: PrincipalDep) -> SecretList:
+    views = await service.list_secrets(session=session, principal=principal)
+    return SecretList(items=[SecretOut.of(view) for view in views])
+
+
+@router.get(
+    "/{name}", response_model=SecretOut, responses=ERRORS, summary="A secret's metadata (no value)"
+)
+async def get_secret(name: str, session: SessionDep, principal: PrincipalDep) -> SecretOut:
+    return SecretOut.of(await service.get_secret(session=session, principal=principal, name=name))
+
+
+@router.delete(
+    "/{name}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Delete a secret that no live function names",
+)
+async def delete_secret(name: str, session: SessionDep, principal: PrincipalDep) -> Response:
+    await service.delete_secret(session=session, principal=principal, name=name)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/rotate-key",
+    response_model=RotationOut,
+    responses={**ERRORS, 503: {"model": ErrorOut, "description": "SecretUndecryptable"}},
+    summary="Re-encrypt every secret under a new key, while functions keep running "
+    "(platform admin)",
+    description="With the key file, the server makes the new key itself; with "
+    "SANDLOT_SECRET_KEY, set the new key there and the old one in "
+    "SANDLOT_SECRET_PREVIOUS_KEYS, restart, then call this.",
+)
+async def rotate_key(runtime: RuntimeDep, principal: PrincipalDep) -> RotationOut:
+    return RotationOut.of(await runtime.rotator.rotate(principal))
