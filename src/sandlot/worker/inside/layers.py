@@ -210,10 +210,9 @@ def apply(c: Libc | None, layers: dict[str, Any]) -> None:
         return
     private_tmp(c, layers["inner_id"], layers["tmp_mb"], layers.get("rebind") or [])
     files = layers.pop("secret_files", None)  # this child's copy of the zygote's memory
-    read_exec = layers["read_exec"]
     if files:
         secret_files(c, files)
-        read_exec = [*read_exec, SECRETS_DIR]
+    read_exec = [*layers["read_exec"], SECRETS_DIR]  # empty, unless it has file secrets
     drop_capabilities(c)
     if layers.get("landlock"):
         landlock(c, read_exec, layers["read_write"])
