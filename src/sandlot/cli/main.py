@@ -14,6 +14,7 @@ from sandlot.cli.envs import envs_app
 from sandlot.cli.functions import config, deploy, functions_app, invoke, versions
 from sandlot.cli.invocations import invocations_app, logs
 from sandlot.cli.keys import keys_app
+from sandlot.cli.secrets import secrets_app
 
 app = typer.Typer(
     name="sandlot",
@@ -73,6 +74,7 @@ app.add_typer(functions_app, name="functions")
 app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(envs_app, name="envs")
+app.add_typer(secrets_app, name="secrets")
 server_commands.register(app)
 
 

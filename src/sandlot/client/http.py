@@ -83,9 +83,13 @@ class FunctionConfig:
     # Updates only: change the newest version's environment key by key (`env` replaces it).
     env_set: Mapping[str, str] | None = None
     env_unset: tuple[str, ...] | None = None
+    # The secrets its instances get, replacing the list: {"name": ..., "as": "env"|"file"}.
+    secrets: tuple[Mapping[str, str], ...] | None = None
 
     def fields(self) -> JSON:
         given = {k: v for k, v in asdict(self).items() if v is not None}
+        if "secrets" in given:
+            given["secrets"] = [dict(item) for item in given["secrets"]]
         for key in ("env", "env_set"):
             if key in given:
                 given[key] = dict(given[key])
@@ -273,6 +277,30 @@ class SandlotClient:
     def revoke_key(self, key_id: str) -> None:
         self._request("DELETE", f"/keys/{key_id}")
 
+    # -- secrets -----------------------------------------------------------------------------
+
+    def set_secret(self, name: str, value: str) -> JSON:
+        """A new version of the secret; the answer is its metadata, never the value."""
+        body = json.dumps({"value": value}).encode()
+        path = f"/secrets/{_segment(name)}"
+        result: JSON = self._json("PUT", path, body=body, headers=_JSON_HEADERS)
+        return result
+
+    def list_secrets(self) -> list[JSON]:
+        items: list[JSON] = self._json("GET", "/secrets")["items"]
+        return items
+
+    def get_secret(self, name: str) -> JSON:
+        result: JSON = self._json("GET", f"/secrets/{_segment(name)}")
+        return result
+
+    def delete_secret(self, name: str) -> None:
+        self._request("DELETE", f"/secrets/{_segment(name)}")
+
+    def rotate_secret_key(self) -> JSON:
+        result: JSON = self._json("POST", "/secrets/rotate-key", timeout=600)
+        return result
+
     # -- environments ------------------------------------------------------------------------
 
     def list_environments(self) -> list[JSON]:
@@ -283,6 +311,13 @@ class SandlotClient:
         params = {} if grace_s is None else {"grace_s": grace_s}
         removed: list[str] = self._json("POST", "/environments/prune", params=params)["removed"]
         return removed
+
+
+def _segment(name: str) -> str:
+    """A name as one path segment: whatever a user typed cannot reach another route."""
+    from urllib.parse import quote
+
+    return quote(name, safe="")
 
 
 def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:

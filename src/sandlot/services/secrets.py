@@ -117,8 +117,9 @@ async def delete_secret(*, session: AsyncSession, principal: Principal, name: st
     users = _current_users((await _users(session, principal.namespace_id)).get(name, []))
     if users:
         raise SecretInUse(
-            f"secret {name!r} is used by {', '.join(users)}: remove it from their "
-            "configuration (`sandlot config NAME --remove-secret ...`) first",
+            f"secret {name!r} is used by {', '.join(users)}: take it out of their "
+            "configuration first (`sandlot config NAME --secret ...` without it, or "
+            "`--no-secrets`)",
             secret=name,
             functions=users,
         )
