@@ -336,6 +336,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         keys.router,
         environments.router,
         secrets.router,
+        secrets.key_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -222,11 +222,11 @@ async def test_roles_invokers_may_not_read_or_write(api: Api) -> None:
         assert (await invoker.get("/api/v1/secrets")).status_code == 403
         denied = await invoker.put("/api/v1/secrets/X1", json={"value": "abcd"})
         assert denied.status_code == 403
-        assert (await invoker.post("/api/v1/secrets/rotate-key")).status_code == 403
+        assert (await invoker.post("/api/v1/secret-key/rotate")).status_code == 403
     developer = await _other_namespace_client(api, role=Role.DEVELOPER, namespace="default")
     async with developer:
         assert (await developer.put("/api/v1/secrets/X1", json={"value": "abcd"})).is_success
-        assert (await developer.post("/api/v1/secrets/rotate-key")).status_code == 403
+        assert (await developer.post("/api/v1/secret-key/rotate")).status_code == 403
 
 
 async def test_the_database_alone_reveals_no_value_and_no_key(api: Api) -> None:
@@ -264,7 +264,7 @@ async def test_rotate_key_while_calls_run(api: Api) -> None:
 
     async def _rotate() -> httpx.Response:
         try:
-            return await api.client.post("/api/v1/secrets/rotate-key")
+            return await api.client.post("/api/v1/secret-key/rotate")
         finally:
             stop.set()
 
@@ -299,7 +299,7 @@ async def test_a_restart_with_the_key_in_settings_and_a_previous_key(
         tmp_path / "data", database_url, secret_key=new, secret_previous_keys=[old]
     ) as api:
         assert (await api.invoke("reader")).json()["env"] == secret
-        rotated = (await api.client.post("/api/v1/secrets/rotate-key")).json()
+        rotated = (await api.client.post("/api/v1/secret-key/rotate")).json()
         assert rotated["source"] == "settings"
         assert rotated["resealed"] == 1
         assert not api.settings.secret_key_path.exists()

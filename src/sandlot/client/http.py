@@ -298,7 +298,7 @@ class SandlotClient:
         self._request("DELETE", f"/secrets/{_segment(name)}")
 
     def rotate_secret_key(self) -> JSON:
-        result: JSON = self._json("POST", "/secrets/rotate-key", timeout=600)
+        result: JSON = self._json("POST", "/secret-key/rotate", timeout=600)
         return result
 
     # -- environments ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Re-encrypting every secret under a new key while the server runs (`sandlot secrets
-rotate-key`, `POST /api/v1/secrets/rotate-key`).
+rotate-key`, `POST /api/v1/secret-key/rotate`).
 
 Why a server route rather than a command on the database: the server is the one that seals
 new values and opens them at every instance start, so it must know the new key before any row

@@ -12,6 +12,9 @@ from sandlot.api.secret_schemas import RotationOut, SecretList, SecretOut, Secre
 from sandlot.services import secrets as service
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
+# The key is the platform's, not one namespace's: a path of its own, which no secret's name
+# can shadow.
+key_router = APIRouter(prefix="/secret-key", tags=["secrets"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
@@ -80,8 +83,8 @@ async def delete_secret(name: str, session: SessionDep, principal: PrincipalDep)
     return Response(status_code=204)
 
 
-@router.post(
-    "/rotate-key",
+@key_router.post(
+    "/rotate",
     response_model=RotationOut,
     responses={**ERRORS, 503: {"model": ErrorOut, "description": "SecretUndecryptable"}},
     summary="Re-encrypt every secret under a new key, while functions keep running "
