@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.schemas import ErrorOut
 from sandlot.api.secret_schemas import RotationOut, SecretList, SecretOut, SecretPut
+from sandlot.domain.secrets import SECRET_NAME_RE
 from sandlot.services import secrets as service
+
+# The rule is documented here and checked by the domain: a name that breaks it is the named
+# 400 InvalidSecretName (on a set) or a 404 (on a read), never a bare 422.
+SecretName = Annotated[
+    str,
+    Path(
+        description="An environment-variable name, not one the runtime reserves",
+        json_schema_extra={"pattern": SECRET_NAME_RE.pattern},
+    ),
+]
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
 # The key is the platform's, not one namespace's: a path of its own, which no secret's name
@@ -38,7 +49,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "replaced: the next call starts with the new value, without a redeploy.",
 )
 async def set_secret(
-    name: str, body: SecretPut, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+    name: SecretName,
+    body: SecretPut,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> SecretOut:
     changed = await service.set_secret(
         session=session,
@@ -67,7 +82,7 @@ async def list_secrets(session: SessionDep, principal: PrincipalDep) -> SecretLi
 @router.get(
     "/{name}", response_model=SecretOut, responses=ERRORS, summary="A secret's metadata (no value)"
 )
-async def get_secret(name: str, session: SessionDep, principal: PrincipalDep) -> SecretOut:
+async def get_secret(name: SecretName, session: SessionDep, principal: PrincipalDep) -> SecretOut:
     return SecretOut.of(await service.get_secret(session=session, principal=principal, name=name))
 
 
@@ -77,7 +92,7 @@ async def get_secret(name: str, session: SessionDep, principal: PrincipalDep) ->
     responses=ERRORS,
     summary="Delete a secret that no live function names",
 )
-async def delete_secret(name: str, session: SessionDep, principal: PrincipalDep) -> Response:
+async def delete_secret(name: SecretName, session: SessionDep, principal: PrincipalDep) -> Response:
     await service.delete_secret(session=session, principal=principal, name=name)
     await session.commit()
     return Response(status_code=204)
