@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
-from sandlot.domain.errors import SecretInUse, SecretMissing
+from sandlot.domain.errors import SecretInUse, SecretMissing, SecretTooLarge
 from sandlot.domain.models import Function, Principal, Version
 from sandlot.domain.secrets import (
     SecretInfo,
@@ -33,6 +33,10 @@ from sandlot.services.authz import authorize
 from sandlot.services.secret_keys import Keyring, Sealed
 from sandlot.storage.functions import VersionRepo
 from sandlot.storage.secrets import SecretRepo
+
+# Far below what exec accepts for a whole environment (about a quarter of the stack limit),
+# so that a start never fails on E2BIG; files have no such bound.
+ENV_SECRETS_MAX_BYTES = 512 * 1024
 
 if TYPE_CHECKING:  # at run time these import this module (through specs)
     from sandlot.services.activation import Activator
@@ -177,6 +181,15 @@ async def resolve(
         value = open_secret(keyring, stored[ref.name]).decode()
         target = resolved.env if ref.mount is SecretMount.ENV else resolved.files
         target[ref.name] = value
+    env_bytes = sum(len(name) + len(value.encode()) + 2 for name, value in resolved.env.items())
+    if env_bytes > ENV_SECRETS_MAX_BYTES:
+        raise SecretTooLarge(
+            f"the secrets this function takes as environment variables come to {env_bytes} "
+            f"bytes, more than {ENV_SECRETS_MAX_BYTES} (a process's environment is bounded); "
+            'take the large ones as files ("as": "file")',
+            size=env_bytes,
+            max=ENV_SECRETS_MAX_BYTES,
+        )
     return resolved
 
 
