@@ -83,6 +83,9 @@ def test_secrets_through_the_cli_leave_no_trace(tmp_path: Path, database_url: st
         assert rotation["resealed"] == 2
         ok("secrets", "set", "DB_PASSWORD", input=password + "-2")
         assert json.loads(ok("invoke", "app", "--data", "{}"))["env_len"] == len(password) + 2
+        ok("config", "app", "--no-secrets")
+        ok("secrets", "delete", "TLS_KEY")
+        assert "TLS_KEY" not in ok("secrets", "list")
         metrics = httpx.get(
             f"{server.url}/metrics",
             headers={"Authorization": f"Bearer {server.api_key}"},
