@@ -102,6 +102,12 @@ async def test_bad_names_and_sizes_are_named_400s(api: Api) -> None:
     assert nul.status_code == 400
     shape = await api.client.put("/api/v1/secrets/X1", json={"value": 5})
     assert shape.status_code == 422
+    huge = await api.client.put("/api/v1/secrets/X1", json={"value": "b" * 500_000})
+    assert huge.status_code == 413
+    assert huge.json()["error"] == "PayloadTooLarge"
+    garbage = await api.client.put("/api/v1/secrets/X1", content=b"value=abc")
+    assert garbage.status_code == 422
+    assert "abc" not in garbage.text
 
 
 async def test_deploy_naming_a_missing_secret_is_a_named_400(api: Api) -> None:
@@ -365,3 +371,54 @@ async def _raw_dump(url: str) -> bytes:
     finally:
         await engine.dispose()
     return bytes(out)
+
+
+async def test_a_rotation_cut_short_loses_nothing_and_the_next_one_finishes(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The key file is written with both keys before any row is re-sealed: a server killed
+    in the middle restarts with a keyring that opens every row, old or new."""
+    data = tmp_path / "data"
+    old_secret, new_secret = value(), value()
+    async with open_api(data, database_url) as api:
+        await put(api, "OLD_ONE", old_secret)
+        await deploy_reader(api, [])
+        path = api.settings.secret_key_path
+    old_key = path.read_text().strip()
+    new_key = base64.b64encode(random.token_bytes(32)).decode()
+    path.write_text(f"{new_key}\n{old_key}\n")  # as begin_rotation leaves it
+    async with open_api(data, database_url) as api:
+        await put(api, "NEW_ONE", new_secret)  # sealed with the new key
+        updated = await api.client.put(
+            "/api/v1/functions/reader", json={"secrets": ["OLD_ONE", "NEW_ONE"]}
+        )
+        assert updated.json()["config"]["state"] == "ready", updated.text
+        assert (await api.invoke("reader")).json()["env"] is None
+        rotated = (await api.client.post("/api/v1/secret-key/rotate")).json()
+        assert rotated["resealed"] == 2  # both rows, under a third key
+        assert len(path.read_text().split()) == 1
+    async with open_api(data, database_url) as api:
+        shown = await api.client.get("/api/v1/secrets")
+        assert [s["name"] for s in shown.json()["items"]] == ["NEW_ONE", "OLD_ONE"]
+
+
+async def test_a_row_copied_onto_another_does_not_open(api: Api) -> None:
+    """Whoever can write to the database still cannot make one secret's value appear under
+    another name (the name is bound into the ciphertext)."""
+    await put(api, "VICTIM", value())
+    await put(api, "TARGET", "harmless-value")
+    assert (await deploy_reader(api, [])).status_code == 201
+    engine = create_async_engine(api.settings.resolved_database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets "
+                    "WHERE name = 'VICTIM') WHERE name = 'TARGET'"
+                )
+            )
+    finally:
+        await engine.dispose()
+    updated = await api.client.put("/api/v1/functions/reader", json={"secrets": ["TARGET"]})
+    assert updated.json()["config"]["state"] == "failed"
+    assert "does not authenticate" in updated.json()["config"]["error"]

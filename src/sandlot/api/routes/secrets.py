@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.schemas import ErrorOut
 from sandlot.api.secret_schemas import RotationOut, SecretList, SecretOut, SecretPut
-from sandlot.domain.secrets import SECRET_NAME_RE
+from sandlot.api.uploads import read_body
+from sandlot.domain.secrets import SECRET_MAX_BYTES, SECRET_NAME_RE
 from sandlot.services import secrets as service
 
 # The rule is documented here and checked by the domain: a name that breaks it is the named
@@ -21,6 +24,8 @@ SecretName = Annotated[
         json_schema_extra={"pattern": SECRET_NAME_RE.pattern},
     ),
 ]
+
+_MAX_BODY_BYTES = SECRET_MAX_BYTES * 6 + 1024
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
 # The key is the platform's, not one namespace's: a path of its own, which no secret's name
@@ -43,18 +48,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 @router.put(
     "/{name}",
     response_model=SecretOut,
-    responses=ERRORS,
+    responses={**ERRORS, 413: {"model": ErrorOut, "description": "PayloadTooLarge"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SecretPut.model_json_schema()}},
+        }
+    },
     summary="Set a secret: a new version; functions that use it get it on their next start",
     description="Warm instances, spares and zygotes of functions that name the secret are "
     "replaced: the next call starts with the new value, without a redeploy.",
 )
 async def set_secret(
     name: SecretName,
-    body: SecretPut,
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,
 ) -> SecretOut:
+    body = await _secret_body(request)
     changed = await service.set_secret(
         session=session,
         principal=principal,
@@ -71,6 +83,16 @@ async def set_secret(
     )
     view = await service.get_secret(session=session, principal=principal, name=name)
     return SecretOut.of(view)
+
+
+async def _secret_body(request: Request) -> SecretPut:
+    """The body, read within a bound (a value's 64 KB, JSON-escaped at worst six bytes a
+    character): a huge body is refused before it is all in memory."""
+    data = await read_body(request, _MAX_BODY_BYTES, "secret's body")
+    try:
+        return SecretPut.model_validate_json(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None
 
 
 @router.get("", response_model=SecretList, responses=ERRORS, summary="List secrets (no values)")
