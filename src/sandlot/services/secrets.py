@@ -94,7 +94,7 @@ async def set_secret(
         detail={"name": name, "version": version},
     )
     users = await _users(session, principal.namespace_id)
-    stale = [(function, version.number) for function, version in users.get(name, [])]
+    stale = [(function, named.number) for function, named in users.get(name, [])]
     return SecretSet(info=stored.info, stale=stale)
 
 

@@ -210,8 +210,7 @@ class ZygoteLauncher:
 
     async def _start_zygote(self, spec: VersionSpec) -> tuple[ZygoteProcess, float]:
         name = self._name(spec) + "-zygote"
-        probe = self._processes.process_spec(spec, name, -1, -1)
-        if spec.secret_files and not self._starter.fork_layers(probe).private_tmp:
+        if spec.secret_files and not self._mounts_per_child(spec, name):
             raise StartFailed(failures.stopped(FILE_SECRETS_NEED_SANDBOX), "", False)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fork_ours, fork_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -251,6 +250,11 @@ class ZygoteLauncher:
             await process.close()
             raise
         return ZygoteProcess(process, fork_ours, spec), init_ms
+
+    def _mounts_per_child(self, spec: VersionSpec, name: str) -> bool:
+        """Whether each child mounts a /tmp (and so /run/secrets) of its own: sandboxed."""
+        probe = self._processes.process_spec(spec, name, -1, -1)
+        return self._starter.fork_layers(probe).private_tmp
 
     def _drop(self, key: _Key, zygote: ZygoteProcess) -> None:
         """Stop a zygote; clean its sandbox up once every instance it forked is gone."""

@@ -7,6 +7,8 @@ all of that. What remains is what separates one instance of a version from anoth
 1. a private /tmp: unshare a user and a mount namespace (the zygote's seccomp filter allows
    exactly that pair) and mount a fresh size-capped tmpfs over /tmp. Mounts inherited from
    the zygote's namespace are locked there: they cannot be unmounted or made writable;
+   Then, for a function that takes secrets as files, a tmpfs of its own on /run/secrets
+   holding them (read-only to the function through the Landlock layer of step 3);
 2. no capabilities, including those the new user namespace just gave;
 3. a Landlock layer of its own for files (read beneath the read-only paths, write only in
    its /tmp) and for signals (no signal reaches the zygote or a sibling instance);
