@@ -422,3 +422,17 @@ async def test_a_row_copied_onto_another_does_not_open(api: Api) -> None:
     updated = await api.client.put("/api/v1/functions/reader", json={"secrets": ["TARGET"]})
     assert updated.json()["config"]["state"] == "failed"
     assert "does not authenticate" in updated.json()["config"]["error"]
+
+
+async def test_instances_kept_warm_come_back_with_the_new_value(api: Api) -> None:
+    await put(api, "DB_PASSWORD", value())
+    await api.deploy("reader", READER, secrets='["DB_PASSWORD"]', min_warm="1")
+    await api.runtime.activator.drain()
+    assert api.runtime.pool.stats().per_function.get("reader") == 1
+    new = value()
+    await put(api, "DB_PASSWORD", new)
+    await api.runtime.activator.drain()
+    assert api.runtime.pool.stats().per_function.get("reader") == 1  # warmed again
+    response = await api.invoke("reader")
+    assert response.headers["x-sandlot-cold-start"] == "false"
+    assert response.json()["env"] == new
