@@ -28,3 +28,12 @@ def test_no_values_mask_nothing() -> None:
     masker = Masker([])
     assert not masker
     assert masker.mask("anything") == "anything"
+
+
+def test_a_value_cut_by_the_log_cap_is_masked_up_to_the_cut() -> None:
+    masker = Masker(["0123456789abcdef"])
+    note = "\n[sandlot: output truncated after 100 bytes]\n"
+    assert masker.mask_cut("log 01234567" + note) == "log ***" + note
+    assert masker.mask_cut("log 012" + note) == "log 012" + note  # too short to mean anything
+    assert masker.mask_cut("log 0123 more" + note) == "log 0123 more" + note
+    assert masker.mask_cut("no note 01234567") == "no note 01234567"

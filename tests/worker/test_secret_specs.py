@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from sandlot.config import Settings
 from sandlot.domain.states import InvocationState
 from sandlot.worker.pool import RuntimePool
 from tests.worker.helpers import FunctionFactory
@@ -62,3 +63,22 @@ async def test_file_secrets_without_a_sandbox_fail_the_start_clearly(
     assert outcome.error is not None
     assert "needs the sandbox" in outcome.error.message
     assert "pem-data" not in outcome.error.message
+
+
+async def test_a_value_cut_by_the_log_cap_leaves_no_part_of_it(
+    pool: RuntimePool, function: FunctionFactory, settings: Settings
+) -> None:
+    limit = settings.max_log_bytes
+    spec = function(
+        f"""
+        import os, sys
+        def handler(event, context):
+            sys.stdout.write("x" * ({limit} - 10) + os.environ["TOKEN"])
+            return 1
+        """,
+        secret_env={"TOKEN": "abcdefghijklmnopqrstuvwxyz"},
+    )
+    outcome = await pool.invoke(spec, "i1", b"null")
+    assert outcome.logs_truncated is True
+    assert "abcd" not in outcome.logs
+    assert "x***\n[sandlot: output truncated" in outcome.logs

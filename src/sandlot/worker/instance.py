@@ -244,7 +244,8 @@ class Instance:
         text, truncated = merge_logs(
             inside, inside_truncated, outside, outside_truncated, self._max_log_bytes
         )
-        return self._masker.mask(text), truncated
+        masked = self._masker.mask(text)
+        return (self._masker.mask_cut(masked) if truncated else masked), truncated
 
     def _masked(self, error: FunctionErrorInfo) -> FunctionErrorInfo:
         """An exception's message and traceback may quote a secret as well as a print."""
