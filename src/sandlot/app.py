@@ -33,6 +33,7 @@ from sandlot.api.routes import (
     members,
     namespaces,
     quotas,
+    secrets,
 )
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
@@ -54,6 +55,8 @@ from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
+from sandlot.services.secret_keys import load_keyring
+from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.specs import SpecDefaults
 from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, upgrade_sync
@@ -198,6 +201,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         max_concurrency=settings.default_max_concurrency,
         tmp_mb=settings.tmp_mb,
     )
+    keyring = load_keyring(settings)
     builder = Builder(
         database=database,
         code=code,
@@ -206,6 +210,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         pool=pool,
         defaults=defaults,
         on_ready=on_ready,
+        keyring=keyring,
     )
     quota_defaults = quota_defaults_of(settings)
     catalog = Catalog(
@@ -213,6 +218,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         code=code,
         builder=builder,
         defaults=defaults,
+        keyring=keyring,
         quota_defaults=quota_defaults,
     )
     activator = Activator(database=database, catalog=catalog, pool=pool)
@@ -259,6 +265,8 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         ),
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
         quota_defaults=quota_defaults,
+        keyring=keyring,
+        rotator=SecretRotator(database=database, keyring=keyring),
     )
 
 
@@ -378,6 +386,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         members.router,
         quotas.router,
         audit.router,
+        secrets.router,
+        secrets.key_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     )
     bootstrap_api_key: str | None = Field(
         default=None, description="The admin key to create on first start (else generated)."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The key (32 bytes, base64) that encrypts secrets at rest; unset, a key "
+        "is generated into <data dir>/secret.key (0600). Servers sharing a database need the "
+        "same one.",
+    )
+    secret_previous_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Earlier secret keys (a JSON list of base64 keys) that still decrypt while "
+        "`sandlot secrets rotate-key` re-encrypts every secret under SANDLOT_SECRET_KEY.",
     )
     sandbox: SandboxMode = SandboxMode.STRICT
     sandbox_uid_base: int = Field(
@@ -231,6 +242,10 @@ class Settings(BaseSettings):
     @property
     def admin_key_path(self) -> Path:
         return self.data_dir / "admin.key"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.data_dir / "secret.key"
 
     @property
     def code_dir(self) -> Path:

@@ -33,14 +33,17 @@ from tests.conftest import ADMIN_KEY, HELLO, LiveServer, start_server, stop_serv
 PUBLIC = "public"
 READ, INVOKE, WRITE, OWN, ADMIN = "viewer", "invoker", "developer", "owner", "admin"
 # What a route names, and the 404 that callers who must not see it get.
-FUNCTION, NEW_FUNCTION, INVOCATION, KEY, NAMESPACE = (
+FUNCTION, NEW_FUNCTION, INVOCATION, KEY, NAMESPACE, SECRET, SECRETS = (
     "function",
     "new-function",
     "invocation",
     "key",
     "namespace",
+    "secret",
+    "secrets",
 )
 HIDDEN = {
+    SECRET: "SecretNotFound",
     FUNCTION: "FunctionNotFound",
     INVOCATION: "InvocationNotFound",
     KEY: "ApiKeyNotFound",
@@ -95,6 +98,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/namespaces/{namespace}/quota"): Rule(ADMIN, NAMESPACE),
     # Owners read their namespace's audit log (an outsider, its own namespace's).
     ("GET", "/api/v1/audit"): Rule(OWN),
+    # Secrets are the namespace's: a key limited to some functions may not touch them.
+    ("GET", "/api/v1/secrets"): Rule(WRITE, SECRETS),
+    ("GET", "/api/v1/secrets/{name}"): Rule(WRITE, SECRET),
+    ("PUT", "/api/v1/secrets/{name}"): Rule(WRITE, SECRETS),
+    ("DELETE", "/api/v1/secrets/{name}"): Rule(WRITE, SECRET),
+    ("POST", "/api/v1/secret-key/rotate"): Rule(ADMIN),
 }
 
 RANK = {READ: 0, INVOKE: 1, WRITE: 2, OWN: 3, ADMIN: 4}
@@ -134,7 +143,7 @@ def expected(rule: Rule, caller: Caller) -> tuple[str, str | None]:
         return DENIED, HIDDEN[rule.names]
     if caller.limited and rule.names in (FUNCTION, INVOCATION):
         return DENIED, HIDDEN[rule.names]
-    if caller.limited and rule.names == NEW_FUNCTION:
+    if caller.limited and rule.names in (NEW_FUNCTION, SECRET, SECRETS):
         return DENIED, "PermissionDenied"
     if RANK[caller.role] < RANK[rule.needs]:
         return DENIED, "PermissionDenied"
@@ -198,6 +207,10 @@ async def _world(server: Server) -> World:
     for caller in CALLERS:
         label = caller.label
         invocation[label] = await _deploy(server, f"fn-{label}")
+        made = await server.client.put(
+            f"/api/v1/secrets/{_secret_name(label)}", json={"value": "s3cret"}
+        )
+        assert made.status_code == 200, made.text
         victim_key[label], _ = await key_in(db, "default", Role.VIEWER, name=f"victim {label}")
         member = await add_user(db, f"member-{label}")
         await add_membership(db, "default", member, Role.DEVELOPER)
@@ -217,8 +230,13 @@ async def _world(server: Server) -> World:
 
 
 def _request(method: str, template: str, world: World, label: str) -> dict[str, Any]:
+    path = template
+    if template.startswith("/api/v1/secrets/"):
+        # A PUT makes a secret of its own; the others name the caller's secret in `default`.
+        secret = "NEW_" + _secret_name(label) if method == "PUT" else _secret_name(label)
+        path = template.replace("{name}", secret)
     path = (
-        template.replace("{name}", f"fn-{label}")
+        path.replace("{name}", f"fn-{label}")
         .replace("{number}", "1")
         .replace("{invocation_id}", world.invocation[label])
         .replace("{key_id}", world.victim_key[label])
@@ -230,6 +248,10 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
     if body is not None:
         request["json"] = body
     return request
+
+
+def _secret_name(label: str) -> str:
+    return "S_" + label.upper().replace("-", "_")
 
 
 def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
@@ -246,6 +268,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         },
         ("PATCH", "/api/v1/namespaces/{namespace}/members/{login}"): {"role": "viewer"},
         ("PUT", "/api/v1/namespaces/{namespace}/quota"): {"env_kb": 256},
+        ("PUT", "/api/v1/secrets/{name}"): {"value": f"not telling {label}"},
     }
     return bodies.get((method, template))
 

@@ -29,6 +29,7 @@ from sandlot.domain.limits import (
     TIMEOUT_S_MIN,
 )
 from sandlot.domain.models import ApiKey, Function, Invocation, Role, Version
+from sandlot.domain.secrets import SECRET_NAME_RE, SECRETS_DIR
 
 
 class ErrorDetail(BaseModel):
@@ -66,6 +67,20 @@ def _documented(description: str, **schema: Any) -> Any:
     return Field(None, description=description, json_schema_extra=schema)
 
 
+class SecretUse(BaseModel):
+    """A secret a function names, and how its instances get it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(
+        description="The secret's name", json_schema_extra={"pattern": SECRET_NAME_RE.pattern}
+    )
+    as_: Literal["env", "file"] = Field(
+        "env",
+        alias="as",
+        description=f"`env`: an environment variable of its name; `file`: {SECRETS_DIR}/NAME",
+    )
+
+
 class DeployFields(BaseModel):
     """What a deploy may set; a field left out keeps the last version's value (or the
     default)."""
@@ -93,6 +108,11 @@ class DeployFields(BaseModel):
     )
     keep_alive_s: int | None = _documented(
         "seconds an idle instance lives", minimum=KEEP_ALIVE_S_MIN, maximum=KEEP_ALIVE_S_MAX
+    )
+    secrets: list[str | SecretUse] | None = Field(
+        None,
+        description="the namespace's secrets its instances get, replacing the whole list: "
+        'names (as env vars) or {"name": ..., "as": "env"|"file"}; each must exist',
     )
 
 
@@ -145,6 +165,7 @@ class VersionOut(BaseModel):
     max_concurrency: int | None
     min_warm: int
     keep_alive_s: int | None
+    secrets: list[SecretUse] = Field(description="Names only: a value is never shown")
     code_sha256: str
     code_size: int
     created_at: datetime
@@ -163,6 +184,7 @@ class VersionOut(BaseModel):
             max_concurrency=version.config.max_concurrency,
             min_warm=version.config.min_warm,
             keep_alive_s=version.config.keep_alive_s,
+            secrets=[SecretUse(name=r.name, as_=r.mount.value) for r in version.config.secrets],
             code_sha256=version.code_sha256,
             code_size=version.code_size,
             created_at=version.created_at,

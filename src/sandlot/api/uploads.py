@@ -16,6 +16,7 @@ from starlette.types import Message
 
 from sandlot.api.schemas import FunctionCreateJson, FunctionUpdateJson
 from sandlot.domain.errors import InvalidInput, PayloadTooLarge
+from sandlot.domain.secrets import SecretRef, parse_secret_refs
 from sandlot.services.functions import ConfigChanges
 
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -55,7 +56,7 @@ class DeployInput:
 
 _FORM_KEYWORDS = ("description", "pattern", "minimum", "maximum")
 # Fields that a form carries as JSON text (an object, or a list of names).
-_JSON_TEXT_FIELDS = ("env", "env_set", "env_unset")
+_JSON_TEXT_FIELDS = ("env", "env_set", "env_unset", "secrets")
 
 
 def _form_schema(model: type[BaseModel], required: list[str]) -> dict[str, Any]:
@@ -134,6 +135,7 @@ async def _from_multipart(request: Request, max_upload: int, *, creating: bool) 
             keep_alive_s=_int_field(fields, "keep_alive_s"),
             env_set=env_set,
             env_unset=env_unset,
+            secrets=_secrets_field(fields.get("secrets")),
         ),
     )
 
@@ -149,6 +151,16 @@ def _names(fields: dict[str, str]) -> tuple[str, ...] | None:
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise InvalidInput("env_unset must be a JSON list of strings", field="env_unset")
     return tuple(names)
+
+
+def _secrets_field(raw: str | None) -> tuple[SecretRef, ...] | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"secrets must be a JSON list: {exc}", field="secrets") from exc
+    return parse_secret_refs(parsed)
 
 
 def _int_field(fields: dict[str, str], name: str) -> int | None:
@@ -200,6 +212,16 @@ async def _from_json(request: Request, max_upload: int, *, creating: bool) -> De
                 tuple(parsed.env_unset)
                 if isinstance(parsed, FunctionUpdateJson) and parsed.env_unset is not None
                 else None
+            ),
+            secrets=(
+                None
+                if parsed.secrets is None
+                else parse_secret_refs(
+                    [
+                        item if isinstance(item, str) else item.model_dump(by_alias=True)
+                        for item in parsed.secrets
+                    ]
+                )
             ),
         ),
     )

@@ -21,7 +21,7 @@ from sandlot.cli.output import (
     say,
     stderr_console,
 )
-from sandlot.cli.parsing import check_name, parse_env, read_data
+from sandlot.cli.parsing import check_name, parse_env, parse_secrets, read_data
 
 if TYPE_CHECKING:
     from sandlot.client import JSON, FunctionConfig, SandlotClient
@@ -46,6 +46,15 @@ MinWarmOption = Annotated[
 ]
 KeepAliveOption = Annotated[
     int | None, typer.Option(help="Stop idle instances after this many seconds.", min=0)
+]
+SecretOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret",
+        "-s",
+        help="A secret of the namespace its instances get: NAME (an env var) or NAME:file "
+        "(/run/secrets/NAME); repeatable. Replaces the list; without it the list is kept.",
+    ),
 ]
 WaitOption = Annotated[
     bool, typer.Option(help="Follow the dependency build until the version is ready.")
@@ -77,6 +86,7 @@ def deploy(
     max_concurrency: MaxConcurrencyOption = None,
     min_warm: MinWarmOption = None,
     keep_alive: KeepAliveOption = None,
+    secret: SecretOption = None,
     wait: WaitOption = True,
     json_output: JsonOption = False,
 ) -> None:
@@ -91,6 +101,7 @@ def deploy(
         max_concurrency=max_concurrency,
         min_warm=min_warm,
         keep_alive_s=keep_alive,
+        secrets=parse_secrets(secret),
     )
     code = zip_folder(path)
     with api_session(ctx) as client:
@@ -115,6 +126,10 @@ def config(
     max_concurrency: MaxConcurrencyOption = None,
     min_warm: MinWarmOption = None,
     keep_alive: KeepAliveOption = None,
+    secret: SecretOption = None,
+    no_secrets: Annotated[
+        bool, typer.Option("--no-secrets", help="The new version names no secret.")
+    ] = False,
     wait: WaitOption = True,
     json_output: JsonOption = False,
 ) -> None:
@@ -133,6 +148,7 @@ def config(
         keep_alive_s=keep_alive,
         env_set=parse_env(env_set, "--env-set"),
         env_unset=tuple(env_unset) if env_unset else None,
+        secrets=() if no_secrets else parse_secrets(secret),
     )
     if not changes.fields():
         raise typer.BadParameter("nothing to change: give at least one option (see --help)")

@@ -18,6 +18,7 @@ from sandlot.cli.keys import keys_app
 from sandlot.cli.members import members_app
 from sandlot.cli.namespaces import namespaces_app
 from sandlot.cli.quotas import quota_app
+from sandlot.cli.secrets import secrets_app
 
 app = typer.Typer(
     name="sandlot",
@@ -81,6 +82,7 @@ app.add_typer(envs_app, name="envs")
 app.add_typer(quota_app, name="quota")
 app.add_typer(namespaces_app, name="namespaces")
 app.add_typer(members_app, name="members")
+app.add_typer(secrets_app, name="secrets")
 server_commands.register(app)
 
 

@@ -65,3 +65,22 @@ def check_name(name: str) -> str:
             f"{name!r}: use 1-63 lowercase letters, digits and '-', starting with a letter"
         )
     return name
+
+
+def parse_secrets(
+    given: list[str] | None, option: str = "--secret"
+) -> tuple[dict[str, str], ...] | None:
+    """`--secret NAME` (an env var) or `--secret NAME:file` (/run/secrets/NAME), repeatable;
+    None when none was given, so that a new version keeps the function's current secrets."""
+    if not given:
+        return None
+    refs = []
+    for item in given:
+        name, _, mount = item.partition(":")
+        mount = mount or "env"
+        if not name or mount not in ("env", "file"):
+            raise typer.BadParameter(
+                f"expected NAME or NAME:file (or NAME:env), got {item!r}", param_hint=option
+            )
+        refs.append({"name": name, "as": mount})
+    return tuple(refs)

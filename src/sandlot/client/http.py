@@ -85,9 +85,13 @@ class FunctionConfig:
     # Updates only: change the newest version's environment key by key (`env` replaces it).
     env_set: Mapping[str, str] | None = None
     env_unset: tuple[str, ...] | None = None
+    # The secrets its instances get, replacing the list: {"name": ..., "as": "env"|"file"}.
+    secrets: tuple[Mapping[str, str], ...] | None = None
 
     def fields(self) -> JSON:
         given = {k: v for k, v in asdict(self).items() if v is not None}
+        if "secrets" in given:
+            given["secrets"] = [dict(item) for item in given["secrets"]]
         for key in ("env", "env_set"):
             if key in given:
                 given[key] = dict(given[key])
@@ -337,6 +341,30 @@ class SandlotClient(TenancyCalls):
         body = json.dumps(limits).encode()
         path = f"/namespaces/{_segment(namespace)}/quota"
         result: JSON = self._json("PUT", path, body=body, headers=_JSON_HEADERS)
+        return result
+
+    # -- secrets -----------------------------------------------------------------------------
+
+    def set_secret(self, name: str, value: str) -> JSON:
+        """A new version of the secret; the answer is its metadata, never the value."""
+        body = json.dumps({"value": value}).encode()
+        path = f"/secrets/{_segment(name)}"
+        result: JSON = self._json("PUT", path, body=body, headers=_JSON_HEADERS)
+        return result
+
+    def list_secrets(self) -> list[JSON]:
+        items: list[JSON] = self._json("GET", "/secrets")["items"]
+        return items
+
+    def get_secret(self, name: str) -> JSON:
+        result: JSON = self._json("GET", f"/secrets/{_segment(name)}")
+        return result
+
+    def delete_secret(self, name: str) -> None:
+        self._request("DELETE", f"/secrets/{_segment(name)}")
+
+    def rotate_secret_key(self) -> JSON:
+        result: JSON = self._json("POST", "/secret-key/rotate", timeout=600)
         return result
 
     # -- environments ------------------------------------------------------------------------

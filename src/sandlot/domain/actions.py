@@ -24,6 +24,7 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     ENVIRONMENT_MANAGE = "environment.manage"
     MONITOR_READ = "monitor.read"
+    SECRET_KEY_ROTATE = "secret.rotate-key"  # noqa: S105 (re-encrypt every namespace's secrets)
 
 
 # Each role may do what the one below it may, and more.
@@ -44,6 +45,7 @@ PLATFORM_ACTIONS = frozenset(
         Action.USER_MANAGE,
         Action.ENVIRONMENT_MANAGE,
         Action.MONITOR_READ,
+        Action.SECRET_KEY_ROTATE,
     }
 )
 

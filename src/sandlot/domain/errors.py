@@ -237,6 +237,20 @@ class DefaultNamespaceProtected(Conflict):
     keys: deleting it would lock the platform admin out."""
 
 
+class SecretMissing(InvalidInput):
+    """A deploy names secrets that its namespace does not hold (a 400 of the deploy, not a
+    404: the function is there, its configuration is what is wrong)."""
+
+
+class SecretInUse(Conflict):
+    """Deleting a secret that live functions name; `extra` names them."""
+
+
+class SecretUndecryptable(ServiceUnavailable):
+    """A stored secret that no key of this server's keyring opens (a key missing from
+    SANDLOT_SECRET_KEY / SANDLOT_SECRET_PREVIOUS_KEYS, or a row that was tampered with)."""
+
+
 class FunctionFailure(SandlotError):
     """The function, not the platform, failed. Subclasses name how."""
 

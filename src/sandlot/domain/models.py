@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sandlot.domain.secrets import SecretRef
 from sandlot.domain.states import InvocationState, VersionState
 
 
@@ -128,6 +129,8 @@ class VersionConfig:
     max_concurrency: int | None = None
     min_warm: int = 0
     keep_alive_s: int | None = None
+    # The secrets its instances get (names and how; values are resolved when one starts).
+    secrets: tuple[SecretRef, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,8 @@ def build_and_enter(
     _libc.mount("sandlot-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     if mount_proc:
         _mount_proc(root)
+    # Where each instance forked from a zygote mounts its own file secrets, if it has any.
+    _make_mountpoint(root, "/run/secrets", True)
     _bind_ro_paths(root, ro_paths)  # after /tmp: code may live under the host's /tmp
     _libc.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     # pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandlot.domain.errors import SandlotError
 from sandlot.domain.limits import split_handler
 from sandlot.domain.models import Function, Version
 from sandlot.domain.states import VersionState
@@ -29,8 +30,10 @@ from sandlot.envs import (
     Requirements,
     find_requirements,
 )
+from sandlot.services import secrets
 from sandlot.services.code import CodeStore
 from sandlot.services.import_check import check_import
+from sandlot.services.secret_keys import Keyring
 from sandlot.services.specs import SpecDefaults, local_code, version_spec
 from sandlot.storage.db import Database
 from sandlot.storage.functions import FunctionRepo, VersionRepo
@@ -88,7 +91,9 @@ class Builder:
         pool: Pool,
         defaults: SpecDefaults,
         on_ready: Callable[[Function], None],
+        keyring: Keyring,
     ) -> None:
+        self.keyring = keyring
         self.database = database
         self.code = code
         self.envs_root = envs_root
@@ -223,6 +228,21 @@ class Builder:
         async with self.database.sessions() as session:
             namespace = await NamespaceRepo(session).get(function.namespace_id)
             code_dir = await local_code(session, self.code, version)
+            # The check imports the module as its calls will, so with the same secrets: a
+            # module may read one at import (a client made once, at module level).
+            try:
+                resolved = await secrets.resolve(
+                    session=session,
+                    keyring=self.keyring,
+                    namespace_id=function.namespace_id,
+                    refs=version.config.secrets,
+                )
+            except SandlotError as exc:
+                unresolved: str | None = exc.message
+            else:
+                unresolved = None
+        if unresolved is not None:
+            return await self._fail(function, version, build_log, unresolved)
         try:
             built = await self._environment(version, code_dir, build_log)
         except EnvironmentBuildFailed as failure:
@@ -236,6 +256,7 @@ class Builder:
             code_dir=code_dir,
             site_packages=(environment.path,) if environment else (),
             defaults=self.defaults,
+            secrets=resolved,
         )
         error = await check_import(pool=self.pool, spec=spec, log=build_log.append)
         if error is not None:

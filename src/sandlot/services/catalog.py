@@ -9,10 +9,11 @@ from sandlot.domain.errors import VersionNotReady
 from sandlot.domain.models import Function, Principal, Role, Version
 from sandlot.domain.quotas import QuotaLimits
 from sandlot.domain.states import VersionState
-from sandlot.services import quotas
+from sandlot.services import quotas, secrets
 from sandlot.services.builds import Builder
 from sandlot.services.caches import TtlCache
 from sandlot.services.code import CodeStore
+from sandlot.services.secret_keys import Keyring
 from sandlot.services.specs import SpecDefaults, local_code, version_spec
 from sandlot.storage.db import Database
 from sandlot.storage.functions import FunctionRepo, VersionRepo
@@ -30,12 +31,15 @@ class Catalog:
         code: CodeStore,
         builder: Builder,
         defaults: SpecDefaults,
+        keyring: Keyring,
         quota_defaults: QuotaLimits | None = None,
         ttl_s: float = 5.0,
     ) -> None:
         """A spec carries its namespace's quotas (`quota_defaults` where the namespace has
         none of its own; None: no limits), so the pool holds calls to them without a
-        database read; `invalidate_namespace` after they change."""
+        database read; `invalidate_namespace` after they change. It also carries the values
+        of the secrets its version names, decrypted with `keyring` when it is made."""
+        self.keyring = keyring
         self.database = database
         self.code = code
         self.builder = builder
@@ -93,6 +97,12 @@ class Catalog:
                 )
             code_dir = await local_code(session, self.code, version)
             limits = await quotas.limits_of(session, principal.namespace_id, self.quota_defaults)
+            resolved = await secrets.resolve(
+                session=session,
+                keyring=self.keyring,
+                namespace_id=principal.namespace_id,
+                refs=version.config.secrets,
+            )
         site_packages = await self._environment(function, version)
         return version_spec(
             namespace=principal.namespace,
@@ -102,6 +112,7 @@ class Catalog:
             site_packages=site_packages,
             defaults=self.defaults,
             limits=quotas.pool_limits(limits),
+            secrets=resolved,
         )
 
     async def _environment(self, function: Function, version: Version) -> tuple[Path, ...]:

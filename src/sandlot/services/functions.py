@@ -27,9 +27,10 @@ from sandlot.domain.limits import (
 )
 from sandlot.domain.models import Function, Principal, Version, VersionConfig
 from sandlot.domain.quotas import QuotaLimits
+from sandlot.domain.secrets import SecretRef, check_secret_refs
 from sandlot.domain.states import VersionState
 from sandlot.envs import check_python_version
-from sandlot.services import archives, audit, quotas
+from sandlot.services import archives, audit, quotas, secrets
 from sandlot.services.authz import authorize, authorize_function, in_scope
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
@@ -54,6 +55,7 @@ class ConfigChanges:
     keep_alive_s: int | None = None
     env_set: dict[str, str] | None = None
     env_unset: tuple[str, ...] | None = None
+    secrets: tuple[SecretRef, ...] | None = None  # replaces the whole list
 
     def apply(self, base: VersionConfig) -> VersionConfig:
         replaced: dict[str, Any] = {
@@ -64,6 +66,7 @@ class ConfigChanges:
             "max_concurrency": self.max_concurrency,
             "min_warm": self.min_warm,
             "keep_alive_s": self.keep_alive_s,
+            "secrets": self.secrets,
         }
         config = replace(base, **{key: v for key, v in replaced.items() if v is not None})
         check_handler(config.handler)
@@ -73,6 +76,7 @@ class ConfigChanges:
         check_max_concurrency(config.max_concurrency)
         check_min_warm(config.min_warm)
         check_keep_alive_s(config.keep_alive_s)
+        check_secret_refs(config.secrets, config.env)
         return config
 
     def _env(self, current: dict[str, str]) -> dict[str, str] | None:
@@ -152,6 +156,9 @@ async def create_function(
             function=name,
         )
     config = changes.apply(DEFAULT_CONFIG)
+    await secrets.check_named(
+        session=session, namespace_id=principal.namespace_id, refs=config.secrets
+    )
     archive = await _checked(code, config, code_store)
     namespace_id = principal.namespace_id
     limits = await quotas.limits_of(session, namespace_id, quota_defaults)
@@ -188,6 +195,9 @@ async def update_function(
     function = await functions.get(principal.namespace_id, name)
     base = await _newest_version(session, function)
     config = changes.apply(base.config if base else DEFAULT_CONFIG)
+    await secrets.check_named(
+        session=session, namespace_id=principal.namespace_id, refs=config.secrets
+    )
     if code is not None:
         archive = await _checked(code, config, code_store)
     elif base is not None:

@@ -25,7 +25,7 @@ from sandlot.domain.errors import (
 )
 from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.models import Namespace, Principal, Role
-from sandlot.services import audit
+from sandlot.services import audit, secrets
 from sandlot.services.auth import DEFAULT_NAMESPACE
 from sandlot.services.authz import authorize, is_platform_admin
 from sandlot.storage.members import MemberRepo
@@ -233,13 +233,16 @@ async def delete_namespace(
             namespace=name,
         )
     function_ids = await NamespaceRepo(session).mark_deleted(namespace.id)
+    # Its secrets go with it: nothing can use them any more, and a value kept is a value
+    # that can leak.
+    purged = await secrets.delete_namespace_secrets(session=session, namespace_id=namespace.id)
     await audit.record(
         session,
         principal=principal,
         action="namespace.delete",
         target=f"namespace:{name}",
         namespace_id=namespace.id,
-        detail={"functions_stopped": len(function_ids)},
+        detail={"functions_stopped": len(function_ids), "secrets_deleted": purged},
     )
     for function_id in function_ids:
         await pool.stop_function(function_id)

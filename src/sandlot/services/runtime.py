@@ -22,6 +22,8 @@ from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
+from sandlot.services.secret_keys import Keyring
+from sandlot.services.secret_rotation import SecretRotator
 from sandlot.storage.db import Database
 from sandlot.storage.space import free_bytes
 from sandlot.worker.interface import Pool
@@ -46,6 +48,8 @@ class Runtime:
     activator: Activator
     authenticator: Authenticator
     monitor: MonitorAccess
+    keyring: Keyring
+    rotator: SecretRotator
     # Each quota's limit where a namespace has none of its own (`Settings.quota_*`).
     quota_defaults: QuotaLimits = field(default_factory=QuotaLimits)
     sandbox_summary: str = ""

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.models import Function, Version
 from sandlot.services.code import CodeStore
+from sandlot.services.secrets import ResolvedSecrets
 from sandlot.storage.functions import CodeBlobRepo
 from sandlot.worker.interface import NO_LIMITS, NamespaceLimits, VersionSpec
 
@@ -42,10 +43,14 @@ def version_spec(
     site_packages: tuple[Path, ...],
     defaults: SpecDefaults,
     limits: NamespaceLimits = NO_LIMITS,
+    secrets: ResolvedSecrets | None = None,
 ) -> VersionSpec:
     """`limits`: the namespace's quotas that its calls are held to; the builder's import
-    check runs without them (it is the platform's work, not a call)."""
+    check runs without them (it is the platform's work, not a call). `secrets` are the
+    values of the secrets the version names, resolved just now: a spec is made for each
+    start (the cache in front of it is dropped when a secret changes)."""
     config = version.config
+    secrets = secrets or ResolvedSecrets()
     return VersionSpec(
         function_id=function.id,
         namespace=namespace,
@@ -65,4 +70,6 @@ def version_spec(
         tmp_mb=defaults.tmp_mb,
         namespace_id=function.namespace_id,
         limits=limits,
+        secret_env=secrets.env,
+        secret_files=secrets.files,
     )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandlot.domain.errors import FunctionAlreadyExists, FunctionNotFound, VersionNotFound
 from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.models import Function, Version, VersionConfig
+from sandlot.domain.secrets import SecretMount, SecretRef
 from sandlot.domain.states import VERSION_MOVES, VersionState, transition
 from sandlot.storage.tables import CodeBlobRow, FunctionRow, VersionRow
 
@@ -46,6 +47,7 @@ def _version(row: VersionRow, function_name: str) -> Version:
             max_concurrency=row.max_concurrency,
             min_warm=row.min_warm,
             keep_alive_s=row.keep_alive_s,
+            secrets=_secret_refs(row.secrets),
         ),
         code_sha256=row.code_sha256,
         code_size=row.code_size,
@@ -53,6 +55,12 @@ def _version(row: VersionRow, function_name: str) -> Version:
         error=row.error,
         lock_text=row.lock_text,
         env_key=row.env_key,
+    )
+
+
+def _secret_refs(stored: list[dict[str, str]] | None) -> tuple[SecretRef, ...]:
+    return tuple(
+        SecretRef(item["name"], SecretMount(item.get("as", "env"))) for item in stored or ()
     )
 
 
@@ -182,6 +190,7 @@ class VersionRepo:
             max_concurrency=config.max_concurrency,
             min_warm=config.min_warm,
             keep_alive_s=config.keep_alive_s,
+            secrets=[ref.as_json() for ref in config.secrets] or None,
             code_sha256=code_sha256,
             code_size=code_size,
             created_at=datetime.now(UTC),
@@ -275,6 +284,22 @@ class VersionRepo:
             .distinct()
         )
         return {key for key in await self.session.scalars(query) if key}
+
+    async def naming_secrets(self, namespace_id: str) -> list[tuple[Function, Version]]:
+        """Every version of the namespace's live functions that names a secret. (Filtered
+        here, not in SQL: JSON containment is spelled differently on each database.)"""
+        query = (
+            select(FunctionRow, VersionRow)
+            .join(VersionRow, VersionRow.function_id == FunctionRow.id)
+            .where(
+                FunctionRow.namespace_id == namespace_id,
+                FunctionRow.deleted_at.is_(None),
+                VersionRow.secrets.is_not(None),
+            )
+            .order_by(FunctionRow.name, VersionRow.number)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [(_function(f), _version(v, f.name)) for f, v in rows if v.secrets]
 
     async def build_log(self, function: Function, number: int) -> str:
         return (await self._row(function, number)).build_log or ""

@@ -163,6 +163,25 @@ class VersionRow(Base):
     lock_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     env_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     build_log: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The secrets the version names ([{"name": ..., "as": "env"|"file"}]): never a value.
+    secrets: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+
+
+class SecretRow(Base):
+    """A namespace's secret: only its current value, sealed (AES-GCM) under the key `key_id`
+    names; the key itself is never in the database."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("namespace_id", "name", name="uq_secrets_namespace_name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(ForeignKey("namespaces.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
 
 
 class InvocationRow(Base):

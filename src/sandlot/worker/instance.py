@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sandlot.domain.errors import FunctionError, InvalidEvent
@@ -18,6 +18,7 @@ from sandlot.domain.states import INSTANCE_MOVES, InstanceState, transition
 from sandlot.sandbox.spec import ProcessHandle
 from sandlot.worker import failures
 from sandlot.worker.interface import FunctionErrorInfo, VersionSpec
+from sandlot.worker.masking import Masker
 from sandlot.worker.output import OutputPipe, merge_logs
 from sandlot.worker.protocol import (
     ChannelClosed,
@@ -78,6 +79,7 @@ class Instance:
         self._channel = channel
         self._output = output
         self._max_log_bytes = max_log_bytes
+        self._masker = Masker(spec.secret_values)
         self.ready: dict[str, Any] = {}  # the bootstrap's ready message (timings)
         self._stop_reason: str | None = None
         self._cancelled = False
@@ -137,7 +139,7 @@ class Instance:
             raise StartFailed(error, *self._logs(b"", False))
         self.kill()  # the bootstrap exits by itself; do not wait for it
         logs = frame.parts[0] if frame.parts else b""
-        error = failures.from_bootstrap(error_fields)
+        error = self._masked(failures.from_bootstrap(error_fields))
         raise StartFailed(error, *self._logs(logs, header.get("logs_truncated") is True))
 
     async def invoke(self, invocation_id: str, event: bytes, timeout_s: float) -> Run:
@@ -216,7 +218,7 @@ class Instance:
             self.reusable = True
             message = failures.clean_text(fields.get("message"), 1024)
             raise InvalidEvent(f"the event is not valid JSON: {message}")
-        error = self._refine(failures.from_bootstrap(fields))
+        error = self._masked(self._refine(failures.from_bootstrap(fields)))
         # A limit the instance hit (processes, file size, /tmp) may still hold it down (paused
         # children, a full /tmp): the next call gets a fresh instance instead.
         self.reusable = header.get("fatal") is not True and not failures.replaces_instance(error)
@@ -239,7 +241,21 @@ class Instance:
 
     def _logs(self, inside: bytes, inside_truncated: bool) -> tuple[str, bool]:
         outside, outside_truncated = self._output.take()
-        return merge_logs(inside, inside_truncated, outside, outside_truncated, self._max_log_bytes)
+        text, truncated = merge_logs(
+            inside, inside_truncated, outside, outside_truncated, self._max_log_bytes
+        )
+        masked = self._masker.mask(text)
+        return (self._masker.mask_cut(masked) if truncated else masked), truncated
+
+    def _masked(self, error: FunctionErrorInfo) -> FunctionErrorInfo:
+        """An exception's message and traceback may quote a secret as well as a print."""
+        if not self._masker:
+            return error
+        return replace(
+            error,
+            message=self._masker.mask(error.message),
+            traceback=None if error.traceback is None else self._masker.mask(error.traceback),
+        )
 
 
 def _number(value: Any, default: float) -> float:

@@ -65,6 +65,15 @@ class VersionSpec:
     tmp_mb: int = 64
     namespace_id: str = ""
     limits: NamespaceLimits = NO_LIMITS
+    # Secrets, resolved when the spec was made (never stored, never in a repr): as
+    # environment variables, and as files under /run/secrets (sandboxed zygotes only).
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secret_files: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Every value an instance of this version holds, for masking its logs."""
+        return [*self.secret_env.values(), *self.secret_files.values()]
 
     @property
     def key(self) -> tuple[str, int]:

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 
 from sandlot.config import Settings
 from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Starter
+from sandlot.worker import failures
 from sandlot.worker.inside import bootstrap
 from sandlot.worker.inside.bootstrap import CONTROL_FD
-from sandlot.worker.instance import Instance
+from sandlot.worker.instance import Instance, StartFailed
 from sandlot.worker.interface import VersionSpec, import_timeout_s
 from sandlot.worker.output import OutputPipe
 from sandlot.worker.protocol import FrameChannel
@@ -32,6 +33,11 @@ BOOTSTRAP_PATH = Path(bootstrap.__file__).resolve()
 _MAX_HEADER_BYTES = 1024 * 1024
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+FILE_SECRETS_NEED_SANDBOX = (
+    "the function takes secrets as files, which needs the sandbox and zygotes "
+    "(SANDLOT_SANDBOX=strict, SANDLOT_ZYGOTES=true): each instance mounts its own read-only "
+    '/run/secrets; use "as": "env" on this server'
+)
 
 
 # An instance has one CPU (its cgroup's quota), so a numeric library's thread pool only adds
@@ -58,6 +64,7 @@ def instance_env(spec: VersionSpec) -> dict[str, str]:
     env = {"PATH": _SAFE_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}  # noqa: S108
     env.update(_ONE_THREAD)
     env.update(spec.env)
+    env.update(spec.secret_env)  # names never clash with env: checked on deploy
     env.update(
         {
             # -I makes the bootstrap's own interpreter ignore these; Python subprocesses
@@ -193,6 +200,8 @@ class ProcessLauncher:
     async def launch(
         self, spec: VersionSpec, register: Callable[[Instance], None]
     ) -> tuple[Instance, StartTimes]:
+        if spec.secret_files:
+            raise StartFailed(failures.stopped(FILE_SECRETS_NEED_SANDBOX), "", False)
         instance = await self._spawn(spec)
         register(instance)
         init_ms = await instance.initialize(

@@ -173,7 +173,7 @@ class RuntimePool:
     async def _invoke_admitted(
         self, spec: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
     ) -> InvokeOutcome:
-        version = self._version(spec)
+        version = await self._current(spec)
         version.calls += 1
         try:
             return await self._run(version, spec, invocation_id, event, clock)
@@ -257,7 +257,7 @@ class RuntimePool:
 
     async def prepare(self, spec: VersionSpec) -> Prepared:
         self._ensure_open()
-        version = self._version(spec)
+        version = await self._current(spec)
         version.calls += 1  # in use: nothing of the version is evicted or reaped meanwhile
         try:
             times = await self._launcher.prepare(spec)
@@ -427,7 +427,7 @@ class RuntimePool:
         """Start idle instances until `spec.min_warm` of the version live (like provisioned
         concurrency). Stops early, without waiting or evicting, when the worker is full."""
         self._ensure_open()
-        version = self._version(spec)
+        version = await self._current(spec)
         started = 0
         while (
             len(version.live) < spec.min_warm
@@ -527,8 +527,21 @@ class RuntimePool:
         if self._closing:
             raise ServiceUnavailable("the worker is shutting down")
 
+    async def _current(self, spec: VersionSpec) -> _Version:
+        """The version's state in the pool, started afresh when `spec` holds other secret
+        values than what is running (a secret changed since): no call after the change is
+        served by an instance, spare or zygote that holds the old value."""
+        version = self._versions.get(spec.key)
+        if version is not None and version.spec is not spec and _secrets_differ(version.spec, spec):
+            await self.retire_version(spec.function_id, spec.version)
+        return self._version(spec)
+
     def _version(self, spec: VersionSpec) -> _Version:
         version = self._versions.get(spec.key)
         if version is None:
             version = self._versions[spec.key] = _Version(spec)
         return version
+
+
+def _secrets_differ(running: VersionSpec, given: VersionSpec) -> bool:
+    return running.secret_env != given.secret_env or running.secret_files != given.secret_files

@@ -58,6 +58,7 @@ from sandlot.worker.inside import zygote as inside_zygote
 from sandlot.worker.instance import Instance, StartFailed
 from sandlot.worker.interface import VersionSpec
 from sandlot.worker.launcher import (
+    FILE_SECRETS_NEED_SANDBOX,
     ProcessLauncher,
     StartTimes,
     connect_instance,
@@ -209,6 +210,8 @@ class ZygoteLauncher:
 
     async def _start_zygote(self, spec: VersionSpec) -> tuple[ZygoteProcess, float]:
         name = self._name(spec) + "-zygote"
+        if spec.secret_files and not self._mounts_per_child(spec, name):
+            raise StartFailed(failures.stopped(FILE_SECRETS_NEED_SANDBOX), "", False)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fork_ours, fork_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         read_fd, write_fd = os.pipe()
@@ -237,6 +240,9 @@ class ZygoteLauncher:
             raise
         init = init_message(spec, self._settings)
         init["fork_layers"] = _layers_message(self._starter, process_spec)
+        if spec.secret_files:
+            # Each child mounts them in its own /run/secrets (see inside/layers.py).
+            init["fork_layers"]["secret_files"] = dict(spec.secret_files)
         try:
             init_ms = await process.initialize(init, init_timeout_s(spec))
         except BaseException:
@@ -244,6 +250,11 @@ class ZygoteLauncher:
             await process.close()
             raise
         return ZygoteProcess(process, fork_ours, spec), init_ms
+
+    def _mounts_per_child(self, spec: VersionSpec, name: str) -> bool:
+        """Whether each child mounts a /tmp (and so /run/secrets) of its own: sandboxed."""
+        probe = self._processes.process_spec(spec, name, -1, -1)
+        return self._starter.fork_layers(probe).private_tmp
 
     def _drop(self, key: _Key, zygote: ZygoteProcess) -> None:
         """Stop a zygote; clean its sandbox up once every instance it forked is gone."""

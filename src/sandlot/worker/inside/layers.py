@@ -7,6 +7,8 @@ all of that. What remains is what separates one instance of a version from anoth
 1. a private /tmp: unshare a user and a mount namespace (the zygote's seccomp filter allows
    exactly that pair) and mount a fresh size-capped tmpfs over /tmp. Mounts inherited from
    the zygote's namespace are locked there: they cannot be unmounted or made writable;
+   Then, for a function that takes secrets as files, a tmpfs of its own on /run/secrets
+   holding them (read-only to the function through the Landlock layer of step 3);
 2. no capabilities, including those the new user namespace just gave;
 3. a Landlock layer of its own for files (read beneath the read-only paths, write only in
    its /tmp) and for signals (no signal reaches the zygote or a sibling instance);
@@ -120,6 +122,30 @@ def private_tmp(c: Libc, inner_id: int, tmp_mb: int, rebind: list[str]) -> None:
         os.close(fd)
 
 
+SECRETS_DIR = "/run/secrets"  # the sandbox's root has this mountpoint (sandbox/rootfs.py)
+
+
+def secret_files(c: Libc, files: dict[str, str]) -> None:
+    """The function's file secrets, on a tmpfs of this instance's own (in the mount namespace
+    that `private_tmp` made, so no other instance sees them, and they never touch a disk).
+    Read-only from here on: the Landlock layer below grants writes beneath /tmp only."""
+    data = {name: value.encode() for name, value in files.items()}
+    size_kb = sum(len(value) // 1024 + 4 for value in data.values()) + 16
+    options = f"size={size_kb}k,mode=0755".encode()
+    flags = _MS_NOSUID | _MS_NODEV
+    c.check(
+        c.libc.mount(b"sandlot-secrets", SECRETS_DIR.encode(), b"tmpfs", flags, options),
+        "mount secrets",
+    )
+    for name, value in data.items():
+        fd = os.open(f"{SECRETS_DIR}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            os.write(fd, value)
+        finally:
+            os.close(fd)
+    os.chmod(SECRETS_DIR, 0o555)  # noqa: S103 - read-only for all: only this instance sees it
+
+
 def drop_capabilities(c: Libc) -> None:
     c.libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     for cap in range(64):
@@ -185,9 +211,13 @@ def apply(c: Libc | None, layers: dict[str, Any]) -> None:
     if c is None or not layers.get("private_tmp"):
         return
     private_tmp(c, layers["inner_id"], layers["tmp_mb"], layers.get("rebind") or [])
+    files = layers.pop("secret_files", None)  # this child's copy of the zygote's memory
+    if files:
+        secret_files(c, files)
+    read_exec = [*layers["read_exec"], SECRETS_DIR]  # empty, unless it has file secrets
     drop_capabilities(c)
     if layers.get("landlock"):
-        landlock(c, layers["read_exec"], layers["read_write"])
+        landlock(c, read_exec, layers["read_write"])
     if layers.get("seccomp_bpf"):
         seccomp(c, layers["seccomp_bpf"])
 

@@ -1,7 +1,7 @@
 """Per-namespace quotas: a namespace's own limits, null meaning the server's default.
 
 Revision ID: 0007_quotas
-Revises: 0003_accounts
+Revises: 0006_secrets
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import sandlot.storage.tables
 
 revision = "0007_quotas"
-down_revision = "0003_accounts"
+down_revision = "0006_secrets"
 branch_labels = None
 depends_on = None
 
