@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,31 @@ class Settings(BaseSettings):
     )
     bootstrap_api_key: str | None = Field(
         default=None, description="The admin key to create on first start (else generated)."
+    )
+    bootstrap_admin_password: SecretStr | None = Field(
+        default=None,
+        description="The password of the platform admin user `admin`, created on the first "
+        "start (else a generated one, written to <data dir>/admin.password and printed once).",
+    )
+    session_idle_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="A browser session unused this long ends (checked to about a minute).",
+    )
+    session_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="A browser session ends this long after sign-in, however much it is used.",
+    )
+    login_account_limit: str = Field(
+        default="10/5minutes",
+        description="Failed sign-ins allowed per account (a `limits` rate); past it, sign-ins "
+        "to that account get 429 TooManyLoginAttempts until the window ends.",
+    )
+    login_address_limit: str = Field(
+        default="30/5minutes",
+        description="Failed sign-ins allowed per client address (IPv4, or IPv6 /64); past "
+        "it, sign-ins from there get 429 TooManyLoginAttempts until the window ends.",
     )
     sandbox: SandboxMode = SandboxMode.STRICT
     sandbox_uid_base: int = Field(
@@ -183,6 +208,10 @@ class Settings(BaseSettings):
     @property
     def admin_key_path(self) -> Path:
         return self.data_dir / "admin.key"
+
+    @property
+    def admin_password_path(self) -> Path:
+        return self.data_dir / "admin.password"
 
     @property
     def code_dir(self) -> Path:

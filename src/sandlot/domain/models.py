@@ -11,9 +11,11 @@ from sandlot.domain.states import InvocationState, VersionState
 
 
 class Role(StrEnum):
-    ADMIN = "admin"
+    ADMIN = "admin"  # the platform admin (a key with this role, or a platform-admin user)
+    OWNER = "owner"
     DEVELOPER = "developer"
     INVOKER = "invoker"
+    VIEWER = "viewer"
 
 
 # What each role may do. Admins manage keys; developers deploy; invokers only invoke and read.
@@ -59,6 +61,27 @@ class Principal:
     def actor(self) -> str:
         """How the audit log names this caller: the person, else the key."""
         return f"user:{self.login}" if self.login else f"key:{self.key_id}"
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who signs in; never carries the password hash out of storage."""
+
+    id: str
+    login: str
+    display_name: str
+    platform_admin: bool
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A user's role in one namespace."""
+
+    namespace_id: str
+    namespace: str
+    role: Role
 
 
 @dataclass(frozen=True)

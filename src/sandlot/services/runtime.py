@@ -21,6 +21,7 @@ from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
+from sandlot.services.signin import LoginLimiter
 from sandlot.storage.db import Database
 from sandlot.storage.space import free_bytes
 from sandlot.worker.interface import Pool
@@ -45,6 +46,7 @@ class Runtime:
     activator: Activator
     authenticator: Authenticator
     monitor: MonitorAccess
+    login_limiter: LoginLimiter
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False

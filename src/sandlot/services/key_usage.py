@@ -1,0 +1,69 @@
+"""When each API key was last used, written in batches: the invoke path notes a key's use in
+memory (a dict write) and a background loop writes what changed, at most once a minute per
+key, so that a warm invocation still reads and writes no database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sandlot.storage.credentials import record_key_use
+
+log = logging.getLogger(__name__)
+
+# A key's last use is precise to about this much: a listing needs no better.
+RESOLUTION_S = 60.0
+
+
+class KeyUsage:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, interval_s: float = RESOLUTION_S
+    ) -> None:
+        self._sessions = sessions
+        self._interval_s = interval_s
+        self._pending: dict[str, datetime] = {}
+        self._noted: dict[str, float] = {}  # key id -> monotonic time of the last note
+        self._task: asyncio.Task[None] | None = None
+
+    def seen(self, key_id: str) -> None:
+        now = time.monotonic()
+        last = self._noted.get(key_id)
+        if last is not None and now - last < RESOLUTION_S:
+            return
+        if len(self._noted) > 100_000:
+            self._noted.clear()  # bounded; forgetting only costs an early write
+        self._noted[key_id] = now
+        self._pending[key_id] = datetime.now(UTC)
+
+    async def run_once(self) -> int:
+        """Write the uses noted since the last run; returns how many keys."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            async with self._sessions.begin() as session:
+                await record_key_use(session, pending)
+        except Exception:
+            log.exception("could not record the last use of %d API keys", len(pending))
+        return len(pending)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="sandlot-key-usage")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.run_once()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            await self.run_once()
