@@ -196,6 +196,7 @@ class Authenticator:
         commit): their sessions and keys are looked up afresh, so the change applies at once.
         The key cache knows hashes, not creators: it is dropped whole."""
         self.keys.clear()
+        self._misses.clear()  # an enabled user's keys work again at once
         self.browser_sessions.clear()
         del user_id
 
