@@ -3,6 +3,7 @@ same answer for a wrong name and a wrong password, and keys beside sessions."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,9 +100,9 @@ async def test_logout_ends_the_session(api: Api) -> None:
 async def _backdate(api: Api, browser: Browser, **ago: timedelta) -> None:
     now = datetime.now(UTC)
     values = {column: now - delta for column, delta in ago.items()}
-    rows = await run_sql(api, select(SessionRow.token_hash))
-    assert len(rows) == 1
-    await run_sql(api, update(SessionRow).values(**values))
+    mine = SessionRow.token_hash == hashlib.sha256(browser.token.encode()).hexdigest()
+    assert len(await run_sql(api, select(SessionRow).where(mine))) == 1
+    await run_sql(api, update(SessionRow).where(mine).values(**values))
 
 
 async def test_idle_and_absolute_expiry(api: Api) -> None:
@@ -124,6 +125,16 @@ async def test_idle_and_absolute_expiry(api: Api) -> None:
         assert (await fresh.request("GET", "/api/v1/auth/me")).status_code == 200
         ((seen,),) = await run_sql(api, select(SessionRow.last_seen_at))
         assert datetime.now(UTC) - seen < timedelta(minutes=1)
+
+
+async def test_expired_sessions_are_swept_from_the_database(api: Api) -> None:
+    async with bare(api) as client:
+        stale = await sign_in(client, "admin", ADMIN_PASSWORD)
+        await _backdate(api, stale, last_seen_at=timedelta(minutes=61))
+        live = await sign_in(client, "admin", ADMIN_PASSWORD)
+        await api.runtime.authenticator.run_once()
+        assert len(await run_sql(api, select(SessionRow))) == 1
+        assert (await live.request("GET", "/api/v1/auth/me")).status_code == 200
 
 
 async def test_wrong_name_and_wrong_password_get_one_answer(api: Api) -> None:

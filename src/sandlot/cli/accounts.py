@@ -48,8 +48,15 @@ def _new_password(prompt: str) -> str:
     return password
 
 
+ServerOption = Annotated[
+    str | None,
+    typer.Option("--server", help="The server's URL (else as for every command: --url, ...)."),
+]
+
+
 def login(
     ctx: typer.Context,
+    server: ServerOption = None,
     user: Annotated[
         str | None, typer.Option("--user", "-u", help="Your login name (else asked).")
     ] = None,
@@ -63,7 +70,7 @@ def login(
     from sandlot.client import ApiError, ClientError, ServerUnreachable
 
     state = state_of(ctx)
-    url = state.locate().url
+    url = server or state.locate().url
     try:
         if key:
             stored = _store_given_key(url, state.namespace, read_line("API key: ", secret=True))
@@ -134,13 +141,13 @@ def _store(
     return {"namespace": namespace, "role": role, "path": str(path)}
 
 
-def logout(ctx: typer.Context) -> None:
+def logout(ctx: typer.Context, server: ServerOption = None) -> None:
     """Revoke the key `sandlot login` stored for this server and namespace, and forget it."""
     from sandlot.client import ApiError, ClientError, SandlotClient, ServerUnreachable
     from sandlot.client.credentials import credentials_path, find_key, forget_key
 
     state = state_of(ctx)
-    url = state.locate().url
+    url = server or state.locate().url
     path = credentials_path(os.environ)
     stored = find_key(path, url, state.namespace)
     if stored is None:

@@ -32,6 +32,8 @@ address and per IPv6 /64, since one IPv6 host usually holds a whole /64.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -55,7 +57,7 @@ from sandlot.domain.ids import api_key_prefix, hash_api_key
 from sandlot.domain.models import Membership, Namespace, Principal, Role
 from sandlot.services.auth import KeyCache, bearer_key
 from sandlot.services.caches import TtlCache
-from sandlot.services.key_usage import KeyUsage
+from sandlot.services.key_usage import RESOLUTION_S, KeyUsage
 from sandlot.services.metrics import Metrics
 from sandlot.services.session_tokens import (
     CSRF_HEADER,
@@ -144,6 +146,40 @@ class Authenticator:
         except ValueError as exc:
             raise ValueError(f"SANDLOT_AUTH_FAILURE_LIMIT={failure_limit!r}: {exc}") from exc
         self._windows = FixedWindowRateLimiter(MemoryStorage())
+        self._upkeep: asyncio.Task[None] | None = None
+
+    # -- upkeep --------------------------------------------------------------------------------
+
+    async def run_once(self) -> None:
+        """Write keys' last use, and delete the sessions past either expiry."""
+        await self.usage.run_once()
+        now = datetime.now(UTC)
+        try:
+            async with self._sessions.begin() as session:
+                await SessionRepo(session).delete_older(
+                    created_before=now - self._policy.absolute,
+                    seen_before=now - self._policy.idle,
+                )
+        except Exception:
+            log.exception("could not sweep expired sessions")
+
+    def start(self, interval_s: float = RESOLUTION_S) -> None:
+        self._upkeep = asyncio.create_task(self._loop(interval_s), name="sandlot-auth-upkeep")
+
+    async def close(self) -> None:
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._upkeep
+            self._upkeep = None
+        await self.usage.run_once()
+
+    async def _loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.run_once()
+
+    # -- authentication ------------------------------------------------------------------------
 
     async def authenticate(self, authorization: str | None, client: str | None) -> Principal:
         """The principal behind an `Authorization` header alone (monitoring access)."""
