@@ -243,3 +243,27 @@ async def test_a_given_bootstrap_password_is_neither_saved_nor_printed(
     ) as api:
         assert not api.settings.admin_password_path.exists()
     assert ADMIN_PASSWORD not in capsys.readouterr().err
+
+
+async def test_a_weaker_hash_is_upgraded_at_sign_in(api: Api) -> None:
+    from argon2 import PasswordHasher
+    from sqlalchemy import update
+
+    await create_user(api, "alice")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    await run_sql(api, update(UserRow).where(UserRow.login == "alice").values(password_hash=weak))
+    async with bare(api) as client:
+        await sign_in(client, "alice", PASSWORD)
+    ((stored,),) = await run_sql(api, select(UserRow.password_hash).where(UserRow.login == "alice"))
+    assert stored != weak and not PasswordHasher().check_needs_rehash(stored)
+
+
+async def test_who_am_i_with_a_key(api: Api) -> None:
+    me = await api.client.get("/api/v1/auth/me")
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert body["kind"] == "key" and body["platform_admin"] is True
+    assert body["memberships"] == [{"namespace": "default", "role": "admin"}]
+    assert body["csrf_token"] is None
+    # A key's logout is not a thing: it is revoked instead.
+    assert (await api.client.post("/api/v1/auth/logout")).status_code == 400
