@@ -267,3 +267,34 @@ async def test_who_am_i_with_a_key(api: Api) -> None:
     assert body["csrf_token"] is None
     # A key's logout is not a thing: it is revoked instead.
     assert (await api.client.post("/api/v1/auth/logout")).status_code == 400
+
+
+async def test_a_deleted_namespace_is_not_found_and_its_keys_stop(api: Api) -> None:
+    from sqlalchemy import update
+
+    from sandlot.storage.tables import NamespaceRow
+
+    await create_user(api, "alice")
+    namespace_id = await namespace_with_member(api, "team-a", "alice", Role.DEVELOPER)
+    await namespace_with_member(api, "team-b", "alice", Role.DEVELOPER)
+    key = await key_of_user(api, "alice", namespace_id, Role.DEVELOPER)
+    await run_sql(
+        api,
+        update(NamespaceRow)
+        .where(NamespaceRow.name == "team-a")
+        .values(deleted_at=datetime.now(UTC)),
+    )
+    api.runtime.authenticator.forget_namespace("team-a")  # what deleting one will call
+    named = await api.client.get("/api/v1/functions", headers={"X-Sandlot-Namespace": "team-a"})
+    assert named.status_code == 404 and named.json()["error"] == "NamespaceNotFound"
+    async with bare(api) as client:
+        by_key = await client.get("/api/v1/functions", headers={"Authorization": f"Bearer {key}"})
+        assert by_key.status_code == 401
+        alice = await sign_in(client, "alice", PASSWORD)
+        assert (
+            await alice.request("GET", "/api/v1/functions", namespace="team-a")
+        ).status_code == 404
+        me = await alice.request("GET", "/api/v1/auth/me")
+        assert me.json()["memberships"] == [{"namespace": "team-b", "role": "developer"}]
+        # Without the header she acts in her first live namespace.
+        assert (await alice.request("GET", "/api/v1/functions")).status_code == 200
