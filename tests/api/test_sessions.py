@@ -22,7 +22,7 @@ from tests.api.identity_helpers import (
     session_cookie,
     sign_in,
 )
-from tests.conftest import Api, open_api
+from tests.conftest import ADMIN_KEY, Api, open_api
 
 
 @pytest.fixture
@@ -204,3 +204,26 @@ async def test_logins_are_limited_per_address(tmp_path: Path, database_url: str)
         assert limited.status_code == 429 and "address" in limited.text
         assert limited.json()["error"] == "TooManyLoginAttempts"
         assert "retry-after" in limited.headers
+
+
+async def test_stale_cookies_never_lock_out_the_address(tmp_path: Path, database_url: str) -> None:
+    async with (
+        open_api(
+            tmp_path / "data",
+            database_url,
+            bootstrap_admin_password=ADMIN_PASSWORD,
+            auth_failure_limit="3/minute",
+        ) as api,
+        bare(api) as client,
+    ):
+        for n in range(6):
+            stale = {"Cookie": f"sandlot_session=stale-{n}"}
+            answer = await client.get("/api/v1/functions", headers=stale)
+            assert answer.status_code == 401, answer.text
+        keyed = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        assert (await client.get("/api/v1/functions", headers=keyed)).status_code == 200
+        # Wrong keys still are held against it.
+        for _ in range(3):
+            wrong = {"Authorization": "Bearer sl_bad_guess"}
+            assert (await client.get("/api/v1/functions", headers=wrong)).status_code == 401
+        assert (await client.get("/api/v1/functions", headers=keyed)).status_code == 429

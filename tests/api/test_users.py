@@ -153,6 +153,11 @@ async def test_a_session_of_one_namespace_never_reaches_another(api: Api) -> Non
         assert named.status_code == unknown.status_code == 404
         assert named.json()["error"] == unknown.json()["error"] == "NamespaceNotFound"
         assert named.text.replace("team-b", "X") == unknown.text.replace("no-such-team", "X")
+        # A header that is no namespace name is a validation error, on the lean invoke route
+        # as on the others.
+        for path in ("/api/v1/functions/mine/invoke", "/api/v1/functions"):
+            bad = await alice.request("POST", path, namespace="Not A Name", json={})
+            assert bad.status_code == 422 and bad.json()["error"] == "ValidationError", path
         # Her own by name works; the admin's session reaches team-b by name.
         own = await alice.request("GET", "/api/v1/functions", namespace="team-a")
         assert [f["name"] for f in own.json()["items"]] == ["mine"]
@@ -298,3 +303,13 @@ async def test_a_deleted_namespace_is_not_found_and_its_keys_stop(api: Api) -> N
         assert me.json()["memberships"] == [{"namespace": "team-b", "role": "developer"}]
         # Without the header she acts in her first live namespace.
         assert (await alice.request("GET", "/api/v1/functions")).status_code == 200
+
+
+async def test_a_display_name_changes_and_the_admin_cannot_disable_itself(api: Api) -> None:
+    await create_user(api, "alice")
+    renamed = await api.client.patch("/api/v1/users/alice", json={"display_name": "Alice L."})
+    assert renamed.status_code == 200 and renamed.json()["display_name"] == "Alice L."
+    async with bare(api) as client:
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
+        itself = await admin.request("PATCH", "/api/v1/users/admin", json={"disabled": True})
+        assert itself.status_code == 403 and itself.json()["error"] == "PermissionDenied"

@@ -15,11 +15,12 @@ lookups, a guard against floods of wrong credentials, and the choice of namespac
 - Every failure is counted in /metrics (`sandlot_auth_failures_total{reason}`) and logged with
   the client address and the key's public prefix, never the key, at most once a minute per
   address.
-- An address that presents too many wrong credentials (`auth_failure_limit`, e.g. 30/minute)
-  gets 429 `TooManyAuthFailures` with `Retry-After` for every credential it presents until its
+- An address that presents too many wrong keys (`auth_failure_limit`, e.g. 30/minute) gets
+  429 `TooManyAuthFailures` with `Retry-After` for every credential it presents until its
   window ends, right or wrong: letting right keys through would tell a guesser which are.
   Requests with no credentials at all are counted, but neither logged nor limited: they
-  guess nothing and cost no database read.
+  guess nothing and cost no database read. Unknown session cookies are counted and cached
+  as misses, but not limited: a browser's stale cookie must not lock its address out.
 - The namespace: `X-Sandlot-Namespace` names one. A key acts in its own (a platform admin key,
   role `admin`, in any); a user in those they are a member of, with their role there (the
   platform admin in any, as `admin`); without the header, a user acts in `default` if they are
@@ -208,7 +209,7 @@ class Authenticator:
             key = await self._key(authorization, bucket, credentials.address)
             return Caller(address=credentials.address, key=key)
         assert token is not None
-        entry = await self._session(token, bucket, credentials.address)
+        entry = await self._session(token)
         if credentials.method.upper() not in SAFE_METHODS and not csrf_matches(
             token, credentials.csrf_token
         ):
@@ -306,13 +307,17 @@ class Authenticator:
 
     # -- sessions ------------------------------------------------------------------------------
 
-    async def _session(self, token: str, bucket: str, client: str | None) -> SessionEntry:
+    async def _session(self, token: str) -> SessionEntry:
         token_hash = hash_token(token)
         entry = self.browser_sessions.get(token_hash)
         if entry is None:
-            entry = await self._load_session(token_hash)
+            entry = None if self._misses.get(token_hash) else await self._load_session(token_hash)
             if entry is None:
-                await self._failed(bucket, client, "unknown-session", None)
+                # Counted and remembered, but not held against the address: a stale cookie
+                # (signed out, expired, swept) is what every browser has sooner or later, and
+                # it must not lock out the keys of everyone behind the same address.
+                self._misses.put(token_hash, True)
+                self._metrics.auth_failures.labels("unknown-session").inc()
                 raise Unauthenticated("the session is not valid (signed out or expired); sign in")
         now = datetime.now(UTC)
         stored = entry.stored

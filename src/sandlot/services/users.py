@@ -89,23 +89,28 @@ async def update_user(
     user = await users.get(login)
     if disabled and user.id == principal.user_id:
         raise PermissionDenied("you cannot disable yourself", login=login)
-    changes: dict[str, object] = {}
-    if display_name is not None:
-        changes["display_name"] = _display_name(display_name)
+    name = _display_name(display_name) if display_name is not None else None
     newly_disabled = bool(disabled) and user.disabled_at is None
     enabled = disabled is False and user.disabled_at is not None
     updated = await users.update(
         user.id,
-        display_name=_display_name(display_name) if display_name is not None else None,
+        display_name=name,
         disabled_at=datetime.now(UTC) if newly_disabled else None,
         enable=enabled,
     )
     if newly_disabled:
         await SessionRepo(session).delete_for_user(user.id)
-    action = "user.disable" if newly_disabled else "user.enable" if enabled else "user.update"
-    if newly_disabled or enabled or changes:
+    # One event per change: a rename and a disable in one request are two facts.
+    for happened, action in ((newly_disabled, "user.disable"), (enabled, "user.enable")):
+        if happened:
+            await audit.record(session, principal=principal, action=action, target=f"user:{login}")
+    if name is not None and name != user.display_name:
         await audit.record(
-            session, principal=principal, action=action, target=f"user:{login}", detail=changes
+            session,
+            principal=principal,
+            action="user.update",
+            target=f"user:{login}",
+            detail={"display_name": name},
         )
     return updated
 
