@@ -21,11 +21,7 @@ lookups, a guard against floods of wrong credentials, and the choice of namespac
   Requests with no credentials at all are counted, but neither logged nor limited: they
   guess nothing and cost no database read. Unknown session cookies are counted and cached
   as misses, but not limited: a browser's stale cookie must not lock its address out.
-- The namespace: `X-Sandlot-Namespace` names one. A key acts in its own (a platform admin key,
-  role `admin`, in any); a user in those they are a member of, with their role there (the
-  platform admin in any, as `admin`); without the header, a user acts in `default` if they are
-  a member, else in their first namespace by name. Any other name is `NamespaceNotFound`, so
-  that nobody learns which namespaces exist.
+- The namespace a request acts in is chosen by `services.namespace_choice`.
 
 Rate windows come from `limits` (its in-memory async storage); addresses are limited per IPv4
 address and per IPv6 /64, since one IPv6 host usually holds a whole /64.
@@ -50,16 +46,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandlot.domain.errors import (
     CsrfTokenInvalid,
-    NamespaceNotFound,
     TooManyAuthFailures,
     Unauthenticated,
 )
 from sandlot.domain.ids import api_key_prefix, hash_api_key
-from sandlot.domain.models import Membership, Namespace, Principal, Role
+from sandlot.domain.models import Principal
 from sandlot.services.auth import KeyCache, bearer_key
 from sandlot.services.caches import TtlCache
 from sandlot.services.key_usage import RESOLUTION_S, KeyUsage
 from sandlot.services.metrics import Metrics
+from sandlot.services.namespace_choice import NamespaceChooser, SessionEntry
 from sandlot.services.session_tokens import (
     CSRF_HEADER,
     SAFE_METHODS,
@@ -67,8 +63,8 @@ from sandlot.services.session_tokens import (
     csrf_token_for,
     hash_token,
 )
-from sandlot.storage.credentials import key_grant, live_namespace
-from sandlot.storage.sessions import SessionRepo, StoredSession
+from sandlot.storage.credentials import key_grant
+from sandlot.storage.sessions import SessionRepo
 from sandlot.storage.users import UserRepo
 
 log = logging.getLogger(__name__)
@@ -76,7 +72,6 @@ log = logging.getLogger(__name__)
 _LOG_EVERY = parse("1/minute")
 # A session's last-seen time is written at most this often (idle expiry is that coarse).
 SESSION_TOUCH_S = 60.0
-DEFAULT_NAMESPACE = "default"
 
 
 @dataclass(slots=True)
@@ -90,12 +85,6 @@ class Credentials:
     namespace: str | None = None
     method: str = "GET"
     address: str | None = None
-
-
-@dataclass(frozen=True)
-class SessionEntry:
-    stored: StoredSession
-    memberships: tuple[Membership, ...]
 
 
 @dataclass(frozen=True)
@@ -137,7 +126,7 @@ class Authenticator:
         self.keys = keys
         self.browser_sessions = SessionCache(ttl_s=keys.ttl_s)
         self.usage = KeyUsage(sessions)
-        self._namespaces: TtlCache[str, Namespace] = TtlCache(ttl_s=keys.ttl_s)
+        self.chooser = NamespaceChooser(sessions, ttl_s=keys.ttl_s)
         self._misses: TtlCache[str, bool] = TtlCache(ttl_s=miss_ttl_s)
         self._metrics = metrics
         self._policy = session_policy or SessionPolicy(
@@ -149,9 +138,6 @@ class Authenticator:
             raise ValueError(f"SANDLOT_AUTH_FAILURE_LIMIT={failure_limit!r}: {exc}") from exc
         self._windows = FixedWindowRateLimiter(MemoryStorage())
         self._upkeep: asyncio.Task[None] | None = None
-        # (key id, address) -> (the key's principal, it at that address): a warm invocation
-        # reuses the principal instead of copying it (dataclasses.replace costs ~2 us).
-        self._placed: dict[tuple[str, str | None], tuple[Principal, Principal]] = {}
 
     # -- upkeep --------------------------------------------------------------------------------
 
@@ -224,9 +210,9 @@ class Authenticator:
 
     async def act_in(self, caller: Caller, namespace: str | None) -> Principal:
         if caller.key is not None:
-            return await self._key_in(caller.key, namespace, caller.address)
+            return await self.chooser.for_key(caller.key, namespace, caller.address)
         assert caller.session is not None
-        return await self._user_in(caller.session, namespace, caller.address)
+        return await self.chooser.for_user(caller.session, namespace, caller.address)
 
     def key_created(self, key: str) -> None:
         """A key committed just now: forget that it was unknown (call after the commit)."""
@@ -246,7 +232,7 @@ class Authenticator:
 
     def forget_namespace(self, name: str) -> None:
         """A namespace was deleted or renamed: keys and sessions are looked up afresh."""
-        self._namespaces.discard(name)
+        self.chooser.forget(name)
         self.keys.clear()
         self.browser_sessions.clear()
 
@@ -282,28 +268,6 @@ class Authenticator:
         ttl = None if expires_at is None else (expires_at - now).total_seconds()
         self.keys.put(key_hash, principal, ttl_s=ttl)
         return principal
-
-    async def _key_in(
-        self, key: Principal, namespace: str | None, address: str | None
-    ) -> Principal:
-        acting = self._at(key, address)
-        if namespace is None or namespace == key.namespace:
-            return acting
-        if key.platform_admin:
-            found = await self._namespace(namespace)
-            if found is not None:
-                return dataclasses.replace(acting, namespace_id=found.id, namespace=found.name)
-        raise _no_namespace(namespace)
-
-    def _at(self, key: Principal, address: str | None) -> Principal:
-        placed = self._placed.get((key.key_id, address))
-        if placed is not None and placed[0] is key:
-            return placed[1]
-        if len(self._placed) >= 10_000:
-            self._placed.clear()  # bounded; a miss only costs a copy
-        acting = dataclasses.replace(key, address=address)
-        self._placed[(key.key_id, address)] = (key, acting)
-        return acting
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -347,45 +311,6 @@ class Authenticator:
         async with self._sessions.begin() as session:
             await SessionRepo(session).delete(token_hash)
 
-    async def _user_in(
-        self, entry: SessionEntry, namespace: str | None, address: str | None
-    ) -> Principal:
-        user = entry.stored
-        member = _membership(entry.memberships, namespace)
-        if user.platform_admin:
-            chosen = namespace or (member.namespace if member else DEFAULT_NAMESPACE)
-            found = await self._namespace(chosen)
-            if found is None:
-                raise _no_namespace(chosen)
-            namespace_id, name, role = found.id, found.name, Role.ADMIN
-        elif member is not None:
-            namespace_id, name, role = member.namespace_id, member.namespace, member.role
-        elif namespace is None:
-            raise NamespaceNotFound(
-                "you are not a member of any namespace yet; ask an owner to add you"
-            )
-        else:
-            raise _no_namespace(namespace)
-        return Principal(
-            key_id=f"session:{user.id}",
-            namespace_id=namespace_id,
-            namespace=name,
-            role=role,
-            user_id=user.user_id,
-            login=user.login,
-            platform_admin=user.platform_admin,
-            address=address,
-        )
-
-    async def _namespace(self, name: str) -> Namespace | None:
-        found = self._namespaces.get(name)
-        if found is None:
-            async with self._sessions() as session:
-                found = await live_namespace(session, name)
-            if found is not None:
-                self._namespaces.put(name, found)
-        return found
-
     # -- failures ------------------------------------------------------------------------------
 
     async def _failed(
@@ -411,18 +336,6 @@ class Authenticator:
             retry_after_s=retry_after,
             limit=str(self._failure_limit),
         )
-
-
-def _membership(memberships: tuple[Membership, ...], namespace: str | None) -> Membership | None:
-    """The membership named, or without a name the `default` one, else the first by name."""
-    if namespace is not None:
-        return next((m for m in memberships if m.namespace == namespace), None)
-    chosen = next((m for m in memberships if m.namespace == DEFAULT_NAMESPACE), None)
-    return chosen or (memberships[0] if memberships else None)
-
-
-def _no_namespace(name: str) -> NamespaceNotFound:
-    return NamespaceNotFound(f"no namespace {name!r} that you can act in", namespace=name)
 
 
 def address_bucket(client: str | None) -> str:
