@@ -105,6 +105,7 @@ async def test_passwords_reset_by_the_admin_and_changed_by_oneself(api: Api) -> 
         old = await client.post("/api/v1/auth/login", json={"login": "alice", "password": PASSWORD})
         assert old.status_code == 401
         alice = await sign_in(client, "alice", "a brand new secret")
+        other = await sign_in(client, "alice", "a brand new secret")
         wrong = await alice.request(
             "POST",
             "/api/v1/users/alice/password",
@@ -117,8 +118,9 @@ async def test_passwords_reset_by_the_admin_and_changed_by_oneself(api: Api) -> 
             json={"new_password": "another new one", "current_password": "a brand new secret"},
         )
         assert changed.status_code == 204, changed.text
-        # A new password ends the sessions opened with the old one.
-        assert (await alice.request("GET", "/api/v1/auth/me")).status_code == 401
+        # A new password ends her other sessions, not the one she changed it with.
+        assert (await alice.request("GET", "/api/v1/auth/me")).status_code == 200
+        assert (await other.request("GET", "/api/v1/auth/me")).status_code == 401
         await sign_in(client, "alice", "another new one")
 
 
@@ -303,6 +305,30 @@ async def test_a_deleted_namespace_is_not_found_and_its_keys_stop(api: Api) -> N
         assert me.json()["memberships"] == [{"namespace": "team-b", "role": "developer"}]
         # Without the header she acts in her first live namespace.
         assert (await alice.request("GET", "/api/v1/functions")).status_code == 200
+
+
+async def test_a_user_in_no_namespace_yet_can_still_sign_in_and_change_the_password(
+    api: Api,
+) -> None:
+    await create_user(api, "newcomer")
+    async with bare(api) as client:
+        newcomer = await sign_in(client, "newcomer", PASSWORD)
+        me = await newcomer.request("GET", "/api/v1/auth/me")
+        assert me.status_code == 200 and me.json()["memberships"] == []
+        nowhere = await newcomer.request("GET", "/api/v1/functions")
+        assert nowhere.status_code == 404 and nowhere.json()["error"] == "NamespaceNotFound"
+        assert "not a member of any namespace" in nowhere.json()["detail"]["message"]
+        changed = await newcomer.request(
+            "POST",
+            "/api/v1/users/newcomer/password",
+            json={"new_password": "my very own now", "current_password": PASSWORD},
+        )
+        assert changed.status_code == 204, changed.text
+        others = await newcomer.request(
+            "POST", "/api/v1/users/admin/password", json={"new_password": "taken over!!"}
+        )
+        assert others.status_code == 403
+        await sign_in(client, "newcomer", "my very own now")
 
 
 async def test_a_display_name_changes_and_the_admin_cannot_disable_itself(api: Api) -> None:

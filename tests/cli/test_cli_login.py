@@ -134,5 +134,9 @@ def test_secure_cookie_behind_a_trusted_https_proxy(server: LiveServer) -> None:
         f"{server.url}/api/v1/auth/login", json={"login": "admin", "password": "not-it-at-all"}
     )
     assert wrong.status_code == 401
+    metrics = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert metrics.status_code == 200 and "sandlot_auth_failures_total" in metrics.text
     log = server.log_path.read_text(errors="replace")
-    assert ADMIN_PASSWORD not in log and token not in log and "not-it-at-all" not in log
+    for everything in (log, metrics.text):
+        assert ADMIN_PASSWORD not in everything and token not in everything
+        assert "not-it-at-all" not in everything

@@ -123,9 +123,11 @@ async def set_password(
     login: str,
     new_password: str,
     current_password: str | None,
+    current_session: str | None = None,
 ) -> User:
     """The platform admin resets anyone's password (ending their sessions); a user changes
-    their own with the current one (their other sessions are ended too)."""
+    their own with the current one, which ends their other sessions but not
+    `current_session` (the token hash of the session they changed it with)."""
     users = UserRepo(session)
     found = await users.with_hash(login)
     is_self = found is not None and found[0].id == caller_user_id
@@ -143,7 +145,7 @@ async def set_password(
         raise Unauthenticated("the current password is not right")
     passwords.check_password(new_password, login=login)
     await users.set_password_hash(user.id, await passwords.hash_password(new_password))
-    await SessionRepo(session).delete_for_user(user.id)
+    await SessionRepo(session).delete_for_user(user.id, keep=current_session if is_self else None)
     await audit.record(
         session,
         principal=principal,
