@@ -12,7 +12,13 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
-from sandlot.domain.errors import InvalidInput, PermissionDenied, Unauthenticated, UserNotFound
+from sandlot.domain.errors import (
+    InvalidInput,
+    PermissionDenied,
+    Unauthenticated,
+    UserAlreadyExists,
+    UserNotFound,
+)
 from sandlot.domain.models import Membership, Principal, Role, User
 from sandlot.services import audit, passwords
 from sandlot.services.authz import authorize
@@ -175,12 +181,15 @@ async def bootstrap_admin(
     secret = password if password is not None else passwords.generate_password()
     if not generated:
         passwords.check_password(secret, login=BOOTSTRAP_ADMIN)
-    user = await users.create(
-        login=BOOTSTRAP_ADMIN,
-        display_name="Platform admin",
-        password_hash=await passwords.hash_password(secret),
-        platform_admin=True,
-    )
+    try:
+        user = await users.create(
+            login=BOOTSTRAP_ADMIN,
+            display_name="Platform admin",
+            password_hash=await passwords.hash_password(secret),
+            platform_admin=True,
+        )
+    except UserAlreadyExists:  # another server sharing the database made it just now
+        return AdminBootstrap(created=False, password=None)
     namespaces = NamespaceRepo(session)
     namespace = await namespaces.get_by_name(DEFAULT_NAMESPACE)
     if namespace is None:
