@@ -227,3 +227,15 @@ async def test_stale_cookies_never_lock_out_the_address(tmp_path: Path, database
             wrong = {"Authorization": "Bearer sl_bad_guess"}
             assert (await client.get("/api/v1/functions", headers=wrong)).status_code == 401
         assert (await client.get("/api/v1/functions", headers=keyed)).status_code == 429
+
+
+async def test_the_lean_invoke_route_checks_the_csrf_token_too(api: Api) -> None:
+    deployed = await api.deploy("hello", {"main.py": "def handler(e, c):\n    return 'hi'\n"})
+    assert deployed.status_code == 201, deployed.text
+    async with bare(api) as client:
+        browser = await sign_in(client, "admin", ADMIN_PASSWORD)
+        path = "/api/v1/functions/hello/invoke"
+        forged = await client.post(path, headers=browser.headers(csrf=False), content=b"")
+        assert forged.status_code == 403 and forged.json()["error"] == "CsrfTokenInvalid"
+        called = await browser.request("POST", path, content=b"")
+        assert called.status_code == 200 and called.json() == "hi"
