@@ -174,6 +174,9 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None, client: str | None) -> Principal:
         """The principal behind an `Authorization` header alone (monitoring access)."""
+        if not authorization:
+            self._metrics.auth_failures.labels("missing").inc()
+            bearer_key(authorization)  # raises Unauthenticated, saying what to send
         return await self.principal(Credentials(authorization=authorization, address=client))
 
     async def principal(self, credentials: Credentials) -> Principal:
@@ -186,7 +189,10 @@ class Authenticator:
         authorization, token = credentials.authorization, credentials.session_token
         if not authorization and not token:
             self._metrics.auth_failures.labels("missing").inc()
-            bearer_key(authorization)  # raises Unauthenticated, saying what to send
+            raise Unauthenticated(
+                "missing 'Authorization: Bearer <key>' header (or the session cookie of "
+                "POST /api/v1/auth/login)"
+            )
         bucket = address_bucket(credentials.address)
         if not await self._windows.test(self._failure_limit, bucket):
             self._metrics.auth_rate_limited.inc()
