@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -34,7 +35,9 @@ from sandlot.api.routes import (
     namespaces,
     quotas,
     secrets,
+    users,
 )
+from sandlot.api.routes import auth as auth_routes
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -44,9 +47,10 @@ from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.probe import probe_host, render_text
 from sandlot.sandbox.spec import Starter
 from sandlot.services import auth
+from sandlot.services import users as user_service
 from sandlot.services.activation import Activator
 from sandlot.services.archives import ArchiveLimits
-from sandlot.services.authenticator import Authenticator
+from sandlot.services.authenticator import Authenticator, SessionPolicy
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
@@ -57,6 +61,7 @@ from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
 from sandlot.services.secret_keys import load_keyring
 from sandlot.services.secret_rotation import SecretRotator
+from sandlot.services.signin import LoginLimiter
 from sandlot.services.specs import SpecDefaults
 from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, upgrade_sync
@@ -238,6 +243,10 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         failure_limit=settings.auth_failure_limit,
         miss_ttl_s=settings.auth_miss_ttl_s,
         audit_failure_limit=settings.audit_auth_failure_limit,
+        session_policy=SessionPolicy(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_max_hours),
+        ),
     )
     invoker = Invoker(
         catalog=catalog,
@@ -264,6 +273,9 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
             token=settings.monitor_token, allow=settings.monitor_allow, authenticator=authenticator
         ),
         insecure=settings.sandbox is SandboxMode.INSECURE_DEV,
+        login_limiter=LoginLimiter(
+            per_account=settings.login_account_limit, per_address=settings.login_address_limit
+        ),
         quota_defaults=quota_defaults,
         keyring=keyring,
         rotator=SecretRotator(database=database, keyring=keyring),
@@ -294,6 +306,29 @@ async def _first_start(runtime: Runtime) -> None:
         print(
             f"\nSandlot created the namespace 'default' and an admin API key:\n\n"
             f"    {created.key}\n\n(saved to {settings.admin_key_path.resolve()}, mode 0600)\n",
+            file=sys.stderr,
+            flush=True,
+        )
+    await _first_admin(runtime)
+
+
+async def _first_admin(runtime: Runtime) -> None:
+    """The platform admin user, on the first start (no user yet): with the password from
+    SANDLOT_BOOTSTRAP_ADMIN_PASSWORD, or a generated one, printed this once and saved."""
+    settings = runtime.settings
+    given = settings.bootstrap_admin_password
+    async with runtime.database.sessions.begin() as session:
+        made = await user_service.bootstrap_admin(
+            session=session,
+            password=given.get_secret_value() if given is not None else None,
+            password_file=settings.admin_password_path,
+        )
+    if made.password is not None:
+        # Printed once, on the first start only; it is also in the file (mode 0600).
+        print(
+            f"\nSandlot created the platform admin user 'admin' with the password:\n\n"
+            f"    {made.password}\n\n(saved to {settings.admin_password_path.resolve()}, "
+            "mode 0600; sign in with `sandlot login`, then change it)\n",
             file=sys.stderr,
             flush=True,
         )
@@ -349,6 +384,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         await runtime.pool.start()
         await runtime.builder.start(settings.env_gc_interval_s)
         runtime.recorder.start()
+        runtime.authenticator.start()
         await runtime.activator.warm_all()
         runtime.ready = True
         try:
@@ -359,6 +395,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
             await runtime.builder.close()
             await runtime.pool.close(settings.shutdown_grace_s)
             await runtime.recorder.close()
+            await runtime.authenticator.close()
             await runtime.database.dispose()
 
     app = FastAPI(
@@ -366,7 +403,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         version=__version__,
         summary="A self-hosted serverless platform for Python functions.",
         description="Every call under /api/v1 needs `Authorization: Bearer <API key>` "
-        "(in /docs: Authorize). "
+        "(in /docs: Authorize), or a browser session from POST /api/v1/auth/login (its "
+        "cookie, and for changes its CSRF token in `X-CSRF-Token`). "
         'Errors always look like `{"error": "<Name>", "detail": {"message": ...}}`.',
         lifespan=_releasing(lock, lifespan),
         docs_url=None,  # served by api.docs, with local assets
@@ -388,6 +426,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         audit.router,
         secrets.router,
         secrets.key_router,
+        users.router,
+        auth_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

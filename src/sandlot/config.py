@@ -58,6 +58,31 @@ class Settings(BaseSettings):
         description="Earlier secret keys (a JSON list of base64 keys) that still decrypt while "
         "`sandlot secrets rotate-key` re-encrypts every secret under SANDLOT_SECRET_KEY.",
     )
+    bootstrap_admin_password: SecretStr | None = Field(
+        default=None,
+        description="The password of the platform admin user `admin`, created on the first "
+        "start (else a generated one, written to <data dir>/admin.password and printed once).",
+    )
+    session_idle_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="A browser session unused this long ends (checked to about a minute).",
+    )
+    session_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="A browser session ends this long after sign-in, however much it is used.",
+    )
+    login_account_limit: str = Field(
+        default="10/5minutes",
+        description="Failed sign-ins allowed per account (a `limits` rate); past it, sign-ins "
+        "to that account get 429 TooManyLoginAttempts until the window ends.",
+    )
+    login_address_limit: str = Field(
+        default="30/5minutes",
+        description="Failed sign-ins allowed per client address (IPv4, or IPv6 /64); past "
+        "it, sign-ins from there get 429 TooManyLoginAttempts until the window ends.",
+    )
     sandbox: SandboxMode = SandboxMode.STRICT
     sandbox_uid_base: int = Field(
         default=100_000,
@@ -246,6 +271,10 @@ class Settings(BaseSettings):
     @property
     def secret_key_path(self) -> Path:
         return self.data_dir / "secret.key"
+
+    @property
+    def admin_password_path(self) -> Path:
+        return self.data_dir / "admin.password"
 
     @property
     def code_dir(self) -> Path:

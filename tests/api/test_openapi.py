@@ -170,12 +170,19 @@ async def test_a_405_lists_every_method_of_its_path(api: Api) -> None:
 async def test_every_api_operation_takes_the_bearer_scheme(api: Api) -> None:
     document = await _document(api)
     schemes = document["components"]["securitySchemes"]
-    assert [(s["type"], s["scheme"]) for s in schemes.values()] == [("http", "bearer")]
-    (name,) = schemes
+    assert schemes["ApiKey"]["type"] == "http" and schemes["ApiKey"]["scheme"] == "bearer"
+    assert schemes["SessionCookie"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "sandlot_session",
+        "description": schemes["SessionCookie"]["description"],
+    }
+    assert set(schemes) == {"ApiKey", "SessionCookie"}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
+            signed_in = path.startswith("/api/v1/") and path != "/api/v1/auth/login"
             expected: list[dict[str, list[str]]] | None = (
-                [{name: []}] if path.startswith("/api/v1/") else None
+                [{"ApiKey": []}, {"SessionCookie": []}] if signed_in else None
             )
             assert operation.get("security") == expected, (method, path)
     # What /docs' "Try it out" sends once a key is entered under Authorize, through the lean

@@ -19,6 +19,7 @@ from sandlot.domain.errors import (
 from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.models import Invocation, Role, VersionConfig
 from sandlot.domain.states import InvocationState, VersionState
+from sandlot.storage.credentials import key_grant
 from sandlot.storage.db import make_engine, make_sessionmaker
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
 from sandlot.storage.invocations import InvocationRepo
@@ -41,12 +42,13 @@ async def test_namespace_and_keys(session: AsyncSession) -> None:
     key = await keys.create(
         namespace_id=namespace.id, name="ci", role=Role.DEVELOPER, prefix="abcd", key_hash="h" * 64
     )
-    principal = await keys.principal_for_hash("h" * 64)
-    assert principal is not None
-    assert (principal.namespace, principal.role) == ("team-a", Role.DEVELOPER)
+    grant = await key_grant(session, "h" * 64, datetime.now(UTC))
+    assert grant is not None
+    principal, expires_at = grant
+    assert (principal.namespace, principal.role, expires_at) == ("team-a", Role.DEVELOPER, None)
     revoked = await keys.revoke(namespace_id=namespace.id, key_id=key.id)
     assert revoked.revoked_at is not None
-    assert await keys.principal_for_hash("h" * 64) is None
+    assert await key_grant(session, "h" * 64, datetime.now(UTC)) is None
     with pytest.raises(ApiKeyNotFound):
         await keys.revoke(namespace_id="other", key_id=key.id)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Security
-from fastapi.security import HTTPBearer
+from fastapi import Depends, Header, Path, Query, Request, Security
+from fastapi.security import APIKeyCookie, HTTPBearer
 
+from sandlot.api.credentials import NAMESPACE_PATTERN, request_credentials
 from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.domain.models import Principal
+from sandlot.services.authenticator import Caller
 from sandlot.services.runtime import Runtime, Session
+from sandlot.services.session_tokens import CSRF_HEADER, NAMESPACE_HEADER, SESSION_COOKIE
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -49,15 +51,52 @@ BEARER = _BearerHeader(
 )
 
 
-async def get_principal(
+class _SessionCookie(APIKeyCookie):
+    """Declares the session cookie in the OpenAPI document; the authenticator reads it."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.cookies.get(SESSION_COOKIE)
+
+
+SESSION = _SessionCookie(
+    name=SESSION_COOKIE,
+    scheme_name="SessionCookie",
+    description="A browser session from POST /api/v1/auth/login. A request that changes "
+    f"something must also send the session's CSRF token in `{CSRF_HEADER}`. Ignored when "
+    "an Authorization header is sent.",
+    auto_error=False,
+)
+
+
+async def get_caller(
     request: Request,
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Security(BEARER)],
+    session_token: Annotated[str | None, Security(SESSION)],
+) -> Caller:
+    """Who is calling, before a namespace is chosen (for routes about the caller)."""
+    del authorization, session_token  # declared for the document; read from the request
+    return await runtime.authenticator.identify(request_credentials(request))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_principal(
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    namespace: Annotated[
+        str | None,
+        Header(
+            alias=NAMESPACE_HEADER,
+            pattern=NAMESPACE_PATTERN,
+            description="The namespace to act in: one you are a member of (the platform "
+            "admin: any). Default: your `default` membership, else your first; a key acts "
+            "in its own namespace.",
+        ),
+    ] = None,
 ) -> Principal:
-    client = request.client.host if request.client else None
-    principal = await runtime.authenticator.authenticate(authorization, client)
-    # Per request, not cached with the key: the audit log says where each change came from.
-    return replace(principal, address=client)
+    return await runtime.authenticator.act_in(caller, namespace)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

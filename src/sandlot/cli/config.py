@@ -25,12 +25,17 @@ class CliState:
     url: str | None = None
     api_key: str | None = None
     data_dir: Path | None = None
+    namespace: str | None = None
 
     def locate(self) -> Located:
         from sandlot.client import locate
 
         return locate(
-            url=self.url, api_key=self.api_key, data_dir=self.data_dir, environ=os.environ
+            url=self.url,
+            api_key=self.api_key,
+            data_dir=self.data_dir,
+            environ=os.environ,
+            namespace=self.namespace,
         )
 
 
@@ -45,13 +50,14 @@ def api_session(ctx: typer.Context) -> Iterator[SandlotClient]:
     # The client is imported here, not at the top: `sandlot --help` never needs it.
     from sandlot.client import ApiError, ClientError, SandlotClient, ServerUnreachable
 
+    state = state_of(ctx)
     try:
-        located = state_of(ctx).locate()
+        located = state.locate()
     except ClientError as exc:  # a setting that makes no sense, e.g. SANDLOT_PORT=abc
         print_error(str(exc))
         raise typer.Exit(1) from None
     try:
-        with SandlotClient(located.url, located.api_key) as client:
+        with SandlotClient(located.url, located.api_key, namespace=state.namespace) as client:
             yield client
     except ApiError as exc:
         print_api_error(exc)
@@ -73,7 +79,7 @@ def _explain_key(located: Located) -> None:
         _trail("No API key was given or found. Where the CLI looked:", located.key_trail)
     else:
         _trail("The key sent came from:", located.key_trail[-1:])
-    note("Give a key with --api-key or SANDLOT_API_KEY.")
+    note("Sign in with `sandlot login`, or give a key with --api-key or SANDLOT_API_KEY.")
 
 
 def _trail(heading: str, places: Sequence[str]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sandlot import __version__
-from sandlot.cli import server_commands
+from sandlot.cli import accounts, server_commands
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
 from sandlot.cli.envs import envs_app
@@ -60,13 +60,23 @@ def main(
             "(env SANDLOT_DATA_DIR; default .sandlot)"
         ),
     ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            envvar="SANDLOT_NAMESPACE",
+            help="The namespace to act in (sent as X-Sandlot-Namespace). "
+            "(env SANDLOT_NAMESPACE; default: your default one)",
+        ),
+    ] = None,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version."),
     ] = None,
 ) -> None:
     """Sandlot: deploy, invoke and inspect Python functions."""
-    ctx.obj = CliState(url=url, api_key=api_key, data_dir=data_dir)
+    ctx.obj = CliState(url=url, api_key=api_key, data_dir=data_dir, namespace=namespace)
 
 
 app.command()(deploy)
@@ -84,6 +94,7 @@ app.add_typer(namespaces_app, name="namespaces")
 app.add_typer(members_app, name="members")
 app.add_typer(secrets_app, name="secrets")
 server_commands.register(app)
+accounts.register(app)
 
 
 if __name__ == "__main__":

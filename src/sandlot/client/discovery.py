@@ -163,13 +163,38 @@ def locate(
     api_key: str | None,
     data_dir: Path | None,
     environ: Mapping[str, str],
+    namespace: str | None = None,
 ) -> Located:
-    """Find the server and its key; the explicit values are the CLI's options."""
+    """Find the server and its key; the explicit values are the CLI's options. After
+    `--api-key` / `SANDLOT_API_KEY` comes the key `sandlot login` stored for this server and
+    `namespace` (`client.credentials`), then the admin key files."""
     data_dir = data_dir or Path(environ.get("SANDLOT_DATA_DIR") or DEFAULT_DATA_DIR)
     local, user = (_read_record(path) for path in record_paths(data_dir, environ))
     chosen, url_trail = _choose_url(url, environ, (local, user))
+    if api_key or environ.get("SANDLOT_API_KEY"):
+        key, key_trail = _choose_key(api_key, environ, chosen, (local, user), data_dir)
+        return Located(chosen, key, url_trail, key_trail)
+    stored, stored_note = _stored_key(chosen, namespace, environ)
+    if stored is not None:
+        trail = ("--api-key / SANDLOT_API_KEY: not set", stored_note)
+        return Located(chosen, stored, url_trail, trail)
     key, key_trail = _choose_key(api_key, environ, chosen, (local, user), data_dir)
-    return Located(chosen, key, url_trail, key_trail)
+    return Located(chosen, key, url_trail, (*key_trail[:1], stored_note, *key_trail[1:]))
+
+
+def _stored_key(
+    url: str, namespace: str | None, environ: Mapping[str, str]
+) -> tuple[str | None, str]:
+    from sandlot.client.credentials import credentials_path, find_key
+
+    path = credentials_path(environ).absolute()
+    # No key for the namespace named: the server's default one, which may act there (a
+    # platform admin's does; any other gets NamespaceNotFound, which says so).
+    found = find_key(path, url, namespace) or (find_key(path, url, None) if namespace else None)
+    if found is None:
+        where = f"namespace {namespace}" if namespace else "its default namespace"
+        return None, f"{path}: no key stored for {url} in {where}"
+    return found.key, f"{path}: the key of `sandlot login` for {url}, {found.namespace} (used)"
 
 
 def _choose_url(

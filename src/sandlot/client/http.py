@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from sandlot import __version__
 from sandlot.client.discovery import DEFAULT_URL
+from sandlot.client.errors import ClientError
 from sandlot.client.tenancy import TenancyCalls
 from sandlot.client.transport import Answer, ParamValue, Transport
 
@@ -109,6 +110,7 @@ def _deploy_body(fields: JSON, zip_bytes: bytes | None) -> bytes:
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+SESSION_COOKIE = "sandlot_session"
 # A deploy without requirements answers once its handler has imported in its sandbox, which
 # the server bounds by the import's budget (up to the function's timeout).
 _DEPLOY_TIMEOUT_S = _INVOKE_READ_TIMEOUT_S
@@ -121,12 +123,25 @@ class SandlotClient(TenancyCalls):
     """
 
     def __init__(
-        self, url: str = DEFAULT_URL, api_key: str | None = None, *, timeout: float = 60.0
+        self,
+        url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        *,
+        timeout: float = 60.0,
+        namespace: str | None = None,
+        session: tuple[str, str] | None = None,
     ) -> None:
+        """`namespace` is sent as `X-Sandlot-Namespace` on every request; `session` is a
+        (session token, CSRF token) pair from `login`, used when there is no `api_key`."""
         self.url = url.rstrip("/")
         headers = {"User-Agent": f"sandlot/{__version__}", "Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        elif session is not None:
+            headers["Cookie"] = f"{SESSION_COOKIE}={session[0]}"
+            headers["X-CSRF-Token"] = session[1]
+        if namespace:
+            headers["X-Sandlot-Namespace"] = namespace
         self._transport = Transport(self.url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
@@ -367,6 +382,66 @@ class SandlotClient(TenancyCalls):
         result: JSON = self._json("POST", "/secret-key/rotate", timeout=600)
         return result
 
+    # -- sign-in and users --------------------------------------------------------------------
+
+    def login(self, login: str, password: str) -> tuple[JSON, tuple[str, str]]:
+        """Sign in: the answer, and the (session token, CSRF token) pair for
+        `SandlotClient(url, session=...)`."""
+        body = json.dumps({"login": login, "password": password}).encode()
+        answer = self._request("POST", "/auth/login", body=body, headers=_JSON_HEADERS)
+        result: JSON = answer.json()
+        token = _cookie(answer.headers.get("set-cookie", ""), SESSION_COOKIE)
+        if token is None:
+            raise ClientError("the server's login answer set no session cookie")
+        return result, (token, str(result["csrf_token"]))
+
+    def logout(self) -> None:
+        self._request("POST", "/auth/logout")
+
+    def me(self) -> JSON:
+        result: JSON = self._json("GET", "/auth/me")
+        return result
+
+    def create_user(
+        self,
+        login: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        platform_admin: bool = False,
+    ) -> JSON:
+        fields = {"login": login, "password": password, "platform_admin": platform_admin}
+        if display_name is not None:
+            fields["display_name"] = display_name
+        body = json.dumps(fields).encode()
+        result: JSON = self._json("POST", "/users", body=body, headers=_JSON_HEADERS)
+        return result
+
+    def list_users(self) -> list[JSON]:
+        items: list[JSON] = self._json("GET", "/users")["items"]
+        return items
+
+    def update_user(
+        self, login: str, *, display_name: str | None = None, disabled: bool | None = None
+    ) -> JSON:
+        fields = {"display_name": display_name, "disabled": disabled}
+        body = json.dumps({k: v for k, v in fields.items() if v is not None}).encode()
+        result: JSON = self._json(
+            "PATCH", f"/users/{_segment(login)}", body=body, headers=_JSON_HEADERS
+        )
+        return result
+
+    def set_password(
+        self, login: str, new_password: str, current_password: str | None = None
+    ) -> None:
+        fields = {"new_password": new_password}
+        if current_password is not None:
+            fields["current_password"] = current_password
+        body = json.dumps(fields).encode()
+        self._request(
+            "POST", f"/users/{_segment(login)}/password", body=body, headers=_JSON_HEADERS
+        )
+
     # -- environments ------------------------------------------------------------------------
 
     def list_environments(self) -> list[JSON]:
@@ -382,6 +457,15 @@ class SandlotClient(TenancyCalls):
 def _segment(value: str) -> str:
     """One path segment, whatever it holds (a '/' or '?' stays part of the name)."""
     return quote(value, safe="")
+
+
+def _cookie(set_cookie: str, name: str) -> str | None:
+    """The value `Set-Cookie` gives cookie `name` (http.client joins several with ", ")."""
+    for part in set_cookie.replace(",", ";").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.strip('"') or None
+    return None
 
 
 def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:

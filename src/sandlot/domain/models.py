@@ -106,6 +106,27 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class User:
+    """A person who signs in; never carries the password hash out of storage."""
+
+    id: str
+    login: str
+    display_name: str
+    platform_admin: bool
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A user's role in one namespace."""
+
+    namespace_id: str
+    namespace: str
+    role: Role
+
+
+@dataclass(frozen=True)
 class Function:
     id: str
     namespace_id: str

@@ -30,10 +30,13 @@ class TtlCache(Generic[K, V]):
             return None
         return value
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, ttl_s: float | None = None) -> None:
+        """Keep `value` for the cache's TTL, or for `ttl_s` if that is shorter (a value that
+        stops being true at a known time, such as a key that expires)."""
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # crude but bounded; a cold cache only costs reads
-        self._entries[key] = (time.monotonic() + self.ttl_s, value)
+        ttl = self.ttl_s if ttl_s is None else min(self.ttl_s, ttl_s)
+        self._entries[key] = (time.monotonic() + ttl, value)
 
     def discard(self, key: K) -> None:
         self._entries.pop(key, None)

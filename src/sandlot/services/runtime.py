@@ -24,6 +24,7 @@ from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secret_rotation import SecretRotator
+from sandlot.services.signin import LoginLimiter
 from sandlot.storage.db import Database
 from sandlot.storage.space import free_bytes
 from sandlot.worker.interface import Pool
@@ -48,6 +49,7 @@ class Runtime:
     activator: Activator
     authenticator: Authenticator
     monitor: MonitorAccess
+    login_limiter: LoginLimiter
     keyring: Keyring
     rotator: SecretRotator
     # Each quota's limit where a namespace has none of its own (`Settings.quota_*`).

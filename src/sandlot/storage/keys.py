@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from sandlot.domain.errors import ApiKeyNotFound, LastAdminKey
-from sandlot.domain.models import ApiKey, Principal, Role
+from sandlot.domain.models import ApiKey, Role
 from sandlot.storage.db import can_match
 from sandlot.storage.namespaces import NamespaceRepo
-from sandlot.storage.tables import ApiKeyRow, NamespaceRow, UserRow
+from sandlot.storage.tables import ApiKeyRow, UserRow
 
 __all__ = ["ApiKeyRepo", "NamespaceRepo"]
 
@@ -95,30 +95,6 @@ class ApiKeyRepo:
             select(ApiKeyRow.expires_at).where(ApiKeyRow.id == key_id)
         )
         return found
-
-    async def principal_for_hash(self, key_hash: str) -> Principal | None:
-        query = (
-            select(ApiKeyRow, NamespaceRow.name, UserRow.login)
-            .join(NamespaceRow, NamespaceRow.id == ApiKeyRow.namespace_id)
-            .outerjoin(UserRow, UserRow.id == ApiKeyRow.user_id)
-            .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
-        )
-        found = (await self.session.execute(query)).first()
-        if found is None:
-            return None
-        row, namespace, login = found
-        role = Role(row.role)
-        return Principal(
-            key_id=row.id,
-            namespace_id=row.namespace_id,
-            namespace=namespace,
-            role=role,
-            user_id=row.user_id,
-            login=login,
-            # The admin key role means the platform admin; a person's key never more than it says.
-            platform_admin=role is Role.ADMIN,
-            functions=frozenset(row.functions) if row.functions is not None else None,
-        )
 
     async def in_namespace(self, namespace_id: str) -> list[ApiKey]:
         return await self._listed(ApiKeyRow.namespace_id == namespace_id)

@@ -89,6 +89,21 @@ class MembershipRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class SessionRow(Base):
+    """A browser session. Only the token's sha256 is kept: a copy of the database lets no one
+    sign in. Idle and absolute expiry are reckoned from `last_seen_at` and `created_at`
+    against the server's settings, so changing the settings applies to sessions already open."""
+
+    __tablename__ = "sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A public handle for the session (audit, listings); never the token.
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -1,7 +1,7 @@
 """Secrets: a namespace's named values, sealed at rest, and the names each version uses.
 
-Revision ID: 0006_secrets
-Revises: 0003_accounts
+Revision ID: 0005_secrets
+Revises: 0004_identity
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import sandlot.storage.tables
 
-revision = "0006_secrets"
-down_revision = "0003_accounts"
+revision = "0005_secrets"
+down_revision = "0004_identity"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """The audit log: one row per control-plane change or security event.
 
-Revision ID: 0008_audit
-Revises: 0007_quotas
+Revision ID: 0007_audit
+Revises: 0006_quotas
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import sandlot.storage.tables
 
-revision = "0008_audit"
-down_revision = "0007_quotas"
+revision = "0007_audit"
+down_revision = "0006_quotas"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Per-namespace quotas: a namespace's own limits, null meaning the server's default.
 
-Revision ID: 0007_quotas
-Revises: 0006_secrets
+Revision ID: 0006_quotas
+Revises: 0005_secrets
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import sandlot.storage.tables
 
-revision = "0007_quotas"
-down_revision = "0006_secrets"
+revision = "0006_quotas"
+down_revision = "0005_secrets"
 branch_labels = None
 depends_on = None
 
