@@ -29,6 +29,9 @@ from sandlot.storage.db import make_engine, make_sessionmaker
 from tests.api.tenancy import Auth, add_membership, add_user, bearer, key_in
 from tests.conftest import ADMIN_KEY, HELLO, LiveServer, start_server, stop_server, zip_bytes
 
+# A person who signs in through the login route, with this password.
+SIGN_IN_USER, PASSWORD = "signs-in", "correct horse battery staple"
+
 # What a route needs: anyone at all, or at least this role.
 PUBLIC = "public"
 READ, INVOKE, WRITE, OWN, ADMIN = "viewer", "invoker", "developer", "owner", "admin"
@@ -104,6 +107,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/secrets/{name}"): Rule(WRITE, SECRETS),
     ("DELETE", "/api/v1/secrets/{name}"): Rule(WRITE, SECRET),
     ("POST", "/api/v1/secret-key/rotate"): Rule(ADMIN),
+    # People: the platform admin's; signing in is for anyone with a password.
+    ("GET", "/api/v1/users"): Rule(ADMIN),
+    ("POST", "/api/v1/users"): Rule(ADMIN),
+    ("GET", "/api/v1/users/{login}"): Rule(ADMIN),
+    ("PATCH", "/api/v1/users/{login}"): Rule(ADMIN),
+    ("POST", "/api/v1/users/{login}/password"): Rule(ADMIN),
+    ("POST", "/api/v1/auth/login"): Rule(PUBLIC),
+    ("POST", "/api/v1/auth/logout"): Rule(READ),
+    ("GET", "/api/v1/auth/me"): Rule(READ),
 }
 
 RANK = {READ: 0, INVOKE: 1, WRITE: 2, OWN: 3, ADMIN: 4}
@@ -204,6 +216,10 @@ async def _world(server: Server) -> World:
     auth: dict[str, Auth] = {}
     invocation: dict[str, str] = {}
     victim_key: dict[str, str] = {}
+    made = await server.client.post(
+        "/api/v1/users", json={"login": SIGN_IN_USER, "password": PASSWORD}
+    )
+    assert made.status_code == 201, made.text
     for caller in CALLERS:
         label = caller.label
         invocation[label] = await _deploy(server, f"fn-{label}")
@@ -269,6 +285,10 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("PATCH", "/api/v1/namespaces/{namespace}/members/{login}"): {"role": "viewer"},
         ("PUT", "/api/v1/namespaces/{namespace}/quota"): {"env_kb": 256},
         ("PUT", "/api/v1/secrets/{name}"): {"value": f"not telling {label}"},
+        ("POST", "/api/v1/users"): {"login": f"made-{label}", "password": PASSWORD},
+        ("PATCH", "/api/v1/users/{login}"): {"display_name": f"renamed by {label}"},
+        ("POST", "/api/v1/users/{login}/password"): {"new_password": PASSWORD + label},
+        ("POST", "/api/v1/auth/login"): {"login": SIGN_IN_USER, "password": PASSWORD},
     }
     return bodies.get((method, template))
 

@@ -85,7 +85,8 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 async def get_principal(
     runtime: RuntimeDep,
     caller: CallerDep,
-    namespace: Annotated[
+    # Not `namespace`: routes under /namespaces/{namespace} have a path parameter of that name.
+    chosen_namespace: Annotated[
         str | None,
         Header(
             alias=NAMESPACE_HEADER,
@@ -96,7 +97,7 @@ async def get_principal(
         ),
     ] = None,
 ) -> Principal:
-    return await runtime.authenticator.act_in(caller, namespace)
+    return await runtime.authenticator.act_in(caller, chosen_namespace)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -102,7 +102,8 @@ async def set_member_role(
 
 async def remove_member(
     *, session: AsyncSession, principal: Principal, namespace: str, login: str
-) -> None:
+) -> Member:
+    """Remove a member (and revoke the keys they made there); the member as they were."""
     found, acting = await _managed(session, principal, namespace)
     members = MemberRepo(session)
     current = await _member(members, found, login)
@@ -111,6 +112,7 @@ async def remove_member(
     revoked = await _revoke_keys(session, found, current.user_id, None)
     detail = {"was": current.role.value, "keys_revoked": revoked}
     await _audit(session, principal, "member.remove", found, login, detail)
+    return current
 
 
 async def _revoke_keys(

@@ -1,7 +1,8 @@
 """Who may read /metrics and the detailed /readyz: they show host paths, the cgroup layout and
 what runs, so not anonymous callers. An operator opens them to a scraper by address
-(`monitor_allow`: addresses or CIDR networks) or by a bearer token (`monitor_token`); the platform
-admin may always. `/healthz` and the bare ready / not-ready answer stay open to all."""
+(`monitor_allow`: addresses or CIDR networks) or by a bearer token (`monitor_token`); the
+platform admin may always, with a key or signed in (the console's operator pages). `/healthz`
+and the bare ready / not-ready answer stay open to all."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hmac
 import ipaddress
 
 from sandlot.domain.actions import Action
-from sandlot.services.authenticator import Authenticator
+from sandlot.services.authenticator import Authenticator, Credentials
 from sandlot.services.authz import authorize
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -23,22 +24,24 @@ class MonitorAccess:
         self._networks = [_network(entry) for entry in allow]
         self._authenticator = authenticator
 
-    async def check(self, authorization: str | None, client: str | None) -> None:
+    async def check(self, credentials: Credentials) -> None:
         """Return if the caller may read monitoring data; else raise Unauthenticated (401),
         PermissionDenied (403) or TooManyAuthFailures (429)."""
-        if self._address_allowed(client) or self._token_matches(authorization):
+        if self._address_allowed(credentials.address) or self._token_matches(
+            credentials.authorization
+        ):
             return
-        principal = await self._authenticator.authenticate(authorization, client)
+        principal = await self._authenticator.principal(credentials)
         authorize(principal, Action.MONITOR_READ)
 
-    async def shows_details(self, authorization: str | None, client: str | None) -> bool:
+    async def shows_details(self, credentials: Credentials) -> bool:
         """Whether /readyz answers in full: for callers that may monitor. Anonymous callers
         get the bare answer; a caller whose credentials fail gets their error."""
-        if self._address_allowed(client):
+        if self._address_allowed(credentials.address):
             return True
-        if not authorization:
+        if not credentials.authorization and not credentials.session_token:
             return False
-        await self.check(authorization, client)
+        await self.check(credentials)
         return True
 
     def _address_allowed(self, client: str | None) -> bool:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from sandlot.api.credentials import request_credentials
 from sandlot.api.deps import RuntimeDep
 from sandlot.api.schemas import ErrorOut
 
@@ -27,10 +28,6 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "An API key that is not an admin's"},
     429: {"model": ErrorOut, "description": "Too many wrong keys from this address"},
 }
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("/healthz", summary="The process is up")
@@ -49,7 +46,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(
     request: Request, runtime: RuntimeDep, authorization: AuthorizationHeader = None
 ) -> JSONResponse:
-    detailed = await runtime.monitor.shows_details(authorization, _client(request))
+    del authorization  # declared for the documentation; the credentials carry it
+    detailed = await runtime.monitor.shows_details(request_credentials(request))
     body: dict[str, Any] = {
         "status": "ready",
         "sandbox": runtime.settings.sandbox.value,
@@ -76,5 +74,6 @@ async def readyz(
 async def metrics(
     request: Request, runtime: RuntimeDep, authorization: AuthorizationHeader = None
 ) -> Response:
-    await runtime.monitor.check(authorization, _client(request))
+    del authorization  # declared for the documentation; the credentials carry it
+    await runtime.monitor.check(request_credentials(request))
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -36,12 +36,17 @@ async def list_members(namespace: str, session: SessionDep, principal: Principal
     "", status_code=201, response_model=MemberOut, responses=ERRORS, summary="Add a member"
 )
 async def add_member(
-    namespace: str, body: MemberAdd, session: SessionDep, principal: PrincipalDep
+    namespace: str,
+    body: MemberAdd,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> MemberOut:
     member = await service.add_member(
         session=session, principal=principal, namespace=namespace, login=body.login, role=body.role
     )
     await session.commit()
+    runtime.authenticator.forget_user(member.user_id)  # their sessions see it at once
     return MemberOut.of(member)
 
 
@@ -60,7 +65,8 @@ async def set_member_role(
         session=session, principal=principal, namespace=namespace, login=login, role=body.role
     )
     await session.commit()
-    runtime.keys.clear()  # keys above the new role were revoked
+    # Keys above the new role were revoked; the member's sessions act with the new role.
+    runtime.authenticator.forget_user(member.user_id)
     return MemberOut.of(member)
 
 
@@ -68,9 +74,10 @@ async def set_member_role(
 async def remove_member(
     namespace: str, login: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> Response:
-    await service.remove_member(
+    removed = await service.remove_member(
         session=session, principal=principal, namespace=namespace, login=login
     )
     await session.commit()
-    runtime.keys.clear()  # the member's keys were revoked
+    # The member's keys were revoked, and their sessions lose the namespace at once.
+    runtime.authenticator.forget_user(removed.user_id)
     return Response(status_code=204)

@@ -126,5 +126,5 @@ async def delete_namespace(
     await session.commit()
     # After the commit, so that no request re-caches the namespace's old state in between.
     runtime.catalog.clear()
-    runtime.keys.clear()
+    runtime.authenticator.forget_namespace(namespace)
     return Response(status_code=204)
