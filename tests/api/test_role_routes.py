@@ -129,10 +129,12 @@ class Caller:
     role: str | None  # None: no credentials
     limited: bool = False  # a key limited to a function other than the one a path names
     outsider: bool = False  # a member of another namespace
+    session: bool = False  # a person signed in with a password: the cookie and CSRF token
 
 
 CALLERS = [
     Caller("platform-admin", ADMIN),
+    Caller("signed-in", WRITE, session=True),
     Caller("owner", OWN),
     Caller("developer", WRITE),
     Caller("invoker", INVOKE),
@@ -233,6 +235,8 @@ async def _world(server: Server) -> World:
         await add_user(db, f"newbie-{label}")
         if caller.role is None:
             auth[label] = {}
+        elif caller.session:
+            auth[label] = await _signed_in(server, label, Role(caller.role))
         elif caller.role == ADMIN:
             auth[label] = bearer(ADMIN_KEY)
         else:
@@ -243,6 +247,21 @@ async def _world(server: Server) -> World:
             _, auth[label] = await key_in(db, namespace, role, user_id=person, functions=scope)
             await add_membership(db, namespace, person, role)
     return World(auth=auth, invocation=invocation, victim_key=victim_key)
+
+
+async def _signed_in(server: Server, label: str, role: Role) -> Auth:
+    """A person with a password and `role` in `default`, signed in: what a browser sends."""
+    login = f"person-{label}"
+    made = await server.client.post("/api/v1/users", json={"login": login, "password": PASSWORD})
+    assert made.status_code == 201, made.text
+    await add_membership(server.sessions, "default", made.json()["id"], role)
+    async with httpx.AsyncClient(base_url=server.live.url, timeout=60) as browser:
+        answer = await browser.post(
+            "/api/v1/auth/login", json={"login": login, "password": PASSWORD}
+        )
+    assert answer.status_code == 200, answer.text
+    token = answer.cookies["sandlot_session"]
+    return {"Cookie": f"sandlot_session={token}", "X-CSRF-Token": answer.json()["csrf_token"]}
 
 
 def _request(method: str, template: str, world: World, label: str) -> dict[str, Any]:
@@ -301,8 +320,11 @@ def _routes(document: dict[str, Any]) -> list[tuple[str, str]]:
         for method in operations
         if method in methods
     ]
-    # Deletes last, so that a caller's own delete comes after its other requests.
-    return sorted(found, key=lambda route: route[0] == "DELETE")
+    # Deletes last, so that a caller's own delete comes after its other requests; signing
+    # out after them, so that the signed-in caller's session lasts to the end.
+    return sorted(
+        found, key=lambda route: (route == ("POST", "/api/v1/auth/logout"), route[0] == "DELETE")
+    )
 
 
 def _check(answer: httpx.Response, outcome: str, error: str | None) -> str | None:
@@ -345,6 +367,7 @@ async def test_every_role_on_every_route(server: Server) -> None:
                 rule = ROUTES[(method, template)]
                 outcome, error = expected(rule, caller)
                 answer = await bare.request(**_request(method, template, world, caller.label))
+                bare.cookies.clear()  # a sign-in's cookie must not ride along with the next call
                 problem = _check(answer, outcome, error)
                 checked += 1
                 if problem:
@@ -359,7 +382,7 @@ def test_the_table_means_what_it_says(caller: Caller) -> None:
     wrong server."""
     invoke = ROUTES[("POST", "/api/v1/functions/{name}/invoke")]
     outcome, error = expected(invoke, caller)
-    if caller.label in ("platform-admin", "owner", "developer", "invoker"):
+    if caller.label in ("platform-admin", "signed-in", "owner", "developer", "invoker"):
         assert outcome == ALLOWED
     elif caller.label == "viewer":
         assert (outcome, error) == (DENIED, "PermissionDenied")
