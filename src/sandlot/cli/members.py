@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -58,11 +58,7 @@ def add_member(
 ) -> None:
     """Make a user a member of the namespace with a role."""
     with api_session(ctx) as client:
-        added = client.add_member(namespace, login, role)
-    if json_output:
-        print_json(added)
-        return
-    say(f"{added['login']} is now {added['role']} in {namespace}")
+        _print_member(client.add_member(namespace, login, role), namespace, json_output)
 
 
 @members_app.command("set-role")
@@ -75,11 +71,14 @@ def set_role(
 ) -> None:
     """Change a member's role (a namespace always keeps one owner)."""
     with api_session(ctx) as client:
-        updated = client.set_member_role(namespace, login, role)
+        _print_member(client.set_member_role(namespace, login, role), namespace, json_output)
+
+
+def _print_member(member: dict[str, Any], namespace: str, json_output: bool) -> None:
     if json_output:
-        print_json(updated)
-        return
-    say(f"{updated['login']} is now {updated['role']} in {namespace}")
+        print_json(member)
+    else:
+        say(f"{member['login']} is now {member['role']} in {namespace}")
 
 
 @members_app.command("remove")
