@@ -111,7 +111,7 @@ async def test_each_control_plane_change_writes_one_event(api: Api) -> None:
     assert "p4ss" not in answer.text and key["key"] not in answer.text
     # The first start's own events name who made them.
     first = [e for e in answer.json()["items"] if e["actor"] == "system:bootstrap"]
-    assert sorted(e["action"] for e in first) == ["key.create", "namespace.create"]
+    assert sorted(e["action"] for e in first) == ["key.create", "namespace.create", "user.create"]
 
 
 async def test_a_change_rolled_back_leaves_no_event(api: Api) -> None:
@@ -190,7 +190,7 @@ async def test_pages_and_filters(api: Api) -> None:
     ]
     assert len(await _events(api.client, target="function:hello")) == 1
     bootstrap = await _events(api.client, actor="system:bootstrap")
-    assert {e["action"] for e in bootstrap} == {"namespace.create", "key.create"}
+    assert {e["action"] for e in bootstrap} == {"namespace.create", "key.create", "user.create"}
     assert await _events(api.client, action="key%") == []  # a prefix, not a pattern
     newest = (await _events(api.client))[0]
     later = datetime.fromisoformat(newest["at"]) + timedelta(microseconds=1)
