@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from sandlot import __version__
-from sandlot.api import docs, errors, openapi
+from sandlot.api import docs, errors, openapi, ui
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
@@ -369,6 +369,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    ui.install(app)
     return app
 
 
