@@ -13,6 +13,8 @@ STAMP  := $(VENV)/.installed
 NODE_OK := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); \
 	process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' >/dev/null 2>&1 && echo yes)
 EXTRAS  := --extra dev $(if $(NODE_OK),,--extra node)
+SYNC    := UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen $(EXTRAS) --python $(BIN)/python --quiet
+NODE    := $(if $(NODE_OK),,$(BIN)/npm)
 NPM     := cd ui && PATH="$(if $(NODE_OK),,$(abspath $(BIN)):)$$PATH" npm
 UI_DIST := src/sandlot/ui_dist
 UI_DEPS := ui/node_modules/.package-lock.json
@@ -26,8 +28,12 @@ $(UV): | $(BIN)/python
 # uv.lock pins every dependency (hashes included), so each fresh machine installs the same
 # versions; `make lock` updates it after pyproject.toml changes.
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen $(EXTRAS) --python $(BIN)/python --quiet
+	$(SYNC)
 	touch $(STAMP)
+
+# Only where the node on PATH is missing or too old (see NODE above).
+$(BIN)/npm: | $(STAMP)
+	$(SYNC)
 
 lock: | $(UV)
 	$(UV) lock
@@ -42,7 +48,7 @@ test: $(STAMP) lint typecheck ui-check
 	$(BIN)/pytest
 
 # npm ci only: exactly the versions in package-lock.json, never a resolution of its own.
-$(UI_DEPS): ui/package.json ui/package-lock.json | $(STAMP)
+$(UI_DEPS): ui/package.json ui/package-lock.json | $(STAMP) $(NODE)
 	$(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 

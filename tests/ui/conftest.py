@@ -9,9 +9,12 @@ skips, saying which; in CI it fails.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +35,12 @@ from playwright.sync_api import (
 
 from sandlot.api.ui import BUILT_UI
 from tests.conftest import (
+    _PG_PROBLEM,
     ADMIN_KEY,
+    POSTGRES_URL,
     LiveServer,
+    _admin,
+    _url_for_database,
     skip_outside_ci,
     start_server,
     stop_server,
@@ -83,28 +90,72 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server for a module's tests (a start costs seconds), with the admin's password
-    set, and a few functions to list."""
+def deploy(server: LiveServer, names: Iterable[str]) -> None:
+    """Deploy a tiny function under each name, through the API with the admin key, four at
+    a time (each deploy waits for its import check)."""
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60
+    ) as client:
+
+        def one(name: str) -> None:
+            code = {"main.py": f"def handler(event, context):\n    return {name!r}\n"}
+            answer = client.post(
+                "/api/v1/functions",
+                data={"name": name},
+                files={"code": ("code.zip", zip_bytes(code), "application/zip")},
+            )
+            assert answer.status_code == 201, answer.text
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(one, names))
+
+
+def _postgres_admin(sql: str) -> None:
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, _admin(sql)).result()
+
+
+@contextmanager
+def serve_console(
+    tmp_path_factory: pytest.TempPathFactory, database: str = "sqlite"
+) -> Iterator[LiveServer]:
+    """A server with the admin's password set and a few functions to list, on a SQLite
+    file or on a PostgreSQL database of its own."""
     require_built_console()
     data_dir = tmp_path_factory.mktemp("console") / "data"
-    live = start_server(data_dir, {"SANDLOT_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    env = {
+        "SANDLOT_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # The budget test lists 200 functions, over the default quota of a namespace.
+        "SANDLOT_QUOTA_FUNCTIONS": "none",
+    }
+    name = f"sandlot_ui_{uuid.uuid4().hex[:12]}"
+    if database == "postgres":
+        if _PG_PROBLEM is not None:
+            skip_outside_ci(f"PostgreSQL not reachable at {POSTGRES_URL}: {_PG_PROBLEM}")
+        _postgres_admin(f"CREATE DATABASE {name}")
+        env["SANDLOT_DATABASE_URL"] = _url_for_database(name)
     try:
-        with httpx.Client(
-            base_url=live.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60
-        ) as client:
-            for name in SEEDED:
-                code = {"main.py": f"def handler(event, context):\n    return {name!r}\n"}
-                answer = client.post(
-                    "/api/v1/functions",
-                    data={"name": name},
-                    files={"code": ("code.zip", zip_bytes(code), "application/zip")},
-                )
-                assert answer.status_code == 201, answer.text
-        yield live
+        live = start_server(data_dir, env)
+        try:
+            deploy(live, SEEDED)
+            yield live
+        finally:
+            stop_server(live)
     finally:
-        stop_server(live)
+        if database == "postgres":
+            _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server for a module's tests (a start costs seconds), on each database."""
+    with serve_console(tmp_path_factory, request.param) as live:
+        yield live
 
 
 @dataclass

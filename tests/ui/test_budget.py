@@ -6,18 +6,30 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Response, expect
 
 from sandlot.api.ui import BUILT_UI
 from tests.conftest import LiveServer
-from tests.ui.conftest import SEEDED, open_console, require_built_console
+from tests.ui.conftest import SEEDED, deploy, open_console, require_built_console, serve_console
 
 KIB = 1024
 FIRST_LOAD_BUDGET = 100 * KIB
 LAZY_CHUNK_BUDGET = 200 * KIB  # the editor's budget, for every chunk loaded on demand
 TABLE_VISIBLE_S = 1.0
+FUNCTIONS = 200
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with 200 functions, which the table must show within 1 s (on SQLite: what
+    is measured is the console, and the list's query is the API's own test)."""
+    with serve_console(tmp_path_factory) as server:
+        deploy(server, [f"fn-{number:03d}" for number in range(FUNCTIONS - len(SEEDED))])
+        yield server
 
 
 def _transferred(responses: list[Response]) -> dict[str, int]:
@@ -33,8 +45,8 @@ def _transferred(responses: list[Response]) -> dict[str, int]:
     return sizes
 
 
-def test_first_load_of_each_page_fits_the_budget(browser: Browser, server: LiveServer) -> None:
-    with open_console(browser, server) as console:
+def test_first_load_of_each_page_fits_the_budget(browser: Browser, crowded: LiveServer) -> None:
+    with open_console(browser, crowded) as console:
         page = console.page
         responses: list[Response] = []
         page.on("response", lambda response: responses.append(response))
@@ -45,12 +57,12 @@ def test_first_load_of_each_page_fits_the_budget(browser: Browser, server: LiveS
         assert sum(sign_in.values()) <= FIRST_LOAD_BUDGET, sign_in
 
         console.sign_in()
-        expect(page.locator("main tbody tr")).to_have_count(len(SEEDED))
+        expect(page.locator("main tbody tr")).to_have_count(FUNCTIONS)
         # A signed-in visit: a fresh load of the functions page, nothing from the cache.
         responses.clear()
         page.context.route("**/*", lambda route: route.continue_())  # no cache with routes
         page.reload()
-        expect(page.locator("main tbody tr")).to_have_count(len(SEEDED))
+        expect(page.locator("main tbody tr")).to_have_count(FUNCTIONS)
         # Since the navigation started, by the page's own clock (a little over the truth:
         # it includes Playwright's polling).
         shown_s = page.evaluate("performance.now()") / 1000
