@@ -328,7 +328,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         await runtime.pool.start()
         await runtime.builder.start(settings.env_gc_interval_s)
         runtime.recorder.start()
-        runtime.authenticator.usage.start()
+        runtime.authenticator.start()
         await runtime.activator.warm_all()
         runtime.ready = True
         try:
@@ -339,7 +339,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
             await runtime.builder.close()
             await runtime.pool.close(settings.shutdown_grace_s)
             await runtime.recorder.close()
-            await runtime.authenticator.usage.close()
+            await runtime.authenticator.close()
             await runtime.database.dispose()
 
     app = FastAPI(

@@ -3,6 +3,7 @@ same answer for a wrong name and a wrong password, and keys beside sessions."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.api.identity_helpers import (
     session_cookie,
     sign_in,
 )
-from tests.conftest import Api, open_api
+from tests.conftest import ADMIN_KEY, Api, open_api
 
 
 @pytest.fixture
@@ -99,9 +100,9 @@ async def test_logout_ends_the_session(api: Api) -> None:
 async def _backdate(api: Api, browser: Browser, **ago: timedelta) -> None:
     now = datetime.now(UTC)
     values = {column: now - delta for column, delta in ago.items()}
-    rows = await run_sql(api, select(SessionRow.token_hash))
-    assert len(rows) == 1
-    await run_sql(api, update(SessionRow).values(**values))
+    mine = SessionRow.token_hash == hashlib.sha256(browser.token.encode()).hexdigest()
+    assert len(await run_sql(api, select(SessionRow).where(mine))) == 1
+    await run_sql(api, update(SessionRow).where(mine).values(**values))
 
 
 async def test_idle_and_absolute_expiry(api: Api) -> None:
@@ -124,6 +125,16 @@ async def test_idle_and_absolute_expiry(api: Api) -> None:
         assert (await fresh.request("GET", "/api/v1/auth/me")).status_code == 200
         ((seen,),) = await run_sql(api, select(SessionRow.last_seen_at))
         assert datetime.now(UTC) - seen < timedelta(minutes=1)
+
+
+async def test_expired_sessions_are_swept_from_the_database(api: Api) -> None:
+    async with bare(api) as client:
+        stale = await sign_in(client, "admin", ADMIN_PASSWORD)
+        await _backdate(api, stale, last_seen_at=timedelta(minutes=61))
+        live = await sign_in(client, "admin", ADMIN_PASSWORD)
+        await api.runtime.authenticator.run_once()
+        assert len(await run_sql(api, select(SessionRow))) == 1
+        assert (await live.request("GET", "/api/v1/auth/me")).status_code == 200
 
 
 async def test_wrong_name_and_wrong_password_get_one_answer(api: Api) -> None:
@@ -193,3 +204,38 @@ async def test_logins_are_limited_per_address(tmp_path: Path, database_url: str)
         assert limited.status_code == 429 and "address" in limited.text
         assert limited.json()["error"] == "TooManyLoginAttempts"
         assert "retry-after" in limited.headers
+
+
+async def test_stale_cookies_never_lock_out_the_address(tmp_path: Path, database_url: str) -> None:
+    async with (
+        open_api(
+            tmp_path / "data",
+            database_url,
+            bootstrap_admin_password=ADMIN_PASSWORD,
+            auth_failure_limit="3/minute",
+        ) as api,
+        bare(api) as client,
+    ):
+        for n in range(6):
+            stale = {"Cookie": f"sandlot_session=stale-{n}"}
+            answer = await client.get("/api/v1/functions", headers=stale)
+            assert answer.status_code == 401, answer.text
+        keyed = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        assert (await client.get("/api/v1/functions", headers=keyed)).status_code == 200
+        # Wrong keys still are held against it.
+        for _ in range(3):
+            wrong = {"Authorization": "Bearer sl_bad_guess"}
+            assert (await client.get("/api/v1/functions", headers=wrong)).status_code == 401
+        assert (await client.get("/api/v1/functions", headers=keyed)).status_code == 429
+
+
+async def test_the_lean_invoke_route_checks_the_csrf_token_too(api: Api) -> None:
+    deployed = await api.deploy("hello", {"main.py": "def handler(e, c):\n    return 'hi'\n"})
+    assert deployed.status_code == 201, deployed.text
+    async with bare(api) as client:
+        browser = await sign_in(client, "admin", ADMIN_PASSWORD)
+        path = "/api/v1/functions/hello/invoke"
+        forged = await client.post(path, headers=browser.headers(csrf=False), content=b"")
+        assert forged.status_code == 403 and forged.json()["error"] == "CsrfTokenInvalid"
+        called = await browser.request("POST", path, content=b"")
+        assert called.status_code == 200 and called.json() == "hi"

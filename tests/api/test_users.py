@@ -105,6 +105,7 @@ async def test_passwords_reset_by_the_admin_and_changed_by_oneself(api: Api) -> 
         old = await client.post("/api/v1/auth/login", json={"login": "alice", "password": PASSWORD})
         assert old.status_code == 401
         alice = await sign_in(client, "alice", "a brand new secret")
+        other = await sign_in(client, "alice", "a brand new secret")
         wrong = await alice.request(
             "POST",
             "/api/v1/users/alice/password",
@@ -117,8 +118,9 @@ async def test_passwords_reset_by_the_admin_and_changed_by_oneself(api: Api) -> 
             json={"new_password": "another new one", "current_password": "a brand new secret"},
         )
         assert changed.status_code == 204, changed.text
-        # A new password ends the sessions opened with the old one.
-        assert (await alice.request("GET", "/api/v1/auth/me")).status_code == 401
+        # A new password ends her other sessions, not the one she changed it with.
+        assert (await alice.request("GET", "/api/v1/auth/me")).status_code == 200
+        assert (await other.request("GET", "/api/v1/auth/me")).status_code == 401
         await sign_in(client, "alice", "another new one")
 
 
@@ -153,6 +155,11 @@ async def test_a_session_of_one_namespace_never_reaches_another(api: Api) -> Non
         assert named.status_code == unknown.status_code == 404
         assert named.json()["error"] == unknown.json()["error"] == "NamespaceNotFound"
         assert named.text.replace("team-b", "X") == unknown.text.replace("no-such-team", "X")
+        # A header that is no namespace name is a validation error, on the lean invoke route
+        # as on the others.
+        for path in ("/api/v1/functions/mine/invoke", "/api/v1/functions"):
+            bad = await alice.request("POST", path, namespace="Not A Name", json={})
+            assert bad.status_code == 422 and bad.json()["error"] == "ValidationError", path
         # Her own by name works; the admin's session reaches team-b by name.
         own = await alice.request("GET", "/api/v1/functions", namespace="team-a")
         assert [f["name"] for f in own.json()["items"]] == ["mine"]
@@ -243,3 +250,92 @@ async def test_a_given_bootstrap_password_is_neither_saved_nor_printed(
     ) as api:
         assert not api.settings.admin_password_path.exists()
     assert ADMIN_PASSWORD not in capsys.readouterr().err
+
+
+async def test_a_weaker_hash_is_upgraded_at_sign_in(api: Api) -> None:
+    from argon2 import PasswordHasher
+    from sqlalchemy import update
+
+    await create_user(api, "alice")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    await run_sql(api, update(UserRow).where(UserRow.login == "alice").values(password_hash=weak))
+    async with bare(api) as client:
+        await sign_in(client, "alice", PASSWORD)
+    ((stored,),) = await run_sql(api, select(UserRow.password_hash).where(UserRow.login == "alice"))
+    assert stored != weak and not PasswordHasher().check_needs_rehash(stored)
+
+
+async def test_who_am_i_with_a_key(api: Api) -> None:
+    me = await api.client.get("/api/v1/auth/me")
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert body["kind"] == "key" and body["platform_admin"] is True
+    assert body["memberships"] == [{"namespace": "default", "role": "admin"}]
+    assert body["csrf_token"] is None
+    # A key's logout is not a thing: it is revoked instead.
+    assert (await api.client.post("/api/v1/auth/logout")).status_code == 400
+
+
+async def test_a_deleted_namespace_is_not_found_and_its_keys_stop(api: Api) -> None:
+    from sqlalchemy import update
+
+    from sandlot.storage.tables import NamespaceRow
+
+    await create_user(api, "alice")
+    namespace_id = await namespace_with_member(api, "team-a", "alice", Role.DEVELOPER)
+    await namespace_with_member(api, "team-b", "alice", Role.DEVELOPER)
+    key = await key_of_user(api, "alice", namespace_id, Role.DEVELOPER)
+    await run_sql(
+        api,
+        update(NamespaceRow)
+        .where(NamespaceRow.name == "team-a")
+        .values(deleted_at=datetime.now(UTC)),
+    )
+    api.runtime.authenticator.forget_namespace("team-a")  # what deleting one will call
+    named = await api.client.get("/api/v1/functions", headers={"X-Sandlot-Namespace": "team-a"})
+    assert named.status_code == 404 and named.json()["error"] == "NamespaceNotFound"
+    async with bare(api) as client:
+        by_key = await client.get("/api/v1/functions", headers={"Authorization": f"Bearer {key}"})
+        assert by_key.status_code == 401
+        alice = await sign_in(client, "alice", PASSWORD)
+        assert (
+            await alice.request("GET", "/api/v1/functions", namespace="team-a")
+        ).status_code == 404
+        me = await alice.request("GET", "/api/v1/auth/me")
+        assert me.json()["memberships"] == [{"namespace": "team-b", "role": "developer"}]
+        # Without the header she acts in her first live namespace.
+        assert (await alice.request("GET", "/api/v1/functions")).status_code == 200
+
+
+async def test_a_user_in_no_namespace_yet_can_still_sign_in_and_change_the_password(
+    api: Api,
+) -> None:
+    await create_user(api, "newcomer")
+    async with bare(api) as client:
+        newcomer = await sign_in(client, "newcomer", PASSWORD)
+        me = await newcomer.request("GET", "/api/v1/auth/me")
+        assert me.status_code == 200 and me.json()["memberships"] == []
+        nowhere = await newcomer.request("GET", "/api/v1/functions")
+        assert nowhere.status_code == 404 and nowhere.json()["error"] == "NamespaceNotFound"
+        assert "not a member of any namespace" in nowhere.json()["detail"]["message"]
+        changed = await newcomer.request(
+            "POST",
+            "/api/v1/users/newcomer/password",
+            json={"new_password": "my very own now", "current_password": PASSWORD},
+        )
+        assert changed.status_code == 204, changed.text
+        others = await newcomer.request(
+            "POST", "/api/v1/users/admin/password", json={"new_password": "taken over!!"}
+        )
+        assert others.status_code == 403
+        await sign_in(client, "newcomer", "my very own now")
+
+
+async def test_a_display_name_changes_and_the_admin_cannot_disable_itself(api: Api) -> None:
+    await create_user(api, "alice")
+    renamed = await api.client.patch("/api/v1/users/alice", json={"display_name": "Alice L."})
+    assert renamed.status_code == 200 and renamed.json()["display_name"] == "Alice L."
+    async with bare(api) as client:
+        admin = await sign_in(client, "admin", ADMIN_PASSWORD)
+        itself = await admin.request("PATCH", "/api/v1/users/admin", json={"disabled": True})
+        assert itself.status_code == 403 and itself.json()["error"] == "PermissionDenied"

@@ -4,6 +4,7 @@ real processes: a record is live while its pid runs, stale once it has ended."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -63,8 +64,33 @@ def test_nothing_found_is_the_default_and_says_where_it_looked(
     )
     assert located.key_trail == (
         "--api-key / SANDLOT_API_KEY: not set",
+        f"{tmp_path / 'config' / 'sandlot' / 'credentials.json'}: no key stored for "
+        f"{DEFAULT_URL} in its default namespace",
         f"{tmp_path / 'data' / 'admin.key'}: no such file",
     )
+
+
+def test_a_key_stored_by_login_comes_before_the_admin_key_files(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    from sandlot.client.credentials import StoredKey, credentials_path, forget_key, store_key
+
+    path = credentials_path(environ)
+    store_key(path, StoredKey(DEFAULT_URL, "team-a", "sl_a_key", "id-a"), make_default=True)
+    store_key(path, StoredKey(DEFAULT_URL, "team-b", "sl_b_key", "id-b"), make_default=False)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    def key(namespace: str | None) -> str | None:
+        return locate(
+            url=None, api_key=None, data_dir=tmp_path / "data", environ=environ, namespace=namespace
+        ).api_key
+
+    assert (key(None), key("team-b"), key("team-c")) == ("sl_a_key", "sl_b_key", "sl_a_key")
+    assert locate(url=None, api_key="sl_given", data_dir=None, environ=environ).api_key == (
+        "sl_given"
+    )
+    forget_key(path, DEFAULT_URL, "team-a")
+    assert (key(None), key("team-a")) == ("sl_b_key", "sl_b_key")
 
 
 def test_the_config_dir_record_finds_the_server_and_its_key_from_anywhere(

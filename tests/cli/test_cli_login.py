@@ -94,10 +94,24 @@ def test_login_stores_a_0600_key_that_the_next_command_uses(
     gone = httpx.get(f"{server.url}/api/v1/functions", headers={"Authorization": f"Bearer {key}"})
     assert gone.status_code == 401
 
-    # An existing key stored with --key works the same way.
+    # An existing key stored with --key works the same way; logging out forgets it but
+    # does not revoke it (it was not made by `sandlot login`).
     given = _cli(server, config, "login", "--key", stdin=f"{ADMIN_KEY}\n")
     assert given.returncode == 0, given.stderr
     assert (_cli(server, config, "functions", "list")).returncode == 0
+    assert _cli(server, config, "logout").returncode == 0
+    kept = httpx.get(
+        f"{server.url}/api/v1/functions", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    )
+    assert kept.status_code == 200
+    assert (_cli(server, config, "functions", "list")).returncode == 1
+
+    # `login -n NAMESPACE --user NAME` reads only the password from stdin.
+    again = _cli(
+        server, config, "login", "-n", "default", "--user", "admin", stdin=f"{ADMIN_PASSWORD}\n"
+    )
+    assert again.returncode == 0, again.stderr
+    assert (_cli(server, config, "-n", "default", "functions", "list")).returncode == 0
 
     # Nothing secret reached the server's log: not the passwords, not a session token.
     log = server.log_path.read_text(errors="replace")
@@ -120,5 +134,9 @@ def test_secure_cookie_behind_a_trusted_https_proxy(server: LiveServer) -> None:
         f"{server.url}/api/v1/auth/login", json={"login": "admin", "password": "not-it-at-all"}
     )
     assert wrong.status_code == 401
+    metrics = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert metrics.status_code == 200 and "sandlot_auth_failures_total" in metrics.text
     log = server.log_path.read_text(errors="replace")
-    assert ADMIN_PASSWORD not in log and token not in log and "not-it-at-all" not in log
+    for everything in (log, metrics.text):
+        assert ADMIN_PASSWORD not in everything and token not in everything
+        assert "not-it-at-all" not in everything

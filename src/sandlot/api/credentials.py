@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from starlette.requests import Request, cookie_parser
@@ -9,6 +10,21 @@ from starlette.types import Scope
 
 from sandlot.services.authenticator import Credentials
 from sandlot.services.session_tokens import CSRF_HEADER, NAMESPACE_HEADER, SESSION_COOKIE
+
+# A namespace name, as the header may carry it (the OpenAPI document says so too).
+NAMESPACE_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+_NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
+
+
+def namespace_problem(credentials: Credentials) -> dict[str, str] | None:
+    """What is wrong with the request's X-Sandlot-Namespace header, in the shape of a
+    validation problem; None when it is absent or well-formed."""
+    if credentials.namespace is None or _NAMESPACE_RE.fullmatch(credentials.namespace):
+        return None
+    return {
+        "field": f"header.{NAMESPACE_HEADER}",
+        "message": f"String should match pattern '{NAMESPACE_PATTERN}'",
+    }
 
 
 def request_credentials(request: Request) -> Credentials:
@@ -31,7 +47,7 @@ def _credentials(
         authorization=headers.get("authorization"),
         session_token=cookies.get(SESSION_COOKIE) or None,
         csrf_token=headers.get(CSRF_HEADER.lower()),
-        namespace=headers.get(NAMESPACE_HEADER.lower()) or None,
+        namespace=headers.get(NAMESPACE_HEADER.lower()),
         method=method,
         address=client,
     )

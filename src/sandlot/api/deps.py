@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPBearer
 
-from sandlot.api.credentials import request_credentials
+from sandlot.api.credentials import NAMESPACE_PATTERN, request_credentials
 from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.domain.models import Principal
 from sandlot.services.authenticator import Caller
@@ -66,9 +66,6 @@ SESSION = _SessionCookie(
     "an Authorization header is sent.",
     auto_error=False,
 )
-
-# A namespace name, as the header may carry it.
-NAMESPACE_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 
 
 async def get_caller(

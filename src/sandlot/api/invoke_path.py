@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandlot.api.credentials import scope_credentials
+from sandlot.api.credentials import namespace_problem, scope_credentials
 from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_body, error_headers, status_for
 from sandlot.domain.errors import EventTooLarge, PayloadTooLarge, SandlotError
 from sandlot.domain.limits import VERSION_NUMBER_MAX
@@ -122,7 +122,14 @@ class LeanInvokeRoute:
         self, name: str, scope: Scope, receive: Receive
     ) -> tuple[int, dict[str, str], bytes]:
         request_headers = dict(scope["headers"])
-        principal = await self.runtime.authenticator.principal(scope_credentials(scope))
+        credentials = scope_credentials(scope)
+        authenticator = self.runtime.authenticator
+        caller = await authenticator.identify(credentials)
+        problem = namespace_problem(credentials)
+        if problem is not None:  # as FastAPI's route would answer, after authenticating
+            detail = {"message": "the request is not valid", "problems": [problem]}
+            return 422, {}, json.dumps(error_body("ValidationError", detail)).encode()
+        principal = await authenticator.act_in(caller, credentials.namespace)
         version = parse_version(scope.get("query_string", b""))
         limit = self.runtime.settings.max_event_bytes
         body = await _read_body(receive, request_headers.get(b"content-length"), limit)

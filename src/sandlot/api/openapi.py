@@ -48,12 +48,24 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
     schemas.update(top["$defs"])
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            _namespace_not_found(operation)
             for status, response in operation.get("responses", {}).items():
                 if status == "422":
                     response["content"] = _json_of(ValidationErrorOut)
                 elif _refers_to(response, ErrorOut):
                     response["content"] = _json_of(ErrorOut)
     return document
+
+
+def _namespace_not_found(operation: dict[str, Any]) -> None:
+    """Any route that takes `X-Sandlot-Namespace` may answer 404 NamespaceNotFound."""
+    names = {parameter.get("name") for parameter in operation.get("parameters", [])}
+    responses = operation.setdefault("responses", {})
+    if "X-Sandlot-Namespace" in names and "404" not in responses:
+        responses["404"] = {
+            "description": "NamespaceNotFound: no namespace of that name that you can act in",
+            "content": _json_of(ErrorOut),
+        }
 
 
 def _json_of(model: type[BaseModel]) -> dict[str, Any]:

@@ -48,8 +48,20 @@ def _new_password(prompt: str) -> str:
     return password
 
 
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="The namespace (else the global --namespace)."),
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option("--server", help="The server's URL (else as for every command: --url, ...)."),
+]
+
+
 def login(
     ctx: typer.Context,
+    server: ServerOption = None,
+    namespace: NamespaceOption = None,
     user: Annotated[
         str | None, typer.Option("--user", "-u", help="Your login name (else asked).")
     ] = None,
@@ -63,15 +75,14 @@ def login(
     from sandlot.client import ApiError, ClientError, ServerUnreachable
 
     state = state_of(ctx)
-    url = state.locate().url
+    url = server or state.locate().url
+    chosen = namespace or state.namespace
     try:
         if key:
-            stored = _store_given_key(url, state.namespace, read_line("API key: ", secret=True))
+            stored = _store_given_key(url, chosen, read_line("API key: ", secret=True))
         else:
             name = user or read_line("Login: ", secret=False)
-            stored = _sign_in_for_key(
-                url, state.namespace, name, read_line("Password: ", secret=True)
-            )
+            stored = _sign_in_for_key(url, chosen, name, read_line("Password: ", secret=True))
     except ApiError as exc:
         print_api_error(exc)
         raise typer.Exit(1) from None
@@ -121,7 +132,9 @@ def _store_given_key(url: str, namespace: str | None, key: str) -> dict[str, Any
         me = client.me()
     (own,) = me["memberships"]
     chosen = namespace or own["namespace"]
-    return _store(url, chosen, key.strip(), me.get("key_id"), own["role"], namespace is None)
+    # No key id is kept: `sandlot logout` forgets a key it was given, but revokes only the
+    # keys that `sandlot login` made.
+    return _store(url, chosen, key.strip(), None, own["role"], namespace is None)
 
 
 def _store(
@@ -134,17 +147,21 @@ def _store(
     return {"namespace": namespace, "role": role, "path": str(path)}
 
 
-def logout(ctx: typer.Context) -> None:
-    """Revoke the key `sandlot login` stored for this server and namespace, and forget it."""
+def logout(
+    ctx: typer.Context, server: ServerOption = None, namespace: NamespaceOption = None
+) -> None:
+    """Revoke the key `sandlot login` made for this server and namespace, and forget it (a
+    key stored with `--key` is only forgotten)."""
     from sandlot.client import ApiError, ClientError, SandlotClient, ServerUnreachable
     from sandlot.client.credentials import credentials_path, find_key, forget_key
 
     state = state_of(ctx)
-    url = state.locate().url
+    url = server or state.locate().url
     path = credentials_path(os.environ)
-    stored = find_key(path, url, state.namespace)
+    chosen = namespace or state.namespace
+    stored = find_key(path, url, chosen)
     if stored is None:
-        note(f"no key stored for {url}" + (f" in {state.namespace}" if state.namespace else ""))
+        note(f"no key stored for {url}" + (f" in {chosen}" if chosen else ""))
         return
     try:
         if stored.key_id:

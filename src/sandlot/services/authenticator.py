@@ -15,16 +15,13 @@ lookups, a guard against floods of wrong credentials, and the choice of namespac
 - Every failure is counted in /metrics (`sandlot_auth_failures_total{reason}`) and logged with
   the client address and the key's public prefix, never the key, at most once a minute per
   address.
-- An address that presents too many wrong credentials (`auth_failure_limit`, e.g. 30/minute)
-  gets 429 `TooManyAuthFailures` with `Retry-After` for every credential it presents until its
+- An address that presents too many wrong keys (`auth_failure_limit`, e.g. 30/minute) gets
+  429 `TooManyAuthFailures` with `Retry-After` for every credential it presents until its
   window ends, right or wrong: letting right keys through would tell a guesser which are.
   Requests with no credentials at all are counted, but neither logged nor limited: they
-  guess nothing and cost no database read.
-- The namespace: `X-Sandlot-Namespace` names one. A key acts in its own (a platform admin key,
-  role `admin`, in any); a user in those they are a member of, with their role there (the
-  platform admin in any, as `admin`); without the header, a user acts in `default` if they are
-  a member, else in their first namespace by name. Any other name is `NamespaceNotFound`, so
-  that nobody learns which namespaces exist.
+  guess nothing and cost no database read. Unknown session cookies are counted and cached
+  as misses, but not limited: a browser's stale cookie must not lock its address out.
+- The namespace a request acts in is chosen by `services.namespace_choice`.
 
 Rate windows come from `limits` (its in-memory async storage); addresses are limited per IPv4
 address and per IPv6 /64, since one IPv6 host usually holds a whole /64.
@@ -32,6 +29,8 @@ address and per IPv6 /64, since one IPv6 host usually holds a whole /64.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -47,16 +46,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandlot.domain.errors import (
     CsrfTokenInvalid,
-    NamespaceNotFound,
     TooManyAuthFailures,
     Unauthenticated,
 )
 from sandlot.domain.ids import api_key_prefix, hash_api_key
-from sandlot.domain.models import Membership, Namespace, Principal, Role
+from sandlot.domain.models import Principal
 from sandlot.services.auth import KeyCache, bearer_key
 from sandlot.services.caches import TtlCache
-from sandlot.services.key_usage import KeyUsage
+from sandlot.services.key_usage import RESOLUTION_S, KeyUsage
 from sandlot.services.metrics import Metrics
+from sandlot.services.namespace_choice import NamespaceChooser, SessionEntry
 from sandlot.services.session_tokens import (
     CSRF_HEADER,
     SAFE_METHODS,
@@ -64,8 +63,8 @@ from sandlot.services.session_tokens import (
     csrf_token_for,
     hash_token,
 )
-from sandlot.storage.credentials import key_grant, live_namespace
-from sandlot.storage.sessions import SessionRepo, StoredSession
+from sandlot.storage.credentials import key_grant
+from sandlot.storage.sessions import SessionRepo
 from sandlot.storage.users import UserRepo
 
 log = logging.getLogger(__name__)
@@ -73,12 +72,12 @@ log = logging.getLogger(__name__)
 _LOG_EVERY = parse("1/minute")
 # A session's last-seen time is written at most this often (idle expiry is that coarse).
 SESSION_TOUCH_S = 60.0
-DEFAULT_NAMESPACE = "default"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Credentials:
-    """What a request presents, read from its headers by the API layer."""
+    """What a request presents, read from its headers by the API layer (not frozen: a
+    frozen dataclass costs a microsecond more to make, on every invocation)."""
 
     authorization: str | None = None
     session_token: str | None = None
@@ -86,12 +85,6 @@ class Credentials:
     namespace: str | None = None
     method: str = "GET"
     address: str | None = None
-
-
-@dataclass(frozen=True)
-class SessionEntry:
-    stored: StoredSession
-    memberships: tuple[Membership, ...]
 
 
 @dataclass(frozen=True)
@@ -133,7 +126,7 @@ class Authenticator:
         self.keys = keys
         self.browser_sessions = SessionCache(ttl_s=keys.ttl_s)
         self.usage = KeyUsage(sessions)
-        self._namespaces: TtlCache[str, Namespace] = TtlCache(ttl_s=keys.ttl_s)
+        self.chooser = NamespaceChooser(sessions, ttl_s=keys.ttl_s)
         self._misses: TtlCache[str, bool] = TtlCache(ttl_s=miss_ttl_s)
         self._metrics = metrics
         self._policy = session_policy or SessionPolicy(
@@ -144,9 +137,46 @@ class Authenticator:
         except ValueError as exc:
             raise ValueError(f"SANDLOT_AUTH_FAILURE_LIMIT={failure_limit!r}: {exc}") from exc
         self._windows = FixedWindowRateLimiter(MemoryStorage())
+        self._upkeep: asyncio.Task[None] | None = None
+
+    # -- upkeep --------------------------------------------------------------------------------
+
+    async def run_once(self) -> None:
+        """Write keys' last use, and delete the sessions past either expiry."""
+        await self.usage.run_once()
+        now = datetime.now(UTC)
+        try:
+            async with self._sessions.begin() as session:
+                await SessionRepo(session).delete_older(
+                    created_before=now - self._policy.absolute,
+                    seen_before=now - self._policy.idle,
+                )
+        except Exception:
+            log.exception("could not sweep expired sessions")
+
+    def start(self, interval_s: float = RESOLUTION_S) -> None:
+        self._upkeep = asyncio.create_task(self._loop(interval_s), name="sandlot-auth-upkeep")
+
+    async def close(self) -> None:
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._upkeep
+            self._upkeep = None
+        await self.usage.run_once()
+
+    async def _loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.run_once()
+
+    # -- authentication ------------------------------------------------------------------------
 
     async def authenticate(self, authorization: str | None, client: str | None) -> Principal:
         """The principal behind an `Authorization` header alone (monitoring access)."""
+        if not authorization:
+            self._metrics.auth_failures.labels("missing").inc()
+            bearer_key(authorization)  # raises Unauthenticated, saying what to send
         return await self.principal(Credentials(authorization=authorization, address=client))
 
     async def principal(self, credentials: Credentials) -> Principal:
@@ -159,7 +189,10 @@ class Authenticator:
         authorization, token = credentials.authorization, credentials.session_token
         if not authorization and not token:
             self._metrics.auth_failures.labels("missing").inc()
-            bearer_key(authorization)  # raises Unauthenticated, saying what to send
+            raise Unauthenticated(
+                "missing 'Authorization: Bearer <key>' header (or the session cookie of "
+                "POST /api/v1/auth/login)"
+            )
         bucket = address_bucket(credentials.address)
         if not await self._windows.test(self._failure_limit, bucket):
             self._metrics.auth_rate_limited.inc()
@@ -168,7 +201,7 @@ class Authenticator:
             key = await self._key(authorization, bucket, credentials.address)
             return Caller(address=credentials.address, key=key)
         assert token is not None
-        entry = await self._session(token, bucket, credentials.address)
+        entry = await self._session(token)
         if credentials.method.upper() not in SAFE_METHODS and not csrf_matches(
             token, credentials.csrf_token
         ):
@@ -183,9 +216,9 @@ class Authenticator:
 
     async def act_in(self, caller: Caller, namespace: str | None) -> Principal:
         if caller.key is not None:
-            return await self._key_in(caller.key, namespace, caller.address)
+            return await self.chooser.for_key(caller.key, namespace, caller.address)
         assert caller.session is not None
-        return await self._user_in(caller.session, namespace, caller.address)
+        return await self.chooser.for_user(caller.session, namespace, caller.address)
 
     def key_created(self, key: str) -> None:
         """A key committed just now: forget that it was unknown (call after the commit)."""
@@ -205,7 +238,7 @@ class Authenticator:
 
     def forget_namespace(self, name: str) -> None:
         """A namespace was deleted or renamed: keys and sessions are looked up afresh."""
-        self._namespaces.discard(name)
+        self.chooser.forget(name)
         self.keys.clear()
         self.browser_sessions.clear()
 
@@ -242,27 +275,19 @@ class Authenticator:
         self.keys.put(key_hash, principal, ttl_s=ttl)
         return principal
 
-    async def _key_in(
-        self, key: Principal, namespace: str | None, address: str | None
-    ) -> Principal:
-        acting = dataclasses.replace(key, address=address)
-        if namespace is None or namespace == key.namespace:
-            return acting
-        if key.platform_admin:
-            found = await self._namespace(namespace)
-            if found is not None:
-                return dataclasses.replace(acting, namespace_id=found.id, namespace=found.name)
-        raise _no_namespace(namespace)
-
     # -- sessions ------------------------------------------------------------------------------
 
-    async def _session(self, token: str, bucket: str, client: str | None) -> SessionEntry:
+    async def _session(self, token: str) -> SessionEntry:
         token_hash = hash_token(token)
         entry = self.browser_sessions.get(token_hash)
         if entry is None:
-            entry = await self._load_session(token_hash)
+            entry = None if self._misses.get(token_hash) else await self._load_session(token_hash)
             if entry is None:
-                await self._failed(bucket, client, "unknown-session", None)
+                # Counted and remembered, but not held against the address: a stale cookie
+                # (signed out, expired, swept) is what every browser has sooner or later, and
+                # it must not lock out the keys of everyone behind the same address.
+                self._misses.put(token_hash, True)
+                self._metrics.auth_failures.labels("unknown-session").inc()
                 raise Unauthenticated("the session is not valid (signed out or expired); sign in")
         now = datetime.now(UTC)
         stored = entry.stored
@@ -292,45 +317,6 @@ class Authenticator:
         async with self._sessions.begin() as session:
             await SessionRepo(session).delete(token_hash)
 
-    async def _user_in(
-        self, entry: SessionEntry, namespace: str | None, address: str | None
-    ) -> Principal:
-        user = entry.stored
-        member = _membership(entry.memberships, namespace)
-        if user.platform_admin:
-            chosen = namespace or (member.namespace if member else DEFAULT_NAMESPACE)
-            found = await self._namespace(chosen)
-            if found is None:
-                raise _no_namespace(chosen)
-            namespace_id, name, role = found.id, found.name, Role.ADMIN
-        elif member is not None:
-            namespace_id, name, role = member.namespace_id, member.namespace, member.role
-        elif namespace is None:
-            raise NamespaceNotFound(
-                "you are not a member of any namespace yet; ask an owner to add you"
-            )
-        else:
-            raise _no_namespace(namespace)
-        return Principal(
-            key_id=f"session:{user.id}",
-            namespace_id=namespace_id,
-            namespace=name,
-            role=role,
-            user_id=user.user_id,
-            login=user.login,
-            platform_admin=user.platform_admin,
-            address=address,
-        )
-
-    async def _namespace(self, name: str) -> Namespace | None:
-        found = self._namespaces.get(name)
-        if found is None:
-            async with self._sessions() as session:
-                found = await live_namespace(session, name)
-            if found is not None:
-                self._namespaces.put(name, found)
-        return found
-
     # -- failures ------------------------------------------------------------------------------
 
     async def _failed(
@@ -356,18 +342,6 @@ class Authenticator:
             retry_after_s=retry_after,
             limit=str(self._failure_limit),
         )
-
-
-def _membership(memberships: tuple[Membership, ...], namespace: str | None) -> Membership | None:
-    """The membership named, or without a name the `default` one, else the first by name."""
-    if namespace is not None:
-        return next((m for m in memberships if m.namespace == namespace), None)
-    chosen = next((m for m in memberships if m.namespace == DEFAULT_NAMESPACE), None)
-    return chosen or (memberships[0] if memberships else None)
-
-
-def _no_namespace(name: str) -> NamespaceNotFound:
-    return NamespaceNotFound(f"no namespace {name!r} that you can act in", namespace=name)
 
 
 def address_bucket(client: str | None) -> str:

@@ -1,11 +1,9 @@
 """When each API key was last used, written in batches: the invoke path notes a key's use in
-memory (a dict write) and a background loop writes what changed, at most once a minute per
-key, so that a warm invocation still reads and writes no database."""
+memory (a dict write) and the authenticator's upkeep loop writes what changed, at most once a
+minute per key, so that a warm invocation still reads and writes no database."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -21,14 +19,10 @@ RESOLUTION_S = 60.0
 
 
 class KeyUsage:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, interval_s: float = RESOLUTION_S
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._interval_s = interval_s
         self._pending: dict[str, datetime] = {}
         self._noted: dict[str, float] = {}  # key id -> monotonic time of the last note
-        self._task: asyncio.Task[None] | None = None
 
     def seen(self, key_id: str) -> None:
         now = time.monotonic()
@@ -51,19 +45,3 @@ class KeyUsage:
         except Exception:
             log.exception("could not record the last use of %d API keys", len(pending))
         return len(pending)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="sandlot-key-usage")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.run_once()
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            await self.run_once()

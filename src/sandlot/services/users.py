@@ -12,7 +12,13 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
-from sandlot.domain.errors import InvalidInput, PermissionDenied, Unauthenticated, UserNotFound
+from sandlot.domain.errors import (
+    InvalidInput,
+    PermissionDenied,
+    Unauthenticated,
+    UserAlreadyExists,
+    UserNotFound,
+)
 from sandlot.domain.models import Membership, Principal, Role, User
 from sandlot.services import audit, passwords
 from sandlot.services.authz import authorize
@@ -89,23 +95,28 @@ async def update_user(
     user = await users.get(login)
     if disabled and user.id == principal.user_id:
         raise PermissionDenied("you cannot disable yourself", login=login)
-    changes: dict[str, object] = {}
-    if display_name is not None:
-        changes["display_name"] = _display_name(display_name)
+    name = _display_name(display_name) if display_name is not None else None
     newly_disabled = bool(disabled) and user.disabled_at is None
     enabled = disabled is False and user.disabled_at is not None
     updated = await users.update(
         user.id,
-        display_name=_display_name(display_name) if display_name is not None else None,
+        display_name=name,
         disabled_at=datetime.now(UTC) if newly_disabled else None,
         enable=enabled,
     )
     if newly_disabled:
         await SessionRepo(session).delete_for_user(user.id)
-    action = "user.disable" if newly_disabled else "user.enable" if enabled else "user.update"
-    if newly_disabled or enabled or changes:
+    # One event per change: a rename and a disable in one request are two facts.
+    for happened, action in ((newly_disabled, "user.disable"), (enabled, "user.enable")):
+        if happened:
+            await audit.record(session, principal=principal, action=action, target=f"user:{login}")
+    if name is not None and name != user.display_name:
         await audit.record(
-            session, principal=principal, action=action, target=f"user:{login}", detail=changes
+            session,
+            principal=principal,
+            action="user.update",
+            target=f"user:{login}",
+            detail={"display_name": name},
         )
     return updated
 
@@ -118,9 +129,11 @@ async def set_password(
     login: str,
     new_password: str,
     current_password: str | None,
+    current_session: str | None = None,
 ) -> User:
     """The platform admin resets anyone's password (ending their sessions); a user changes
-    their own with the current one (their other sessions are ended too)."""
+    their own with the current one, which ends their other sessions but not
+    `current_session` (the token hash of the session they changed it with)."""
     users = UserRepo(session)
     found = await users.with_hash(login)
     is_self = found is not None and found[0].id == caller_user_id
@@ -138,7 +151,7 @@ async def set_password(
         raise Unauthenticated("the current password is not right")
     passwords.check_password(new_password, login=login)
     await users.set_password_hash(user.id, await passwords.hash_password(new_password))
-    await SessionRepo(session).delete_for_user(user.id)
+    await SessionRepo(session).delete_for_user(user.id, keep=current_session if is_self else None)
     await audit.record(
         session,
         principal=principal,
@@ -168,12 +181,15 @@ async def bootstrap_admin(
     secret = password if password is not None else passwords.generate_password()
     if not generated:
         passwords.check_password(secret, login=BOOTSTRAP_ADMIN)
-    user = await users.create(
-        login=BOOTSTRAP_ADMIN,
-        display_name="Platform admin",
-        password_hash=await passwords.hash_password(secret),
-        platform_admin=True,
-    )
+    try:
+        user = await users.create(
+            login=BOOTSTRAP_ADMIN,
+            display_name="Platform admin",
+            password_hash=await passwords.hash_password(secret),
+            platform_admin=True,
+        )
+    except UserAlreadyExists:  # another server sharing the database made it just now
+        return AdminBootstrap(created=False, password=None)
     namespaces = NamespaceRepo(session)
     namespace = await namespaces.get_by_name(DEFAULT_NAMESPACE)
     if namespace is None:

@@ -73,8 +73,12 @@ class SessionRepo:
     async def delete(self, token_hash: str) -> None:
         await self.session.execute(delete(SessionRow).where(SessionRow.token_hash == token_hash))
 
-    async def delete_for_user(self, user_id: str) -> None:
-        await self.session.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+    async def delete_for_user(self, user_id: str, *, keep: str | None = None) -> None:
+        """End the user's sessions, but the one whose token hash is `keep`."""
+        query = delete(SessionRow).where(SessionRow.user_id == user_id)
+        if keep is not None:
+            query = query.where(SessionRow.token_hash != keep)
+        await self.session.execute(query)
 
     async def delete_older(self, *, created_before: datetime, seen_before: datetime) -> int:
         """Sweep sessions past either expiry; returns how many went."""

@@ -21,6 +21,7 @@ from sandlot.domain.errors import NamespaceNotFound
 from sandlot.domain.models import Principal
 from sandlot.services import users
 from sandlot.services.authenticator import Authenticator, Caller
+from sandlot.services.session_tokens import hash_token
 
 router = APIRouter(prefix="/users", tags=["users"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -90,7 +91,8 @@ async def update_user(
     "/{login}/password",
     status_code=204,
     responses=ERRORS,
-    summary="Set a password: your own (with the current one), or anyone's (platform admin)",
+    summary="Set a password: your own (with the current one; your other sessions end), or "
+    "anyone's (platform admin; their sessions end)",
 )
 async def set_password(
     login: Login,
@@ -106,6 +108,7 @@ async def set_password(
         login=login,
         new_password=body.new_password,
         current_password=body.current_password,
+        current_session=hash_token(caller.session_token) if caller.session_token else None,
     )
     await session.commit()
     runtime.authenticator.forget_user(user.id)
