@@ -9,6 +9,11 @@ const outDir = "../src/sandlot/ui_dist";
 export default defineConfig({
   base: "/ui/",
   plugins: [svelte(), svelteTesting(), precompress()],
+  // `npm run dev`: the console with hot reload on :5173, talking to a `make run` server on
+  // :8000 through this proxy, so the session cookie stays same-origin as in production.
+  server: {
+    proxy: { "/api": "http://127.0.0.1:8000" },
+  },
   build: {
     outDir,
     emptyOutDir: true,
