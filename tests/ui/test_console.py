@@ -139,9 +139,11 @@ def test_no_serious_accessibility_problem_on_any_page_in_either_theme(
             expect(page.locator("main tbody tr")).to_have_count(len(SEEDED))
             assert console.axe() == [], f"functions, {scheme}"
             page.keyboard.press("?")
-            expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+            shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
+            expect(shortcuts).to_be_visible()
             assert console.axe() == [], f"shortcuts, {scheme}"
             page.keyboard.press("Escape")
+            expect(shortcuts).to_be_hidden()
             console.goto("/no/such/page")
             expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
             assert console.axe() == [], f"not found, {scheme}"
@@ -151,3 +153,24 @@ def test_the_user_shown_is_the_one_signed_in(console: Console) -> None:
     console.goto("/functions")
     console.sign_in()
     expect(console.page.get_by_title(ADMIN_LOGIN)).to_have_text("Platform admin")
+
+
+def test_the_page_refuses_inline_code(console: Console) -> None:
+    """The CSP holds in the browser: an injected inline script does not run (so neither
+    would one smuggled in through a function's name or log), and the page says so."""
+    console.goto("/sign-in")
+    page = console.page
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    ran = page.evaluate(
+        """() => new Promise((resolve) => {
+            const refused = () => resolve(window.ran ?? false);
+            document.addEventListener("securitypolicyviolation", refused);
+            const script = document.createElement("script");
+            script.textContent = "window.ran = true";
+            document.head.append(script);
+        })"""
+    )
+    assert ran is False
+    refused = [text for text in console.watch.console_errors if "Content Security Policy" in text]
+    assert refused, console.watch.console_errors
+    console.watch.console_errors.clear()  # the refusal was the point
