@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from sandlot import __version__
-from sandlot.api import docs, errors, openapi
+from sandlot.api import docs, errors, openapi, ui
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
@@ -430,6 +430,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         auth_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    ui.install(app)
     return app
 
 
