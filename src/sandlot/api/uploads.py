@@ -76,6 +76,12 @@ def _form_schema(model: type[BaseModel], required: list[str]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required}
 
 
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
 def _deploy_body(model: type[BaseModel], form_required: list[str]) -> dict[str, Any]:
     return {
         "required": True,
@@ -84,7 +90,9 @@ def _deploy_body(model: type[BaseModel], form_required: list[str]) -> dict[str, 
                 "schema": _form_schema(model, form_required),
                 "encoding": {"code": {"contentType": "application/zip"}},
             },
-            "application/json": {"schema": model.model_json_schema()},
+            # Nested models (SecretUse) as references into the document's components, where
+            # the answers' schemas put them; pydantic's default `#/$defs/...` dangles here.
+            "application/json": {"schema": _json_schema(model)},
         },
     }
 
