@@ -359,3 +359,29 @@ async def test_a_quota_change_is_recorded_with_its_old_and_new_limits(api: Api) 
     assert event["namespace"] == "default" and event["address"] == ADMIN_ADDRESS
     assert event["detail"]["new"]["functions"] == 7
     assert event["detail"]["old"]["functions"] != 7
+
+
+async def test_sign_ins_are_recorded_and_a_blank_name_is_a_plain_401(api: Api) -> None:
+    made = await api.client.post(
+        "/api/v1/users", json={"login": "carol", "password": "carol's long passphrase"}
+    )
+    assert made.status_code == 201, made.text
+    async with _caller(api, "", ADMIN_ADDRESS) as browser:
+        browser.headers.pop("Authorization")
+        good = await browser.post(
+            "/api/v1/auth/login", json={"login": "carol", "password": "carol's long passphrase"}
+        )
+        blank = await browser.post("/api/v1/auth/login", json={"login": "", "password": "x"})
+        wrong = await browser.post("/api/v1/auth/login", json={"login": "carol", "password": "no"})
+    assert good.status_code == 200, good.text
+    assert blank.status_code == wrong.status_code == 401
+    assert blank.json() == wrong.json()  # the same answer, whatever was wrong
+    events = await _events(api.client, action="login")
+    seen = sorted((event["action"], event["actor"]) for event in events)
+    assert seen == [
+        ("login", "user:carol"),
+        ("login.failed", "login:"),
+        ("login.failed", "login:carol"),
+    ]
+    assert {event["address"] for event in events} == {ADMIN_ADDRESS}
+    assert "passphrase" not in str(events)

@@ -49,6 +49,7 @@ def truthful(document: dict[str, Any]) -> dict[str, Any]:
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             _namespace_not_found(operation)
+            _too_many_failures(operation)
             for status, response in operation.get("responses", {}).items():
                 if status == "422":
                     response["content"] = _json_of(ValidationErrorOut)
@@ -64,6 +65,19 @@ def _namespace_not_found(operation: dict[str, Any]) -> None:
     if "X-Sandlot-Namespace" in names and "404" not in responses:
         responses["404"] = {
             "description": "NamespaceNotFound: no namespace of that name that you can act in",
+            "content": _json_of(ErrorOut),
+        }
+
+
+def _too_many_failures(operation: dict[str, Any]) -> None:
+    """Any route that authenticates may answer 429 TooManyAuthFailures: the caller's address
+    presented too many wrong credentials lately, whatever it presents now."""
+    responses = operation.setdefault("responses", {})
+    if operation.get("security") and "429" not in responses:
+        responses["429"] = {
+            "description": "TooManyAuthFailures (too many wrong credentials from this "
+            "address; see Retry-After), or a rate limit",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
             "content": _json_of(ErrorOut),
         }
 

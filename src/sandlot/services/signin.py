@@ -97,7 +97,7 @@ async def login(
             principal=None,
             action="login.failed",
             target=f"user:{login[:64]}",
-            actor=login[:64],
+            actor=f"login:{login[:64]}",  # what was typed, never empty
             address=address,
             detail={"reason": "disabled" if found and matches else "wrong login or password"},
         )
