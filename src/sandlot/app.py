@@ -35,6 +35,7 @@ from sandlot.api.routes import (
     namespaces,
     quotas,
     secrets,
+    test_events,
     users,
 )
 from sandlot.api.routes import auth as auth_routes
@@ -426,6 +427,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         audit.router,
         secrets.router,
         secrets.key_router,
+        test_events.router,
         users.router,
         auth_routes.router,
     ):

@@ -332,6 +332,8 @@ AUDITED = {
     "POST /api/v1/namespaces/{namespace}/members": "member.add",
     "PATCH /api/v1/namespaces/{namespace}/members/{login}": "member.update",
     "DELETE /api/v1/namespaces/{namespace}/members/{login}": "member.remove",
+    "PUT /api/v1/functions/{name}/test-events/{event_name}": "test_event.save",
+    "DELETE /api/v1/functions/{name}/test-events/{event_name}": "test_event.delete",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

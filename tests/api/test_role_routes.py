@@ -76,6 +76,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/versions/{number}/code"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/build-log"): Rule(READ, FUNCTION),
     ("POST", "/api/v1/functions/{name}/invoke"): Rule(INVOKE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/versions/{number}/diff"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/test-events"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/test-events/{event_name}"): Rule(WRITE, FUNCTION),
+    ("DELETE", "/api/v1/functions/{name}/test-events/{event_name}"): Rule(WRITE, FUNCTION),
     ("GET", "/api/v1/invocations"): Rule(READ),
     ("GET", "/api/v1/invocations/{invocation_id}"): Rule(READ, INVOCATION),
     ("GET", "/api/v1/invocations/{invocation_id}/logs"): Rule(READ, INVOCATION),
@@ -277,6 +281,7 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         .replace("{key_id}", world.victim_key[label])
         .replace("{namespace}", "default")
         .replace("{login}", f"member-{label}")
+        .replace("{event_name}", f"saved by {label}")
     )
     request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
     body = _body(method, template, label)
@@ -294,6 +299,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/api/v1/functions"): {"name": f"new-{label}", "code_base64": code},
         ("PUT", "/api/v1/functions/{name}"): {"memory_mb": 128},
+        ("PUT", "/api/v1/functions/{name}/test-events/{event_name}"): {"event": {"by": label}},
         ("POST", "/api/v1/keys"): {"name": f"made by {label}", "role": "viewer"},
         ("POST", "/api/v1/namespaces"): {"name": f"ns-{label}"},
         ("PATCH", "/api/v1/namespaces/{namespace}"): {"display_name": f"by {label}"},
@@ -320,10 +326,16 @@ def _routes(document: dict[str, Any]) -> list[tuple[str, str]]:
         for method in operations
         if method in methods
     ]
-    # Deletes last, so that a caller's own delete comes after its other requests; signing
-    # out after them, so that the signed-in caller's session lasts to the end.
+    # Deletes last, so that a caller's own delete comes after its other requests (and the
+    # function's own after those of what it holds); signing out after them, so that the
+    # signed-in caller's session lasts to the end.
     return sorted(
-        found, key=lambda route: (route == ("POST", "/api/v1/auth/logout"), route[0] == "DELETE")
+        found,
+        key=lambda route: (
+            route == ("POST", "/api/v1/auth/logout"),
+            route[0] == "DELETE",
+            route == ("DELETE", "/api/v1/functions/{name}"),
+        ),
     )
 
 

@@ -277,3 +277,15 @@ class FunctionResourceLimit(FunctionFailure):
 
 class FunctionResultInvalid(FunctionFailure):
     """The handler returned something that is not JSON or is too large."""
+
+
+class InvalidTestEventName(InvalidInput):
+    pass
+
+
+class TestEventNotFound(NotFound):
+    pass
+
+
+class TestEventLimitReached(Conflict):
+    """A function already holds the most saved test events it may; `extra` says how many."""

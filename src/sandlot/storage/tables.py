@@ -268,3 +268,20 @@ class QuotaRow(Base):
     code_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
     env_kb: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TestEventRow(Base):
+    """A saved test event of a function, shared by its namespace. Keyed to the function row,
+    so a new version keeps them and a deleted (soft-deleted) function's go with its row."""
+
+    __tablename__ = "test_events"
+    __table_args__ = (UniqueConstraint("function_id", "name", name="uq_test_events_function_name"),)
+    __test__ = False  # a table, not a pytest class
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    function_id: Mapped[str] = mapped_column(ForeignKey("functions.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    # The JSON text as the door checked it: kept byte for byte, so what runs is what was saved.
+    event: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber
+from sandlot.api.diff_schemas import VersionDiffOut
 from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
 from sandlot.api.uploads import CREATE_REQUEST_BODY, UPDATE_REQUEST_BODY, deploy_input
 from sandlot.domain.errors import InvalidInput
+from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.services import functions as service
+from sandlot.services import version_diff
 
 router = APIRouter(prefix="/functions", tags=["functions"])
+
+Against = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=VERSION_NUMBER_MAX,
+        description="The version to compare with; default: the one before",
+    ),
+]
 
 _DEPLOY_STATES = (
     "A version becomes `ready` only once its handler has imported inside its own sandbox. "
@@ -151,6 +163,28 @@ async def get_version(
         session=session, principal=principal, name=name, number=number
     )
     return VersionOut.of(version)
+
+
+@router.get(
+    "/{name}/versions/{number}/diff",
+    response_model=VersionDiffOut,
+    responses=ERRORS,
+    summary="What changed in a version: its configuration (env and secrets by name only) "
+    "and a diff of its code",
+    description="Against `against`, by default the version before it; version 1 with no "
+    "`against` is compared with nothing (every file added).",
+)
+async def diff_version(
+    name: str,
+    number: VersionNumber,
+    session: SessionDep,
+    principal: PrincipalDep,
+    against: Against = None,
+) -> VersionDiffOut:
+    diff = await version_diff.diff_versions(
+        session=session, principal=principal, name=name, number=number, against=against
+    )
+    return VersionDiffOut.of(diff)
 
 
 @router.get(
