@@ -19,6 +19,7 @@ from sandlot.cli.members import members_app
 from sandlot.cli.namespaces import namespaces_app
 from sandlot.cli.quotas import quota_app
 from sandlot.cli.secrets import secrets_app
+from sandlot.cli.test_events import test_events_app
 
 app = typer.Typer(
     name="sandlot",
@@ -93,6 +94,7 @@ app.add_typer(quota_app, name="quota")
 app.add_typer(namespaces_app, name="namespaces")
 app.add_typer(members_app, name="members")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(test_events_app, name="test-events")
 server_commands.register(app)
 accounts.register(app)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
-from sandlot.domain.errors import TestEventLimitReached
+from sandlot.domain.errors import InvalidTestEventName, TestEventLimitReached, TestEventNotFound
 from sandlot.domain.models import Principal
 from sandlot.domain.test_events import (
     MAX_TEST_EVENTS_PER_FUNCTION,
@@ -74,6 +74,11 @@ async def delete_test_event(
 ) -> None:
     authorize_function(principal, Action.FUNCTION_WRITE, name)
     function = await FunctionRepo(session).get(principal.namespace_id, name)
+    try:
+        check_test_event_name(event_name)
+    except InvalidTestEventName:
+        # No event can have that name; never looked up (a NUL would reach PostgreSQL).
+        raise TestEventNotFound(f"no saved test event named {event_name!r}") from None
     await TestEventRepo(session).delete(function.id, event_name)
     await audit.record(
         session,
