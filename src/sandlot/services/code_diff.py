@@ -146,6 +146,8 @@ def _file_diff(
     new_text, old_text = _text(new_bytes), _text(old_bytes)
     if new_text is None or old_text is None:
         return FileDiff(path, status, size, against_size, binary=True)
+    if budget.cut:  # nothing more would be sent: no diff worth computing
+        return FileDiff(path, status, size, against_size, truncated=True)
     lines = difflib.unified_diff(
         old_text.splitlines(keepends=True),
         new_text.splitlines(keepends=True),
