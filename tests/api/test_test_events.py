@@ -3,6 +3,7 @@ delete, the limits, who may do what, the audit log, and that a saved event runs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -135,3 +136,19 @@ async def test_a_deleted_function_takes_them_and_its_successor_starts_empty(api:
     assert (gone.status_code, gone.json()["error"]) == (404, "FunctionNotFound")
     await api.deploy("hello", HELLO)
     assert (await api.client.get(BASE)).json()["items"] == []
+
+
+async def test_concurrent_saves_never_pass_the_limit(api: Api) -> None:
+    await api.deploy("hello", HELLO)
+    extra = 6
+    answers = await asyncio.gather(
+        *(
+            api.client.put(f"{BASE}/race {n}", json={"event": n})
+            for n in range(MAX_TEST_EVENTS_PER_FUNCTION + extra)
+        )
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] * MAX_TEST_EVENTS_PER_FUNCTION + [409] * extra, [
+        answer.text for answer in answers if answer.status_code != 201
+    ]
+    assert len((await api.client.get(BASE)).json()["items"]) == MAX_TEST_EVENTS_PER_FUNCTION

@@ -47,17 +47,21 @@ async def save_test_event(
     check_test_event_name(event_name)
     body = check_event(event, max_event_bytes)
     repo = TestEventRepo(session)
-    existing = {saved.name for saved in await repo.of_function(function.id)}
-    if event_name not in existing and len(existing) >= MAX_TEST_EVENTS_PER_FUNCTION:
-        raise TestEventLimitReached(
-            f"function {name!r} already has {len(existing)} saved test events, the most it "
-            "may keep: delete one first",
-            function=name,
-            max=MAX_TEST_EVENTS_PER_FUNCTION,
-        )
+    # Counted after the write, with the function locked (PostgreSQL) or holding SQLite's one
+    # writer lock (the write is this transaction's first statement that takes it): two saves
+    # of new names at once cannot both take the last place. Refusing rolls the write back.
+    await repo.lock_function(function.id)
     saved, created = await repo.put(
         function_id=function.id, name=event_name, event=body, actor=principal.actor
     )
+    kept = await repo.count(function.id) if created else 0
+    if kept > MAX_TEST_EVENTS_PER_FUNCTION:
+        raise TestEventLimitReached(
+            f"function {name!r} already has {kept - 1} saved test events, the most it may "
+            "keep: delete one first",
+            function=name,
+            max=MAX_TEST_EVENTS_PER_FUNCTION,
+        )
     await audit.record(
         session,
         principal=principal,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import Conflict, TestEventNotFound
 from sandlot.domain.test_events import SavedEvent
-from sandlot.storage.tables import TestEventRow
+from sandlot.storage.tables import FunctionRow, TestEventRow
 
 
 def _saved(row: TestEventRow) -> SavedEvent:
@@ -36,6 +36,13 @@ class TestEventRepo:
             .order_by(TestEventRow.name)
         )
         return [_saved(row) for row in rows]
+
+    async def lock_function(self, function_id: str) -> None:
+        """Saves to one function take turns until commit (PostgreSQL: a row lock; SQLite has
+        one writer anyway), so two new names cannot both pass the count at 19."""
+        await self.session.execute(
+            select(FunctionRow.id).where(FunctionRow.id == function_id).with_for_update()
+        )
 
     async def count(self, function_id: str) -> int:
         query = select(func.count()).where(TestEventRow.function_id == function_id)
