@@ -1,0 +1,24 @@
+"""An index for a function's metrics: its invocations by creation time.
+
+Revision ID: 0009_metrics_index
+Revises: 0007_audit
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0009_metrics_index"
+down_revision = "0007_audit"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_invocations_function_id_created_at", "invocations", ["function_id", "created_at"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_invocations_function_id_created_at", table_name="invocations")
