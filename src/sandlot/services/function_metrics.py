@@ -33,7 +33,7 @@ async def function_metrics(
     function = await FunctionRepo(session).get(principal.namespace_id, name)
     await _flush(recorder)
     buckets = bucket_range(window, until or datetime.now(UTC))
-    rows = await FunctionMetricsRepo(session).buckets(principal.namespace_id, function.id, buckets)
+    rows = await FunctionMetricsRepo(session).buckets(function.id, buckets)
     return FunctionMetrics(function=name, window=window, range=buckets, buckets=tuple(rows))
 
 

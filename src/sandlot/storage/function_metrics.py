@@ -1,5 +1,10 @@
 """Per-bucket aggregates of one function's invocations, computed in SQL on both databases.
 
+The buckets are a VALUES list of their edges joined to the invocations on
+`created_at >= lo AND created_at < hi`: each bucket is then one range of the index on
+(function_id, created_at, …), and no row's timestamp is parsed or divided (on SQLite, where
+timestamps are text, that parsing cost more than everything else).
+
 Percentiles are nearest-rank (the smallest duration with at least p% of the bucket's
 durations at or below it), from ROW_NUMBER() and COUNT() windows partitioned by bucket:
 the same exact answer on SQLite, which has no percentile function, and on PostgreSQL.
@@ -10,63 +15,64 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy import Integer, Select, and_, case, cast, column, func, or_, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CTE
 
 from sandlot.domain.metrics import ERROR_STATES, BucketRange, ErrorCount, MetricsBucket
-from sandlot.storage.tables import InvocationRow
+from sandlot.storage.tables import InvocationRow, UtcDateTime
 
 PERCENTILES = (50, 95, 99)
 
 
-def _bucket_index(dialect: str, buckets: BucketRange) -> ColumnElement[Any]:
-    """Which bucket a row's created_at falls in, 0 for the first. Whole epoch seconds are
-    enough: bucket edges are whole minutes."""
-    created = InvocationRow.created_at
-    if dialect == "postgresql":
-        seconds = func.floor(func.extract("epoch", created))
-    else:
-        # SQLite keeps the datetime as ISO text; strftime('%s') reads its whole seconds.
-        seconds = func.strftime("%s", created)
-    offset = cast(seconds, Integer) - literal(buckets.start_epoch, Integer)
-    return (offset // literal(buckets.size_seconds, Integer)).label("bucket")
+def _edges(buckets: BucketRange) -> CTE:
+    data = [
+        (index, buckets.start + buckets.size * index, buckets.start + buckets.size * (index + 1))
+        for index in range(buckets.count)
+    ]
+    return (
+        values(
+            column("i", Integer),
+            column("lo", UtcDateTime()),
+            column("hi", UtcDateTime()),
+            name="edges",
+        )
+        .data(data)
+        .cte("edges")
+    )  # WITH edges(i, lo, hi) AS (VALUES …): SQLite has no other form
+
+
+def _in_buckets(edges: CTE, function_id: str, *columns: Any) -> Select[Any]:
+    """Rows of the function with the index of their bucket. By function_id alone: it is unique
+    across namespaces (a UUID), the caller has resolved it within the principal's namespace,
+    and a namespace_id test would cost a table read per row that the index would not serve."""
+    on = and_(
+        InvocationRow.function_id == function_id,
+        InvocationRow.created_at >= edges.c.lo,
+        InvocationRow.created_at < edges.c.hi,
+    )
+    return select(edges.c.i, *columns).select_from(edges).join(InvocationRow, on)
 
 
 class FunctionMetricsRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _rows(self, namespace_id: str, function_id: str, buckets: BucketRange) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        # The range on created_at, next to function_id, is what ix_invocations_function_created
-        # serves: a chart reads only its window's rows, however long the history.
-        return select(_bucket_index(dialect, buckets)).where(
-            InvocationRow.function_id == function_id,
-            InvocationRow.namespace_id == namespace_id,
-            InvocationRow.created_at >= buckets.start,
-            InvocationRow.created_at < buckets.end,
-        )
-
-    async def buckets(
-        self, namespace_id: str, function_id: str, buckets: BucketRange
-    ) -> list[MetricsBucket]:
-        rows = self._rows(namespace_id, function_id, buckets)
-        counts = await self._counts(rows)
-        errors = await self._errors(rows)
-        percentiles = await self._percentiles(rows)
+    async def buckets(self, function_id: str, buckets: BucketRange) -> list[MetricsBucket]:
+        edges = _edges(buckets)
+        counts = await self._counts_and_percentiles(edges, function_id)
+        errors = await self._errors(edges, function_id)
         out = []
         for index in range(buckets.count):
-            invocations, cold = counts.get(index, (0, 0))
+            invocations, cold, p50, p95, p99 = counts.get(index, (0, 0, None, None, None))
             kinds = tuple(errors.get(index, ()))
-            p50, p95, p99 = percentiles.get(index, (None, None, None))
             out.append(
                 MetricsBucket(
                     start=buckets.start + buckets.size * index,
-                    invocations=invocations,
+                    invocations=int(invocations or 0),
                     errors=sum(kind.count for kind in kinds),
                     errors_by_kind=kinds,
-                    cold_starts=cold,
+                    cold_starts=int(cold or 0),
                     p50_ms=p50,
                     p95_ms=p95,
                     p99_ms=p99,
@@ -74,53 +80,49 @@ class FunctionMetricsRepo:
             )
         return out
 
-    async def _counts(self, rows: Any) -> dict[int, tuple[int, int]]:
-        cold = func.sum(cast(InvocationRow.cold_start, Integer))
-        query = rows.add_columns(func.count(), cold).group_by(_bucket_of(rows))
-        result = await self.session.execute(query)
-        return {int(b): (int(n), int(c or 0)) for b, n, c in result}
+    async def _counts_and_percentiles(
+        self, edges: CTE, function_id: str
+    ) -> dict[int, tuple[Any, ...]]:
+        """(invocations, cold starts, p50, p95, p99) per bucket that has calls.
 
-    async def _errors(self, rows: Any) -> dict[int, list[ErrorCount]]:
-        kind = func.coalesce(InvocationRow.error["kind"].as_string(), "")
+        One sort per bucket: every window below has the same partition and order (durations
+        ascending, NULLs last on both databases, so ranks 1…n are the n durations), and the
+        counts take the whole partition as their frame. Only the rows at the wanted ranks
+        (and each bucket's first, which carries the counts when nothing has finished) leave
+        the subquery, so the final GROUP BY sees a few rows per bucket, not all of them.
+        """
+        ms = InvocationRow.duration_ms
+        window: dict[str, Any] = {"partition_by": edges.c.i, "order_by": ms.asc().nulls_last()}
+        whole = {**window, "rows": (None, None)}
+        ranked = _in_buckets(
+            edges,
+            function_id,
+            ms.label("ms"),
+            func.row_number().over(**window).label("rn"),
+            func.count(ms).over(**whole).label("n"),
+            func.count().over(**whole).label("calls"),
+            func.sum(cast(InvocationRow.cold_start, Integer)).over(**whole).label("cold"),
+        ).subquery()
+        # ceil(p * n / 100) in integers, so both databases agree to the row.
+        ranks = {p: (ranked.c.n * p + 99) // 100 for p in PERCENTILES}
+        picks = [func.max(case((ranked.c.rn == rank, ranked.c.ms))) for rank in ranks.values()]
         query = (
-            rows.add_columns(InvocationRow.state, kind.label("kind"), func.count())
-            .where(InvocationRow.state.in_(ERROR_STATES))
-            .group_by(_bucket_of(rows), InvocationRow.state, kind)
-            .order_by(_bucket_of(rows), InvocationRow.state, kind)
+            select(ranked.c.i, func.max(ranked.c.calls), func.max(ranked.c.cold), *picks)
+            .where(or_(ranked.c.rn == 1, *(ranked.c.rn == rank for rank in ranks.values())))
+            .group_by(ranked.c.i)
         )
-        found: dict[int, list[ErrorCount]] = defaultdict(list)
-        for b, state, name, n in await self.session.execute(query):
-            found[int(b)].append(ErrorCount(state=state, kind=name, count=int(n)))
-        return found
-
-    async def _percentiles(self, rows: Any) -> dict[int, tuple[float | None, ...]]:
-        bucket = _bucket_of(rows)
-        ranked = (
-            rows.add_columns(
-                InvocationRow.duration_ms.label("ms"),
-                func.row_number()
-                .over(partition_by=bucket, order_by=InvocationRow.duration_ms)
-                .label("rn"),
-                func.count().over(partition_by=bucket).label("n"),
-            )
-            .where(InvocationRow.duration_ms.is_not(None))
-            .subquery()
-        )
-        picks = [
-            # ceil(p * n / 100) in integers, so both databases agree to the row.
-            func.max(_when(ranked.c.rn == (ranked.c.n * p + 99) // 100, ranked.c.ms))
-            for p in PERCENTILES
-        ]
-        query = select(ranked.c.bucket, *picks).group_by(ranked.c.bucket)
         result = await self.session.execute(query)
         return {int(row[0]): tuple(row[1:]) for row in result}
 
-
-def _bucket_of(rows: Any) -> ColumnElement[Any]:
-    """The bucket expression of `rows` (its first column), for GROUP BY and PARTITION BY."""
-    column: ColumnElement[Any] = rows.selected_columns[0]
-    return column
-
-
-def _when(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case((condition, value))
+    async def _errors(self, edges: CTE, function_id: str) -> dict[int, list[ErrorCount]]:
+        kind = func.coalesce(InvocationRow.error["kind"].as_string(), "").label("kind")
+        query = (
+            _in_buckets(edges, function_id, InvocationRow.state, kind, func.count())
+            .where(InvocationRow.state.in_(ERROR_STATES))
+            .group_by(edges.c.i, InvocationRow.state, kind)
+            .order_by(edges.c.i, InvocationRow.state, kind)
+        )
+        found: dict[int, list[ErrorCount]] = defaultdict(list)
+        for index, state, name, count in await self.session.execute(query):
+            found[int(index)].append(ErrorCount(state=state, kind=name, count=int(count)))
+        return found
