@@ -3,11 +3,12 @@ SQLite and PostgreSQL: counts, error kinds and nearest-rank percentiles, exactly
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandlot.domain.ids import new_invocation_id
-from sandlot.domain.models import Invocation, Role
+from sandlot.domain.models import Invocation, InvocationStart, Role
 from sandlot.domain.states import InvocationState
 from sandlot.storage.functions import FunctionRepo
 from sandlot.storage.invocations import InvocationRepo
@@ -119,6 +120,7 @@ async def test_buckets_counts_errors_and_percentiles(api: Api) -> None:
     ]
     assert (noon["cold_starts"], noon["cold_start_share"]) == (10, 0.1)
     assert (noon["p50_ms"], noon["p95_ms"], noon["p99_ms"]) == (50.0, 95.0, 99.0)
+    assert noon["peak_concurrency"] == 2  # two calls start in each of the first 40 seconds
     last = by_start["12:30"]
     assert (last["invocations"], last["cold_starts"], last["cold_start_share"]) == (2, 1, 0.5)
     assert last["errors_by_kind"] == [{"state": "cancelled", "kind": "", "count": 1}]
@@ -162,3 +164,45 @@ async def test_bad_input_and_other_namespaces(api: Api) -> None:
     _, viewer = await key_in(api, "default", Role.VIEWER)
     seen = await api.client.get("/api/v1/functions/charted/metrics", headers=viewer)
     assert seen.status_code == 200 and len(seen.json()["buckets"]) == 60
+
+
+async def test_peak_concurrency_from_overlapping_calls(api: Api) -> None:
+    """[start, end) intervals: a call ending as another starts does not overlap it; a call
+    started before the window counts in the buckets it still runs in; a running one counts
+    until the window's end."""
+    spans = [
+        (NOON, NOON + timedelta(seconds=10)),
+        (NOON + timedelta(seconds=5), NOON + timedelta(seconds=20)),
+        (NOON + timedelta(seconds=10), NOON + timedelta(seconds=12)),
+        (NOON, NOON + timedelta(minutes=2, seconds=30)),
+        (NOON - timedelta(minutes=30), NOON - timedelta(minutes=26, seconds=30)),
+    ]
+    async with api.runtime.database.sessions.begin() as session:
+        namespace = await NamespaceRepo(session).get_by_name("default")
+        assert namespace is not None
+        busy = await FunctionRepo(session).create(namespace.id, "busy")
+        calls = []
+        for start, end in spans:
+            call = _call(busy.id, start, None, namespace_id=namespace.id)
+            calls.append(replace(call, finished_at=end, duration_ms=1.0))
+        repo = InvocationRepo(session)
+        await repo.add_finished([(call, None, "") for call in calls])
+        running = InvocationStart(
+            id=new_invocation_id(),
+            namespace_id=namespace.id,
+            function_id=busy.id,
+            function_name="busy",
+            version=1,
+            trigger="api",
+            created_at=NOON + timedelta(minutes=20),
+        )
+        await repo.add_running([running])
+    response = await api.client.get(
+        "/api/v1/functions/busy/metrics", params={"until": UNTIL.isoformat()}
+    )
+    assert response.status_code == 200, response.text
+    peaks = {b["start"][11:16]: b["peak_concurrency"] for b in response.json()["buckets"]}
+    expected = dict.fromkeys(peaks, 0)
+    expected.update({"11:31": 1, "11:32": 1, "11:33": 1, "12:00": 3, "12:01": 1, "12:02": 1})
+    expected.update({f"12:{minute}": 1 for minute in range(20, 31)})
+    assert peaks == expected

@@ -27,6 +27,9 @@ class MetricsBucketOut(BaseModel):
     p50_ms: float | None = Field(description="Nearest-rank percentile; null: none finished")
     p95_ms: float | None
     p99_ms: float | None
+    peak_concurrency: int = Field(
+        description="The most calls running at once in the bucket (from their start and end)"
+    )
 
     @classmethod
     def of(cls, bucket: MetricsBucket) -> MetricsBucketOut:
@@ -43,6 +46,7 @@ class MetricsBucketOut(BaseModel):
             p50_ms=bucket.p50_ms,
             p95_ms=bucket.p95_ms,
             p99_ms=bucket.p99_ms,
+            peak_concurrency=bucket.peak_concurrency,
         )
 
 

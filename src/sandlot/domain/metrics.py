@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sandlot.domain.limits import TIMEOUT_S_MAX
+
 
 class MetricsWindow(enum.StrEnum):
     HOUR = "1h"
@@ -32,6 +34,10 @@ SHAPES: dict[MetricsWindow, WindowShape] = {
 
 # The end states that count as errors (a `dead` async call too: its last attempt failed).
 ERROR_STATES = ("failed", "timed_out", "out_of_memory", "cancelled", "dead")
+
+# How long before a window a call may have started and still be running in it: no call
+# runs past the longest timeout (a margin for the kill and the record).
+RUNNING_LOOKBACK = timedelta(seconds=TIMEOUT_S_MAX + 60)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,9 @@ class MetricsBucket:
     p50_ms: float | None  # None: nothing finished in the bucket
     p95_ms: float | None
     p99_ms: float | None
+    # The most calls of the function running at once in the bucket ([created_at,
+    # finished_at) overlapping; a call still running counts until the window's end).
+    peak_concurrency: int = 0
 
     @property
     def cold_start_share(self) -> float:

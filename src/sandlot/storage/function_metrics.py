@@ -15,11 +15,30 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, case, cast, column, func, or_, select, values
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CTE
 
-from sandlot.domain.metrics import ERROR_STATES, BucketRange, ErrorCount, MetricsBucket
+from sandlot.domain.metrics import (
+    ERROR_STATES,
+    RUNNING_LOOKBACK,
+    BucketRange,
+    ErrorCount,
+    MetricsBucket,
+)
 from sandlot.storage.tables import InvocationRow, UtcDateTime
 
 PERCENTILES = (50, 95, 99)
@@ -62,6 +81,7 @@ class FunctionMetricsRepo:
         edges = _edges(buckets)
         counts = await self._counts_and_percentiles(edges, function_id)
         errors = await self._errors(edges, function_id)
+        peaks = await self._peaks(edges, function_id, buckets)
         out = []
         for index in range(buckets.count):
             invocations, cold, p50, p95, p99 = counts.get(index, (0, 0, None, None, None))
@@ -76,6 +96,7 @@ class FunctionMetricsRepo:
                     p50_ms=p50,
                     p95_ms=p95,
                     p99_ms=p99,
+                    peak_concurrency=peaks[index],
                 )
             )
         return out
@@ -113,6 +134,47 @@ class FunctionMetricsRepo:
         )
         result = await self.session.execute(query)
         return {int(row[0]): tuple(row[1:]) for row in result}
+
+    async def _peaks(self, edges: CTE, function_id: str, buckets: BucketRange) -> list[int]:
+        """The most calls running at once per bucket, by a sweep: +1 at each call's start, -1
+        at its end (ends first at equal times: [start, end) intervals), a running sum in time
+        order, and per bucket its highest level and its net change. A bucket without events
+        keeps the level it started with, which is where the net changes come in."""
+        row = InvocationRow
+        calls = (
+            select(row.created_at, row.finished_at)
+            .where(
+                row.function_id == function_id,
+                row.created_at >= buckets.start - RUNNING_LOOKBACK,
+                row.created_at < buckets.end,
+                or_(row.finished_at.is_(None), row.finished_at > buckets.start),
+            )
+            .cte("calls")
+        )
+        events = union_all(
+            select(calls.c.created_at.label("t"), literal(1, Integer).label("d")),
+            select(calls.c.finished_at, literal(-1, Integer)).where(
+                calls.c.finished_at.is_not(None), calls.c.finished_at < buckets.end
+            ),
+        ).subquery()
+        level = func.sum(events.c.d).over(order_by=(events.c.t, events.c.d), rows=(None, 0))
+        swept = select(events.c.t, events.c.d, level.label("level")).subquery()
+        on = and_(swept.c.t >= edges.c.lo, swept.c.t < edges.c.hi)
+        # Events before the window (bucket NULL) only bring its starting level.
+        query = (
+            select(edges.c.i, func.max(swept.c.level), func.sum(swept.c.d))
+            .select_from(swept)
+            .outerjoin(edges, on)
+            .group_by(edges.c.i)
+        )
+        per_bucket = {i: (top, net) for i, top, net in await self.session.execute(query)}
+        running = int(per_bucket.pop(None, (0, 0))[1] or 0)
+        peaks = []
+        for index in range(buckets.count):
+            top, net = per_bucket.get(index, (None, 0))
+            peaks.append(max(running, int(top)) if top is not None else running)
+            running += int(net or 0)
+        return peaks
 
     async def _errors(self, edges: CTE, function_id: str) -> dict[int, list[ErrorCount]]:
         kind = func.coalesce(InvocationRow.error["kind"].as_string(), "").label("kind")

@@ -213,6 +213,7 @@ class InvocationRow(Base):
             "state",
             "cold_start",
             "duration_ms",
+            "finished_at",
         ),
     )
     # Time-ordered ids (see domain.ids): newest first is ORDER BY id DESC.

@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_invocations_function_metrics",
         "invocations",
-        ["function_id", "created_at", "state", "cold_start", "duration_ms"],
+        ["function_id", "created_at", "state", "cold_start", "duration_ms", "finished_at"],
     )
 
 
