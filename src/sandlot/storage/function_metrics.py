@@ -30,6 +30,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE
 
 from sandlot.domain.metrics import (
@@ -139,7 +140,9 @@ class FunctionMetricsRepo:
         """The most calls running at once per bucket, by a sweep: +1 at each call's start, -1
         at its end (ends first at equal times: [start, end) intervals), a running sum in time
         order, and per bucket its highest level and its net change. A bucket without events
-        keeps the level it started with, which is where the net changes come in."""
+        keeps the level it started with, which is where the net changes come in. Events are
+        put in buckets by arithmetic, not the edges join: their times come from two columns
+        and only one of them is indexed."""
         row = InvocationRow
         calls = (
             select(row.created_at, row.finished_at)
@@ -159,22 +162,26 @@ class FunctionMetricsRepo:
         ).subquery()
         level = func.sum(events.c.d).over(order_by=(events.c.t, events.c.d), rows=(None, 0))
         swept = select(events.c.t, events.c.d, level.label("level")).subquery()
-        on = and_(swept.c.t >= edges.c.lo, swept.c.t < edges.c.hi)
-        # Events before the window (bucket NULL) only bring its starting level.
-        query = (
-            select(edges.c.i, func.max(swept.c.level), func.sum(swept.c.d))
-            .select_from(swept)
-            .outerjoin(edges, on)
-            .group_by(edges.c.i)
-        )
+        # Events before the window (bucket -1) only bring its starting level.
+        bucket = case(
+            (swept.c.t < buckets.start, -1),
+            else_=(self._epoch(swept.c.t) - buckets.start_epoch) // buckets.size_seconds,
+        ).label("bucket")
+        query = select(bucket, func.max(swept.c.level), func.sum(swept.c.d)).group_by(bucket)
         per_bucket = {i: (top, net) for i, top, net in await self.session.execute(query)}
-        running = int(per_bucket.pop(None, (0, 0))[1] or 0)
+        running = int(per_bucket.pop(-1, (0, 0))[1] or 0)
         peaks = []
         for index in range(buckets.count):
             top, net = per_bucket.get(index, (None, 0))
             peaks.append(max(running, int(top)) if top is not None else running)
             running += int(net or 0)
         return peaks
+
+    def _epoch(self, at: Any) -> ColumnElement[int]:
+        """Whole seconds since the epoch (bucket edges are whole minutes)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return cast(func.floor(func.extract("epoch", at)), Integer)
+        return cast(func.strftime("%s", at), Integer)  # SQLite keeps datetimes as text
 
     async def _errors(self, edges: CTE, function_id: str) -> dict[int, list[ErrorCount]]:
         kind = func.coalesce(InvocationRow.error["kind"].as_string(), "").label("kind")
