@@ -156,6 +156,11 @@ async def test_bad_input_and_other_namespaces(api: Api) -> None:
         "/api/v1/functions/charted/metrics", params={"until": "2026-01-01T12:00:00"}
     )
     assert (naive.status_code, naive.json()["error"]) == (400, "InvalidInput")
+    for far in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        out_of_range = await api.client.get(
+            "/api/v1/functions/charted/metrics", params={"until": far}
+        )
+        assert (out_of_range.status_code, out_of_range.json()["error"]) == (400, "InvalidInput")
     missing = await api.client.get("/api/v1/functions/nope/metrics")
     assert (missing.status_code, missing.json()["error"]) == (404, "FunctionNotFound")
     _, outsider = await key_in(api, "elsewhere", Role.VIEWER)

@@ -15,6 +15,9 @@ from sandlot.services.recorder import InvocationRecorder
 from sandlot.storage.function_metrics import FunctionMetricsRepo
 from sandlot.storage.functions import FunctionRepo
 
+_EARLIEST = datetime(1970, 1, 8, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 async def function_metrics(
     *,
@@ -30,6 +33,9 @@ async def function_metrics(
     authorize_function(principal, Action.FUNCTION_READ, name)
     if until is not None and until.tzinfo is None:
         raise InvalidInput("'until' needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+    if until is not None and not _EARLIEST <= until <= _LATEST:
+        # Past these, a window's edges leave what datetimes (and the databases) can hold.
+        raise InvalidInput("'until' must be between the years 1970 and 9000")
     function = await FunctionRepo(session).get(principal.namespace_id, name)
     await _flush(recorder)
     buckets = bucket_range(window, until or datetime.now(UTC))

@@ -20,7 +20,10 @@ router = APIRouter(prefix="/functions", tags=["functions"])
     "/{name}/metrics",
     response_model=FunctionMetricsOut,
     responses={
-        400: {"model": ErrorOut, "description": "InvalidInput: `until` without a time zone"},
+        400: {
+            "model": ErrorOut,
+            "description": "InvalidInput: `until` without a time zone, or outside 1970 to 9000",
+        },
         401: {"model": ErrorOut, "description": "Missing or wrong API key"},
         404: {"model": ErrorOut, "description": "FunctionNotFound (also another namespace's)"},
         422: {"model": ErrorOut, "description": "A window other than 1h, 24h, 7d"},
