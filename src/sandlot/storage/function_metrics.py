@@ -62,12 +62,16 @@ def _edges(buckets: BucketRange) -> CTE:
     )  # WITH edges(i, lo, hi) AS (VALUES …): SQLite has no other form
 
 
-def _in_buckets(edges: CTE, function_id: str, *columns: Any) -> Select[Any]:
+def _in_buckets(edges: CTE, buckets: BucketRange, function_id: str, *columns: Any) -> Select[Any]:
     """Rows of the function with the index of their bucket. By function_id alone: it is unique
     across namespaces (a UUID), the caller has resolved it within the principal's namespace,
     and a namespace_id test would cost a table read per row that the index would not serve."""
     on = and_(
         InvocationRow.function_id == function_id,
+        # The whole window as constants as well: PostgreSQL's planner cannot see into the
+        # edges, and without these guessed a third of the table and scanned all of it.
+        InvocationRow.created_at >= buckets.start,
+        InvocationRow.created_at < buckets.end,
         InvocationRow.created_at >= edges.c.lo,
         InvocationRow.created_at < edges.c.hi,
     )
@@ -80,8 +84,8 @@ class FunctionMetricsRepo:
 
     async def buckets(self, function_id: str, buckets: BucketRange) -> list[MetricsBucket]:
         edges = _edges(buckets)
-        counts = await self._counts_and_percentiles(edges, function_id)
-        errors = await self._errors(edges, function_id)
+        counts = await self._counts_and_percentiles(edges, buckets, function_id)
+        errors = await self._errors(edges, buckets, function_id)
         peaks = await self._peaks(edges, function_id, buckets)
         out = []
         for index in range(buckets.count):
@@ -103,7 +107,7 @@ class FunctionMetricsRepo:
         return out
 
     async def _counts_and_percentiles(
-        self, edges: CTE, function_id: str
+        self, edges: CTE, buckets: BucketRange, function_id: str
     ) -> dict[int, tuple[Any, ...]]:
         """(invocations, cold starts, p50, p95, p99) per bucket that has calls.
 
@@ -118,6 +122,7 @@ class FunctionMetricsRepo:
         whole = {**window, "rows": (None, None)}
         ranked = _in_buckets(
             edges,
+            buckets,
             function_id,
             ms.label("ms"),
             func.row_number().over(**window).label("rn"),
@@ -183,10 +188,12 @@ class FunctionMetricsRepo:
             return cast(func.floor(func.extract("epoch", at)), Integer)
         return cast(func.strftime("%s", at), Integer)  # SQLite keeps datetimes as text
 
-    async def _errors(self, edges: CTE, function_id: str) -> dict[int, list[ErrorCount]]:
+    async def _errors(
+        self, edges: CTE, buckets: BucketRange, function_id: str
+    ) -> dict[int, list[ErrorCount]]:
         kind = func.coalesce(InvocationRow.error["kind"].as_string(), "").label("kind")
         query = (
-            _in_buckets(edges, function_id, InvocationRow.state, kind, func.count())
+            _in_buckets(edges, buckets, function_id, InvocationRow.state, kind, func.count())
             .where(InvocationRow.state.in_(ERROR_STATES))
             .group_by(edges.c.i, InvocationRow.state, kind)
             .order_by(edges.c.i, InvocationRow.state, kind)
