@@ -62,19 +62,23 @@ def _edges(buckets: BucketRange) -> CTE:
     )  # WITH edges(i, lo, hi) AS (VALUES …): SQLite has no other form
 
 
-def _in_buckets(edges: CTE, buckets: BucketRange, function_id: str, *columns: Any) -> Select[Any]:
+def _in_buckets(
+    dialect: str, edges: CTE, buckets: BucketRange, function_id: str, *columns: Any
+) -> Select[Any]:
     """Rows of the function with the index of their bucket. By function_id alone: it is unique
     across namespaces (a UUID), the caller has resolved it within the principal's namespace,
     and a namespace_id test would cost a table read per row that the index would not serve."""
     on = and_(
         InvocationRow.function_id == function_id,
-        # The whole window as constants as well: PostgreSQL's planner cannot see into the
-        # edges, and without these guessed a third of the table and scanned all of it.
-        InvocationRow.created_at >= buckets.start,
-        InvocationRow.created_at < buckets.end,
         InvocationRow.created_at >= edges.c.lo,
         InvocationRow.created_at < edges.c.hi,
     )
+    if dialect == "postgresql":
+        # The whole window as constants too: PostgreSQL's planner cannot see into the edges,
+        # and without these it guessed a third of the table and scanned all of it. Not on
+        # SQLite, which would then loop over the rows outside and the edges inside.
+        on = and_(on, InvocationRow.created_at >= buckets.start)
+        on = and_(on, InvocationRow.created_at < buckets.end)
     return select(edges.c.i, *columns).select_from(edges).join(InvocationRow, on)
 
 
@@ -121,6 +125,7 @@ class FunctionMetricsRepo:
         window: dict[str, Any] = {"partition_by": edges.c.i, "order_by": ms.asc().nulls_last()}
         whole = {**window, "rows": (None, None)}
         ranked = _in_buckets(
+            self._dialect,
             edges,
             buckets,
             function_id,
@@ -182,9 +187,13 @@ class FunctionMetricsRepo:
             running += int(net or 0)
         return peaks
 
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
     def _epoch(self, at: Any) -> ColumnElement[int]:
         """Whole seconds since the epoch (bucket edges are whole minutes)."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self._dialect == "postgresql":
             return cast(func.floor(func.extract("epoch", at)), Integer)
         return cast(func.strftime("%s", at), Integer)  # SQLite keeps datetimes as text
 
@@ -193,7 +202,9 @@ class FunctionMetricsRepo:
     ) -> dict[int, list[ErrorCount]]:
         kind = func.coalesce(InvocationRow.error["kind"].as_string(), "").label("kind")
         query = (
-            _in_buckets(edges, buckets, function_id, InvocationRow.state, kind, func.count())
+            _in_buckets(
+                self._dialect, edges, buckets, function_id, InvocationRow.state, kind, func.count()
+            )
             .where(InvocationRow.state.in_(ERROR_STATES))
             .group_by(edges.c.i, InvocationRow.state, kind)
             .order_by(edges.c.i, InvocationRow.state, kind)
