@@ -27,6 +27,7 @@ from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import (
     audit,
     environments,
+    function_metrics,
     functions,
     health,
     invocations,
@@ -418,6 +419,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (
         functions.router,
+        function_metrics.router,
         invocations.router,
         keys.router,
         environments.router,

@@ -16,6 +16,7 @@ from sandlot.cli.functions import config, deploy, functions_app, invoke, version
 from sandlot.cli.invocations import invocations_app, logs
 from sandlot.cli.keys import keys_app
 from sandlot.cli.members import members_app
+from sandlot.cli.metrics import metrics
 from sandlot.cli.namespaces import namespaces_app
 from sandlot.cli.quotas import quota_app
 from sandlot.cli.secrets import secrets_app
@@ -84,6 +85,7 @@ app.command()(deploy)
 app.command()(config)
 app.command()(invoke)
 app.command()(logs)
+app.command()(metrics)
 app.command()(versions)
 app.command()(audit)
 app.add_typer(functions_app, name="functions")

@@ -283,6 +283,13 @@ class SandlotClient(TenancyCalls, ConsoleCalls):
     def get_invocation_logs(self, invocation_id: str) -> str:
         return self._request("GET", f"/invocations/{invocation_id}/logs").text
 
+    def function_metrics(self, name: str, *, window: str = "1h", until: str | None = None) -> JSON:
+        """Per time bucket: invocations, errors by kind, p50/p95/p99, cold starts, peak
+        concurrency (`GET /functions/{name}/metrics`)."""
+        params = {"window": window} if until is None else {"window": window, "until": until}
+        result: JSON = self._json("GET", f"/functions/{name}/metrics", params=params)
+        return result
+
     # -- API keys ----------------------------------------------------------------------------
 
     def create_key(

@@ -204,6 +204,17 @@ class InvocationRow(Base):
     __table_args__ = (
         Index("ix_invocations_namespace_id_id", "namespace_id", "id"),
         Index("ix_invocations_function_id_id", "function_id", "id"),
+        # A function's metrics read one time window of its calls (storage.function_metrics),
+        # from this index alone but for the error rows' names.
+        Index(
+            "ix_invocations_function_metrics",
+            "function_id",
+            "created_at",
+            "state",
+            "cold_start",
+            "duration_ms",
+            "finished_at",
+        ),
     )
     # Time-ordered ids (see domain.ids): newest first is ORDER BY id DESC.
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
