@@ -31,6 +31,7 @@ from sandlot.api.routes import (
     health,
     invocations,
     keys,
+    log_stream,
     members,
     namespaces,
     quotas,
@@ -233,6 +234,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         journal=journal if settings.journal else None,
         interval_s=settings.record_flush_interval_s,
         batch_size=settings.record_batch_size,
+        tail_capacity=settings.log_stream_queue,
     )
     metrics = Metrics(pool.stats)
     keys = auth.KeyCache(ttl_s=5.0)
@@ -417,6 +419,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (
         functions.router,
+        log_stream.router,
         invocations.router,
         keys.router,
         environments.router,
