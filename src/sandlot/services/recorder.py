@@ -137,7 +137,8 @@ class InvocationRecorder:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self.tail = LogTail(tail_capacity)  # live subscribers to finished records (`GET .../logs/stream`)
+        # Live readers of finished records (`GET /functions/{name}/logs/stream`).
+        self.tail = LogTail(tail_capacity)
 
     # the invoke path
 
