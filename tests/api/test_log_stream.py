@@ -173,3 +173,17 @@ async def test_a_reader_that_stops_reading_is_dropped(
             received += chunk
     tail = received[received.index(b"event: end") :].split(b"\n")[1]
     assert json.loads(tail.removeprefix(b"data: "))["reason"] == "too_slow"
+
+
+async def test_a_stream_does_not_hold_up_shutdown(
+    client: httpx.AsyncClient, live: LiveServer
+) -> None:
+    async with client.stream("GET", STREAM) as stream:
+        events = _read(stream)
+        await _invoke(client, 0)
+        assert (await _take(events, 1))[0][0] == "invocation"
+        live.process.terminate()
+        end = await _take(events, 1)
+    assert end[0] == ("end", {"reason": "server_stopping", "last_id": end[0][1]["last_id"]})
+    live.process.wait(timeout=30)  # the stream ended, so nothing keeps Uvicorn waiting
+    assert "Finished server process" in live.log_path.read_text(errors="replace")
