@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.schemas import ErrorOut
-from sandlot.domain.ids import INVOCATION_ID_PATTERN
+from sandlot.domain.ids import INVOCATION_ID_PATTERN, OPTIONAL_INVOCATION_ID_PATTERN
 from sandlot.services import logstream as service
 from sandlot.services.journal_entries import Record
 from sandlot.services.logtail import EndReason, Subscription
@@ -42,12 +42,25 @@ resume after.
 """
 
 
+# One Server-Sent Event (the way OpenAPI 3.2 and Schemathesis read `text/event-stream`):
+# `data` is JSON text, an invocation's fields or the `end` event's reason and last id.
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["invocation", "end"]},
+        "id": {"type": "string", "description": "The invocation id (`invocation` events)"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
+
+
 @router.get(
     "/{name}/logs/stream",
     response_class=StreamingResponse,
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}},
             "description": "Server-Sent Events: `invocation` events, then one `end` event",
         },
         401: {"model": ErrorOut, "description": "Missing or wrong API key"},
@@ -83,20 +96,24 @@ async def stream_logs(
         Query(gt=0, le=MAX_S, description="End the stream after this many seconds"),
     ] = MAX_S,
     last_event_id: Annotated[
-        str | None,
-        Header(pattern=INVOCATION_ID_PATTERN, description="As `after`; `after` wins"),
-    ] = None,
+        str,
+        Header(
+            pattern=OPTIONAL_INVOCATION_ID_PATTERN,
+            description="As `after` (what `EventSource` sends on a reconnect); `after` wins",
+        ),
+    ] = "",
 ) -> StreamingResponse:
+    resume = after or last_event_id or None
     opened = await service.open_stream(
         session=session,
         recorder=runtime.recorder,
         principal=principal,
         name=name,
-        after=after or last_event_id,
+        after=resume,
     )
     await session.commit()  # the stream may last long: hold no database connection
     return StreamingResponse(
-        _events(opened, follow=follow, max_s=max_s, resumed_from=after or last_event_id),
+        _events(opened, follow=follow, max_s=max_s, resumed_from=resume),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
