@@ -32,6 +32,7 @@ from sandlot.api.routes import (
     health,
     invocations,
     keys,
+    log_stream,
     members,
     namespaces,
     quotas,
@@ -235,6 +236,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         journal=journal if settings.journal else None,
         interval_s=settings.record_flush_interval_s,
         batch_size=settings.record_batch_size,
+        tail_capacity=settings.log_stream_queue,
     )
     metrics = Metrics(pool.stats)
     keys = auth.KeyCache(ttl_s=5.0)
@@ -420,6 +422,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     for router in (
         functions.router,
         function_metrics.router,
+        log_stream.router,
         invocations.router,
         keys.router,
         environments.router,

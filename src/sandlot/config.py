@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     max_archive_files: int = 10_000
     max_log_bytes: int = 1024 * 1024
     log_excerpt_bytes: int = 4096
+    # Finished invocations a live log stream's reader may fall behind by before it is dropped.
+    log_stream_queue: int = Field(default=256, ge=1, le=100_000)
 
     # The HTTP door: slow, oversized and unauthenticated callers.
     http_header_timeout_s: float = Field(

@@ -76,6 +76,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/versions/{number}"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/code"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/build-log"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/logs/stream"): Rule(READ, FUNCTION),
     ("POST", "/api/v1/functions/{name}/invoke"): Rule(INVOKE, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/diff"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/test-events"): Rule(READ, FUNCTION),
@@ -288,6 +289,8 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
     body = _body(method, template, label)
     if body is not None:
         request["json"] = body
+    if template.endswith("/logs/stream"):
+        request["params"] = {"follow": "false"}  # the replay only, then the stream ends
     return request
 
 

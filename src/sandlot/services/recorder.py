@@ -25,6 +25,7 @@ from sandlot.domain.models import Invocation, InvocationStart
 from sandlot.domain.states import InvocationState
 from sandlot.services import journal_entries as entries
 from sandlot.services.journal_entries import Record
+from sandlot.services.logtail import DEFAULT_CAPACITY, LogTail
 from sandlot.storage.invocations import InvocationRepo
 from sandlot.storage.journal import Journal, Replayed
 
@@ -122,6 +123,7 @@ class InvocationRecorder:
         interval_s: float,
         batch_size: int,
         max_buffered: int = 100_000,
+        tail_capacity: int = DEFAULT_CAPACITY,
     ) -> None:
         self.sessions = sessions
         self.journal = journal
@@ -135,6 +137,8 @@ class InvocationRecorder:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Live readers of finished records (`GET /functions/{name}/logs/stream`).
+        self.tail = LogTail(tail_capacity)
 
     # the invoke path
 
@@ -153,6 +157,7 @@ class InvocationRecorder:
         segments = () if flight is None or flight.segment is None else (flight.segment,)
         pending = _Pending(record, segments)
         self._buffer(pending)
+        self.tail.publish(record)
         if self.journal is not None:
             pending.segments += (self.journal.append(entries.encode_finish(record)),)
 

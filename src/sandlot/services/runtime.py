@@ -81,4 +81,5 @@ class Runtime:
         calls in flight get `shutdown_grace_s` to finish, then their processes are stopped
         and they end `cancelled` (answered 503). Idempotent."""
         self.ready = False
+        self.recorder.tail.close()  # live log streams end now, not after the grace period
         await self.pool.close(self.settings.shutdown_grace_s)

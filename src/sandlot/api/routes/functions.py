@@ -144,6 +144,7 @@ async def delete_function(
     )
     await session.commit()
     runtime.catalog.invalidate(principal.namespace_id, name)
+    runtime.recorder.tail.end_function(principal.namespace_id, name)
     return Response(status_code=204)
 
 
