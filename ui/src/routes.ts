@@ -16,6 +16,15 @@ export interface Screen {
 
 export type Target = Screen | { redirect: string };
 
+// One screen under several patterns (its tab or section in the path) is one value, so that
+// moving between its tabs keeps the screen and its loaded data instead of remounting it.
+const fn: Screen = { load: () => import("./screens/Function.svelte"), title: "Function" };
+const settings: Screen = {
+  load: () => import("./screens/Settings.svelte"),
+  title: "Namespace settings",
+};
+const operator: Screen = { load: () => import("./screens/Operator.svelte"), title: "Operator" };
+
 export const routes: Route<Target>[] = [
   { pattern: "/", value: { redirect: "/functions" } },
   {
@@ -23,6 +32,16 @@ export const routes: Route<Target>[] = [
     value: { load: () => import("./screens/SignIn.svelte"), title: "Sign in", public: true },
   },
   { pattern: "/functions", value: { load: () => import("./screens/Functions.svelte"), title: "Functions" } },
+  { pattern: "/functions/:name", value: fn },
+  { pattern: "/functions/:name/:tab", value: fn },
+  {
+    pattern: "/invocations/:id",
+    value: { load: () => import("./screens/Invocation.svelte"), title: "Invocation" },
+  },
+  { pattern: "/settings", value: settings },
+  { pattern: "/settings/:section", value: settings },
+  { pattern: "/operator", value: operator },
+  { pattern: "/operator/:section", value: operator },
   { pattern: "*", value: { load: () => import("./screens/NotFound.svelte"), title: "Not found" } },
 ];
 

@@ -29,6 +29,12 @@ export class Session {
     return this.me?.memberships ?? [];
   }
 
+  /** The role in the chosen namespace; a platform admin's is `admin` everywhere. */
+  get role(): string | null {
+    if (this.me?.platform_admin) return "admin";
+    return this.memberships.find((m) => m.namespace === this.namespace)?.role ?? null;
+  }
+
   signedIn(me: Me): void {
     this.me = me;
     this.csrfToken = me.csrf_token ?? this.csrfToken;

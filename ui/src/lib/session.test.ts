@@ -41,3 +41,21 @@ describe("Session", () => {
     expect(session.mayBeSignedIn).toBe(false);
   });
 });
+
+describe("Session.role", () => {
+  it("is the membership's role in the chosen namespace, and admin for a platform admin", () => {
+    const session = new Session(null);
+    session.signedIn({
+      ...me(["default"]),
+      memberships: [
+        { namespace: "default", role: "viewer" },
+        { namespace: "team-a", role: "owner" },
+      ],
+    });
+    expect(session.role).toBe("viewer");
+    session.choose("team-a");
+    expect(session.role).toBe("owner");
+    session.signedIn({ ...me(["default"]), platform_admin: true });
+    expect(session.role).toBe("admin");
+  });
+});
