@@ -228,7 +228,7 @@ def test_quotas_show_their_use_and_the_admin_changes_them(console: Console) -> N
     )
 
     form = section.locator("form")
-    form.get_by_label("Functions (functions)").fill("40")
+    form.get_by_label("Functions", exact=True).fill("40")
     form.get_by_role("button", name="Save quotas").click()
     expect(section).to_contain_text("Quotas saved.")
     used = len(SEEDED)
@@ -239,7 +239,7 @@ def test_quotas_show_their_use_and_the_admin_changes_them(console: Console) -> N
     expect(functions).to_contain_text("this namespace")
 
     # Emptied: back to the server's default.
-    form.get_by_label("Functions (functions)").fill("")
+    form.get_by_label("Functions", exact=True).fill("")
     form.get_by_role("button", name="Save quotas").click()
     expect(functions).to_contain_text("(no limit)")
     expect(functions).to_contain_text("server default")

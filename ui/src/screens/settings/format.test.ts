@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   detailText,
+  limitLabel,
   keyRoles,
   keyStatus,
   localToRfc3339,
@@ -44,6 +45,9 @@ describe("quota use", () => {
   it("names and orders the quotas for people, keeping ones it does not know", () => {
     expect(quotaLabel("memory_mb")).toBe("Memory of live instances");
     expect(quotaLabel("gpu_hours")).toBe("gpu hours");
+    expect(limitLabel("functions", "functions")).toBe("Functions");
+    expect(limitLabel("rate_per_minute", "calls per minute")).toBe("Calls per minute");
+    expect(limitLabel("memory_mb", "MB")).toBe("Memory of live instances (MB)");
     const order = orderQuotas({ env_kb: 1, zeta: 2, functions: 3, alpha: 4 }).map(([n]) => n);
     expect(order).toEqual(["functions", "env_kb", "alpha", "zeta"]);
   });

@@ -23,6 +23,13 @@ export function quotaLabel(name: string): string {
   return QUOTA_LABELS[name] ?? name.replaceAll("_", " ");
 }
 
+/** A limit field's label: its name, and its unit unless the name already says it
+ *  ("Functions", not "Functions (functions)"). */
+export function limitLabel(name: string, unit: string): string {
+  const label = quotaLabel(name);
+  return label.toLowerCase() === unit.toLowerCase() ? label : `${label} (${unit})`;
+}
+
 /** Known quotas first, in QUOTA_LABELS' order; any the server adds later after them. */
 export function orderQuotas<T>(quotas: Record<string, T>): [string, T][] {
   const known = Object.keys(QUOTA_LABELS);
