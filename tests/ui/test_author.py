@@ -155,7 +155,7 @@ def test_a_viewer_reads_the_code_and_may_not_deploy(console: Console) -> None:
     console.goto("/functions")
     console.sign_in(VIEWER, VIEWER_PASSWORD)
     expect(page.get_by_role("heading", name="Functions")).to_be_visible()
-    expect(page.locator("tbody")).to_be_visible()
+    expect(page.locator("main tbody th[scope=row]").first).to_be_visible()
     expect(page.get_by_role("link", name="New function")).to_have_count(0)
     console.goto("/functions/hello/code")
     _editor(page)
