@@ -104,6 +104,12 @@ async def test_create_and_update_from_files(api: Api) -> None:
         "/api/v1/functions/fn", json={"files": {"lib/x.py": "X = 2\n", **edited}}
     )
     assert again.json()["config"]["code_sha256"] == v2["code_sha256"]
+    # Audited as any deploy: the files' contents never in the detail.
+    audit = (await api.client.get("/api/v1/audit", params={"limit": 50})).json()["items"]
+    actions = [(event["action"], event["target"]) for event in audit]
+    assert ("function.create", "function:fn") in actions
+    assert actions.count(("function.deploy", "function:fn")) == 2
+    assert "return X" not in str(audit)
 
 
 async def test_a_deploy_from_files_fails_as_a_zip_would(api: Api) -> None:
