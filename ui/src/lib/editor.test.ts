@@ -111,6 +111,11 @@ describe("placeError", () => {
     });
   });
 
+  it("says uv's error once though the log has it twice", () => {
+    const twice = [...BUILD_LOG.slice(0, 6), ...BUILD_LOG.slice(3, 6)];
+    expect(uvErrorLines(twice)).toEqual(BUILD_LOG.slice(3, 6));
+  });
+
   it("names the file the requirements came from", () => {
     const log = ["resolving 2 requirement(s) from pyproject.toml", "error: nope"];
     const placed = placeError(

@@ -105,7 +105,16 @@ export function uvErrorLines(log: readonly string[]): string[] {
   const uvStarted = log.findIndex((line) => UV_STEP.test(line));
   if (uvStarted < 0) return [];
   const start = log.findIndex((line, i) => i > uvStarted && UV_ERROR_START.test(line));
-  return start < 0 ? [] : trimEnd(log.slice(start));
+  return start < 0 ? [] : once(trimEnd(log.slice(start)));
+}
+
+/** The build log has uv's error as uv printed it, then once more as the build's summary:
+ *  one copy is enough. */
+function once(lines: string[]): string[] {
+  const half = lines.length / 2;
+  if (!Number.isInteger(half)) return lines;
+  const first = lines.slice(0, half);
+  return first.every((line, i) => line === lines[half + i]) ? first : lines;
 }
 
 function trimEnd(lines: string[]): string[] {
