@@ -75,6 +75,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/metrics"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/code"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/versions/{number}/files"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/build-log"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/logs/stream"): Rule(READ, FUNCTION),
     ("POST", "/api/v1/functions/{name}/invoke"): Rule(INVOKE, FUNCTION),

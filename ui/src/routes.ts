@@ -32,6 +32,11 @@ export const routes: Route<Target>[] = [
     value: { load: () => import("./screens/SignIn.svelte"), title: "Sign in", public: true },
   },
   { pattern: "/functions", value: { load: () => import("./screens/Functions.svelte"), title: "Functions" } },
+  // Not under /functions/: a function may be called "new".
+  {
+    pattern: "/new-function",
+    value: { load: () => import("./screens/NewFunction.svelte"), title: "New function" },
+  },
   { pattern: "/functions/:name", value: fn },
   { pattern: "/functions/:name/:tab", value: fn },
   {

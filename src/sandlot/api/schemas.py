@@ -130,6 +130,14 @@ EXAMPLE_HANDLER = (
 )
 
 
+def _files_field(what: str) -> Any:
+    return Field(
+        None,
+        description=f"{what} as text files, path → content (UTF-8), instead of "
+        "`code_base64`: the server zips them, and checks them as it checks a zip",
+    )
+
+
 class FunctionCreateJson(DeployFields):
     model_config = ConfigDict(
         extra="forbid",
@@ -139,13 +147,18 @@ class FunctionCreateJson(DeployFields):
         description="Unique in the namespace",
         json_schema_extra={"pattern": FUNCTION_NAME_RE.pattern},
     )
-    code_base64: str = Field(description="The function's folder as a zip, base64-encoded")
+    code_base64: str | None = Field(
+        None,
+        description="The function's folder as a zip, base64-encoded; this or `files` is required",
+    )
+    files: dict[str, str] | None = _files_field("The function's folder")
 
 
 class FunctionUpdateJson(DeployFields):
     code_base64: str | None = Field(
         None, description="New code, as a zip, base64-encoded; default: the last version's"
     )
+    files: dict[str, str] | None = _files_field("New code")
     env_set: dict[str, str] | None = Field(
         None,
         description="Merged into the newest version's env (instead of `env`)",

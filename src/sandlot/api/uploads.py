@@ -17,6 +17,7 @@ from starlette.types import Message
 from sandlot.api.schemas import FunctionCreateJson, FunctionUpdateJson
 from sandlot.domain.errors import InvalidInput, PayloadTooLarge
 from sandlot.domain.secrets import SecretRef, parse_secret_refs
+from sandlot.services.archives import zip_texts
 from sandlot.services.functions import ConfigChanges
 
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -68,6 +69,8 @@ def _form_schema(model: type[BaseModel], required: list[str]) -> dict[str, Any]:
         if name == "code_base64":
             properties["code"] = {"type": "string", "format": "binary", "description": "a zip"}
             continue
+        if name == "files":  # JSON only: a form sends the zip itself
+            continue
         types = [alt["type"] for alt in field.get("anyOf", [field]) if alt["type"] != "null"]
         form = {key: field[key] for key in _FORM_KEYWORDS if key in field}
         if name in _JSON_TEXT_FIELDS:
@@ -101,15 +104,17 @@ CREATE_REQUEST_BODY = _deploy_body(FunctionCreateJson, ["name", "code"])
 UPDATE_REQUEST_BODY = _deploy_body(FunctionUpdateJson, [])
 
 
-async def deploy_input(request: Request, max_upload: int, *, creating: bool) -> DeployInput:
+async def deploy_input(
+    request: Request, max_upload: int, *, creating: bool, max_files: int
+) -> DeployInput:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         return await _from_multipart(request, max_upload, creating=creating)
     if content_type.startswith("application/json"):
-        return await _from_json(request, max_upload, creating=creating)
+        return await _from_json(request, max_upload, creating=creating, max_files=max_files)
     raise InvalidInput(
         "send the function as multipart/form-data (with a 'code' zip file) "
-        "or as application/json (with 'code_base64')",
+        "or as application/json (with 'code_base64' or 'files')",
         content_type=content_type,
     )
 
@@ -195,7 +200,9 @@ def _env_field(raw: str | None, name: str = "env") -> dict[str, str] | None:
     return env
 
 
-async def _from_json(request: Request, max_upload: int, *, creating: bool) -> DeployInput:
+async def _from_json(
+    request: Request, max_upload: int, *, creating: bool, max_files: int
+) -> DeployInput:
     body = await read_body(request, max_upload * 4 // 3 + _MULTIPART_OVERHEAD, "upload")
     model: type[BaseModel] = FunctionCreateJson if creating else FunctionUpdateJson
     try:
@@ -203,7 +210,7 @@ async def _from_json(request: Request, max_upload: int, *, creating: bool) -> De
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
     assert isinstance(parsed, FunctionCreateJson | FunctionUpdateJson)
-    code = _decode_base64(parsed.code_base64) if parsed.code_base64 is not None else None
+    code = _code_of(parsed, max_files)
     return DeployInput(
         name=parsed.name if isinstance(parsed, FunctionCreateJson) else None,
         code=code,
@@ -240,3 +247,14 @@ def _decode_base64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidInput(f"code_base64 is not valid base64: {exc}", field="code_base64") from exc
+
+
+def _code_of(parsed: FunctionCreateJson | FunctionUpdateJson, max_files: int) -> bytes | None:
+    """The zip of a JSON deploy: sent base64-encoded, or made here from its text files."""
+    if parsed.code_base64 is not None and parsed.files is not None:
+        raise InvalidInput("send the code as 'code_base64' or as 'files', not both")
+    if parsed.files is not None:
+        return zip_texts(parsed.files, max_files=max_files)
+    if parsed.code_base64 is not None:
+        return _decode_base64(parsed.code_base64)
+    return None

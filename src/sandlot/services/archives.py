@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sandlot.domain.errors import HandlerNotFound, HandlerSyntaxError, InvalidArchive
+from sandlot.domain.errors import HandlerNotFound, HandlerSyntaxError, InvalidArchive, InvalidInput
 from sandlot.domain.limits import split_handler
 
 _CHUNK = 1 << 16
@@ -200,3 +200,40 @@ def _binds(target: ast.expr, name: str) -> bool:
     if isinstance(target, ast.Tuple | ast.List):
         return any(_binds(element, name) for element in target.elts)
     return False
+
+
+# Fixed metadata, so that the same files always make the same bytes (and the same sha256:
+# a deploy of unchanged files from the browser shares its code blob with the last one).
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_ZIP_FILE_MODE = (stat.S_IFREG | 0o644) << 16
+
+
+def zip_texts(files: dict[str, str], *, max_files: int) -> bytes:
+    """A zip of text files by path, for deploys that send files rather than a zip.
+
+    Paths are checked here only for what a zip cannot say (empty names, folders, the same
+    file twice); everything else (`..`, absolute paths, sizes) is `check_archive`'s, as for
+    any uploaded zip."""
+    if len(files) > max_files:
+        raise InvalidInput(
+            f"{len(files)} files were sent; at most {max_files} are allowed", max_files=max_files
+        )
+    seen: set[str] = set()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            path = _text_file_path(name)
+            if path in seen:
+                raise InvalidInput(f"the file {path!r} was sent twice", path=path)
+            seen.add(path)
+            entry = zipfile.ZipInfo(path, date_time=_ZIP_DATE)
+            entry.external_attr = _ZIP_FILE_MODE
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, files[name].encode("utf-8"))
+    return buffer.getvalue()
+
+
+def _text_file_path(name: str) -> str:
+    if name.strip() == "" or name.endswith("/"):
+        raise InvalidInput(f"{name!r} is not a file's path", path=name)
+    return str(PurePosixPath(name))

@@ -10,12 +10,14 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber
 from sandlot.api.diff_schemas import VersionDiffOut
+from sandlot.api.files_schemas import VersionFileOut, VersionFilesOut
 from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
 from sandlot.api.uploads import CREATE_REQUEST_BODY, UPDATE_REQUEST_BODY, deploy_input
 from sandlot.domain.errors import InvalidInput
 from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.services import functions as service
-from sandlot.services import version_diff
+from sandlot.services import version_diff, version_files
+from sandlot.services.version_files import FILE_TEXT_MAX_BYTES, FILES_TEXT_MAX_BYTES
 
 router = APIRouter(prefix="/functions", tags=["functions"])
 
@@ -62,11 +64,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def create_function(
     request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> FunctionOut:
-    given = await deploy_input(request, runtime.settings.max_upload_bytes, creating=True)
+    given = await deploy_input(
+        request,
+        runtime.settings.max_upload_bytes,
+        creating=True,
+        max_files=runtime.settings.max_archive_files,
+    )
     if not given.name:
         raise InvalidInput("a function needs a 'name'")
     if given.code is None:
-        raise InvalidInput("a new function needs its code: a zip in 'code' or 'code_base64'")
+        raise InvalidInput(
+            "a new function needs its code: a zip in 'code' or 'code_base64', or 'files'"
+        )
     deployed = await service.create_function(
         session=session,
         principal=principal,
@@ -97,7 +106,12 @@ async def create_function(
 async def update_function(
     name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> FunctionOut:
-    given = await deploy_input(request, runtime.settings.max_upload_bytes, creating=False)
+    given = await deploy_input(
+        request,
+        runtime.settings.max_upload_bytes,
+        creating=False,
+        max_files=runtime.settings.max_archive_files,
+    )
     deployed = await service.update_function(
         session=session,
         principal=principal,
@@ -238,3 +252,22 @@ async def get_build_log(
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
+
+
+@router.get(
+    "/{name}/versions/{number}/files",
+    response_model=VersionFilesOut,
+    responses=ERRORS,
+    summary="A version's files, with the text of those that are UTF-8",
+    description=f"For reading and editing in a browser: the same role as downloading the "
+    f"code. Each file's text is sent up to {FILE_TEXT_MAX_BYTES} bytes, and one answer's "
+    f"texts up to {FILES_TEXT_MAX_BYTES} bytes; a file past either is listed with "
+    "`truncated` and no text, a binary file with `binary` and no text.",
+)
+async def list_files(
+    name: str, number: VersionNumber, session: SessionDep, principal: PrincipalDep
+) -> VersionFilesOut:
+    files = await version_files.version_files(
+        session=session, principal=principal, name=name, number=number
+    )
+    return VersionFilesOut(files=[VersionFileOut.of(item) for item in files])
