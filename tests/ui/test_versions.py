@@ -93,7 +93,9 @@ def test_versions_say_who_deployed_them_and_what_changed(console: Console, greet
     expect(rows.locator("td.state")).to_have_text([re.compile("ready")] * 2)
 
     # Without ?version, the newest against the one before it.
-    expect(page.get_by_role("heading", name="What changed in version 2 against version 1"))
+    expect(
+        page.get_by_role("heading", name="What changed in version 2 against version 1")
+    ).to_be_visible()
     added = page.locator("table.diff tr.added", has_text="return 'v2'")
     expect(added).to_have_count(1)
     expect(added.locator(".sign")).to_have_text(re.compile(r"\+\s*added"))  # not colour alone
@@ -121,7 +123,9 @@ def test_versions_say_who_deployed_them_and_what_changed(console: Console, greet
     # Against another version, chosen in the page and kept in the URL.
     page.get_by_label("Compare with").select_option("2")
     expect(page).to_have_url(re.compile(r"version=1&against=2$"))
-    expect(page.get_by_role("heading", name="What changed in version 1 against version 2"))
+    expect(
+        page.get_by_role("heading", name="What changed in version 1 against version 2")
+    ).to_be_visible()
     expect(page.locator("h4.file")).to_have_text(
         [re.compile(r"helper\.py\s+removed"), re.compile(r"main\.py\s+changed")]
     )
