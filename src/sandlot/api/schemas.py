@@ -183,6 +183,10 @@ class VersionOut(BaseModel):
     code_size: int
     created_at: datetime
     error: str | None
+    deployed_by: str | None = Field(
+        description="Who deployed it: the user's login for a signed-in person, "
+        "`key:<key name>` for an API key; null for versions made before this was recorded"
+    )
 
     @classmethod
     def of(cls, version: Version) -> VersionOut:
@@ -202,6 +206,7 @@ class VersionOut(BaseModel):
             code_size=version.code_size,
             created_at=version.created_at,
             error=version.error,
+            deployed_by=version.deployed_by,
         )
 
 

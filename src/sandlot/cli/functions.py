@@ -304,7 +304,17 @@ def versions(
     if json_output:
         print_json({"items": items})
         return
-    columns = ("VERSION", "STATE", "HANDLER", "MEMORY", "TIMEOUT", "SIZE", "SHA256", "CREATED")
+    columns = (
+        "VERSION",
+        "STATE",
+        "HANDLER",
+        "MEMORY",
+        "TIMEOUT",
+        "SIZE",
+        "SHA256",
+        "CREATED",
+        "BY",
+    )
     print_table(columns, (_version_row(v) for v in items))
 
 
@@ -318,4 +328,5 @@ def _version_row(version: JSON) -> list[str]:
         fmt(version.get("code_size")),
         fmt(version.get("code_sha256"))[:12],
         fmt_time(version.get("created_at")),
+        fmt(version.get("deployed_by")),
     ]

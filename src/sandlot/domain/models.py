@@ -98,6 +98,8 @@ class Principal:
     address: str | None = None
     # The function names a key is limited to; None: every function of the namespace.
     functions: frozenset[str] | None = None
+    # The key's own name, for an API key (None for a browser session).
+    key_name: str | None = None
 
     @property
     def actor(self) -> str:
@@ -168,6 +170,8 @@ class Version:
     error: str | None = None
     lock_text: str | None = None
     env_key: str | None = None
+    # Who made it: a login, or `key:<key name>`; None for versions made before it was kept.
+    deployed_by: str | None = None
 
 
 @dataclass(frozen=True)

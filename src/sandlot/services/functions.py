@@ -172,7 +172,9 @@ async def create_function(
     )
     function = await FunctionRepo(session).create(principal.namespace_id, name)
     await quotas.check_function_count(session, namespace_id=namespace_id, limits=limits)
-    deployed = await _new_version(session, function, config, archive, code_store, python_version)
+    deployed = await _new_version(
+        session, function, config, archive, code_store, python_version, deployer(principal)
+    )
     await _audit_version(session, principal, "function.create", deployed, changes)
     return deployed
 
@@ -213,7 +215,9 @@ async def update_function(
         code_bytes=len(archive.data),
         limits=await quotas.limits_of(session, function.namespace_id, quota_defaults),
     )
-    deployed = await _new_version(session, function, config, archive, code_store, python_version)
+    deployed = await _new_version(
+        session, function, config, archive, code_store, python_version, deployer(principal)
+    )
     # New code is a deploy; the same code with other settings is a configuration change.
     action = "function.deploy" if code is not None else "function.configure"
     await _audit_version(session, principal, action, deployed, changes)
@@ -247,6 +251,17 @@ async def _audit_version(
     )
 
 
+def deployer(principal: Principal) -> str:
+    """Who a version names as its author: the key by its name for an API key (even one a
+    person made: the key is what deployed, and its name says which script or pipeline),
+    the person's login for a browser session."""
+    if principal.key_name is not None:
+        return f"key:{principal.key_name}"
+    if principal.login:
+        return principal.login
+    return f"key:{principal.key_id}"  # a stand-in principal of the server's own
+
+
 async def _newest_version(session: AsyncSession, function: Function) -> Version | None:
     versions = await VersionRepo(session).of_function(function)
     return versions[0] if versions else None
@@ -268,6 +283,7 @@ async def _new_version(
     archive: archives.CheckedArchive,
     code_store: CodeStore,
     python_version: str,
+    deployed_by: str,
 ) -> Deployed:
     await CodeBlobRepo(session).put(archive.sha256, archive.data)
     code_dir = await asyncio.to_thread(code_store.put, archive)
@@ -283,6 +299,7 @@ async def _new_version(
         code_sha256=archive.sha256,
         code_size=len(archive.data),
         state=VersionState.PENDING,
+        deployed_by=deployed_by,
     )
     return Deployed(
         function=await functions.get(function.namespace_id, function.name),

@@ -44,6 +44,7 @@ async def key_grant(
         login=login,  # so that the audit log names the person behind their key
         platform_admin=role is Role.ADMIN,
         functions=frozenset(row.functions) if row.functions is not None else None,
+        key_name=row.name,
     )
     return principal, row.expires_at
 

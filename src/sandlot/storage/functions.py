@@ -55,6 +55,7 @@ def _version(row: VersionRow, function_name: str) -> Version:
         error=row.error,
         lock_text=row.lock_text,
         env_key=row.env_key,
+        deployed_by=row.deployed_by,
     )
 
 
@@ -177,6 +178,7 @@ class VersionRepo:
         code_sha256: str,
         code_size: int,
         state: VersionState,
+        deployed_by: str | None = None,
     ) -> Version:
         row = VersionRow(
             id=str(uuid.uuid4()),
@@ -194,6 +196,7 @@ class VersionRepo:
             code_sha256=code_sha256,
             code_size=code_size,
             created_at=datetime.now(UTC),
+            deployed_by=deployed_by,
         )
         self.session.add(row)
         await self.session.flush()

@@ -180,6 +180,8 @@ class VersionRow(Base):
     build_log: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The secrets the version names ([{"name": ..., "as": "env"|"file"}]): never a value.
     secrets: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    # Who deployed it (a login, or `key:<key name>`); None before migration 0010.
+    deployed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class SecretRow(Base):
