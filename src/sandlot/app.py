@@ -259,6 +259,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         metrics=metrics,
         max_event_bytes=settings.max_event_bytes,
         log_excerpt_bytes=settings.log_excerpt_bytes,
+        event_bytes=settings.invocation_event_bytes,
     )
     return Runtime(
         settings=settings,

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     max_archive_files: int = 10_000
     max_log_bytes: int = 1024 * 1024
     log_excerpt_bytes: int = 4096
+    # Each invocation's event is kept with its record up to this many bytes (cut beyond it,
+    # flagged `event_truncated`); 0 keeps none. Bounded so that a busy function's history
+    # does not store every large body it was sent.
+    invocation_event_bytes: int = Field(default=64 * 1024, ge=0, le=16 * 1024 * 1024)
     # Finished invocations a live log stream's reader may fall behind by before it is dropped.
     log_stream_queue: int = Field(default=256, ge=1, le=100_000)
 

@@ -258,6 +258,15 @@ class InvocationOut(BaseModel):
     error: dict[str, Any] | None = None
     log_excerpt: str
     logs_truncated: bool
+    event: str | None = Field(
+        default=None,
+        description="The event it was invoked with, as JSON text, up to "
+        "SANDLOT_INVOCATION_EVENT_BYTES (cut there: then no longer JSON); null when none was "
+        "kept (the setting is 0, or the call predates it)",
+    )
+    event_truncated: bool = Field(
+        default=False, description="The event was longer than the bound and `event` is its start"
+    )
 
     @classmethod
     def of(cls, invocation: Invocation) -> InvocationOut:
@@ -277,6 +286,8 @@ class InvocationOut(BaseModel):
             error=invocation.error,
             log_excerpt=invocation.log_excerpt,
             logs_truncated=invocation.logs_truncated,
+            event=invocation.event,
+            event_truncated=invocation.event_truncated,
         )
 
 

@@ -57,6 +57,21 @@ def list_invocations(
         str | None, typer.Option(help="Only the function with this id, live or deleted.")
     ] = None,
     include_deleted: IncludeDeletedOption = False,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Only calls of this version.", min=1)
+    ] = None,
+    cold: Annotated[
+        bool | None,
+        typer.Option("--cold/--warm", help="Only cold starts, or only calls served warm."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only calls accepted at or after this time (ISO 8601 with a zone)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only calls accepted before this time (ISO 8601 with a zone)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """List invocations, newest first."""
@@ -68,6 +83,10 @@ def list_invocations(
             cursor=cursor,
             function_id=function_id,
             include_deleted=include_deleted,
+            version=version,
+            cold_start=cold,
+            since=since,
+            until=until,
         )
     if json_output:
         print_json(page)

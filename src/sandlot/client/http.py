@@ -256,13 +256,19 @@ class SandlotClient(TenancyCalls, ConsoleCalls):
         function_id: str | None = None,
         include_deleted: bool = False,
         after: str | None = None,
+        version: int | None = None,
+        cold_start: bool | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> JSON:
         """One page, newest first: `{"items": [...], "next_cursor": str | None}`; with
         `after` (an invocation id, or "" for the first), oldest first from just after it.
 
         `function` is the live function of that name (or, if none is live, the one deleted
         last); `include_deleted` widens it to every function that had the name, and
-        `function_id` picks one of them exactly."""
+        `function_id` picks one of them exactly. `version`, `cold_start` and the time range
+        (`since` inclusive, `until` exclusive: ISO 8601 with a zone) narrow the listing and
+        keep with the cursor."""
         query: dict[str, ParamValue | None] = {
             "function": function,
             "function_id": function_id,
@@ -271,6 +277,10 @@ class SandlotClient(TenancyCalls, ConsoleCalls):
             "cursor": cursor,
             "include_deleted": include_deleted or None,
             "after": after,
+            "version": version,
+            "cold_start": None if cold_start is None else str(cold_start).lower(),
+            "since": since,
+            "until": until,
         }
         params = {k: v for k, v in query.items() if v is not None}
         result: JSON = self._json("GET", "/invocations", params=params)

@@ -192,6 +192,9 @@ class Invocation:
     error: dict[str, Any] | None = None
     log_excerpt: str = ""
     logs_truncated: bool = False
+    # The event it was invoked with, up to SANDLOT_INVOCATION_EVENT_BYTES (None: none kept).
+    event: str | None = None
+    event_truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,19 @@ class InvocationStart:
     version: int
     trigger: str
     created_at: datetime
+    # The event as kept (see `Invocation.event`): a call the server died under keeps it too.
+    event: str | None = None
+    event_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class InvocationFilters:
+    """What narrows a listing of invocations, besides its function and state."""
+
+    version: int | None = None
+    cold_start: bool | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
 
 
 @dataclass(frozen=True)

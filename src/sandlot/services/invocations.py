@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +21,15 @@ from sandlot.domain.errors import (
     SandlotError,
 )
 from sandlot.domain.ids import new_invocation_id
+from sandlot.domain.invocation_events import keep_event
 from sandlot.domain.json_values import json_problem
-from sandlot.domain.models import Invocation, InvocationPage, InvocationStart, Principal
+from sandlot.domain.models import (
+    Invocation,
+    InvocationFilters,
+    InvocationPage,
+    InvocationStart,
+    Principal,
+)
 from sandlot.domain.states import InvocationState
 from sandlot.services.authz import authorize, authorize_function, in_scope
 from sandlot.services.catalog import Catalog
@@ -69,6 +77,7 @@ class Invoker:
     metrics: Metrics
     max_event_bytes: int
     log_excerpt_bytes: int
+    event_bytes: int = 0  # of each event, kept with its record (SANDLOT_INVOCATION_EVENT_BYTES)
 
 
 async def invoke(
@@ -85,6 +94,7 @@ async def invoke(
     authorize_function(principal, Action.FUNCTION_INVOKE, name)
     event = check_event(body, invoker.max_event_bytes)
     spec = await invoker.catalog.resolve(principal, name, version)
+    kept = keep_event(event, invoker.event_bytes)
     start = InvocationStart(
         id=new_invocation_id(),
         namespace_id=principal.namespace_id,
@@ -93,6 +103,8 @@ async def invoke(
         version=spec.version,
         trigger=trigger,
         created_at=datetime.now(UTC),
+        event=kept.text,
+        event_truncated=kept.truncated,
     )
     recorder = invoker.recorder
     recorder.begin(start)
@@ -112,7 +124,7 @@ async def invoke(
         raise
     invoker.metrics.observe(spec.function_name, outcome)
     try:
-        recorder.finish(_record(principal, spec, outcome, trigger, invoker.log_excerpt_bytes))
+        recorder.finish(_record(start, spec, outcome, invoker.log_excerpt_bytes))
     except InsufficientStorage as exc:
         # Only a 200 promises a durable record: without room in the journal, say so instead.
         raise InsufficientStorage(
@@ -133,16 +145,16 @@ def _ended(start: InvocationStart, state: InvocationState, kind: str, message: s
 
 
 def _record(
-    principal: Principal, spec: VersionSpec, outcome: InvokeOutcome, trigger: str, excerpt: int
+    start: InvocationStart, spec: VersionSpec, outcome: InvokeOutcome, excerpt: int
 ) -> tuple[Invocation, str | None, str]:
     result_text = outcome.result_json.decode() if outcome.result_json is not None else None
     invocation = Invocation(
         id=outcome.invocation_id,
-        namespace_id=principal.namespace_id,
+        namespace_id=start.namespace_id,
         function_id=spec.function_id,
         function_name=spec.function_name,
         version=spec.version,
-        trigger=trigger,
+        trigger=start.trigger,
         state=outcome.state,
         cold_start=outcome.cold_start,
         created_at=outcome.started_at,
@@ -152,6 +164,8 @@ def _record(
         error=outcome.error.as_dict() if outcome.error else None,
         log_excerpt=_tail(outcome.logs, excerpt),
         logs_truncated=outcome.logs_truncated,
+        event=start.event,
+        event_truncated=start.event_truncated,
     )
     return invocation, result_text, outcome.logs
 
@@ -161,6 +175,18 @@ def _tail(text: str, limit: int) -> str:
     if len(data) <= limit:
         return text
     return "…" + data[-limit:].decode(errors="ignore")
+
+
+def aware(moment: datetime | None, name: str) -> datetime | None:
+    """A time bound as UTC; one without a zone is refused rather than guessed."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(f"'{name}' needs a time zone, e.g. 2026-12-01T12:00:00Z")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(f"'{name}' is out of range") from exc
 
 
 async def list_invocations(
@@ -175,15 +201,18 @@ async def list_invocations(
     function_id: str | None = None,
     include_deleted: bool = False,
     after: str | None = None,
+    filters: InvocationFilters | None = None,
 ) -> InvocationPage:
     """A page of history: newest first (continue with `cursor`), or with `after`, oldest
     first from just after that id (continue with the page's `next_cursor` as the next
     `after`). A name means one function, never several mixed: the one that has the name now
     (the live one, else the one deleted last), unless `include_deleted` asks for every
-    function that had it. `function_id` names one function exactly."""
+    function that had it. `function_id` names one function exactly. `filters` narrow either
+    order (version, cold start, a time range of `created_at`)."""
     if cursor is not None and after is not None:
         raise InvalidInput("give either 'cursor' (newest first) or 'after' (oldest first)")
     authorize(principal, Action.FUNCTION_READ)
+    filters = _checked(filters or InvocationFilters())
     if function is not None and not in_scope(principal, function):
         return InvocationPage(items=[], next_cursor=None)
     await _flush(recorder)
@@ -202,6 +231,13 @@ async def list_invocations(
         function_id=function_id,
         after=after,
         function_names=principal.functions,
+        filters=filters,
+    )
+
+
+def _checked(filters: InvocationFilters) -> InvocationFilters:
+    return dataclasses.replace(
+        filters, since=aware(filters.since, "since"), until=aware(filters.until, "until")
     )
 
 

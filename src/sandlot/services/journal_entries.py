@@ -4,6 +4,11 @@ Three kinds, each one JSON object: `start` (a call is about to run), `finish` (i
 record, result and logs included) and `forget` (it never ran: refused before it started).
 Two are encoded on every call, so they are written by orjson (about 2 µs each, against some
 20 µs for the standard library's encoder); replays read them with the standard library.
+
+Fields added later have defaults, and entries are read by name: a journal an older release
+left (no `event` in its records, say) replays unchanged. `start` carries the call's event as
+kept (`domain.invocation_events`), so a call the server died under still shows what it was
+sent; `finish` carries it again, as it settles on its own when the start's segment is gone.
 """
 
 from __future__ import annotations

@@ -91,6 +91,8 @@ def ended_record(
         duration_ms=duration,
         timings={},
         error={"kind": kind, "message": message},
+        event=start.event,
+        event_truncated=start.event_truncated,
     )
     return invocation, None, ""
 

@@ -6,12 +6,12 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Select, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import InvocationNotFound
-from sandlot.domain.models import Invocation, InvocationPage, InvocationStart
+from sandlot.domain.models import Invocation, InvocationFilters, InvocationPage, InvocationStart
 from sandlot.domain.states import InvocationState
 from sandlot.storage.db import can_match
 from sandlot.storage.tables import InvocationLogRow, InvocationRow
@@ -39,6 +39,8 @@ def _invocation(row: InvocationRow) -> Invocation:
         error=row.error,
         log_excerpt=row.log_excerpt,
         logs_truncated=row.logs_truncated,
+        event=row.event_text,
+        event_truncated=row.event_truncated,
     )
 
 
@@ -60,6 +62,8 @@ def _values(invocation: Invocation, result_json: str | None) -> dict[str, Any]:
         "error": invocation.error,
         "log_excerpt": invocation.log_excerpt,
         "logs_truncated": invocation.logs_truncated,
+        "event_text": invocation.event,
+        "event_truncated": invocation.event_truncated,
     }
 
 
@@ -81,7 +85,21 @@ def _running_values(start: InvocationStart) -> dict[str, Any]:
         "error": None,
         "log_excerpt": "",
         "logs_truncated": False,
+        "event_text": start.event,
+        "event_truncated": start.event_truncated,
     }
+
+
+def _filtered(query: Select[InvocationRow], filters: InvocationFilters) -> Select[InvocationRow]:
+    if filters.version is not None:
+        query = query.where(InvocationRow.version == filters.version)
+    if filters.cold_start is not None:
+        query = query.where(InvocationRow.cold_start == filters.cold_start)
+    if filters.since is not None:
+        query = query.where(InvocationRow.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(InvocationRow.created_at < filters.until)
+    return query
 
 
 # The tables themselves, for Core inserts (see `add_finished`).
@@ -170,6 +188,7 @@ class InvocationRepo:
         function_id: str | None = None,
         after: str | None = None,
         function_names: Collection[str] | None = None,
+        filters: InvocationFilters | None = None,
     ) -> InvocationPage:
         """Newest first, older than `cursor`; or with `after`, oldest first, newer than it.
         `function_names`, when given, keeps only calls of those functions (a limited key's)."""
@@ -184,6 +203,8 @@ class InvocationRepo:
             query = query.where(InvocationRow.function_name.in_(sorted(function_names)))
         if state is not None:
             query = query.where(InvocationRow.state == state.value)
+        if filters is not None:
+            query = _filtered(query, filters)
         if after is not None:
             query = query.where(InvocationRow.id > after).order_by(InvocationRow.id.asc())
         else:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -235,6 +236,9 @@ class InvocationRow(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     log_excerpt: Mapped[str] = mapped_column(Text, default="")
     logs_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The event as kept (domain.invocation_events): the text, or NULL when none was kept.
+    event_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    event_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class InvocationLogRow(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +13,8 @@ from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
 from sandlot.domain.ids import INVOCATION_ID_PATTERN, OPTIONAL_INVOCATION_ID_PATTERN
-from sandlot.domain.limits import FUNCTION_NAME_RE
+from sandlot.domain.limits import FUNCTION_NAME_RE, VERSION_NUMBER_MAX
+from sandlot.domain.models import InvocationFilters
 from sandlot.domain.states import InvocationState
 from sandlot.services import invocations as service
 
@@ -93,11 +95,17 @@ async def invoke(
     "/invocations",
     response_model=InvocationList,
     responses={
-        400: {"model": ErrorOut, "description": "InvalidInput: both `cursor` and `after`"},
+        400: {
+            "model": ErrorOut,
+            "description": "InvalidInput: both `cursor` and `after`, or a `since`/`until` "
+            "without a time zone or out of range",
+        },
         401: {"model": ErrorOut},
         422: {"model": ErrorOut},
     },
     summary="Invocations, newest first; with `after`, oldest first (to follow new ones)",
+    description="Every filter combines with the others and with `cursor` or `after`: a "
+    "page's next_cursor continues the same filtered listing.",
 )
 async def list_invocations(
     runtime: RuntimeDep,
@@ -136,6 +144,22 @@ async def list_invocations(
             "`cursor`.",
         ),
     ] = None,
+    version: Annotated[
+        int | None,
+        Query(ge=1, le=VERSION_NUMBER_MAX, description="Only calls that ran this version"),
+    ] = None,
+    cold_start: Annotated[
+        bool | None,
+        Query(description="true: only cold starts; false: only calls served warm"),
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        Query(description="Only calls accepted at or after this time (ISO 8601, with a zone)"),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        Query(description="Only calls accepted before this time (ISO 8601, with a zone)"),
+    ] = None,
 ) -> InvocationList:
     page = await service.list_invocations(
         session=session,
@@ -148,6 +172,7 @@ async def list_invocations(
         function_id=function_id,
         include_deleted=include_deleted,
         after=after,
+        filters=InvocationFilters(version=version, cold_start=cold_start, since=since, until=until),
     )
     return InvocationList(
         items=[InvocationOut.of(item) for item in page.items], next_cursor=page.next_cursor
