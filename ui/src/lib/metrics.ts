@@ -159,7 +159,8 @@ export function summary(spec: ChartSpec, span: string): string {
     if (spec.unit === "calls" && spec.kind === "bars") {
       return `${series.label}: ${values.reduce((a, b) => a + b, 0)} in total`;
     }
-    return `${series.label}: highest ${Math.max(...values)}${spec.unit === "%" ? "%" : ` ${spec.unit}`}`;
+    const unit = spec.unit === "%" ? "%" : spec.unit === "calls" ? "" : ` ${spec.unit}`;
+    return `${series.label}: highest ${Math.max(...values)}${unit}`;
   });
   return `${spec.title} over ${span}. ${parts.join("; ")}. The numbers are in the table below.`;
 }
