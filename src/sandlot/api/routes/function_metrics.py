@@ -71,12 +71,12 @@ stats_router = APIRouter(tags=["functions"])
         },
         401: {"model": ErrorOut, "description": "Missing or wrong API key"},
         403: {"model": ErrorOut, "description": "PermissionDenied"},
-        422: {"model": ErrorOut, "description": "A window other than 1h, 24h"},
+        422: {"model": ErrorOut, "description": "A window other than 1h"},
     },
     summary="Every function's calls, errors, error rate, p50 and last call, for the "
     "functions table",
     description="One request for the whole namespace (for a key limited to some functions, "
-    "those): 12 buckets over the window (1h → 5 minutes, 24h → 2 hours), aligned to the "
+    "those): 12 buckets of 5 minutes over the last hour, aligned to the "
     "epoch, the last one holding `until`. `last_invocation_at` is the newest call ever.",
 )
 async def get_function_stats(
