@@ -423,6 +423,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     for router in (
         functions.router,
         function_metrics.router,
+        function_metrics.stats_router,
         log_stream.router,
         invocations.router,
         keys.router,

@@ -73,6 +73,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/functions/{name}"): Rule(WRITE, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/metrics"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/function-stats"): Rule(READ),
     ("GET", "/api/v1/functions/{name}/versions/{number}"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/code"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/functions/{name}/versions/{number}/files"): Rule(READ, FUNCTION),

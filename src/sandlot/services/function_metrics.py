@@ -37,13 +37,13 @@ async def function_metrics(
         # Past these, a window's edges leave what datetimes (and the databases) can hold.
         raise InvalidInput("'until' must be between the years 1970 and 9000")
     function = await FunctionRepo(session).get(principal.namespace_id, name)
-    await _flush(recorder)
+    await flush_recorded(recorder)
     buckets = bucket_range(window, until or datetime.now(UTC))
     rows = await FunctionMetricsRepo(session).buckets(function.id, buckets)
     return FunctionMetrics(function=name, window=window, range=buckets, buckets=tuple(rows))
 
 
-async def _flush(recorder: InvocationRecorder) -> None:
+async def flush_recorded(recorder: InvocationRecorder) -> None:
     """Calls just answered are still buffered; write them first so a chart shows them. A
     database that cannot take them (a full disk) still answers with what it has."""
     try:

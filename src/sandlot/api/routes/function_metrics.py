@@ -10,8 +10,11 @@ from fastapi import APIRouter, Query
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.metrics_schemas import FunctionMetricsOut
 from sandlot.api.schemas import ErrorOut
+from sandlot.api.stats_schemas import FunctionStatsList
+from sandlot.domain.function_stats import StatsWindow
 from sandlot.domain.metrics import MetricsWindow
 from sandlot.services import function_metrics as service
+from sandlot.services import function_stats
 
 router = APIRouter(prefix="/functions", tags=["functions"])
 
@@ -52,3 +55,45 @@ async def get_metrics(
         until=until,
     )
     return FunctionMetricsOut.of(metrics)
+
+
+# Not under /functions: every name matching ^[a-z][a-z0-9-]*$ is a function's, "stats" too.
+stats_router = APIRouter(tags=["functions"])
+
+
+@stats_router.get(
+    "/function-stats",
+    response_model=FunctionStatsList,
+    responses={
+        400: {
+            "model": ErrorOut,
+            "description": "InvalidInput: `until` without a time zone, or outside 1970 to 9000",
+        },
+        401: {"model": ErrorOut, "description": "Missing or wrong API key"},
+        403: {"model": ErrorOut, "description": "PermissionDenied"},
+        422: {"model": ErrorOut, "description": "A window other than 1h"},
+    },
+    summary="Every function's calls, errors, error rate, p50 and last call, for the "
+    "functions table",
+    description="One request for the whole namespace (for a key limited to some functions, "
+    "those): 12 buckets of 5 minutes over the last hour, aligned to the "
+    "epoch, the last one holding `until`. `last_invocation_at` is the newest call ever.",
+)
+async def get_function_stats(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    window: StatsWindow = StatsWindow.HOUR,
+    until: Annotated[
+        datetime | None,
+        Query(description="The window ends with the bucket holding this time (default: now)"),
+    ] = None,
+) -> FunctionStatsList:
+    stats = await function_stats.namespace_stats(
+        session=session,
+        recorder=runtime.recorder,
+        principal=principal,
+        window=window,
+        until=until,
+    )
+    return FunctionStatsList.of(stats)
