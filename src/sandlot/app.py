@@ -41,6 +41,7 @@ from sandlot.api.routes import (
     users,
 )
 from sandlot.api.routes import auth as auth_routes
+from sandlot.api.routes import pool as pool_routes
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -437,6 +438,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         test_events.router,
         users.router,
         auth_routes.router,
+        pool_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)

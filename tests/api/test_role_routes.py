@@ -94,6 +94,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/keys/{key_id}"): Rule(OWN, KEY),
     ("GET", "/api/v1/environments"): Rule(ADMIN),
     ("POST", "/api/v1/environments/prune"): Rule(ADMIN),
+    ("GET", "/api/v1/pool"): Rule(ADMIN),
     ("POST", "/api/v1/namespaces"): Rule(ADMIN),
     ("GET", "/api/v1/namespaces"): Rule(READ),
     ("GET", "/api/v1/namespaces/{namespace}"): Rule(READ, NAMESPACE),

@@ -118,16 +118,19 @@ def _postgres_admin(sql: str) -> None:
 
 @contextmanager
 def serve_console(
-    tmp_path_factory: pytest.TempPathFactory, database: str = "sqlite"
+    tmp_path_factory: pytest.TempPathFactory,
+    database: str = "sqlite",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """A server with the admin's password set and a few functions to list, on a SQLite
-    file or on a PostgreSQL database of its own."""
+    file or on a PostgreSQL database of its own; `extra_env`: more settings."""
     require_built_console()
     data_dir = tmp_path_factory.mktemp("console") / "data"
     env = {
         "SANDLOT_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         # The budget test lists 200 functions, over the default quota of a namespace.
         "SANDLOT_QUOTA_FUNCTIONS": "none",
+        **(extra_env or {}),
     }
     name = f"sandlot_ui_{uuid.uuid4().hex[:12]}"
     if database == "postgres":

@@ -18,6 +18,7 @@ from sandlot.cli.keys import keys_app
 from sandlot.cli.members import members_app
 from sandlot.cli.metrics import metrics
 from sandlot.cli.namespaces import namespaces_app
+from sandlot.cli.pool import pool
 from sandlot.cli.quotas import quota_app
 from sandlot.cli.secrets import secrets_app
 from sandlot.cli.test_events import test_events_app
@@ -88,6 +89,7 @@ app.command()(logs)
 app.command()(metrics)
 app.command()(versions)
 app.command()(audit)
+app.command()(pool)
 app.add_typer(functions_app, name="functions")
 app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")

@@ -466,6 +466,11 @@ class SandlotClient(TenancyCalls, ConsoleCalls):
         items: list[JSON] = self._json("GET", "/environments")["items"]
         return items
 
+    def pool(self) -> JSON:
+        """What the worker pool holds now (platform admin only)."""
+        found: JSON = self._json("GET", "/pool")
+        return found
+
     def prune_environments(self, grace_s: float | None = None) -> list[str]:
         params = {} if grace_s is None else {"grace_s": grace_s}
         removed: list[str] = self._json("POST", "/environments/prune", params=params)["removed"]

@@ -156,12 +156,37 @@ class Prepared:
 
 
 @dataclass(frozen=True)
+class VersionHeld:
+    """What the pool holds for one version: its live instances, its zygote, its spares."""
+
+    namespace: str
+    function_name: str
+    version: int
+    instances: int = 0  # starting, idle and busy
+    busy: int = 0
+    memory_mb: int = 0  # reserved by those instances
+    zygote: bool = False
+    spares: int = 0  # being made or ready, not yet taken by a call
+
+
+@dataclass(frozen=True)
 class PoolStats:
     instances: int
     busy: int
     memory_mb: int  # reserved by live instances for their calls
     charged_mb: int  # against max_memory_mb: those instances, spares and zygotes
     per_function: Mapping[str, int]  # live instances by function name
+    max_memory_mb: int = 0
+    charged_instances: int = 0  # against max_instances: instances and spares
+    max_instances: int = 0
+    zygotes: int = 0
+    spares: int = 0
+    versions: tuple[VersionHeld, ...] = ()  # by namespace, function and version
+
+    @property
+    def idle(self) -> int:
+        """Live instances not running a call (starting ones included)."""
+        return self.instances - self.busy
 
 
 class Pool(Protocol):

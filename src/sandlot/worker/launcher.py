@@ -26,6 +26,7 @@ from sandlot.worker.inside import bootstrap
 from sandlot.worker.inside.bootstrap import CONTROL_FD
 from sandlot.worker.instance import Instance, StartFailed
 from sandlot.worker.interface import VersionSpec, import_timeout_s
+from sandlot.worker.inventory import Kept
 from sandlot.worker.output import OutputPipe
 from sandlot.worker.protocol import FrameChannel
 
@@ -117,6 +118,10 @@ class Launcher(Protocol):
     def evict(self, keep: tuple[str, int] | None, in_use: Collection[tuple[str, int]]) -> bool:
         """Stop one thing the launcher keeps (not for `keep`'s instance, nor for versions
         `in_use`) to make room under the worker's caps; False when there is nothing."""
+
+    def kept(self) -> list[Kept]:
+        """What it keeps per version beside the pool's instances (zygotes, spares)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -223,6 +228,9 @@ class ProcessLauncher:
 
     def evict(self, keep: tuple[str, int] | None, in_use: Collection[tuple[str, int]]) -> bool:
         return False
+
+    def kept(self) -> list[Kept]:
+        return []
 
     async def close(self) -> None:
         """Nothing kept."""

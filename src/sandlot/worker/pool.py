@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +35,7 @@ from sandlot.worker.interface import (
     Timings,
     VersionSpec,
 )
+from sandlot.worker.inventory import snapshot
 from sandlot.worker.launcher import Launcher, ProcessLauncher, StartTimes
 from sandlot.worker.reaper import KeepAliveReaper
 from sandlot.worker.tenants import Tenants
@@ -476,14 +476,7 @@ class RuntimePool:
     # shutdown and inspection
 
     def stats(self) -> PoolStats:
-        live = list(self._live)
-        return PoolStats(
-            instances=len(live),
-            busy=sum(1 for i in live if i.state is InstanceState.BUSY),
-            memory_mb=sum(i.spec.memory_mb for i in live),
-            charged_mb=self._capacity.memory_mb,
-            per_function=dict(Counter(i.spec.function_name for i in live)),
-        )
+        return snapshot(self._live, self._capacity, self._launcher.kept())
 
     def namespace_use(self, namespace_id: str) -> NamespaceUse:
         return self._tenants.use(namespace_id)

@@ -97,6 +97,10 @@ class SpareInstances:
             return None
         return instance
 
+    def counts(self) -> dict[_Key, tuple[VersionSpec, int]]:
+        """Each version's spares, made or being made: for inspection."""
+        return {key: (made[0].spec, len(made)) for key, made in self._spares.items() if made}
+
     def discard(self, key: _Key) -> bool:
         """Stop every spare of the version; False if it had none."""
         self._depth.pop(key, None)

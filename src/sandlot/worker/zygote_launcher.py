@@ -57,6 +57,7 @@ from sandlot.worker.capacity import Capacity
 from sandlot.worker.inside import zygote as inside_zygote
 from sandlot.worker.instance import Instance, StartFailed
 from sandlot.worker.interface import VersionSpec
+from sandlot.worker.inventory import Kept
 from sandlot.worker.launcher import (
     FILE_SECRETS_NEED_SANDBOX,
     ProcessLauncher,
@@ -318,6 +319,14 @@ class ZygoteLauncher:
             idle = now - zygote.last_used >= zygote.spec.keep_alive_s
             if not zygote.alive or (key not in in_use and idle):
                 self._drop(key, zygote)
+
+    def kept(self) -> list[Kept]:
+        spares = self._spares.counts()
+        kept = [
+            Kept(zygote.spec, zygote=True, spares=spares.pop(key, (zygote.spec, 0))[1])
+            for key, zygote in self._zygotes.items()
+        ]
+        return kept + [Kept(spec, spares=count) for spec, count in spares.values()]
 
     async def close(self) -> None:
         for key, zygote in list(self._zygotes.items()):

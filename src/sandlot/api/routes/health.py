@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from sandlot import __version__
 from sandlot.api.credentials import request_credentials
 from sandlot.api.deps import RuntimeDep
 from sandlot.api.schemas import ErrorOut
@@ -40,6 +41,11 @@ async def healthz() -> dict[str, str]:
     summary="The database answers and functions can run (details for monitoring callers)",
     responses={
         **REFUSALS,
+        200: {
+            "description": "Ready. Monitoring callers get the details too: `sandbox`, "
+            "`insecure`, `sandbox_summary`, `problems`, `version` and `database` "
+            "(`kind`: sqlite or postgresql, and whether it `answers`)",
+        },
         503: {"description": "Not ready: `problems` says why", "model": dict[str, Any]},
     },
 )
@@ -60,6 +66,12 @@ async def readyz(
     database_problem = await runtime.database.ping()
     if database_problem:
         body["problems"].append(f"database: {database_problem}")
+    # For monitoring callers (and the console's health page): what runs, against what.
+    body["version"] = __version__
+    body["database"] = {
+        "kind": runtime.database.engine.dialect.name,
+        "answers": database_problem is None,
+    }
     ready = not body["problems"] and runtime.ready
     body["status"] = "ready" if ready else "not ready"
     return JSONResponse(body if detailed else {"status": body["status"]}, 200 if ready else 503)
