@@ -1,7 +1,7 @@
 """Each invocation's event, kept with its record up to SANDLOT_INVOCATION_EVENT_BYTES.
 
-Revision ID: 0010_invocation_events
-Revises: 0009_metrics_index
+Revision ID: 0011_invocation_events
+Revises: 0010_version_author
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_invocation_events"
-down_revision = "0009_metrics_index"
+revision = "0011_invocation_events"
+down_revision = "0010_version_author"
 branch_labels = None
 depends_on = None
 
