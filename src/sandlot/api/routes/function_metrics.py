@@ -71,6 +71,10 @@ stats_router = APIRouter(tags=["functions"])
         },
         401: {"model": ErrorOut, "description": "Missing or wrong API key"},
         403: {"model": ErrorOut, "description": "PermissionDenied"},
+        404: {
+            "model": ErrorOut,
+            "description": "NamespaceNotFound: X-Sandlot-Namespace names one you cannot act in",
+        },
         422: {"model": ErrorOut, "description": "A window other than 1h"},
     },
     summary="Every function's calls, errors, error rate, p50 and last call, for the "
