@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,12 +42,19 @@ class Shot:
     name: str
     path: str
     ready: str  # a CSS selector or text= locator that is there once the page has loaded
+    act: Callable[[Page], None] | None = None  # what to do on the page before the picture
+
+
+def _invoke_saved_event(page: Page) -> None:
+    page.get_by_label("Saved events").select_option("an order")
+    page.get_by_role("button", name="Invoke").click()
+    page.locator("main .outcome table").first.wait_for()
 
 
 SHOTS = (
     Shot("functions", "/functions", "main tbody tr >> nth=5"),
     Shot("code", "/functions/orders-api/code", ".cm-content"),
-    Shot("test", "/functions/orders-api/test", "main textarea"),
+    Shot("test", "/functions/orders-api/test", "main textarea", _invoke_saved_event),
     Shot("invocations", "/functions/orders-api/invocations", "main tbody tr"),
     Shot("metrics", "/functions/orders-api/metrics", "main canvas"),
     Shot("versions", "/functions/orders-api/versions?version=2", "main table"),
@@ -75,6 +83,10 @@ def _seed(server: LiveServer) -> datetime:
             client.post("/api/v1/functions/orders-api/invoke", json=order)
         for name in FUNCTIONS[:3]:
             client.post(f"/api/v1/functions/{name}/invoke", json={})
+        client.put(
+            "/api/v1/functions/orders-api/test-events/an order",
+            json={"event": {"id": 7, "customer": "ada", "items": [1, 2]}},
+        )
         client.post("/api/v1/keys", json={"name": "ci-deploys", "role": "developer"})
         client.put("/api/v1/secrets/STRIPE_KEY", json={"value": "sk_test_not_a_real_one"})
         items = client.get("/api/v1/functions").json()["items"]
@@ -85,6 +97,7 @@ def _sign_in(page: Page) -> None:
     page.get_by_label("User name").fill(ADMIN_LOGIN)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Functions").wait_for()
 
 
 def main(out: Path) -> None:
@@ -111,6 +124,8 @@ def main(out: Path) -> None:
                     for shot in SHOTS:
                         page.goto(f"{server.url}/ui{shot.path}")
                         page.locator(shot.ready).first.wait_for()
+                        if shot.act:
+                            shot.act(page)
                         page.screenshot(path=out / f"{shot.name}-{scheme}.png")
                     page.close()
                 browser.close()
