@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandlot.api.async_accept import accept_call, wants_async
 from sandlot.api.credentials import namespace_problem, scope_credentials
 from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_body, error_headers, status_for
 from sandlot.domain.errors import EventTooLarge, PayloadTooLarge, SandlotError
@@ -133,10 +134,24 @@ class LeanInvokeRoute:
         version = parse_version(scope.get("query_string", b""))
         limit = self.runtime.settings.max_event_bytes
         body = await _read_body(receive, request_headers.get(b"content-length"), limit)
+        if wants_async(_header(request_headers, b"prefer")):
+            return await accept_call(
+                runtime=self.runtime,
+                principal=principal,
+                name=name,
+                version=version,
+                body=body,
+                idempotency_key=_header(request_headers, b"idempotency-key"),
+            )
         invoked = await service.invoke(
             invoker=self.runtime.invoker, principal=principal, name=name, version=version, body=body
         )
         return invocation_answer(invoked)
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
 
 
 def _error(exc: SandlotError) -> tuple[int, dict[str, str], bytes]:

@@ -267,6 +267,25 @@ class InvocationOut(BaseModel):
     event_truncated: bool = Field(
         default=False, description="The event was longer than the bound and `event` is its start"
     )
+    attempt: int = Field(
+        default=1,
+        description="The attempt running or last run (an asynchronous call still queued for "
+        "its first: 0; a sync call: 1)",
+    )
+    max_attempts: int | None = Field(
+        default=None, description="Asynchronous calls: the most attempts it may have"
+    )
+    run_after: datetime | None = Field(
+        default=None, description="Asynchronous calls: when it may run (next)"
+    )
+    attempts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Asynchronous calls: each earlier attempt's end, oldest first "
+        "({attempt, state, error, started_at, finished_at})",
+    )
+    caused_by: str | None = Field(
+        default=None, description="The invocation whose destination queued this one"
+    )
 
     @classmethod
     def of(cls, invocation: Invocation) -> InvocationOut:
@@ -288,6 +307,11 @@ class InvocationOut(BaseModel):
             logs_truncated=invocation.logs_truncated,
             event=invocation.event,
             event_truncated=invocation.event_truncated,
+            attempt=invocation.attempt,
+            max_attempts=invocation.max_attempts,
+            run_after=invocation.run_after,
+            attempts=list(invocation.attempts),
+            caused_by=invocation.caused_by,
         )
 
 

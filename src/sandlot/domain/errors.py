@@ -45,6 +45,10 @@ class EventTooLarge(InvalidInput):
     pass
 
 
+class InvalidIdempotencyKey(InvalidInput):
+    """An `Idempotency-Key` that is empty, longer than 256 bytes, or not printable ASCII."""
+
+
 class InvalidArchive(InvalidInput):
     """A zip that is corrupt, escapes its folder, or is too big once unpacked."""
 
@@ -103,6 +107,11 @@ class FunctionAlreadyExists(Conflict):
 
 class VersionNotReady(Conflict):
     pass
+
+
+class IdempotencyKeyRace(Conflict):
+    """Two calls with one `Idempotency-Key` were accepted at once; the second's insert lost.
+    Never reaches a caller: the API answers with the first call (api.async_accept)."""
 
 
 class InvalidTransition(Conflict):

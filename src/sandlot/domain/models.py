@@ -195,6 +195,35 @@ class Invocation:
     # The event it was invoked with, up to SANDLOT_INVOCATION_EVENT_BYTES (None: none kept).
     event: str | None = None
     event_truncated: bool = False
+    # Asynchronous calls only (a sync call has attempt 1 once it ran, max_attempts None):
+    # the attempt now running or last run, the most it may have, when it may next run, and
+    # each earlier attempt's end ({attempt, state, error, started_at, finished_at}).
+    attempt: int = 0
+    max_attempts: int | None = None
+    run_after: datetime | None = None
+    attempts: tuple[dict[str, Any], ...] = ()
+    # The invocation whose destination queued this one, if any.
+    caused_by: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedCall:
+    """An asynchronous call as it is accepted: one row, committed before the 202."""
+
+    id: str
+    namespace_id: str
+    function_id: str
+    function_name: str
+    version: int  # resolved when accepted: every attempt runs the same version
+    trigger: str
+    created_at: datetime
+    run_after: datetime
+    payload: str  # the whole event, as JSON text: what each attempt runs with
+    event: str | None = None  # as kept for display (see `Invocation.event`)
+    event_truncated: bool = False
+    max_attempts: int = 3
+    idempotency_key: str | None = None
+    caused_by: str | None = None
 
 
 @dataclass(frozen=True)

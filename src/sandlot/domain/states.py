@@ -23,6 +23,10 @@ class InvocationState(StrEnum):
     TIMED_OUT = "timed_out"
     OUT_OF_MEMORY = "out_of_memory"
     CANCELLED = "cancelled"
+    # An asynchronous call that will not run again by itself: its last attempt failed, its
+    # failure is one no retry can fix, or its event grew older than `max_event_age_s`.
+    # Listed as a dead letter; a redrive queues it again.
+    DEAD = "dead"
 
 
 class InstanceState(StrEnum):
@@ -49,14 +53,21 @@ FINAL_INVOCATION_STATES = frozenset(
         InvocationState.TIMED_OUT,
         InvocationState.OUT_OF_MEMORY,
         InvocationState.CANCELLED,
+        InvocationState.DEAD,
     }
 )
 
 INVOCATION_MOVES: dict[InvocationState, frozenset[InvocationState]] = {
-    InvocationState.QUEUED: frozenset({InvocationState.RUNNING, InvocationState.CANCELLED}),
-    # A running call is cancelled when the server shuts down before it ends.
-    InvocationState.RUNNING: FINAL_INVOCATION_STATES,
+    # A queued asynchronous call may also expire unrun (dead: older than its max_event_age_s).
+    InvocationState.QUEUED: frozenset(
+        {InvocationState.RUNNING, InvocationState.CANCELLED, InvocationState.DEAD}
+    ),
+    # A running call is cancelled when the server shuts down before it ends. An asynchronous
+    # one goes back to queued for its next attempt, or ends dead after its last.
+    InvocationState.RUNNING: FINAL_INVOCATION_STATES | {InvocationState.QUEUED},
     **{state: frozenset() for state in FINAL_INVOCATION_STATES},
+    # A redrive queues a dead letter again, with its attempts counted afresh.
+    InvocationState.DEAD: frozenset({InvocationState.QUEUED}),
 }
 
 INSTANCE_MOVES: dict[InstanceState, frozenset[InstanceState]] = {

@@ -21,6 +21,7 @@ from sandlot.services.code import CodeStore
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
+from sandlot.services.queue_wake import QueueWaker
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secret_rotation import SecretRotator
@@ -54,6 +55,8 @@ class Runtime:
     rotator: SecretRotator
     # Each quota's limit where a namespace has none of its own (`Settings.quota_*`).
     quota_defaults: QuotaLimits = field(default_factory=QuotaLimits)
+    # Told after each commit that queues a call, so the queue's claimers look at once.
+    queue_waker: QueueWaker = field(default_factory=QueueWaker)
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False

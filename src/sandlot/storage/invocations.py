@@ -21,7 +21,7 @@ def _decode_result(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _invocation(row: InvocationRow) -> Invocation:
+def invocation_of(row: InvocationRow) -> Invocation:
     return Invocation(
         id=row.id,
         namespace_id=row.namespace_id,
@@ -41,6 +41,11 @@ def _invocation(row: InvocationRow) -> Invocation:
         logs_truncated=row.logs_truncated,
         event=row.event_text,
         event_truncated=row.event_truncated,
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        run_after=row.run_after,
+        attempts=tuple(row.attempts or ()),
+        caused_by=row.caused_by,
     )
 
 
@@ -170,7 +175,7 @@ class InvocationRepo:
             raise InvocationNotFound(
                 f"no invocation with id {invocation_id!r}", invocation_id=invocation_id
             )
-        return _invocation(row)
+        return invocation_of(row)
 
     async def logs(self, namespace_id: str, invocation_id: str) -> str:
         await self.get(namespace_id, invocation_id)  # 404 across namespaces
@@ -213,5 +218,5 @@ class InvocationRepo:
             query = query.order_by(InvocationRow.id.desc())
         rows = list(await self.session.scalars(query.limit(limit + 1)))
         more = len(rows) > limit
-        items = [_invocation(row) for row in rows[:limit]]
+        items = [invocation_of(row) for row in rows[:limit]]
         return InvocationPage(items=items, next_cursor=items[-1].id if more and items else None)

@@ -218,6 +218,17 @@ class InvocationRow(Base):
             "duration_ms",
             "finished_at",
         ),
+        # What a claimer reads: the queued rows whose time has come, oldest first.
+        Index("ix_invocations_queue", "state", "run_after"),
+        # A repeated Idempotency-Key finds the first call; a key is freed after 24 hours by
+        # setting it NULL (NULLs never collide, on SQLite and PostgreSQL alike).
+        Index(
+            "ux_invocations_idempotency",
+            "namespace_id",
+            "function_id",
+            "idempotency_key",
+            unique=True,
+        ),
     )
     # Time-ordered ids (see domain.ids): newest first is ORDER BY id DESC.
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
@@ -239,6 +250,19 @@ class InvocationRow(Base):
     # The event as kept (domain.invocation_events): the text, or NULL when none was kept.
     event_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     event_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The queue (asynchronous calls; DESIGN.md "Durable work"): a sync call's row has
+    # attempt 1 and NULL in the rest; a queued one starts at attempt 0.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    max_attempts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    run_after: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The whole event each attempt runs with (event_text is only what is kept for display).
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Earlier attempts' ends, oldest first: [{attempt, state, error, started_at, finished_at}].
+    attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    caused_by: Mapped[str | None] = mapped_column(String(26), nullable=True)
 
 
 class InvocationLogRow(Base):

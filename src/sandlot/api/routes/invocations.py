@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from sandlot.api.async_accept import accept_call, wants_async
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionQuery
 from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
@@ -64,6 +65,12 @@ _FAILURES: dict[int | str, dict[str, Any]] = {
     "/functions/{name}/invoke",
     responses={
         200: {"content": {"application/json": {}}, "description": "The handler's return value"},
+        202: {
+            "model": InvocationOut,
+            "description": "With `Prefer: respond-async`: the call is queued (committed) and "
+            "will run in the background; `Location` is its invocation, which says its state "
+            "and, once it ends, its result or error",
+        },
         **_FAILURES,
     },
     openapi_extra={
@@ -80,10 +87,36 @@ async def invoke(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     version: VersionQuery = None,
+    prefer: Annotated[
+        str | None,
+        Header(
+            description="`respond-async`: queue the call and answer 202 at once (retried by "
+            "the function's policy; its end is read from `GET /invocations/{id}`)"
+        ),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=256,
+            description="With `Prefer: respond-async`: a repeat with the same key within 24 "
+            "hours answers with the first call instead of queueing another (InvalidIdempotencyKey "
+            "past 256 bytes)",
+        ),
+    ] = None,
 ) -> Response:
     """Documents the call; requests are normally answered by `invoke_path.LeanInvokeRoute`
     with the same service and the same answer."""
     body = await read_body(request, runtime.settings.max_event_bytes, "event")
+    if wants_async(prefer):
+        status, headers, content = await accept_call(
+            runtime=runtime,
+            principal=principal,
+            name=name,
+            version=version,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return Response(content, status_code=status, media_type="application/json", headers=headers)
     invoked = await service.invoke(
         invoker=runtime.invoker, principal=principal, name=name, version=version, body=body
     )

@@ -1,0 +1,28 @@
+"""Waking the claimers of queued calls when one is accepted, without a poll's delay.
+
+In one process an asyncio event is enough; many notifies before the claimer looks coalesce
+into one wake-up. Across processes (PostgreSQL) the claimer also LISTENs, and keeps a poll
+as the fallback for a notification lost with a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class QueueWaker:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Called after the commit that queued a call (or made one due again)."""
+        self._event.set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Until notified or `timeout_s` passed; True when notified. Clears the wake-up."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+        notified = self._event.is_set()
+        self._event.clear()
+        return notified
