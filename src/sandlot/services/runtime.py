@@ -18,6 +18,7 @@ from sandlot.services.authenticator import Authenticator
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
+from sandlot.services.destinations import Destinations
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
@@ -57,6 +58,8 @@ class Runtime:
     quota_defaults: QuotaLimits = field(default_factory=QuotaLimits)
     # Told after each commit that queues a call, so the queue's claimers look at once.
     queue_waker: QueueWaker = field(default_factory=QueueWaker)
+    # What an asynchronous call's end sets off (webhooks, other functions' queues).
+    destinations: Destinations = field(default_factory=Destinations)
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False
