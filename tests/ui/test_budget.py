@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Response, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from sandlot.api.ui import BUILT_UI
 from tests.conftest import LiveServer
@@ -19,13 +19,15 @@ from tests.ui.conftest import SEEDED, deploy, open_console, require_built_consol
 KIB = 1024
 FIRST_LOAD_BUDGET = 100 * KIB
 LAZY_CHUNK_BUDGET = 200 * KIB  # the editor's budget, for every chunk loaded on demand
+TABLE_VISIBLE_S = 1.0
+TABLE_TRIES = 3
 FUNCTIONS = 200
 
 
 @pytest.fixture(scope="module")
 def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server with 200 functions, whose table's time to show is reported (on SQLite:
-    what is measured is the console, and the list's query is the API's own test)."""
+    """A server with 200 functions, which the table must show within 1 s (on SQLite: what
+    is measured is the console, and the list's query is the API's own test)."""
     with serve_console(tmp_path_factory) as server:
         deploy(server, [f"fn-{number:03d}" for number in range(FUNCTIONS - len(SEEDED))])
         yield server
@@ -60,19 +62,30 @@ def test_first_load_of_each_page_fits_the_budget(browser: Browser, crowded: Live
         # A signed-in visit: a fresh load of the functions page, nothing from the cache.
         responses.clear()
         page.context.route("**/*", lambda route: route.continue_())  # no cache with routes
-        page.reload()
-        expect(page.locator("main tbody tr")).to_have_count(FUNCTIONS)
-        # Since the navigation started, by the page's own clock (a little over the truth:
-        # it includes Playwright's polling).
-        shown_s = page.evaluate("performance.now()") / 1000
+        shown_s = [_reload_until_shown(page)]
         functions = _transferred(responses)
         assert sum(functions.values()) <= FIRST_LOAD_BUDGET, functions
-        # Reported, not asserted: a timing on a shared machine is noise (CI saw 1.25 s
-        # once); sizes are the budget that holds.
+        shown_s += [_reload_until_shown(page) for _ in range(TABLE_TRIES - 1)]
+        # The issue's budget: 200 functions within 1 s. Noise on a shared machine only ever
+        # adds time (CI once saw a single load take 1.25 s under load), so the budget holds
+        # the best of a few fresh loads, not one load's luck.
+        assert min(shown_s) <= TABLE_VISIBLE_S, shown_s
         print(
             f"first load, gzipped: sign-in {sum(sign_in.values()) / KIB:.1f} KiB, "
-            f"functions {sum(functions.values()) / KIB:.1f} KiB; table shown in {shown_s:.2f} s"
+            f"functions {sum(functions.values()) / KIB:.1f} KiB; table shown in "
+            + ", ".join(f"{seconds:.2f}" for seconds in shown_s)
+            + " s"
         )
+
+
+def _reload_until_shown(page: Page) -> float:
+    """A fresh load of the functions page; seconds until its table is whole, since the
+    navigation started, by the page's own clock (a little over the truth: it includes
+    Playwright's polling)."""
+    page.reload()
+    expect(page.locator("main tbody tr")).to_have_count(FUNCTIONS)
+    seconds: float = page.evaluate("performance.now()") / 1000
+    return seconds
 
 
 def _manifest() -> dict[str, dict[str, object]]:
