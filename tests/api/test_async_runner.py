@@ -79,7 +79,8 @@ async def test_a_crash_is_retried_until_the_last_attempt(tmp_path: Any, database
 
 
 SLEEPS = {
-    "main.py": "import time\ndef handler(event, context):\n    time.sleep(event)\n    return event\n"
+    "main.py": "import time\n"
+    "def handler(event, context):\n    time.sleep(event)\n    return event\n"
 }
 
 
