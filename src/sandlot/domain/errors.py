@@ -298,3 +298,11 @@ class TestEventNotFound(NotFound):
 
 class TestEventLimitReached(Conflict):
     """A function already holds the most saved test events it may; `extra` says how many."""
+
+
+class InvalidAsyncConfig(InvalidInput):
+    """A function's async-config out of range (max_attempts, max_event_age_s)."""
+
+
+class InvocationNotCancellable(Conflict):
+    """The invocation has already ended, or is a sync call (only its caller can stop it)."""
