@@ -36,6 +36,7 @@ from sandlot.api.routes import (
     members,
     namespaces,
     quotas,
+    schedules,
     secrets,
     test_events,
     users,
@@ -63,6 +64,7 @@ from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
+from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import load_keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
@@ -288,6 +290,17 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
     )
 
 
+def _scheduler(runtime: Runtime) -> Scheduler:
+    """The schedules' loop, started when SANDLOT_SCHEDULER is on (tests drive `run_once`
+    by hand otherwise); its firings wake the queue's claimers."""
+    return Scheduler(
+        database=runtime.database,
+        invoker=runtime.invoker,
+        queue_waker=runtime.queue_waker,
+        max_sleep_s=runtime.settings.scheduler_max_sleep_s,
+    )
+
+
 def quota_defaults_of(settings: Settings) -> QuotaLimits:
     return QuotaLimits(
         functions=settings.quota_functions,
@@ -376,6 +389,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     lock = DataDirLock.acquire(settings.data_dir)
     try:
         runtime = _assemble(settings, starter or make_starter(settings))
+        runtime.scheduler = _scheduler(runtime)
         runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
     except BaseException:
         lock.release()
@@ -392,11 +406,15 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         runtime.recorder.start()
         runtime.authenticator.start()
         await runtime.activator.warm_all()
+        if runtime.scheduler is not None and settings.scheduler:
+            runtime.scheduler.start()
         runtime.ready = True
         try:
             yield
         finally:
             runtime.ready = False
+            if runtime.scheduler is not None:
+                await runtime.scheduler.close()
             await runtime.activator.drain()
             await runtime.builder.close()
             await runtime.pool.close(settings.shutdown_grace_s)
@@ -439,6 +457,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         users.router,
         auth_routes.router,
         pool_routes.router,
+        schedules.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)

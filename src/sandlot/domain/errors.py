@@ -298,3 +298,15 @@ class TestEventNotFound(NotFound):
 
 class TestEventLimitReached(Conflict):
     """A function already holds the most saved test events it may; `extra` says how many."""
+
+
+class InvalidSchedule(InvalidInput):
+    """A cron expression that does not parse or never fires; `extra["reason"]` says why."""
+
+
+class InvalidTimezone(InvalidInput):
+    """A time zone name that is not in the IANA database."""
+
+
+class ScheduleNotFound(NotFound):
+    pass
