@@ -14,8 +14,8 @@ from sandlot.domain.schedules import check_cron, check_timezone, due, next_runs
 BERLIN = check_timezone("Europe/Berlin")
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_a_time_in_the_spring_forward_gap_fires_when_the_gap_ends() -> None:
