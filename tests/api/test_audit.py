@@ -337,6 +337,8 @@ AUDITED = {
     "POST /api/v1/functions/{name}/schedules": "schedule.create",
     "PATCH /api/v1/functions/{name}/schedules/{schedule_id}": "schedule.change",
     "DELETE /api/v1/functions/{name}/schedules/{schedule_id}": "schedule.delete",
+    "PUT /api/v1/functions/{name}/async-config": "function.async_config",
+    "POST /api/v1/invocations/{invocation_id}/cancel": "invocation.cancel",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

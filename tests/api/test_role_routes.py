@@ -132,6 +132,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(READ, FUNCTION),
     ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
     ("DELETE", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/async-config"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/async-config"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/invocations/{invocation_id}/cancel"): Rule(INVOKE, INVOCATION),
 }
 
 RANK = {READ: 0, INVOKE: 1, WRITE: 2, OWN: 3, ADMIN: 4}
@@ -345,6 +348,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("POST", "/api/v1/auth/login"): {"login": SIGN_IN_USER, "password": PASSWORD},
         ("POST", "/api/v1/functions/{name}/schedules"): {"cron": "0 3 1 1 *"},
         ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): {"paused": True},
+        ("PUT", "/api/v1/functions/{name}/async-config"): {"max_attempts": 2},
     }
     return bodies.get((method, template))
 

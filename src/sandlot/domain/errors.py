@@ -310,3 +310,9 @@ class InvalidTimezone(InvalidInput):
 
 class ScheduleNotFound(NotFound):
     pass
+class InvalidAsyncConfig(InvalidInput):
+    """A function's async-config out of range (max_attempts, max_event_age_s)."""
+
+
+class InvocationNotCancellable(Conflict):
+    """The invocation has already ended, or is a sync call (only its caller can stop it)."""

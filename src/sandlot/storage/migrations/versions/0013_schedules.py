@@ -1,7 +1,8 @@
 """Schedules, and the slots they fired (one row per slot: the exactly-once key).
 
 Revision ID: 0013_schedules
-Revises: 0012_async_queue
+Revises: 0013_runner (chained after the runner's migration when p-runner was merged in; on
+its own it followed 0012_async_queue)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from alembic import op
 from sandlot.storage.tables import UtcDateTime
 
 revision = "0013_schedules"
-down_revision = "0012_async_queue"
+down_revision = "0013_runner"
 branch_labels = None
 depends_on = None
 
