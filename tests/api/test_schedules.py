@@ -172,3 +172,18 @@ async def test_two_servers_on_one_database_fire_a_slot_once(
         )
         assert len(await _scheduled_calls(one)) == 5
         assert len(await _scheduled_calls(two)) == 5
+
+
+async def test_a_fired_slot_runs_with_the_schedules_event(
+    tmp_path: Path, database_url: str
+) -> None:
+    from tests.api.test_async_runner import ended
+
+    async with open_api(tmp_path / "data", database_url, scheduler=False) as api:
+        assert (await api.deploy("echo", ECHO)).status_code == 201
+        made = await _create(api, cron="*/5 * * * *", event={"from": "schedule"})
+        fired = await scheduler_of(api).run_once(now=_at(made["next_run_at"]))
+        assert len(fired) == 1
+        done = await ended(api, fired[0].invocation_id)
+        assert done["state"] == "succeeded", done
+        assert done["trigger"] == "schedule" and done["result"] == {"from": "schedule"}

@@ -82,9 +82,10 @@ def _note(schedule: Schedule) -> str | None:
         return None
     many = "slot was" if schedule.skipped_slots == 1 else "slots were"
     until = schedule.skipped_until or schedule.skipped_from
+    ran = schedule.last_run_at.isoformat() if schedule.last_run_at else "none"
     return (
         f"{schedule.skipped_slots} missed {many} skipped ({schedule.skipped_from.isoformat()} "
-        f"to {until.isoformat()}); only the most recent, {schedule.last_run_at}, ran"
+        f"to {until.isoformat()}); only the most recent, {ran}, ran"
     )
 
 

@@ -26,7 +26,7 @@ from sandlot.domain.schedules import (
 from sandlot.services import audit
 from sandlot.services.authz import authorize, authorize_function, in_scope
 from sandlot.services.invocations import check_event
-from sandlot.storage.db import can_match
+from sandlot.storage.db import storable
 from sandlot.storage.functions import FunctionRepo
 from sandlot.storage.schedules import ScheduleRepo
 
@@ -218,7 +218,7 @@ async def _of_function(
     missing = ScheduleNotFound(
         f"function {name!r} has no schedule {schedule_id!r}", schedule=schedule_id[:64]
     )
-    if not can_match(schedule_id) or len(schedule_id) > 64:
+    if not storable(schedule_id) or len(schedule_id) > 64:
         raise missing
     try:
         schedule = await ScheduleRepo(session).get(principal.namespace_id, schedule_id, lock=lock)
