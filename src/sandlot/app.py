@@ -37,6 +37,7 @@ from sandlot.api.routes import (
     members,
     namespaces,
     quotas,
+    schedules,
     secrets,
     test_events,
     users,
@@ -65,6 +66,7 @@ from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.runtime import Runtime
+from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import load_keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
@@ -292,6 +294,17 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
     )
 
 
+def _scheduler(runtime: Runtime) -> Scheduler:
+    """The schedules' loop, started when SANDLOT_SCHEDULER is on (tests drive `run_once`
+    by hand otherwise); its firings wake the queue's claimers."""
+    return Scheduler(
+        database=runtime.database,
+        invoker=runtime.invoker,
+        queue_waker=runtime.queue_waker,
+        max_sleep_s=runtime.settings.scheduler_max_sleep_s,
+    )
+
+
 def _async_runner(runtime: Runtime) -> AsyncRunner:
     """The claimer of queued calls; on PostgreSQL it also LISTENs for other servers' accepts
     and NOTIFYs them of this one's."""
@@ -410,6 +423,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     lock = DataDirLock.acquire(settings.data_dir)
     try:
         runtime = _assemble(settings, starter or make_starter(settings))
+        runtime.scheduler = _scheduler(runtime)
         runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
     except BaseException:
         lock.release()
@@ -426,6 +440,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         runtime.recorder.start()
         runtime.authenticator.start()
         await runtime.activator.warm_all()
+        if runtime.scheduler is not None and settings.scheduler:
+            runtime.scheduler.start()
         runner = runtime.async_runner = _async_runner(runtime)
         if runner.channel is not None:
             await runner.channel.start()
@@ -435,6 +451,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
             yield
         finally:
             runtime.ready = False
+            if runtime.scheduler is not None:
+                await runtime.scheduler.close()
             runner.stop()
             await runtime.activator.drain()
             await runtime.builder.close()
@@ -481,6 +499,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         users.router,
         auth_routes.router,
         pool_routes.router,
+        schedules.router,
         async_calls.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

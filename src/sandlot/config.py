@@ -264,6 +264,19 @@ class Settings(BaseSettings):
         "the journal takes records while the disk is too full for the database.",
     )
 
+    # Schedules (services.scheduler).
+    scheduler: bool = Field(
+        default=True,
+        description="Run the scheduler in this server: it fires schedules' due slots. Any "
+        "number of servers on one PostgreSQL may run it; each slot fires once.",
+    )
+    scheduler_max_sleep_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The longest the scheduler sleeps between looks, so that a schedule made "
+        "on another server is noticed within this long.",
+    )
+
     # The runner of queued asynchronous calls (services.async_runner).
     async_poll_interval_s: float = Field(
         default=1.0,

@@ -334,6 +334,9 @@ AUDITED = {
     "DELETE /api/v1/namespaces/{namespace}/members/{login}": "member.remove",
     "PUT /api/v1/functions/{name}/test-events/{event_name}": "test_event.save",
     "DELETE /api/v1/functions/{name}/test-events/{event_name}": "test_event.delete",
+    "POST /api/v1/functions/{name}/schedules": "schedule.create",
+    "PATCH /api/v1/functions/{name}/schedules/{schedule_id}": "schedule.change",
+    "DELETE /api/v1/functions/{name}/schedules/{schedule_id}": "schedule.delete",
     "PUT /api/v1/functions/{name}/async-config": "function.async_config",
     "POST /api/v1/invocations/{invocation_id}/cancel": "invocation.cancel",
 }

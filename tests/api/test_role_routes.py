@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule(PUBLIC),
     ("POST", "/api/v1/auth/logout"): Rule(READ),
     ("GET", "/api/v1/auth/me"): Rule(READ),
+    ("GET", "/api/v1/schedules"): Rule(READ),
+    ("GET", "/api/v1/schedules/preview"): Rule(READ),
+    ("GET", "/api/v1/functions/{name}/schedules"): Rule(READ, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/schedules"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(READ, FUNCTION),
+    ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
+    ("DELETE", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
     ("GET", "/api/v1/functions/{name}/async-config"): Rule(READ, FUNCTION),
     ("PUT", "/api/v1/functions/{name}/async-config"): Rule(WRITE, FUNCTION),
     ("POST", "/api/v1/invocations/{invocation_id}/cancel"): Rule(INVOKE, INVOCATION),
@@ -183,6 +190,7 @@ class World:
     auth: dict[str, Auth]
     invocation: dict[str, str]
     victim_key: dict[str, str]
+    schedule: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -230,6 +238,7 @@ async def _world(server: Server) -> World:
     auth: dict[str, Auth] = {}
     invocation: dict[str, str] = {}
     victim_key: dict[str, str] = {}
+    schedule: dict[str, str] = {}
     made = await server.client.post(
         "/api/v1/users", json={"login": SIGN_IN_USER, "password": PASSWORD}
     )
@@ -237,6 +246,7 @@ async def _world(server: Server) -> World:
     for caller in CALLERS:
         label = caller.label
         invocation[label] = await _deploy(server, f"fn-{label}")
+        schedule[label] = await _schedule(server, f"fn-{label}")
         made = await server.client.put(
             f"/api/v1/secrets/{_secret_name(label)}", json={"value": "s3cret"}
         )
@@ -258,7 +268,16 @@ async def _world(server: Server) -> World:
             scope = ("solo",) if caller.limited else None
             _, auth[label] = await key_in(db, namespace, role, user_id=person, functions=scope)
             await add_membership(db, namespace, person, role)
-    return World(auth=auth, invocation=invocation, victim_key=victim_key)
+    return World(auth=auth, invocation=invocation, victim_key=victim_key, schedule=schedule)
+
+
+async def _schedule(server: Server, name: str) -> str:
+    made = await server.client.post(
+        f"/api/v1/functions/{name}/schedules", json={"cron": "0 3 1 1 *"}
+    )
+    assert made.status_code == 201, made.text
+    schedule_id: str = made.json()["id"]
+    return schedule_id
 
 
 async def _signed_in(server: Server, label: str, role: Role) -> Auth:
@@ -290,6 +309,7 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         .replace("{namespace}", "default")
         .replace("{login}", f"member-{label}")
         .replace("{event_name}", f"saved by {label}")
+        .replace("{schedule_id}", world.schedule.get(label, ""))
     )
     request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
     body = _body(method, template, label)
@@ -297,6 +317,8 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         request["json"] = body
     if template.endswith("/logs/stream"):
         request["params"] = {"follow": "false"}  # the replay only, then the stream ends
+    if template.endswith("/schedules/preview"):
+        request["params"] = {"cron": "*/5 * * * *"}
     return request
 
 
@@ -324,6 +346,8 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("PATCH", "/api/v1/users/{login}"): {"display_name": f"renamed by {label}"},
         ("POST", "/api/v1/users/{login}/password"): {"new_password": PASSWORD + label},
         ("POST", "/api/v1/auth/login"): {"login": SIGN_IN_USER, "password": PASSWORD},
+        ("POST", "/api/v1/functions/{name}/schedules"): {"cron": "0 3 1 1 *"},
+        ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): {"paused": True},
         ("PUT", "/api/v1/functions/{name}/async-config"): {"max_attempts": 2},
     }
     return bodies.get((method, template))

@@ -21,6 +21,7 @@ from sandlot.cli.metrics import metrics
 from sandlot.cli.namespaces import namespaces_app
 from sandlot.cli.pool import pool
 from sandlot.cli.quotas import quota_app
+from sandlot.cli.schedules import schedules_app
 from sandlot.cli.secrets import secrets_app
 from sandlot.cli.test_events import test_events_app
 
@@ -100,6 +101,7 @@ app.add_typer(namespaces_app, name="namespaces")
 app.add_typer(members_app, name="members")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(test_events_app, name="test-events")
+app.add_typer(schedules_app, name="schedules")
 server_commands.register(app)
 accounts.register(app)
 functions_app.command("async-config")(async_config)

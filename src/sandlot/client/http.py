@@ -22,6 +22,7 @@ from sandlot.client.async_calls import AsyncCalls
 from sandlot.client.console import ConsoleCalls
 from sandlot.client.discovery import DEFAULT_URL
 from sandlot.client.errors import ClientError
+from sandlot.client.schedules import ScheduleCalls
 from sandlot.client.tenancy import TenancyCalls
 from sandlot.client.transport import Answer, ParamValue, Transport
 
@@ -118,7 +119,7 @@ SESSION_COOKIE = "sandlot_session"
 _DEPLOY_TIMEOUT_S = _INVOKE_READ_TIMEOUT_S
 
 
-class SandlotClient(TenancyCalls, ConsoleCalls, AsyncCalls):
+class SandlotClient(TenancyCalls, ConsoleCalls, ScheduleCalls, AsyncCalls):
     """A synchronous client of one Sandlot server. Use it as a context manager or `close()` it.
 
     `timeout` is how long (in seconds) any call but an invoke may wait for the next byte.

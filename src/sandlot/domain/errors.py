@@ -300,6 +300,16 @@ class TestEventLimitReached(Conflict):
     """A function already holds the most saved test events it may; `extra` says how many."""
 
 
+class InvalidSchedule(InvalidInput):
+    """A cron expression that does not parse or never fires; `extra["reason"]` says why."""
+
+
+class InvalidTimezone(InvalidInput):
+    """A time zone name that is not in the IANA database."""
+
+
+class ScheduleNotFound(NotFound):
+    pass
 class InvalidAsyncConfig(InvalidInput):
     """A function's async-config out of range (max_attempts, max_event_age_s)."""
 

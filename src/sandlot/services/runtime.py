@@ -25,6 +25,7 @@ from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.queue_wake import QueueWaker
 from sandlot.services.recorder import InvocationRecorder
+from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
@@ -61,6 +62,8 @@ class Runtime:
     queue_waker: QueueWaker = field(default_factory=QueueWaker)
     # What an asynchronous call's end sets off (webhooks, other functions' queues).
     destinations: Destinations = field(default_factory=Destinations)
+    # Fires schedules' due slots; woken by a create/resume (set by create_app).
+    scheduler: Scheduler | None = None
     # Runs the queued asynchronous calls (made at start, in the lifespan).
     async_runner: AsyncRunner | None = None
     sandbox_summary: str = ""

@@ -25,6 +25,7 @@ export const TABS: Tab[] = [
   { key: "metrics", label: "Metrics", load: () => import("./Metrics.svelte") },
   { key: "versions", label: "Versions", load: () => import("./Versions.svelte") },
   { key: "configuration", label: "Configuration", load: () => import("./Configuration.svelte") },
+  { key: "schedules", label: "Schedules", load: () => import("./Schedules.svelte") },
 ];
 
 export function tabOf(key: string | undefined): Tab | null {
