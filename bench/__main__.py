@@ -23,6 +23,7 @@ from rich.console import Console
 
 from bench import (
     results,
+    rows_async,
     rows_cli,
     rows_cold,
     rows_envs,
@@ -49,6 +50,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "rate": rows_rate.measure,
     "sandbox": rows_sandbox.measure,
     "cli": rows_cli.measure,
+    "async": rows_async.measure,
 }
 
 

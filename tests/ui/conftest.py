@@ -13,9 +13,9 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -150,15 +150,34 @@ def serve_console(
             _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+SharedServer = Callable[[str], LiveServer]
+
+
+@pytest.fixture(scope="session")
+def shared_console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
+    """One console server per database for the whole run, started when a module first asks
+    for it: a start (and, on PostgreSQL, a database and its migrations) costs seconds, and
+    most modules need nothing of a server but that it serves. What a module leaves on it
+    stays for the next: modules name their data uniquely, or take a server of their own."""
+    with ExitStack() as stack:
+        started: dict[str, LiveServer] = {}
+
+        def get(database: str) -> LiveServer:
+            if database not in started:
+                started[database] = stack.enter_context(serve_console(tmp_path_factory, database))
+            return started[database]
+
+        yield get
+
+
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """One server for a module's tests (a start costs seconds), on each database."""
-    with serve_console(tmp_path_factory, request.param) as live:
-        yield live
+def server(request: pytest.FixtureRequest, shared_console_server: SharedServer) -> LiveServer:
+    """The console server for a module's tests, on each database: shared with the other
+    modules that use this fixture (a module that needs a server to itself, or settings of
+    its own, overrides `server` with `serve_console(...)`)."""
+    return shared_console_server(request.param)
 
 
 @dataclass

@@ -46,6 +46,9 @@ def _transferred(responses: list[Response]) -> dict[str, int]:
     return sizes
 
 
+# Its set-up (a server and 197 deploys) counts against the timeout; on the shared 2-core
+# machine it was measured at 84 and 90 s of the default 120.
+@pytest.mark.timeout(300)
 def test_first_load_of_each_page_fits_the_budget(browser: Browser, crowded: LiveServer) -> None:
     with open_console(browser, crowded) as console:
         page = console.page

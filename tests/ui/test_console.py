@@ -4,13 +4,27 @@ the functions table with its search and sort in the URL, and the dark theme kept
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import LiveServer
-from tests.ui.conftest import ADMIN_LOGIN, SCHEMES, SEEDED, Console, open_console
+from tests.ui.conftest import ADMIN_LOGIN, SCHEMES, SEEDED, Console, open_console, serve_console
 
 LOGIN = "/api/v1/auth/login"
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server of this module's own: its tests read the whole functions table (the seeded
+    functions and no other), which the shared server's other modules add to."""
+    with serve_console(tmp_path_factory, request.param) as live:
+        yield live
 
 
 def _expect_rows(console: Console, names: list[str]) -> None:

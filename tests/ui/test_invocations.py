@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -325,6 +326,11 @@ def test_a_cut_event_says_so(browser: Browser, small_bound: LiveServer) -> None:
 # What each role is offered.
 
 
+def _unique_login(prefix: str) -> str:
+    # The server is shared with other modules, which may have a user of the same name.
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
 def _member(server: LiveServer, login: str, role: str) -> None:
     with _client(server) as client:
         made = client.post("/api/v1/users", json={"login": login, "password": ADMIN_PASSWORD})
@@ -338,18 +344,17 @@ def _member(server: LiveServer, login: str, role: str) -> None:
 def test_a_viewer_sees_no_invoke_button_and_the_api_refuses_anyway(
     browser: Browser, functions: LiveServer
 ) -> None:
-    _member(functions, "vera", "viewer")
+    vera = _unique_login("vera")
+    _member(functions, vera, "viewer")
     with open_console(browser, functions) as console:
         page = console.page
         console.goto("/functions/echo/test")
-        console.sign_in(login="vera")
+        console.sign_in(login=vera)
         expect(page.get_by_text("may read this function but not invoke it")).to_be_visible()
         expect(page.get_by_role("button", name="Invoke")).to_have_count(0)
         expect(page.get_by_label("Save as")).to_have_count(0)
     with httpx.Client(base_url=functions.url, timeout=60) as client:
-        login = client.post(
-            "/api/v1/auth/login", json={"login": "vera", "password": ADMIN_PASSWORD}
-        )
+        login = client.post("/api/v1/auth/login", json={"login": vera, "password": ADMIN_PASSWORD})
         assert login.status_code == 200, login.text
         refused = client.post(
             "/api/v1/functions/echo/invoke",
@@ -361,11 +366,12 @@ def test_a_viewer_sees_no_invoke_button_and_the_api_refuses_anyway(
 
 
 def test_an_invoker_may_invoke_but_not_save_events(browser: Browser, functions: LiveServer) -> None:
-    _member(functions, "ivan", "invoker")
+    ivan = _unique_login("ivan")
+    _member(functions, ivan, "invoker")
     with open_console(browser, functions) as console:
         page = console.page
         console.goto("/functions/echo/test")
-        console.sign_in(login="ivan")
+        console.sign_in(login=ivan)
         page.get_by_label("Event (JSON)").fill('"from ivan"')
         page.get_by_label("Event (JSON)").press("Control+Enter")
         expect(page.get_by_test_id("result")).to_contain_text("from ivan")
