@@ -187,3 +187,29 @@ async def test_a_fired_slot_runs_with_the_schedules_event(
         done = await ended(api, fired[0].invocation_id)
         assert done["state"] == "succeeded", done
         assert done["trigger"] == "schedule" and done["result"] == {"from": "schedule"}
+
+
+async def test_the_slot_key_refuses_a_second_firing_of_one_slot(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The backstop under the row lock: whoever inserts a taken slot is refused, and rolls
+    back (the scheduler's transaction takes its queued call with it)."""
+    from sandlot.storage.schedules import ScheduleRepo
+
+    async with open_api(tmp_path / "data", database_url, scheduler=False) as api:
+        assert (await api.deploy("echo", ECHO)).status_code == 201
+        made = await _create(api, cron="*/5 * * * *")
+        slot = _at(made["next_run_at"])
+        fired = await scheduler_of(api).run_once(now=slot)
+        assert len(fired) == 1
+        async with api.runtime.database.sessions() as session, session.begin():
+            taken = await ScheduleRepo(session).take_slot(
+                schedule_id=made["id"], slot=slot, invocation_id="x" * 26, now=slot, by="test"
+            )
+            assert taken is False
+            await session.rollback()
+        async with api.runtime.database.sessions() as session, session.begin():
+            later = slot + timedelta(minutes=5)
+            assert await ScheduleRepo(session).take_slot(
+                schedule_id=made["id"], slot=later, invocation_id="y" * 26, now=later, by="test"
+            )

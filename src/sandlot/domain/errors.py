@@ -310,6 +310,8 @@ class InvalidTimezone(InvalidInput):
 
 class ScheduleNotFound(NotFound):
     pass
+
+
 class InvalidAsyncConfig(InvalidInput):
     """A function's async-config out of range (max_attempts, max_event_age_s)."""
 
