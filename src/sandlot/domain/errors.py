@@ -298,3 +298,23 @@ class TestEventNotFound(NotFound):
 
 class TestEventLimitReached(Conflict):
     """A function already holds the most saved test events it may; `extra` says how many."""
+
+
+# Destinations of asynchronous calls (webhooks, other functions).
+
+
+class InvalidDestination(InvalidInput):
+    """A destination that cannot be used: a URL that is not http(s), a function that does
+    not exist in the namespace, the function itself on success; the message says which."""
+
+
+class WebhookSecretTooShort(InvalidInput):
+    """A function's webhook secret under 32 bytes: too easy to guess for an HMAC key."""
+
+
+class DeliveryNotFound(NotFound):
+    pass
+
+
+class DeliveryNotRedeliverable(Conflict):
+    """A delivery still pending (it is being sent), or one to a function, not a webhook."""

@@ -27,6 +27,7 @@ from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
+from sandlot.services.webhooks import WebhookSender
 from sandlot.storage.db import Database
 from sandlot.storage.space import free_bytes
 from sandlot.worker.interface import Pool
@@ -60,6 +61,8 @@ class Runtime:
     queue_waker: QueueWaker = field(default_factory=QueueWaker)
     # What an asynchronous call's end sets off (webhooks, other functions' queues).
     destinations: Destinations = field(default_factory=Destinations)
+    # Sends the webhook deliveries that `destinations` queued (None: nothing sends them).
+    webhooks: WebhookSender | None = None
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False
