@@ -168,11 +168,12 @@ class WebhookSender:
             "X-Sandlot-Delivery": delivery.id,
             "X-Sandlot-Invocation-Id": delivery.invocation_id,
         }
+        client = self._http()  # made outside the bound: loading CA certificates takes time
         try:
             # One bound over the whole attempt: a receiver that trickles its answer byte by
             # byte would never trip a per-read timeout.
             async with asyncio.timeout(self.policy.timeout_s):
-                answer = await self._http().post(delivery.target, content=body, headers=headers)
+                answer = await client.post(delivery.target, content=body, headers=headers)
         except TimeoutError:
             return Outcome(None, f"timed out after {self.policy.timeout_s:g} s", _ms(began))
         except httpx.HTTPError as exc:
