@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandlot.domain.models import Role
 from sandlot.storage.db import make_engine, make_sessionmaker
+from tests.api.destination_world import failed_delivery
 from tests.api.tenancy import Auth, add_membership, add_user, bearer, key_in
 from tests.conftest import ADMIN_KEY, HELLO, LiveServer, start_server, stop_server, zip_bytes
 
@@ -125,6 +126,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule(PUBLIC),
     ("POST", "/api/v1/auth/logout"): Rule(READ),
     ("GET", "/api/v1/auth/me"): Rule(READ),
+    ("GET", "/api/v1/functions/{name}/destinations"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/destinations"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/deliveries"): Rule(READ, FUNCTION),
+    # The caller's function's own failed delivery: the allowed get 202.
+    ("POST", "/api/v1/functions/{name}/deliveries/{delivery_id}/redeliver"): Rule(WRITE, FUNCTION),
 }
 
 RANK = {READ: 0, INVOKE: 1, WRITE: 2, OWN: 3, ADMIN: 4}
@@ -180,6 +186,7 @@ class World:
     auth: dict[str, Auth]
     invocation: dict[str, str]
     victim_key: dict[str, str]
+    delivery: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -227,6 +234,7 @@ async def _world(server: Server) -> World:
     auth: dict[str, Auth] = {}
     invocation: dict[str, str] = {}
     victim_key: dict[str, str] = {}
+    delivery: dict[str, str] = {}
     made = await server.client.post(
         "/api/v1/users", json={"login": SIGN_IN_USER, "password": PASSWORD}
     )
@@ -234,6 +242,7 @@ async def _world(server: Server) -> World:
     for caller in CALLERS:
         label = caller.label
         invocation[label] = await _deploy(server, f"fn-{label}")
+        delivery[label] = await failed_delivery(db, f"fn-{label}", invocation[label])
         made = await server.client.put(
             f"/api/v1/secrets/{_secret_name(label)}", json={"value": "s3cret"}
         )
@@ -255,7 +264,7 @@ async def _world(server: Server) -> World:
             scope = ("solo",) if caller.limited else None
             _, auth[label] = await key_in(db, namespace, role, user_id=person, functions=scope)
             await add_membership(db, namespace, person, role)
-    return World(auth=auth, invocation=invocation, victim_key=victim_key)
+    return World(auth=auth, invocation=invocation, victim_key=victim_key, delivery=delivery)
 
 
 async def _signed_in(server: Server, label: str, role: Role) -> Auth:
@@ -287,6 +296,7 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         .replace("{namespace}", "default")
         .replace("{login}", f"member-{label}")
         .replace("{event_name}", f"saved by {label}")
+        .replace("{delivery_id}", world.delivery.get(label, ""))
     )
     request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
     body = _body(method, template, label)
@@ -307,6 +317,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("POST", "/api/v1/functions"): {"name": f"new-{label}", "code_base64": code},
         ("PUT", "/api/v1/functions/{name}"): {"memory_mb": 128},
         ("PUT", "/api/v1/functions/{name}/test-events/{event_name}"): {"event": {"by": label}},
+        ("PUT", "/api/v1/functions/{name}/destinations"): {"on_success": None},
         ("POST", "/api/v1/keys"): {"name": f"made by {label}", "role": "viewer"},
         ("POST", "/api/v1/namespaces"): {"name": f"ns-{label}"},
         ("PATCH", "/api/v1/namespaces/{namespace}"): {"display_name": f"by {label}"},
