@@ -336,6 +336,8 @@ AUDITED = {
     "DELETE /api/v1/functions/{name}/test-events/{event_name}": "test_event.delete",
     "PUT /api/v1/functions/{name}/destinations": "function.destinations",
     "POST /api/v1/functions/{name}/deliveries/{delivery_id}/redeliver": "delivery.redeliver",
+    "PUT /api/v1/functions/{name}/async-config": "function.async_config",
+    "POST /api/v1/invocations/{invocation_id}/cancel": "invocation.cancel",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

@@ -131,6 +131,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/deliveries"): Rule(READ, FUNCTION),
     # The caller's function's own failed delivery: the allowed get 202.
     ("POST", "/api/v1/functions/{name}/deliveries/{delivery_id}/redeliver"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/async-config"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/async-config"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/invocations/{invocation_id}/cancel"): Rule(INVOKE, INVOCATION),
 }
 
 RANK = {READ: 0, INVOKE: 1, WRITE: 2, OWN: 3, ADMIN: 4}
@@ -332,6 +335,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("PATCH", "/api/v1/users/{login}"): {"display_name": f"renamed by {label}"},
         ("POST", "/api/v1/users/{login}/password"): {"new_password": PASSWORD + label},
         ("POST", "/api/v1/auth/login"): {"login": SIGN_IN_USER, "password": PASSWORD},
+        ("PUT", "/api/v1/functions/{name}/async-config"): {"max_attempts": 2},
     }
     return bodies.get((method, template))
 

@@ -9,6 +9,7 @@ import typer
 
 from sandlot import __version__
 from sandlot.cli import accounts, server_commands
+from sandlot.cli.async_calls import async_config, cancel
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
 from sandlot.cli.destinations import deliveries_app, destinations_app
@@ -104,6 +105,8 @@ app.add_typer(destinations_app, name="destinations")
 app.add_typer(deliveries_app, name="deliveries")
 server_commands.register(app)
 accounts.register(app)
+functions_app.command("async-config")(async_config)
+invocations_app.command("cancel")(cancel)
 
 
 if __name__ == "__main__":

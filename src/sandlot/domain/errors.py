@@ -318,3 +318,11 @@ class DeliveryNotFound(NotFound):
 
 class DeliveryNotRedeliverable(Conflict):
     """A delivery still pending (it is being sent), or one to a function, not a webhook."""
+
+
+class InvalidAsyncConfig(InvalidInput):
+    """A function's async-config out of range (max_attempts, max_event_age_s)."""
+
+
+class InvocationNotCancellable(Conflict):
+    """The invocation has already ended, or is a sync call (only its caller can stop it)."""

@@ -1,7 +1,7 @@
 """Destinations of asynchronous calls: each function's, and the deliveries to them.
 
 Revision ID: 0013_destinations
-Revises: 0012_async_queue
+Revises: 0013_runner
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from alembic import op
 from sandlot.storage.tables import UtcDateTime
 
 revision = "0013_destinations"
-down_revision = "0012_async_queue"
+# Chained after the runner's migration since p-runner was merged into this branch (the
+# lead re-chains the parts at merge; on its own this part follows 0012_async_queue).
+down_revision = "0013_runner"
 branch_labels = None
 depends_on = None
 
