@@ -9,7 +9,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,16 @@ import httpx
 import pytest
 
 from sandlot.domain.destinations import MAX_CHAIN_DEPTH, verify
+from sandlot.domain.ids import new_invocation_id
+from sandlot.domain.models import Invocation
 from sandlot.domain.states import InvocationState
-from sandlot.storage.invocations import InvocationRepo
+from sandlot.storage.functions import FunctionRepo
 from sandlot.storage.namespaces import NamespaceRepo
 from tests.api.webhook_receiver import Script, receiver
 from tests.conftest import Api, free_port, open_api
 
 ECHO = {"main.py": "def handler(event, context):\n    return event\n"}
+RAISES = {"main.py": "def handler(event, context):\n    raise ValueError('no')\n"}
 SECRET = "s" * 16 + "-a-webhook-secret-of-32+"
 Items = list[dict[str, Any]]
 
@@ -39,6 +41,7 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
         webhook_backoff_base_s=0.05,
         webhook_backoff_cap_s=0.2,
         webhook_poll_interval_s=0.05,
+        async_poll_interval_s=0.1,
     ) as opened:
         yield opened
 
@@ -67,14 +70,33 @@ async def _queue(api: Api, name: str, event: object) -> str:
     return found
 
 
-async def _end(api: Api, invocation_id: str, state: InvocationState, **values: Any) -> None:
-    """End a queued call as the runner would: its destinations in the ending transaction."""
+async def _end(api: Api, name: str, state: InvocationState, **values: Any) -> str:
+    """An async call of `name` that has just ended, handed to `on_async_end` in a real
+    transaction as the runner does; its id. (Not a row: the runner must not run it too.)"""
+    now = datetime.now(UTC)
     async with api.runtime.database.sessions.begin() as session:
         namespace = await NamespaceRepo(session).get_by_name("default")
         assert namespace is not None
-        queued = await InvocationRepo(session).get(namespace.id, invocation_id)
-        ended = replace(queued, state=state, attempt=1, finished_at=datetime.now(UTC), **values)
+        function = await FunctionRepo(session).get(namespace.id, name)
+        ended = Invocation(
+            id=new_invocation_id(),
+            namespace_id=namespace.id,
+            function_id=function.id,
+            function_name=name,
+            version=1,
+            trigger="async",
+            state=state,
+            cold_start=False,
+            created_at=now,
+            finished_at=now,
+            duration_ms=1.0,
+            timings={},
+            attempt=1,
+            max_attempts=1,
+            **values,
+        )
         await api.runtime.destinations.on_async_end(session, ended)
+    return ended.id
 
 
 async def _deliveries(
@@ -102,8 +124,7 @@ async def test_a_success_is_delivered_signed(api: Api) -> None:
         assert (await _set(api, "signed", on_success=_hook(url), secret=SECRET)).status_code == 200
         shown = (await api.client.get("/api/v1/functions/signed/destinations")).json()
         assert shown["secret_set"] is True and SECRET not in json.dumps(shown)
-        call = await _queue(api, "signed", {"n": 1})
-        await _end(api, call, InvocationState.SUCCEEDED, result={"n": 1})
+        call = await _end(api, "signed", InvocationState.SUCCEEDED, result={"n": 1})
         (delivery,) = await _deliveries(api, "signed", _state("delivered"))
     got = script.received[-1]
     headers = {key.lower(): value for key, value in got.headers.items()}
@@ -137,8 +158,7 @@ async def test_a_receiver_that_is_down_then_up_gets_it(api: Api) -> None:
     assert (await _set(api, "downup", on_failure=_hook(url), secret=SECRET)).status_code == 200
     # Enough attempts that the receiver comes up before the budget is spent.
     api.runtime.destinations.max_attempts = 50
-    call = await _queue(api, "downup", {})
-    await _end(api, call, InvocationState.DEAD, error={"type": "Boom", "message": "no"})
+    await _end(api, "downup", InvocationState.DEAD, error={"type": "Boom", "message": "no"})
     first = await _deliveries(api, "downup", lambda items: bool(items and items[0]["log"]))
     assert first[0]["log"][0]["status"] is None and first[0]["last_error"]
     script = Script()
@@ -153,7 +173,7 @@ async def test_a_slow_receiver_times_out_and_is_retried(api: Api) -> None:
     script = Script(stall_first=1)
     with receiver(free_port(), script) as url:
         await _set(api, "slow", on_success=_hook(url), secret=SECRET)
-        await _end(api, await _queue(api, "slow", {}), InvocationState.SUCCEEDED, result=1)
+        await _end(api, "slow", InvocationState.SUCCEEDED, result=1)
         (delivery,) = await _deliveries(api, "slow", _state("delivered"))
     first, last = delivery["log"][0], delivery["log"][-1]
     assert first["status"] is None and "timed out" in first["error"]
@@ -165,7 +185,7 @@ async def test_a_receiver_answering_500_is_retried_then_failed(api: Api) -> None
     script = Script(statuses=[500])
     with receiver(free_port(), script) as url:
         await _set(api, "broken", on_success=_hook(url), secret=SECRET)
-        await _end(api, await _queue(api, "broken", {}), InvocationState.SUCCEEDED, result=1)
+        await _end(api, "broken", InvocationState.SUCCEEDED, result=1)
         (delivery,) = await _deliveries(api, "broken", _state("failed"))
         assert len(script.received) == 3
         assert [entry["status"] for entry in delivery["log"]] == [500, 500, 500]
@@ -186,14 +206,13 @@ async def test_a_function_destination_queues_the_next_call(api: Api) -> None:
     await _deploy(api, "first", "second")
     answer = await _set(api, "first", on_success={"type": "function", "function": "second"})
     assert answer.status_code == 200, answer.text
-    call = await _queue(api, "first", {"n": 2})
-    await _end(api, call, InvocationState.SUCCEEDED, result={"doubled": 4})
+    call = await _end(api, "first", InvocationState.SUCCEEDED, result={"doubled": 4})
     (delivery,) = await _deliveries(api, "first", _state("delivered"))
     assert delivery["type"] == "function" and delivery["target"] == "second"
     queued = await api.client.get(f"/api/v1/invocations/{delivery['queued_invocation_id']}")
     assert queued.status_code == 200
     body = queued.json()
-    assert body["function"] == "second" and body["state"] == "queued"
+    assert body["function"] == "second"  # queued, or already run by the runner
     assert body["caused_by"] == call and body["trigger"] == "async"
     event = json.loads(body["event"])
     assert event["source"]["invocation_id"] == call and event["result"] == {"doubled": 4}
@@ -204,18 +223,29 @@ async def test_a_function_destination_queues_the_next_call(api: Api) -> None:
 
 
 async def test_a_chain_of_destinations_stops_at_its_depth_limit(api: Api) -> None:
-    await _deploy(api, "loop")
-    # On failure a function may name itself: each dead call queues the next, until the limit.
+    """End to end, through the runner: a function that always raises, whose failure
+    destination is itself, runs until the chain's depth limit, then stops."""
+    assert (await api.deploy("loop", RAISES)).status_code == 201
     await _set(api, "loop", on_failure={"type": "function", "function": "loop"})
-    call = await _queue(api, "loop", {})
-    for _ in range(MAX_CHAIN_DEPTH + 1):
-        await _end(api, call, InvocationState.DEAD, error={"type": "Boom"})
-        items = await _deliveries(api, "loop", lambda items: bool(items))
-        if items[0]["state"] == "failed":
-            break
-        call = items[0]["queued_invocation_id"]
+    await _queue(api, "loop", {"start": True})
+    items = await _deliveries(
+        api, "loop", lambda items: any(item["state"] == "failed" for item in items), 120
+    )
     assert items[0]["state"] == "failed" and "chain" in items[0]["last_error"]
     assert len(items) == MAX_CHAIN_DEPTH + 1
+    assert all(item["state"] == "delivered" for item in items[1:])
+
+
+async def test_an_async_call_ends_in_a_webhook_through_the_runner(api: Api) -> None:
+    await _deploy(api, "e2e")
+    script = Script()
+    with receiver(free_port(), script) as url:
+        await _set(api, "e2e", on_success=_hook(url), secret=SECRET)
+        call = await _queue(api, "e2e", {"order": 42})
+        (delivery,) = await _deliveries(api, "e2e", _state("delivered"), 120)
+    body = json.loads(script.received[-1].body)
+    assert body["invocation_id"] == call and body["state"] == "succeeded"
+    assert body["result"] == {"order": 42} and delivery["invocation_id"] == call
 
 
 async def test_bad_destinations_are_named_errors(api: Api) -> None:
