@@ -299,3 +299,19 @@ async def test_setting_destinations_is_audited(api: Api) -> None:
     (event,) = [e for e in events.json()["items"] if e["action"] == "function.destinations"]
     assert event["target"] == "function:audited" and event["detail"]["secret_changed"] is True
     assert SECRET not in json.dumps(event)
+
+
+async def test_a_key_rotation_reseals_the_webhook_secret(api: Api) -> None:
+    await _deploy(api, "rotated")
+    script = Script()
+    with receiver(free_port(), script) as url:
+        await _set(api, "rotated", on_success=_hook(url), secret=SECRET)
+        rotated = await api.client.post("/api/v1/secret-key/rotate")
+        assert rotated.status_code == 200, rotated.text
+        assert rotated.json()["resealed"] >= 1 and rotated.json()["retired_key_ids"]
+        await _end(api, "rotated", InvocationState.SUCCEEDED, result="after")
+        await _deliveries(api, "rotated", _state("delivered"))
+    got = script.received[-1]
+    headers = {key.lower(): value for key, value in got.headers.items()}
+    stamp, sent = headers["x-sandlot-timestamp"], headers["x-sandlot-signature"]
+    assert verify(SECRET.encode(), stamp, got.body, sent, now=time.time())

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandlot.domain.actions import Action
 from sandlot.domain.destinations import (
@@ -350,6 +350,24 @@ async def webhook_secret(
     if stored is None:
         return None
     return keyring.open(Sealed(*stored), secret_aad(namespace_id, function_id))
+
+
+async def reseal_webhook_secrets(
+    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
+) -> int:
+    """A key rotation's share for webhook secrets: each sealed again with the current key,
+    before the rotation forgets the old ones (else no delivery could be signed)."""
+    async with sessions.begin() as session:
+        repo = DestinationRepo(session)
+        resealed = 0
+        for function_id, namespace_id, key_id, ciphertext in await repo.sealed_with_other_keys(
+            keyring.current_id
+        ):
+            aad = secret_aad(namespace_id, function_id)
+            plaintext = keyring.open(Sealed(key_id, ciphertext), aad)
+            made = keyring.seal(plaintext, aad)
+            resealed += await repo.reseal(function_id, key_id, made.key_id, made.ciphertext)
+        return resealed
 
 
 # Deliveries, through the API.

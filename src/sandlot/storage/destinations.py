@@ -115,6 +115,38 @@ class DestinationRepo:
         await self.session.flush()
         return _config(row)
 
+    async def sealed_with_other_keys(self, key_id: str) -> list[tuple[str, str, str, bytes]]:
+        """(function id, namespace id, key id, ciphertext) of each secret not under `key_id`."""
+        rows = await self.session.scalars(
+            select(FunctionDestinationRow).where(
+                FunctionDestinationRow.secret_key_id.is_not(None),
+                FunctionDestinationRow.secret_key_id != key_id,
+            )
+        )
+        return [
+            (
+                row.function_id,
+                row.namespace_id,
+                row.secret_key_id or "",
+                row.secret_ciphertext or b"",
+            )
+            for row in rows
+        ]
+
+    async def reseal(
+        self, function_id: str, old_key_id: str, key_id: str, ciphertext: bytes
+    ) -> bool:
+        """Only if it is still sealed with the old key (a set meanwhile used the new one)."""
+        result = await self.session.execute(
+            update(FunctionDestinationRow)
+            .where(
+                FunctionDestinationRow.function_id == function_id,
+                FunctionDestinationRow.secret_key_id == old_key_id,
+            )
+            .values(secret_key_id=key_id, secret_ciphertext=ciphertext)
+        )
+        return getattr(result, "rowcount", 1) == 1
+
 
 class DeliveryRepo:
     def __init__(self, session: AsyncSession) -> None:
