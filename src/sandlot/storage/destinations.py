@@ -240,15 +240,19 @@ class DeliveryRepo:
         return [delivery_of(row) for row in rows]
 
     async def _fail_exhausted(self, now: datetime) -> None:
-        """A claimer died during a delivery's last attempt: nobody will end it otherwise."""
+        """A claimer died during a delivery's last attempt: nobody will end it otherwise.
+        Looked for with a read first, so an idle poll never takes SQLite's write lock."""
+        exhausted = and_(
+            DeliveryRow.state == _PENDING,
+            DeliveryRow.kind == DestinationKind.WEBHOOK.value,
+            DeliveryRow.attempts >= DeliveryRow.max_attempts,
+            DeliveryRow.lease_until < now,
+        )
+        if await self.session.scalar(select(DeliveryRow.id).where(exhausted).limit(1)) is None:
+            return
         await self.session.execute(
             update(DeliveryRow)
-            .where(
-                DeliveryRow.state == _PENDING,
-                DeliveryRow.kind == DestinationKind.WEBHOOK.value,
-                DeliveryRow.attempts >= DeliveryRow.max_attempts,
-                DeliveryRow.lease_until < now,
-            )
+            .where(exhausted)
             .values(
                 state=DeliveryState.FAILED.value,
                 finished_at=now,
