@@ -160,7 +160,10 @@ def _check_function(raw: dict[str, Any], where: str, condition: Condition, funct
 
 
 def check_secret(secret: str) -> bytes:
-    data = secret.encode()
+    try:
+        data = secret.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and UTF-8 cannot
+        raise InvalidDestination("a webhook secret is valid Unicode text") from None
     if len(data) < MIN_SECRET_BYTES:
         raise WebhookSecretTooShort(
             f"a webhook secret has at least {MIN_SECRET_BYTES} bytes; this one {len(data)}",
