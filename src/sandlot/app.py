@@ -43,6 +43,7 @@ from sandlot.api.routes import (
     users,
 )
 from sandlot.api.routes import auth as auth_routes
+from sandlot.api.routes import destinations as destination_routes
 from sandlot.api.routes import pool as pool_routes
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
@@ -61,6 +62,7 @@ from sandlot.services.authenticator import Authenticator, SessionPolicy
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
+from sandlot.services.destinations import Destinations
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
@@ -71,6 +73,7 @@ from sandlot.services.secret_keys import load_keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
 from sandlot.services.specs import SpecDefaults
+from sandlot.services.webhooks import SenderPolicy, WebhookSender
 from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, is_sqlite, upgrade_sync
 from sandlot.storage.journal import Journal
@@ -305,6 +308,30 @@ def _scheduler(runtime: Runtime) -> Scheduler:
     )
 
 
+def _wire_destinations(runtime: Runtime) -> None:
+    """Destinations of async calls: function destinations go through the invoker and wake
+    the queue; webhook deliveries wake the sender, which signs and sends them."""
+    settings = runtime.settings
+    sender = WebhookSender(
+        sessions=runtime.database.sessions,
+        keyring=runtime.keyring,
+        policy=SenderPolicy(
+            timeout_s=settings.webhook_timeout_s,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_base_s=settings.webhook_backoff_base_s,
+            backoff_cap_s=settings.webhook_backoff_cap_s,
+            poll_interval_s=settings.webhook_poll_interval_s,
+        ),
+    )
+    runtime.webhooks = sender
+    runtime.destinations = Destinations(
+        invoker=runtime.invoker,
+        max_attempts=settings.webhook_max_attempts,
+        on_queued=runtime.queue_waker.notify,
+        on_delivery=sender.notify,
+    )
+
+
 def _async_runner(runtime: Runtime) -> AsyncRunner:
     """The claimer of queued calls; on PostgreSQL it also LISTENs for other servers' accepts
     and NOTIFYs them of this one's."""
@@ -425,6 +452,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         runtime = _assemble(settings, starter or make_starter(settings))
         runtime.scheduler = _scheduler(runtime)
         runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
+        _wire_destinations(runtime)
     except BaseException:
         lock.release()
         raise
@@ -439,6 +467,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         await runtime.builder.start(settings.env_gc_interval_s)
         runtime.recorder.start()
         runtime.authenticator.start()
+        if runtime.webhooks is not None:
+            runtime.webhooks.start()
         await runtime.activator.warm_all()
         if runtime.scheduler is not None and settings.scheduler:
             runtime.scheduler.start()
@@ -462,6 +492,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
                 await runner.channel.close()
             await runtime.recorder.close()
             await runtime.authenticator.close()
+            if runtime.webhooks is not None:
+                await runtime.webhooks.close()
             await runtime.database.dispose()
 
     app = FastAPI(
@@ -500,6 +532,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         auth_routes.router,
         pool_routes.router,
         schedules.router,
+        destination_routes.router,
         async_calls.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

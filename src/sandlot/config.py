@@ -277,6 +277,25 @@ class Settings(BaseSettings):
         "on another server is noticed within this long.",
     )
 
+    # Webhook destinations of async calls (services.webhooks): sent by the server.
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long one webhook attempt may take, in all."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Attempts at one delivery before it is failed."
+    )
+    webhook_backoff_base_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="The wait after a delivery's first failed attempt; "
+        "doubled after each next one (with jitter), up to the cap.",
+    )
+    webhook_backoff_cap_s: float = Field(
+        default=900.0, gt=0, description="The longest wait between two attempts."
+    )
+    webhook_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the sender looks for due deliveries."
+    )
     # The runner of queued asynchronous calls (services.async_runner).
     async_poll_interval_s: float = Field(
         default=1.0,

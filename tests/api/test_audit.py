@@ -337,6 +337,8 @@ AUDITED = {
     "POST /api/v1/functions/{name}/schedules": "schedule.create",
     "PATCH /api/v1/functions/{name}/schedules/{schedule_id}": "schedule.change",
     "DELETE /api/v1/functions/{name}/schedules/{schedule_id}": "schedule.delete",
+    "PUT /api/v1/functions/{name}/destinations": "function.destinations",
+    "POST /api/v1/functions/{name}/deliveries/{delivery_id}/redeliver": "delivery.redeliver",
     "PUT /api/v1/functions/{name}/async-config": "function.async_config",
     "POST /api/v1/invocations/{invocation_id}/cancel": "invocation.cancel",
 }

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandlot.domain.models import Role
 from sandlot.storage.db import make_engine, make_sessionmaker
+from tests.api.destination_world import failed_delivery
 from tests.api.tenancy import Auth, add_membership, add_user, bearer, key_in
 from tests.conftest import ADMIN_KEY, HELLO, LiveServer, start_server, stop_server, zip_bytes
 
@@ -132,6 +133,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(READ, FUNCTION),
     ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
     ("DELETE", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/destinations"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/destinations"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/deliveries"): Rule(READ, FUNCTION),
+    # The caller's function's own failed delivery: the allowed get 202.
+    ("POST", "/api/v1/functions/{name}/deliveries/{delivery_id}/redeliver"): Rule(WRITE, FUNCTION),
     ("GET", "/api/v1/functions/{name}/async-config"): Rule(READ, FUNCTION),
     ("PUT", "/api/v1/functions/{name}/async-config"): Rule(WRITE, FUNCTION),
     ("POST", "/api/v1/invocations/{invocation_id}/cancel"): Rule(INVOKE, INVOCATION),
@@ -191,6 +197,7 @@ class World:
     invocation: dict[str, str]
     victim_key: dict[str, str]
     schedule: dict[str, str] = field(default_factory=dict)
+    delivery: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -239,6 +246,7 @@ async def _world(server: Server) -> World:
     invocation: dict[str, str] = {}
     victim_key: dict[str, str] = {}
     schedule: dict[str, str] = {}
+    delivery: dict[str, str] = {}
     made = await server.client.post(
         "/api/v1/users", json={"login": SIGN_IN_USER, "password": PASSWORD}
     )
@@ -247,6 +255,7 @@ async def _world(server: Server) -> World:
         label = caller.label
         invocation[label] = await _deploy(server, f"fn-{label}")
         schedule[label] = await _schedule(server, f"fn-{label}")
+        delivery[label] = await failed_delivery(db, f"fn-{label}", invocation[label])
         made = await server.client.put(
             f"/api/v1/secrets/{_secret_name(label)}", json={"value": "s3cret"}
         )
@@ -268,7 +277,13 @@ async def _world(server: Server) -> World:
             scope = ("solo",) if caller.limited else None
             _, auth[label] = await key_in(db, namespace, role, user_id=person, functions=scope)
             await add_membership(db, namespace, person, role)
-    return World(auth=auth, invocation=invocation, victim_key=victim_key, schedule=schedule)
+    return World(
+        auth=auth,
+        invocation=invocation,
+        victim_key=victim_key,
+        schedule=schedule,
+        delivery=delivery,
+    )
 
 
 async def _schedule(server: Server, name: str) -> str:
@@ -310,6 +325,7 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         .replace("{login}", f"member-{label}")
         .replace("{event_name}", f"saved by {label}")
         .replace("{schedule_id}", world.schedule.get(label, ""))
+        .replace("{delivery_id}", world.delivery.get(label, ""))
     )
     request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
     body = _body(method, template, label)
@@ -332,6 +348,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("POST", "/api/v1/functions"): {"name": f"new-{label}", "code_base64": code},
         ("PUT", "/api/v1/functions/{name}"): {"memory_mb": 128},
         ("PUT", "/api/v1/functions/{name}/test-events/{event_name}"): {"event": {"by": label}},
+        ("PUT", "/api/v1/functions/{name}/destinations"): {"on_success": None},
         ("POST", "/api/v1/keys"): {"name": f"made by {label}", "role": "viewer"},
         ("POST", "/api/v1/namespaces"): {"name": f"ns-{label}"},
         ("PATCH", "/api/v1/namespaces/{namespace}"): {"display_name": f"by {label}"},

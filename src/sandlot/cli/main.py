@@ -12,6 +12,7 @@ from sandlot.cli import accounts, server_commands
 from sandlot.cli.async_calls import async_config, cancel
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
+from sandlot.cli.destinations import deliveries_app, destinations_app
 from sandlot.cli.envs import envs_app
 from sandlot.cli.functions import config, deploy, functions_app, invoke, versions
 from sandlot.cli.invocations import invocations_app, logs
@@ -102,6 +103,8 @@ app.add_typer(members_app, name="members")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(test_events_app, name="test-events")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(destinations_app, name="destinations")
+app.add_typer(deliveries_app, name="deliveries")
 server_commands.register(app)
 accounts.register(app)
 functions_app.command("async-config")(async_config)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from sandlot import __version__
 from sandlot.client.async_calls import AsyncCalls
 from sandlot.client.console import ConsoleCalls
+from sandlot.client.destinations import DestinationCalls
 from sandlot.client.discovery import DEFAULT_URL
 from sandlot.client.errors import ClientError
 from sandlot.client.schedules import ScheduleCalls
@@ -119,7 +120,7 @@ SESSION_COOKIE = "sandlot_session"
 _DEPLOY_TIMEOUT_S = _INVOKE_READ_TIMEOUT_S
 
 
-class SandlotClient(TenancyCalls, ConsoleCalls, ScheduleCalls, AsyncCalls):
+class SandlotClient(TenancyCalls, ConsoleCalls, ScheduleCalls, AsyncCalls, DestinationCalls):
     """A synchronous client of one Sandlot server. Use it as a context manager or `close()` it.
 
     `timeout` is how long (in seconds) any call but an invoke may wait for the next byte.

@@ -312,6 +312,26 @@ class ScheduleNotFound(NotFound):
     pass
 
 
+# Destinations of asynchronous calls (webhooks, other functions).
+
+
+class InvalidDestination(InvalidInput):
+    """A destination that cannot be used: a URL that is not http(s), a function that does
+    not exist in the namespace, the function itself on success; the message says which."""
+
+
+class WebhookSecretTooShort(InvalidInput):
+    """A function's webhook secret under 32 bytes: too easy to guess for an HMAC key."""
+
+
+class DeliveryNotFound(NotFound):
+    pass
+
+
+class DeliveryNotRedeliverable(Conflict):
+    """A delivery still pending (it is being sent), or one to a function, not a webhook."""
+
+
 class InvalidAsyncConfig(InvalidInput):
     """A function's async-config out of range (max_attempts, max_event_age_s)."""
 

@@ -29,6 +29,7 @@ from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
+from sandlot.services.webhooks import WebhookSender
 from sandlot.storage.db import Database
 from sandlot.storage.space import free_bytes
 from sandlot.worker.interface import Pool
@@ -64,6 +65,8 @@ class Runtime:
     destinations: Destinations = field(default_factory=Destinations)
     # Fires schedules' due slots; woken by a create/resume (set by create_app).
     scheduler: Scheduler | None = None
+    # Sends the webhook deliveries that `destinations` queued (None: nothing sends them).
+    webhooks: WebhookSender | None = None
     # Runs the queued asynchronous calls (made at start, in the lifespan).
     async_runner: AsyncRunner | None = None
     sandbox_summary: str = ""

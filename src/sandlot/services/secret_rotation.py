@@ -28,6 +28,7 @@ from sandlot.domain.models import Principal
 from sandlot.domain.secrets import secret_aad
 from sandlot.services import audit
 from sandlot.services.authz import authorize
+from sandlot.services.destinations import reseal_webhook_secrets
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secrets import open_secret
 from sandlot.storage.db import Database
@@ -59,6 +60,7 @@ class SecretRotator:
             if from_file:
                 self.keyring.begin_rotation()
             resealed = await self._reseal_all()
+            resealed += await reseal_webhook_secrets(self.database.sessions, self.keyring)
             async with self.database.sessions.begin() as session:
                 left = await SecretRepo(session).count_sealed_with_other_keys(
                     self.keyring.current_id

@@ -1,4 +1,4 @@
-"""The tables of schedules (migration 0013_schedules), beside `storage.tables` on its Base."""
+"""The tables of schedules (migration 0014_schedules), beside `storage.tables` on its Base."""
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """Schedules, and the slots they fired (one row per slot: the exactly-once key).
 
-Revision ID: 0013_schedules
-Revises: 0013_runner (chained after the runner's migration when p-runner was merged in; on
-its own it followed 0012_async_queue)
+Revision ID: 0014_schedules
+Revises: 0013_runner
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from alembic import op
 
 from sandlot.storage.tables import UtcDateTime
 
-revision = "0013_schedules"
+revision = "0014_schedules"
 down_revision = "0013_runner"
 branch_labels = None
 depends_on = None
