@@ -264,6 +264,13 @@ class Settings(BaseSettings):
         "the journal takes records while the disk is too full for the database.",
     )
 
+    # Function URLs.
+    public_url: str | None = Field(
+        default=None,
+        description="The base URL function URLs are announced with (https://fn.example); "
+        "unset, the address the request for the URL's settings came to.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -298,3 +298,16 @@ class TestEventNotFound(NotFound):
 
 class TestEventLimitReached(Conflict):
     """A function already holds the most saved test events it may; `extra` says how many."""
+
+
+class InvalidFunctionUrl(InvalidInput):
+    """A function URL's configuration that is not valid: its auth type or CORS settings."""
+
+
+class FunctionUrlNotFound(NotFound):
+    """No function URL at that address: no namespace, no function or no URL configured, all
+    answered alike so that a caller cannot tell which."""
+
+
+class FunctionUrlResponseInvalid(FunctionFailure):
+    """The handler's `{statusCode, ...}` answer to a URL call is not a valid HTTP response."""

@@ -19,6 +19,7 @@ from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
+from sandlot.services.function_urls import UrlDirectory
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
@@ -60,6 +61,8 @@ class Runtime:
     queue_waker: QueueWaker = field(default_factory=QueueWaker)
     # What an asynchronous call's end sets off (webhooks, other functions' queues).
     destinations: Destinations = field(default_factory=Destinations)
+    # Which functions have public URLs and how they are set, cached off the database.
+    function_urls: UrlDirectory = field(default_factory=UrlDirectory)
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False

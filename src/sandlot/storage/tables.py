@@ -326,3 +326,17 @@ class TestEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class FunctionUrlRow(Base):
+    """A function's public URL (`/fn/{namespace}/{function}/...`): at most one per function
+    row, so a function deleted and made again starts without one."""
+
+    __tablename__ = "function_urls"
+    function_id: Mapped[str] = mapped_column(ForeignKey("functions.id"), primary_key=True)
+    auth: Mapped[str] = mapped_column(String(10))
+    # The checked CORS settings (domain.http_events.Cors.as_dict()).
+    cors: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
