@@ -334,6 +334,8 @@ AUDITED = {
     "DELETE /api/v1/namespaces/{namespace}/members/{login}": "member.remove",
     "PUT /api/v1/functions/{name}/test-events/{event_name}": "test_event.save",
     "DELETE /api/v1/functions/{name}/test-events/{event_name}": "test_event.delete",
+    "PUT /api/v1/functions/{name}/url": "function_url.set",
+    "DELETE /api/v1/functions/{name}/url": "function_url.delete",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

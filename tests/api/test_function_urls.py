@@ -12,7 +12,7 @@ from tests.conftest import Api
 
 # A handler as one writes it for a Lambda function URL: a router on rawPath.
 ROUTER = {
-    "main.py": '''
+    "main.py": """
 import base64, json
 
 def handler(event, context):
@@ -39,7 +39,7 @@ def handler(event, context):
     if path == "/raise":
         raise ValueError("no such thing")
     return {"statusCode": 404, "body": json.dumps({"path": path, "method": method})}
-'''
+"""
 }
 
 
@@ -232,7 +232,8 @@ async def test_cors_preflight_and_response_headers(api: Api) -> None:
     async with _anonymous(api) as client:
         preflight = await client.options("/fn/default/cors/hello", headers=preflight_headers)
         stranger = await client.options(
-            "/fn/default/cors/hello", headers={**preflight_headers, "origin": "https://evil.example"}
+            "/fn/default/cors/hello",
+            headers={**preflight_headers, "origin": "https://evil.example"},
         )
         actual = await client.get(
             "/fn/default/cors/hello", headers={"origin": "https://app.example"}
@@ -286,3 +287,15 @@ async def test_the_console_session_cookie_never_reaches_the_function(api: Api) -
     assert "x-csrf-token" not in event["headers"]
     assert "secret-token" not in json.dumps(event)
 
+
+async def test_setting_and_deleting_a_url_is_audited(api: Api) -> None:
+    await _ready(api, "audited", allow_origins=["https://app.example"])
+    assert (await api.client.delete("/api/v1/functions/audited/url")).status_code == 204
+    answer = await api.client.get("/api/v1/audit", params={"action": "function_url."})
+    events = {event["action"]: event for event in answer.json()["items"]}
+    assert events["function_url.set"]["target"] == "function:audited"
+    assert events["function_url.set"]["detail"] == {
+        "auth": "none",
+        "cors_origins": ["https://app.example"],
+    }
+    assert events["function_url.delete"]["detail"] == {"existed": True}
