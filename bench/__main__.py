@@ -32,6 +32,7 @@ from bench import (
     rows_rate,
     rows_sandbox,
     rows_slow,
+    rows_urls,
     rows_warm,
 )
 from bench.context import Bench, select_workloads
@@ -49,6 +50,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "rate": rows_rate.measure,
     "sandbox": rows_sandbox.measure,
     "cli": rows_cli.measure,
+    "urls": rows_urls.measure,
 }
 
 
