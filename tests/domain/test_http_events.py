@@ -32,7 +32,7 @@ def _request(**changes: object) -> HttpRequest:
         "request_id": "req-1",
         "account_id": "ns-1",
         "api_id": "fn-1",
-        "received_at": datetime(2026, 3, 12, 19, 3, 58, 123000, tzinfo=UTC),
+        "received_at": datetime(2026, 3, 12, 19, 3, 58, 123000, tzinfo=UTC).timestamp(),
     }
     values.update(changes)
     return HttpRequest(**values)  # type: ignore[arg-type]

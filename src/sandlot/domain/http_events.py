@@ -13,8 +13,9 @@ import base64
 import binascii
 import json
 import re
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -205,7 +206,7 @@ class HttpRequest:
     request_id: str
     account_id: str
     api_id: str
-    received_at: datetime
+    received_at: float  # seconds since the epoch (time.time(): cheaper than a datetime)
 
 
 def _is_text(content_type: str | None, body: bytes) -> bool:
@@ -244,12 +245,25 @@ def _query_parameters(raw_query: str) -> dict[str, str]:
     return params
 
 
+_clock: list[tuple[int, str]] = [(-1, "")]
+
+
+def _clock_text(second: int) -> str:
+    """AWS's `time` (`12/Mar/2020:19:03:58 +0000`), formatted once per second: strftime costs
+    more than the rest of the event's fields together."""
+    cached_second, text = _clock[0]
+    if cached_second != second:
+        text = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        _clock[0] = (second, text)
+    return text
+
+
 def http_event(request: HttpRequest) -> dict[str, Any]:
     """The event of AWS's HTTP API payload format 2.0."""
     headers, cookies = _joined_headers(request.headers)
     host = headers.get("host", "")
     domain = host.split(":", 1)[0]
-    epoch_ms = int(request.received_at.timestamp() * 1000)
+    epoch_ms = int(request.received_at * 1000)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
@@ -276,7 +290,7 @@ def http_event(request: HttpRequest) -> dict[str, Any]:
         "requestId": request.request_id,
         "routeKey": "$default",
         "stage": "$default",
-        "time": request.received_at.astimezone(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "time": _clock_text(int(request.received_at)),
         "timeEpoch": epoch_ms,
     }
     if request.body:
