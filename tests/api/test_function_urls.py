@@ -299,3 +299,16 @@ async def test_setting_and_deleting_a_url_is_audited(api: Api) -> None:
         "cors_origins": ["https://app.example"],
     }
     assert events["function_url.delete"]["detail"] == {"existed": True}
+
+
+async def test_a_function_made_again_does_not_inherit_the_old_url(api: Api) -> None:
+    await _ready(api, "reborn")
+    async with _anonymous(api) as client:
+        assert (await client.get("/fn/default/reborn/hello")).status_code == 200  # cached now
+        assert (await api.client.delete("/api/v1/functions/reborn")).status_code == 204
+        gone = await client.get("/fn/default/reborn/hello")
+        assert (await api.deploy("reborn", ROUTER)).status_code == 201
+        again = await client.get("/fn/default/reborn/hello")
+    assert gone.status_code == again.status_code == 404
+    assert gone.json() == again.json()
+    assert again.json()["error"] == "FunctionUrlNotFound"

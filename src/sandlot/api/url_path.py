@@ -93,9 +93,22 @@ class LeanUrlRoute:
             # Browsers send a preflight without credentials: answered from the settings alone.
             return HttpAnswer(204, [*preflight_headers(cors, headers), _PREFLIGHT], b"")
         runtime = self.runtime
+        credentials = scope_credentials(scope)
         principal = await urls.url_caller(
-            target=target, authenticator=runtime.authenticator, credentials=scope_credentials(scope)
+            target=target, authenticator=runtime.authenticator, credentials=credentials
         )
+        confirmed = await urls.confirmed(
+            directory=runtime.function_urls,
+            database=runtime.database,
+            catalog=runtime.catalog,
+            principal=principal,
+            target=target,
+        )
+        if confirmed is not target:  # its settings may differ: the caller is judged again
+            target = confirmed
+            principal = await urls.url_caller(
+                target=target, authenticator=runtime.authenticator, credentials=credentials
+            )
         limit = runtime.settings.max_event_bytes
         body = await _read_body(receive, headers.get("content-length", "").encode(), limit)
         event = http_event(_request(target, scope, _forwarded(pairs, target), body))

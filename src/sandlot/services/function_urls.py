@@ -20,6 +20,7 @@ from sandlot.services import audit
 from sandlot.services.authenticator import Authenticator, Credentials
 from sandlot.services.authz import authorize_function
 from sandlot.services.caches import TtlCache
+from sandlot.services.catalog import Catalog
 from sandlot.storage.db import Database
 from sandlot.storage.function_urls import FunctionUrlRepo
 from sandlot.storage.functions import FunctionRepo
@@ -157,6 +158,30 @@ async def url_caller(
     except NamespaceNotFound:
         # A key of another namespace: the URL is not there for it.
         raise not_found(target.namespace, target.function_name) from None
+
+
+async def confirmed(
+    *,
+    directory: UrlDirectory,
+    database: Database,
+    catalog: Catalog,
+    principal: Principal,
+    target: UrlTarget,
+) -> UrlTarget:
+    """The target again if the function its name resolves to now is not the one whose URL
+    was cached (deleted and made again within the cache's TTL): a new function never
+    inherits an old one's URL. A cached spec makes this a dictionary lookup."""
+    try:
+        spec = await catalog.resolve(principal, target.function_name, None)
+    except FunctionNotFound as exc:
+        raise hidden(exc, target) from None
+    if spec.function_id == target.function_id:
+        return target
+    directory.forget(target.namespace, target.function_name)
+    fresh = await directory.find(database, target.namespace, target.function_name)
+    if fresh.function_id != spec.function_id:
+        raise not_found(target.namespace, target.function_name)
+    return fresh
 
 
 def hidden(error: FunctionNotFound, target: UrlTarget) -> FunctionUrlNotFound:
