@@ -33,6 +33,7 @@ from bench import (
     rows_rate,
     rows_sandbox,
     rows_slow,
+    rows_urls,
     rows_warm,
 )
 from bench.context import Bench, select_workloads
@@ -51,6 +52,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "sandbox": rows_sandbox.measure,
     "cli": rows_cli.measure,
     "async": rows_async.measure,
+    "urls": rows_urls.measure,
 }
 
 

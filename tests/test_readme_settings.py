@@ -80,6 +80,7 @@ IN_WORDS = {
     "secret_key",
     "monitor_token",
     "package_index_url",
+    "public_url",
 }
 
 

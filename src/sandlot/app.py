@@ -29,6 +29,7 @@ from sandlot.api.routes import (
     audit,
     environments,
     function_metrics,
+    function_urls,
     functions,
     health,
     invocations,
@@ -45,6 +46,7 @@ from sandlot.api.routes import (
 from sandlot.api.routes import auth as auth_routes
 from sandlot.api.routes import destinations as destination_routes
 from sandlot.api.routes import pool as pool_routes
+from sandlot.api.url_path import LeanUrlRoute
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -534,6 +536,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         schedules.router,
         destination_routes.router,
         async_calls.router,
+        function_urls.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)
@@ -549,7 +552,8 @@ def served(app: FastAPI) -> ASGIApp:
     drain = DrainLimits(
         max_bytes=settings.http_drain_bytes, timeout_s=settings.http_drain_timeout_s
     )
-    return DrainUnreadBody(LeanInvokeRoute(app, runtime), drain)
+    # Function URLs (api.url_path) are lean for the same reason as invocations.
+    return DrainUnreadBody(LeanUrlRoute(LeanInvokeRoute(app, runtime), runtime), drain)
 
 
 def serve(

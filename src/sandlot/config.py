@@ -329,6 +329,12 @@ class Settings(BaseSettings):
     async_claim_batch: int = Field(
         default=32, ge=1, le=1000, description="How many due calls one claim takes at most."
     )
+    # Function URLs.
+    public_url: str | None = Field(
+        default=None,
+        description="The base URL function URLs are announced with (https://fn.example); "
+        "unset, the address the request for the URL's settings came to.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

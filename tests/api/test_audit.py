@@ -341,6 +341,8 @@ AUDITED = {
     "POST /api/v1/functions/{name}/deliveries/{delivery_id}/redeliver": "delivery.redeliver",
     "PUT /api/v1/functions/{name}/async-config": "function.async_config",
     "POST /api/v1/invocations/{invocation_id}/cancel": "invocation.cancel",
+    "PUT /api/v1/functions/{name}/url": "function_url.set",
+    "DELETE /api/v1/functions/{name}/url": "function_url.delete",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

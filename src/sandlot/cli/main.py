@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sandlot import __version__
-from sandlot.cli import accounts, server_commands
+from sandlot.cli import accounts, function_urls, server_commands
 from sandlot.cli.async_calls import async_config, cancel
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
@@ -109,6 +109,7 @@ server_commands.register(app)
 accounts.register(app)
 functions_app.command("async-config")(async_config)
 invocations_app.command("cancel")(cancel)
+function_urls.register(app)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -42,3 +43,22 @@ class ConsoleCalls:
         params = {} if against is None else {"against": against}
         result: JSON = self._json("GET", path, params=params)
         return result
+
+    # -- function URLs (`sandlot url`, the console's Configuration tab) ------------------------
+
+    def get_function_url(self, name: str) -> JSON:
+        result: JSON = self._json("GET", f"/functions/{quote(name, safe='')}/url")
+        return result
+
+    def set_function_url(self, name: str, auth: str, cors: JSON | None = None) -> JSON:
+        body: JSON = {"auth": auth}
+        if cors is not None:
+            body["cors"] = cors
+        path = f"/functions/{quote(name, safe='')}/url"
+        result: JSON = self._json(
+            "PUT", path, body=json.dumps(body).encode(), headers=_JSON_HEADERS
+        )
+        return result
+
+    def delete_function_url(self, name: str) -> None:
+        self._send_empty("DELETE", f"/functions/{quote(name, safe='')}/url")

@@ -338,3 +338,16 @@ class InvalidAsyncConfig(InvalidInput):
 
 class InvocationNotCancellable(Conflict):
     """The invocation has already ended, or is a sync call (only its caller can stop it)."""
+
+
+class InvalidFunctionUrl(InvalidInput):
+    """A function URL's configuration that is not valid: its auth type or CORS settings."""
+
+
+class FunctionUrlNotFound(NotFound):
+    """No function URL at that address: no namespace, no function or no URL configured, all
+    answered alike so that a caller cannot tell which."""
+
+
+class FunctionUrlResponseInvalid(FunctionFailure):
+    """The handler's `{statusCode, ...}` answer to a URL call is not a valid HTTP response."""

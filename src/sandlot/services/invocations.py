@@ -50,15 +50,19 @@ class InvokeResult:
     outcome: InvokeOutcome
 
 
-def check_event(body: bytes, max_bytes: int) -> bytes:
-    """An empty body is `null`; anything else must be JSON that Sandlot accepts
-    (`domain.json_values`) within the size limit."""
+def check_size(body: bytes, max_bytes: int) -> None:
     if len(body) > max_bytes:
         raise EventTooLarge(
             f"the event is {len(body)} bytes; at most {max_bytes} are accepted",
             size=len(body),
             max_bytes=max_bytes,
         )
+
+
+def check_event(body: bytes, max_bytes: int) -> bytes:
+    """An empty body is `null`; anything else must be JSON that Sandlot accepts
+    (`domain.json_values`) within the size limit."""
+    check_size(body, max_bytes)
     if not body.strip():
         return b"null"
     problem = json_problem(body)
@@ -88,11 +92,18 @@ async def invoke(
     version: int | None,
     body: bytes,
     trigger: str = "http",
+    built_event: bool = False,
 ) -> InvokeResult:
     """Run one call. It is journaled before it runs and again before this returns, so that
-    an answered call (and one in flight) survives a crash of the server."""
+    an answered call (and one in flight) survives a crash of the server. `built_event`: the
+    platform made the event itself (a function URL's, by json.dumps), so it is JSON that
+    Sandlot accepts by construction and only its size is checked, not parsed again."""
     authorize_function(principal, Action.FUNCTION_INVOKE, name)
-    event = check_event(body, invoker.max_event_bytes)
+    if built_event:
+        check_size(body, invoker.max_event_bytes)
+        event = body
+    else:
+        event = check_event(body, invoker.max_event_bytes)
     spec = await invoker.catalog.resolve(principal, name, version)
     kept = keep_event(event, invoker.event_bytes)
     start = InvocationStart(

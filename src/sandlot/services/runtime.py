@@ -20,6 +20,7 @@ from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
+from sandlot.services.function_urls import UrlDirectory
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
@@ -69,6 +70,8 @@ class Runtime:
     webhooks: WebhookSender | None = None
     # Runs the queued asynchronous calls (made at start, in the lifespan).
     async_runner: AsyncRunner | None = None
+    # Which functions have public URLs and how they are set, cached off the database.
+    function_urls: UrlDirectory = field(default_factory=UrlDirectory)
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False

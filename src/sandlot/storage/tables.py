@@ -338,3 +338,17 @@ class FunctionAsyncConfigRow(Base):
     retry_on_error: Mapped[bool] = mapped_column(Boolean)
     max_event_age_s: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FunctionUrlRow(Base):
+    """A function's public URL (`/fn/{namespace}/{function}/...`): at most one per function
+    row, so a function deleted and made again starts without one."""
+
+    __tablename__ = "function_urls"
+    function_id: Mapped[str] = mapped_column(ForeignKey("functions.id"), primary_key=True)
+    auth: Mapped[str] = mapped_column(String(10))
+    # The checked CORS settings (domain.http_events.Cors.as_dict()).
+    cors: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
