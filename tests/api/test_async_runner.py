@@ -247,3 +247,16 @@ async def test_a_late_attempt_changes_nothing(api: Api, caplog: pytest.LogCaptur
     body = await ended(api, invocation_id)
     assert (body["state"], body["attempt"], body["result"]) == ("succeeded", 2, 1)
     assert [a["error"]["kind"] for a in body["attempts"]] == ["LeaseExpired"]
+
+
+async def test_a_call_of_a_deleted_function_ends_dead_unrun(api: Api) -> None:
+    runner = api.runtime.async_runner
+    assert runner is not None
+    await runner.close()
+    assert (await api.deploy("echo", ECHO)).status_code == 201
+    invocation_id = await queue(api, "echo", 1)
+    assert (await api.client.delete("/api/v1/functions/echo")).status_code in (200, 204)
+    assert await runner.run_once() == 0
+    body = await ended(api, invocation_id)
+    assert (body["state"], body["attempt"]) == ("dead", 0)
+    assert body["error"]["kind"] == "FunctionNotFound"

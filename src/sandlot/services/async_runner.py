@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import (
     FunctionNotFound,
-    NotFound,
     QuotaExceeded,
     SandlotError,
     ServiceUnavailable,
@@ -263,10 +262,11 @@ class AsyncRunner:
             spec = await self.catalog.resolve(
                 await self._system(item.namespace_id), item.function_name, item.version
             )
-        except VersionNotReady:
+        except (VersionNotReady, ServiceUnavailable):
+            # Building, or its secrets cannot be read now: it may run later.
             await self._postpone(item, _NOT_READY_DELAY_S)
             return None
-        except NotFound as exc:
+        except SandlotError as exc:  # deleted, or a secret it names is gone: it never will
             await self._end_unrun(item, exc.name, exc.message, now)
             return None
         if spec.function_id != item.function_id:
