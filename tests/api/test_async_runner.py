@@ -260,3 +260,25 @@ async def test_a_call_of_a_deleted_function_ends_dead_unrun(api: Api) -> None:
     body = await ended(api, invocation_id)
     assert (body["state"], body["attempt"]) == ("dead", 0)
     assert body["error"]["kind"] == "FunctionNotFound"
+
+
+async def test_an_event_older_than_max_event_age_is_not_run(api: Api) -> None:
+    runner = api.runtime.async_runner
+    assert runner is not None
+    await runner.close()
+    assert (await api.deploy("echo", ECHO)).status_code == 201
+    put = await api.client.put("/api/v1/functions/echo/async-config", json={"max_event_age_s": 60})
+    assert put.status_code == 200
+    old, fresh = await queue(api, "echo", 1), await queue(api, "echo", 2)
+    async with api.runtime.database.sessions.begin() as session:
+        await session.execute(  # accepted two minutes ago, as if the queue had been stuck
+            update(InvocationRow)
+            .where(InvocationRow.id == old)
+            .values(created_at=datetime.now(UTC) - timedelta(seconds=120))
+        )
+    assert await runner.run_once() == 1
+    await runner.wait_idle()
+    expired = await ended(api, old)
+    assert (expired["state"], expired["attempt"]) == ("dead", 0)
+    assert expired["error"]["kind"] == "EventExpired"
+    assert (await ended(api, fresh))["state"] == "succeeded"
