@@ -5,11 +5,18 @@ dead with every attempt; a late attempt's end is refused."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import update
 
+from sandlot.services.async_runner import AsyncRunner, RunnerOptions
+from sandlot.services.queue_wake import QueueWaker
+from sandlot.storage.tables import InvocationRow
 from tests.conftest import Api, open_api
 
 ECHO = {"main.py": "def handler(event, context):\n    print('got', event)\n    return event\n"}
@@ -199,3 +206,79 @@ async def test_sync_calls_are_not_starved_by_a_deep_backlog(
             answer = await api.invoke("slow", 0)
             assert answer.status_code == 200, answer.text
             assert runner.running <= 3  # never more than its share of the 4
+
+
+async def test_a_late_attempt_changes_nothing(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    """One server and a second runner on its database: the first claims a call and is taken
+    to be lost (its lease made to expire, as if it were stopped past it); the second reaps
+    it and runs attempt 2; the first's end, when it comes, is refused."""
+    runtime = api.runtime
+    first = runtime.async_runner
+    assert first is not None
+    await first.close()  # both driven by hand
+    second = AsyncRunner(
+        database=runtime.database,
+        catalog=runtime.catalog,
+        pool=runtime.pool,
+        destinations=runtime.destinations,
+        waker=QueueWaker(),
+        owner="othernode0000000:run",
+        options=RunnerOptions(backoff_base_s=0.001, backoff_cap_s=0.001),
+    )
+    assert (await api.deploy("sleeps", SLEEPS)).status_code == 201
+    invocation_id = await queue(api, "sleeps", 1)
+    assert await first.run_once() == 1
+    async with runtime.database.sessions.begin() as session:
+        await session.execute(
+            update(InvocationRow)
+            .where(InvocationRow.id == invocation_id)
+            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert await first.reap_expired() == 0  # its own call, still running here
+    assert await second.reap_expired() == 1
+    deadline = time.monotonic() + 30
+    while await second.run_once() == 0:  # due once its back-off has passed
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    with caplog.at_level(logging.WARNING, logger="sandlot.services.async_runner"):
+        await first.wait_idle()
+    assert any("ended late" in record.getMessage() for record in caplog.records)
+    await second.wait_idle()
+    body = await ended(api, invocation_id)
+    assert (body["state"], body["attempt"], body["result"]) == ("succeeded", 2, 1)
+    assert [a["error"]["kind"] for a in body["attempts"]] == ["LeaseExpired"]
+
+
+async def test_a_call_of_a_deleted_function_ends_dead_unrun(api: Api) -> None:
+    runner = api.runtime.async_runner
+    assert runner is not None
+    await runner.close()
+    assert (await api.deploy("echo", ECHO)).status_code == 201
+    invocation_id = await queue(api, "echo", 1)
+    assert (await api.client.delete("/api/v1/functions/echo")).status_code in (200, 204)
+    assert await runner.run_once() == 0
+    body = await ended(api, invocation_id)
+    assert (body["state"], body["attempt"]) == ("dead", 0)
+    assert body["error"]["kind"] == "FunctionNotFound"
+
+
+async def test_an_event_older_than_max_event_age_is_not_run(api: Api) -> None:
+    runner = api.runtime.async_runner
+    assert runner is not None
+    await runner.close()
+    assert (await api.deploy("echo", ECHO)).status_code == 201
+    put = await api.client.put("/api/v1/functions/echo/async-config", json={"max_event_age_s": 60})
+    assert put.status_code == 200
+    old, fresh = await queue(api, "echo", 1), await queue(api, "echo", 2)
+    async with api.runtime.database.sessions.begin() as session:
+        await session.execute(  # accepted two minutes ago, as if the queue had been stuck
+            update(InvocationRow)
+            .where(InvocationRow.id == old)
+            .values(created_at=datetime.now(UTC) - timedelta(seconds=120))
+        )
+    assert await runner.run_once() == 1
+    await runner.wait_idle()
+    expired = await ended(api, old)
+    assert (expired["state"], expired["attempt"]) == ("dead", 0)
+    assert expired["error"]["kind"] == "EventExpired"
+    assert (await ended(api, fresh))["state"] == "succeeded"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandlot.domain.errors import InvalidAsyncConfig
@@ -134,3 +134,47 @@ def async_share(max_concurrency: int, reserve_fraction: float) -> int:
         return 1
     reserve = max(1, int(max_concurrency * reserve_fraction + 0.999999))
     return max(1, max_concurrency - reserve)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base_s: float = 1.0
+    cap_s: float = 300.0
+
+
+def after_attempt(
+    call: ClaimedCall,
+    *,
+    state: InvocationState,
+    kind: str | None,
+    error: Mapping[str, Any] | None,
+    started_at: datetime | None,
+    now: datetime,
+    config: AsyncConfig,
+    backoff: Backoff,
+) -> dict[str, Any]:
+    """The row's new values once an attempt ended in `state`: final (succeeded, or dead with
+    every failed attempt's end), or queued again after a back-off."""
+    base: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+    if state is InvocationState.SUCCEEDED:
+        return {**base, "state": state.value, "finished_at": now, "error": None}
+    ended = attempt_end(
+        attempt=call.attempt, state=state, error=error, started_at=started_at, finished_at=now
+    )
+    attempts = [*call.attempts, ended]
+    run_after = now + timedelta(seconds=backoff_s(call.attempt, backoff.base_s, backoff.cap_s))
+    too_old = run_after > call.created_at + timedelta(seconds=config.max_event_age_s)
+    if retried(kind, state, config) and call.attempt < call.max_attempts and not too_old:
+        return {
+            **base,
+            "state": InvocationState.QUEUED.value,
+            "run_after": run_after,
+            "attempts": attempts,
+        }
+    return {
+        **base,
+        "state": InvocationState.DEAD.value,
+        "finished_at": now,
+        "error": {**(error or {}), "attempts": call.attempt},
+        "attempts": attempts,
+    }

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import (
     FunctionNotFound,
-    NotFound,
     QuotaExceeded,
     SandlotError,
     ServiceUnavailable,
@@ -35,14 +34,14 @@ from sandlot.domain.errors import (
 from sandlot.domain.models import Principal, Role
 from sandlot.domain.queue import (
     AsyncConfig,
+    Backoff,
     ClaimedCall,
     DueCall,
+    after_attempt,
     async_share,
-    attempt_end,
-    backoff_s,
-    retried,
 )
 from sandlot.domain.states import InvocationState
+from sandlot.services.async_reaper import Reaper
 from sandlot.services.catalog import Catalog
 from sandlot.services.destinations import Destinations
 from sandlot.services.queue_wake import QueueWaker
@@ -61,7 +60,6 @@ log = logging.getLogger(__name__)
 _REFUSED_DELAY_S = 1.0
 # A version still building (or rebuilding its environment) is looked at again this late.
 _NOT_READY_DELAY_S = 5.0
-_REAP_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,8 @@ class AsyncRunner:
         self.node = owner.split(":", 1)[0] + ":"
         self.options = options or RunnerOptions()
         self.channel = channel  # PostgreSQL's LISTEN/NOTIFY, kept connected by the loop
+        self.backoff = Backoff(self.options.backoff_base_s, self.options.backoff_cap_s)
+        self.reaper = Reaper(database, self.backoff, self._ended, waker.wake)
         self._running: dict[str, _Running] = {}
         self._namespaces: dict[str, str] = {}
         # The latest spec seen of each function, for its share before it is resolved again.
@@ -262,10 +262,11 @@ class AsyncRunner:
             spec = await self.catalog.resolve(
                 await self._system(item.namespace_id), item.function_name, item.version
             )
-        except VersionNotReady:
+        except (VersionNotReady, ServiceUnavailable):
+            # Building, or its secrets cannot be read now: it may run later.
             await self._postpone(item, _NOT_READY_DELAY_S)
             return None
-        except NotFound as exc:
+        except SandlotError as exc:  # deleted, or a secret it names is gone: it never will
             await self._end_unrun(item, exc.name, exc.message, now)
             return None
         if spec.function_id != item.function_id:
@@ -406,7 +407,16 @@ class AsyncRunner:
         now = datetime.now(UTC)
         async with self.database.sessions.begin() as session:
             config = await AsyncConfigRepo(session).get(call.function_id)
-            values = self._ending(call, state, kind, error, started_at, now, config)
+            values = after_attempt(
+                call,
+                state=state,
+                kind=kind,
+                error=error,
+                started_at=started_at,
+                now=now,
+                config=config,
+                backoff=self.backoff,
+            )
             final = values["state"] != InvocationState.QUEUED.value
             written = await QueueRepo(session).end(
                 call.id,
@@ -428,48 +438,6 @@ class AsyncRunner:
             self.waker.wake()
         return True
 
-    def _ending(
-        self,
-        call: ClaimedCall,
-        state: InvocationState,
-        kind: str | None,
-        error: dict[str, Any] | None,
-        started_at: datetime | None,
-        now: datetime,
-        config: AsyncConfig,
-    ) -> dict[str, Any]:
-        """The row's new values after an attempt ended in `state`: final, or queued again."""
-        base: dict[str, Any] = {"lease_owner": None, "lease_until": None}
-        if state is InvocationState.SUCCEEDED:
-            return {**base, "state": state.value, "finished_at": now, "error": None}
-        attempts = [
-            *call.attempts,
-            attempt_end(
-                attempt=call.attempt,
-                state=state,
-                error=error,
-                started_at=started_at,
-                finished_at=now,
-            ),
-        ]
-        delay = backoff_s(call.attempt, self.options.backoff_base_s, self.options.backoff_cap_s)
-        run_after = now + timedelta(seconds=delay)
-        too_old = run_after > call.created_at + timedelta(seconds=config.max_event_age_s)
-        if retried(kind, state, config) and call.attempt < call.max_attempts and not too_old:
-            return {
-                **base,
-                "state": InvocationState.QUEUED.value,
-                "run_after": run_after,
-                "attempts": attempts,
-            }
-        return {
-            **base,
-            "state": InvocationState.DEAD.value,
-            "finished_at": now,
-            "error": {**(error or {}), "attempts": call.attempt},
-            "attempts": attempts,
-        }
-
     async def _ended(self, session: AsyncSession, namespace_id: str, invocation_id: str) -> None:
         invocation = await InvocationRepo(session).get(namespace_id, invocation_id)
         if invocation.state in (InvocationState.SUCCEEDED, InvocationState.DEAD):
@@ -490,58 +458,15 @@ class AsyncRunner:
                 log.info("invocation %s is no longer this server's to run; stopped", invocation_id)
 
     async def reap_expired(self) -> int:
-        """Re-queue (or end dead) running calls whose lease ended: their claimer is lost."""
-        now = datetime.now(UTC)
-        async with self.database.sessions.begin() as session:
-            expired = await QueueRepo(session).expired(now, _REAP_BATCH)
-            # Ours and still running here: the pool bounds it; it ends by itself.
-            lapsed = [call for call in expired if call.id not in self._running]
-            return await self._requeue(session, lapsed, "LeaseExpired", _EXPIRED, now)
+        """Re-queue (or end dead) running calls whose lease ended: their claimer is lost.
+        Ours and still running here are left alone: the pool bounds them."""
+        return await self.reaper.expired(skip=set(self._running))
 
     async def reap_previous_run(self) -> int:
-        """At start-up: calls a previous run of this data dir held. Only one server holds a
-        data dir at a time (storage.datadir), so that run is dead and its calls are re-queued
-        now rather than when their leases end."""
-        now = datetime.now(UTC)
-        total = 0
-        while True:
-            async with self.database.sessions.begin() as session:
-                held = await QueueRepo(session).held_by(
-                    self.node, but=self.owner, limit=_REAP_BATCH
-                )
-                total += await self._requeue(session, held, "ServerCrashed", _CRASHED, now)
-            if len(held) < _REAP_BATCH:
-                break
-        if total:
-            log.info("%d asynchronous calls of the previous run queued again", total)
-        return total
-
-    async def _requeue(
-        self,
-        session: AsyncSession,
-        calls: list[ClaimedCall],
-        kind: str,
-        message: str,
-        now: datetime,
-    ) -> int:
-        if not calls:
-            return 0
-        configs = await AsyncConfigRepo(session).many({c.function_id for c in calls})
-        error = {"kind": kind, "message": message}
-        for call in calls:
-            values = self._ending(
-                call, InvocationState.FAILED, kind, error, None, now, configs[call.function_id]
-            )
-            written = await QueueRepo(session).end(call.id, call.attempt, values)
-            if written and values["state"] != InvocationState.QUEUED.value:
-                await self._ended(session, call.namespace_id, call.id)
-        self.waker.wake()
-        return len(calls)
+        return await self.reaper.previous_run(self.node, self.owner)
 
 
 _BROKE = "an unexpected error occurred in the platform"
-_EXPIRED = "the server running this attempt stopped answering (its lease expired)"
-_CRASHED = "the server running this attempt stopped (killed or crashed) before it ended"
 
 
 def _age_message(config: AsyncConfig) -> str:
