@@ -26,6 +26,7 @@ from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import (
     audit,
+    dead_letters,
     environments,
     function_metrics,
     functions,
@@ -439,6 +440,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         users.router,
         auth_routes.router,
         pool_routes.router,
+        dead_letters.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)

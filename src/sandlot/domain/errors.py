@@ -298,3 +298,8 @@ class TestEventNotFound(NotFound):
 
 class TestEventLimitReached(Conflict):
     """A function already holds the most saved test events it may; `extra` says how many."""
+
+
+class InvocationNotDead(Conflict):
+    """A redrive or discard of an invocation that is not a dead letter (it is queued, running,
+    or ended some other way)."""
