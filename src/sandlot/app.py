@@ -55,6 +55,7 @@ from sandlot.services import auth
 from sandlot.services import users as user_service
 from sandlot.services.activation import Activator
 from sandlot.services.archives import ArchiveLimits
+from sandlot.services.async_runner import AsyncRunner, RunnerOptions
 from sandlot.services.authenticator import Authenticator, SessionPolicy
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
@@ -69,8 +70,10 @@ from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
 from sandlot.services.specs import SpecDefaults
 from sandlot.storage.datadir import DataDirLock
-from sandlot.storage.db import Database, upgrade_sync
+from sandlot.storage.db import Database, is_sqlite, upgrade_sync
 from sandlot.storage.journal import Journal
+from sandlot.storage.node_id import new_owner, node_id
+from sandlot.storage.queue_notify import QueueChannel
 from sandlot.worker.pool import RuntimePool
 
 log = logging.getLogger("sandlot")
@@ -289,6 +292,36 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
     )
 
 
+def _async_runner(runtime: Runtime) -> AsyncRunner:
+    """The claimer of queued calls; on PostgreSQL it also LISTENs for other servers' accepts
+    and NOTIFYs them of this one's."""
+    settings = runtime.settings
+    waker = runtime.queue_waker
+    channel = None
+    if not is_sqlite(settings.resolved_database_url):
+        channel = QueueChannel(settings.resolved_database_url, waker.wake)
+        waker.remote = channel.notify
+    return AsyncRunner(
+        database=runtime.database,
+        catalog=runtime.catalog,
+        pool=runtime.pool,
+        destinations=runtime.destinations,
+        waker=waker,
+        owner=new_owner(node_id(settings.data_dir)),
+        options=RunnerOptions(
+            poll_interval_s=settings.async_poll_interval_s,
+            lease_grace_s=settings.async_lease_grace_s,
+            backoff_base_s=settings.async_backoff_base_s,
+            backoff_cap_s=settings.async_backoff_cap_s,
+            sync_share=settings.async_sync_share,
+            claim_batch=settings.async_claim_batch,
+            pool_queue_s=settings.queue_timeout_s,
+            log_excerpt_bytes=settings.log_excerpt_bytes,
+        ),
+        channel=channel,
+    )
+
+
 def quota_defaults_of(settings: Settings) -> QuotaLimits:
     return QuotaLimits(
         functions=settings.quota_functions,
@@ -393,14 +426,22 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         runtime.recorder.start()
         runtime.authenticator.start()
         await runtime.activator.warm_all()
+        runner = runtime.async_runner = _async_runner(runtime)
+        if runner.channel is not None:
+            await runner.channel.start()
+        await runner.start()
         runtime.ready = True
         try:
             yield
         finally:
             runtime.ready = False
+            runner.stop()
             await runtime.activator.drain()
             await runtime.builder.close()
             await runtime.pool.close(settings.shutdown_grace_s)
+            await runner.close()  # the calls the pool ended, written while the database is open
+            if runner.channel is not None:
+                await runner.channel.close()
             await runtime.recorder.close()
             await runtime.authenticator.close()
             await runtime.database.dispose()

@@ -271,6 +271,40 @@ class Settings(BaseSettings):
         "call to end; a longer wait asks is shortened to this.",
     )
 
+    # The runner of queued asynchronous calls (services.async_runner).
+    async_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the runner of asynchronous calls looks for due calls, expired "
+        "leases and cancels when nothing woke it (an accept wakes it at once).",
+    )
+    async_lease_grace_s: float = Field(
+        default=30.0,
+        ge=1,
+        description="A claimed call's lease lasts its timeout, its import budget and the pool's "
+        "queue time, plus this; a call still running past its lease is taken to be lost.",
+    )
+    async_backoff_base_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="The back-off before a retry: uniformly random up to base * 2^(attempt-1).",
+    )
+    async_backoff_cap_s: float = Field(
+        default=300.0, gt=0, description="The most a retry's back-off can be."
+    )
+    async_sync_share: float = Field(
+        default=0.25,
+        ge=0,
+        lt=1,
+        description="The share of a version's max_concurrency kept free of asynchronous calls "
+        "for sync calls (at least one slot); with max_concurrency 1, an asynchronous call runs "
+        "only while the version is idle.",
+    )
+    async_claim_batch: int = Field(
+        default=32, ge=1, le=1000, description="How many due calls one claim takes at most."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -22,11 +22,6 @@ async def _set(api: Api, invocation_id: str, **values: Any) -> None:
         await session.commit()
 
 
-async def postpone(api: Api, invocation_id: str) -> None:
-    """Due in an hour: no runner claims it while a test waits on it."""
-    await _set(api, invocation_id, run_after=datetime.now(UTC) + timedelta(hours=1))
-
-
 async def end_as(api: Api, invocation_id: str, state: str, *, result: str | None = None) -> None:
     await _set(
         api,
@@ -40,11 +35,12 @@ async def end_as(api: Api, invocation_id: str, state: str, *, result: str | None
 
 
 async def make_dead(api: Api, invocation_id: str) -> None:
-    """Dead after three attempts that crashed: two earlier ends, and the last in the row."""
+    """Dead after three attempts that crashed, as the runner leaves it: each attempt's end
+    in `attempts`, the last one's error on the row too."""
     now = datetime.now(UTC)
     earlier = [
         {"attempt": n, "state": "failed", "error": CRASHED, "finished_at": now.isoformat()}
-        for n in (1, 2)
+        for n in (1, 2, 3)
     ]
     await _set(
         api,

@@ -1,9 +1,9 @@
 """What a caller does with an asynchronous call after its 202: wait for its end, redrive or
 discard its dead letter. On SQLite and PostgreSQL, through the real app.
 
-The runner is another part's: these tests end calls the way any process's runner would, by
-writing the row (tests/api/queue_rows.py), and keep calls they only wait on out of a runner's
-reach (due in an hour)."""
+Most tests here stop the app's runner and move rows the way any process's runner would, by
+writing them (tests/api/queue_rows.py), so that a call stays where the test put it; the last
+ones run calls with the real runner, end to end."""
 
 from __future__ import annotations
 
@@ -12,11 +12,20 @@ from typing import Any
 
 import httpx
 
-from tests.api.queue_rows import end_as, make_dead, postpone, row_count
-from tests.conftest import Api
+from tests.api.queue_rows import end_as, make_dead, row_count
+from tests.conftest import Api, open_api
 
 ECHO = {"main.py": "def handler(event, context):\n    return event\n"}
+CRASHES = {"main.py": "import os\ndef handler(event, context):\n    os._exit(3)\n"}
 ASYNC = {"Prefer": "respond-async", "Content-Type": "application/json"}
+FAST = {"async_poll_interval_s": 0.1, "async_backoff_base_s": 0.05, "async_backoff_cap_s": 0.2}
+
+
+def _no_runner(api: Api) -> None:
+    """Nothing in this app claims queued calls any more: they stay as the test leaves them."""
+    runner = api.runtime.async_runner
+    assert runner is not None
+    runner.stop()
 
 
 async def _queue(api: Api, name: str = "echo", **headers: str) -> dict[str, Any]:
@@ -41,8 +50,8 @@ async def test_waiting_on_an_unknown_id_is_a_404_at_once(api: Api) -> None:
 
 async def test_a_wait_past_its_bound_answers_the_call_as_it_is(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     queued = await _queue(api)
-    await postpone(api, queued["id"])
     answer = await _get(api, queued["id"], wait=0.2)
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == "queued"
@@ -50,8 +59,8 @@ async def test_a_wait_past_its_bound_answers_the_call_as_it_is(api: Api) -> None
 
 async def test_a_wait_ends_when_another_process_ends_the_call(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     queued = await _queue(api)
-    await postpone(api, queued["id"])
     waiting = asyncio.create_task(_get(api, queued["id"], wait=30))
     # The waiter holds no connection while it sleeps, so this write is not blocked by it.
     await end_as(api, queued["id"], "succeeded", result='{"n": 1}')
@@ -63,6 +72,7 @@ async def test_a_wait_ends_when_another_process_ends_the_call(api: Api) -> None:
 
 async def test_a_wait_on_a_finished_sync_call_answers_at_once(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     called = await api.invoke("echo", {"n": 2})
     assert called.status_code == 200, called.text
     answer = await _get(api, called.headers["x-sandlot-invocation-id"], wait=30)
@@ -76,6 +86,7 @@ async def test_a_wait_longer_than_the_query_allows_is_refused(api: Api) -> None:
 
 async def test_a_dead_letter_is_redriven_with_its_attempts_kept(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     queued = await _queue(api)
     await make_dead(api, queued["id"])
     dead = await api.client.get("/api/v1/invocations", params={"state": "dead"})
@@ -97,6 +108,7 @@ async def test_a_dead_letter_is_redriven_with_its_attempts_kept(api: Api) -> Non
 
 async def test_only_a_dead_letter_is_redriven_or_discarded(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     called = await api.invoke("echo", {"n": 1})
     sync_id = called.headers["x-sandlot-invocation-id"]
     for verb in ("redrive", "discard"):
@@ -111,10 +123,10 @@ async def test_only_a_dead_letter_is_redriven_or_discarded(api: Api) -> None:
 
 async def test_all_of_a_functions_dead_letters_are_redriven(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     assert (await api.deploy("other", ECHO)).status_code == 201
     dead = [(await _queue(api))["id"] for _ in range(3)]
-    waiting = (await _queue(api))["id"]
-    await postpone(api, waiting)
+    waiting = (await _queue(api))["id"]  # queued, not dead: left alone
     elsewhere = (await _queue(api, "other"))["id"]
     for invocation_id in [*dead, elsewhere]:
         await make_dead(api, invocation_id)
@@ -124,12 +136,14 @@ async def test_all_of_a_functions_dead_letters_are_redriven(api: Api) -> None:
     for invocation_id in dead:
         assert (await _get(api, invocation_id)).json()["attempt"] == 0
     assert (await _get(api, elsewhere)).json()["state"] == "dead"
+    assert (await _get(api, waiting)).json()["attempts"] == []
     unknown = await api.client.post("/api/v1/functions/nobody/dead-letters/redrive")
     assert unknown.status_code == 404 and unknown.json()["error"] == "FunctionNotFound"
 
 
 async def test_a_discarded_dead_letter_is_gone_and_its_key_free(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     first = await _queue(api, **{"Idempotency-Key": "order-1"})
     await make_dead(api, first["id"])
     answer = await api.client.post(f"/api/v1/invocations/{first['id']}/discard")
@@ -143,9 +157,9 @@ async def test_a_discarded_dead_letter_is_gone_and_its_key_free(api: Api) -> Non
 
 async def test_all_of_a_functions_dead_letters_are_discarded(api: Api) -> None:
     assert (await api.deploy("echo", ECHO)).status_code == 201
+    _no_runner(api)
     dead = [(await _queue(api))["id"] for _ in range(2)]
     kept = (await _queue(api))["id"]
-    await postpone(api, kept)
     for invocation_id in dead:
         await make_dead(api, invocation_id)
     answer = await api.client.post("/api/v1/functions/echo/dead-letters/discard")
@@ -155,3 +169,34 @@ async def test_all_of_a_functions_dead_letters_are_discarded(api: Api) -> None:
     assert listed.json()["items"] == []
     assert (await _get(api, kept)).status_code == 200
     assert await row_count(api) == 1
+
+
+async def test_a_wait_returns_the_runners_result(api: Api) -> None:
+    assert (await api.deploy("echo", ECHO)).status_code == 201
+    queued = await _queue(api)
+    answer = await _get(api, queued["id"], wait=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "succeeded"
+    assert answer.json()["result"] == {"n": 1}
+
+
+async def test_a_redriven_dead_letter_runs_again_with_every_attempt_kept(
+    tmp_path: Any, database_url: str
+) -> None:
+    async with open_api(tmp_path / "d", database_url, **FAST) as api:
+        assert (await api.deploy("crashes", CRASHES)).status_code == 201
+        queued = await _queue(api, "crashes")
+        dead = (await _get(api, queued["id"], wait=30)).json()
+        assert dead["state"] == "dead", dead
+        assert [a["attempt"] for a in dead["attempts"]] == [1, 2, 3]
+        listed = await api.client.get(
+            "/api/v1/invocations", params={"state": "dead", "function": "crashes"}
+        )
+        assert [item["id"] for item in listed.json()["items"]] == [queued["id"]]
+        redriven = await api.client.post(f"/api/v1/invocations/{queued['id']}/redrive")
+        assert redriven.status_code == 202, redriven.text
+        again = (await _get(api, queued["id"], wait=30)).json()
+        assert again["state"] == "dead", again
+        assert [a["attempt"] for a in again["attempts"]] == [1, 2, 3, 1, 2, 3]
+        assert "redriven_at" in again["attempts"][2]
+        assert "redriven_at" not in again["attempts"][5]

@@ -300,6 +300,14 @@ class TestEventLimitReached(Conflict):
     """A function already holds the most saved test events it may; `extra` says how many."""
 
 
+class InvalidAsyncConfig(InvalidInput):
+    """A function's async-config out of range (max_attempts, max_event_age_s)."""
+
+
+class InvocationNotCancellable(Conflict):
+    """The invocation has already ended, or is a sync call (only its caller can stop it)."""
+
+
 class InvocationNotDead(Conflict):
     """A redrive or discard of an invocation that is not a dead letter (it is queued, running,
     or ended some other way)."""

@@ -18,6 +18,7 @@ from sandlot.domain.invocation_events import keep_event
 from sandlot.domain.models import Invocation, Principal, QueuedCall
 from sandlot.services.authz import authorize_function
 from sandlot.services.invocations import Invoker, check_event
+from sandlot.storage.async_config import AsyncConfigRepo
 from sandlot.storage.invocations import InvocationRepo
 from sandlot.storage.queue import QueueRepo
 
@@ -57,12 +58,13 @@ async def accept(
     body: bytes,
     trigger: str = "async",
     idempotency_key: str | None = None,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_attempts: int | None = None,
     run_after: datetime | None = None,
     caused_by: str | None = None,
 ) -> Accepted:
     """Queue one call of `name` (flushed, not committed: the caller's commit accepts it).
-    The version is resolved now, so every attempt runs the same one."""
+    The version is resolved now, so every attempt runs the same one; `max_attempts` None is
+    the function's policy (its async-config)."""
     authorize_function(principal, Action.FUNCTION_INVOKE, name)
     key = check_idempotency_key(idempotency_key)
     event = check_event(body, invoker.max_event_bytes)
@@ -77,6 +79,8 @@ async def accept(
         if first is not None:
             return Accepted(invocation=first, repeated=True)
     kept = keep_event(event, invoker.event_bytes)
+    if max_attempts is None:
+        max_attempts = (await AsyncConfigRepo(session).get(spec.function_id)).max_attempts
     call = QueuedCall(
         id=new_invocation_id(),
         namespace_id=principal.namespace_id,

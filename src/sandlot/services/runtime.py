@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandlot.config import Settings
 from sandlot.domain.quotas import QuotaLimits
 from sandlot.services.activation import Activator
+from sandlot.services.async_runner import AsyncRunner
 from sandlot.services.auth import KeyCache
 from sandlot.services.authenticator import Authenticator
 from sandlot.services.builds import Builder
@@ -60,6 +61,8 @@ class Runtime:
     queue_waker: QueueWaker = field(default_factory=QueueWaker)
     # What an asynchronous call's end sets off (webhooks, other functions' queues).
     destinations: Destinations = field(default_factory=Destinations)
+    # Runs the queued asynchronous calls (made at start, in the lifespan).
+    async_runner: AsyncRunner | None = None
     sandbox_summary: str = ""
     insecure: bool = False
     ready: bool = False
@@ -87,5 +90,7 @@ class Runtime:
         calls in flight get `shutdown_grace_s` to finish, then their processes are stopped
         and they end `cancelled` (answered 503). Idempotent."""
         self.ready = False
+        if self.async_runner is not None:
+            self.async_runner.stop()  # claims nothing more; its calls drain with the pool's
         self.recorder.tail.close()  # live log streams end now, not after the grace period
         await self.pool.close(self.settings.shutdown_grace_s)

@@ -28,19 +28,21 @@ def _rowcount(result: Any) -> int:
 
 
 def redriven_attempts(row: InvocationRow, now: datetime) -> list[dict[str, Any]]:
-    """The row's earlier attempts, with the dead end's own attempt kept too (its error is
-    cleared from the row by the redrive) and marked with when it was redriven, so that the
-    history reads each round of attempts in order."""
-    kept = list(row.attempts or [])
-    kept.append(
-        {
-            "attempt": row.attempt,
-            "state": _DEAD,
-            "error": row.error,
-            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-            "redriven_at": now.isoformat(),
-        }
-    )
+    """The row's attempts, kept across a redrive, the last one marked with when it was
+    redriven, so that the history reads each round of attempts in order. The runner keeps
+    every attempt's end there, the last too; a call that ended dead unrun (too old, its
+    function gone) has no entry for its end yet, and gets one from the row."""
+    kept = [dict(entry) for entry in row.attempts or []]
+    if not kept or kept[-1].get("attempt") != row.attempt or "redriven_at" in kept[-1]:
+        kept.append(
+            {
+                "attempt": row.attempt,
+                "state": _DEAD,
+                "error": row.error,
+                "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+            }
+        )
+    kept[-1]["redriven_at"] = now.isoformat()
     return kept
 
 

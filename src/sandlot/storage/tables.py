@@ -326,3 +326,15 @@ class TestEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class FunctionAsyncConfigRow(Base):
+    """A function's retry policy for its asynchronous calls; no row: the defaults. Kept by
+    function id, so a function made again under a deleted one's name starts afresh."""
+
+    __tablename__ = "function_async_configs"
+    function_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    retry_on_error: Mapped[bool] = mapped_column(Boolean)
+    max_event_age_s: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

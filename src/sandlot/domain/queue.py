@@ -1,0 +1,136 @@
+"""The rules of the queue of asynchronous calls: a function's retry policy, which failures
+a retry may fix, and the back-off between attempts. No I/O."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sandlot.domain.errors import InvalidAsyncConfig
+from sandlot.domain.states import InvocationState
+
+MAX_ATTEMPTS_RANGE = (1, 10)
+EVENT_AGE_RANGE_S = (60, 6 * 3600)
+
+# Failures a second attempt may not repeat: the process died (a crash, a lost server, a
+# shutdown that stopped it), ran out of time or of memory. A raised exception is the
+# function's own answer, retried only when its policy asks (`retry_on_error`); an invalid
+# result or a resource limit would only happen again.
+RETRIED_KINDS = frozenset(
+    {
+        "FunctionCrashed",
+        "FunctionTimedOut",
+        "FunctionOutOfMemory",
+        "ServiceUnavailable",
+        "LeaseExpired",
+        "ServerCrashed",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    """A function's policy for its asynchronous calls."""
+
+    max_attempts: int = 3
+    retry_on_error: bool = False
+    max_event_age_s: int = 6 * 3600
+
+    def __post_init__(self) -> None:
+        low, high = MAX_ATTEMPTS_RANGE
+        if not low <= self.max_attempts <= high:
+            raise InvalidAsyncConfig(
+                f"max_attempts is {low} to {high}", field="max_attempts", value=self.max_attempts
+            )
+        low, high = EVENT_AGE_RANGE_S
+        if not low <= self.max_event_age_s <= high:
+            raise InvalidAsyncConfig(
+                f"max_event_age_s is {low} to {high}",
+                field="max_event_age_s",
+                value=self.max_event_age_s,
+            )
+
+
+DEFAULT_ASYNC_CONFIG = AsyncConfig()
+
+
+@dataclass(frozen=True)
+class DueCall:
+    """A queued row whose time has come, as a claimer first sees it (not yet claimed)."""
+
+    id: str
+    namespace_id: str
+    function_id: str
+    function_name: str
+    version: int
+    created_at: datetime
+    attempt: int  # of the attempts so far (the claim makes the next)
+
+
+@dataclass(frozen=True)
+class ClaimedCall:
+    """A call this claimer holds: its lease is `lease_owner` at `attempt`."""
+
+    id: str
+    namespace_id: str
+    function_id: str
+    function_name: str
+    version: int
+    trigger: str
+    attempt: int
+    max_attempts: int
+    created_at: datetime
+    payload: str
+    event: str | None
+    event_truncated: bool
+    attempts: tuple[Mapping[str, Any], ...]
+    lease_until: datetime
+    caused_by: str | None = None
+
+
+def retried(kind: str | None, state: InvocationState, config: AsyncConfig) -> bool:
+    """Whether a failed attempt may be tried again (if attempts are left)."""
+    if state in (InvocationState.TIMED_OUT, InvocationState.OUT_OF_MEMORY):
+        return True
+    if kind == "FunctionError":
+        return config.retry_on_error
+    return kind in RETRIED_KINDS
+
+
+def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
+    """Exponential back-off with full jitter (uniform over [0, min(cap, base * 2^(n-1))]):
+    retries of many calls that failed together spread out instead of failing together again."""
+    ceiling = min(cap_s, base_s * 2 ** max(0, attempt - 1))
+    return (rng or random).uniform(0.0, ceiling)
+
+
+def attempt_end(
+    *,
+    attempt: int,
+    state: InvocationState,
+    error: Mapping[str, Any] | None,
+    started_at: datetime | None,
+    finished_at: datetime,
+) -> dict[str, Any]:
+    """One entry of an invocation's `attempts`: how one attempt ended."""
+    return {
+        "attempt": attempt,
+        "state": state.value,
+        "error": dict(error) if error is not None else None,
+        "started_at": started_at.isoformat() if started_at is not None else None,
+        "finished_at": finished_at.isoformat(),
+    }
+
+
+def async_share(max_concurrency: int, reserve_fraction: float) -> int:
+    """How many asynchronous calls of one version may run at once, so that sync calls keep
+    a share of its `max_concurrency`: at least one slot, or `reserve_fraction` of them, stay
+    free. With a limit of 1 the one slot is shared (the runner then takes it only when the
+    version is idle)."""
+    if max_concurrency <= 1:
+        return 1
+    reserve = max(1, int(max_concurrency * reserve_fraction + 0.999999))
+    return max(1, max_concurrency - reserve)
