@@ -334,6 +334,10 @@ AUDITED = {
     "DELETE /api/v1/namespaces/{namespace}/members/{login}": "member.remove",
     "PUT /api/v1/functions/{name}/test-events/{event_name}": "test_event.save",
     "DELETE /api/v1/functions/{name}/test-events/{event_name}": "test_event.delete",
+    "POST /api/v1/invocations/{invocation_id}/redrive": "invocation.redrive",
+    "POST /api/v1/invocations/{invocation_id}/discard": "invocation.discard",
+    "POST /api/v1/functions/{name}/dead-letters/redrive": "invocation.redrive-all",
+    "POST /api/v1/functions/{name}/dead-letters/discard": "invocation.discard-all",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 
