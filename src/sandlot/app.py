@@ -25,6 +25,7 @@ from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import (
+    async_calls,
     audit,
     dead_letters,
     environments,
@@ -481,6 +482,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         users.router,
         auth_routes.router,
         pool_routes.router,
+        async_calls.router,
         dead_letters.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

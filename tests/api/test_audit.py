@@ -334,6 +334,8 @@ AUDITED = {
     "DELETE /api/v1/namespaces/{namespace}/members/{login}": "member.remove",
     "PUT /api/v1/functions/{name}/test-events/{event_name}": "test_event.save",
     "DELETE /api/v1/functions/{name}/test-events/{event_name}": "test_event.delete",
+    "PUT /api/v1/functions/{name}/async-config": "function.async_config",
+    "POST /api/v1/invocations/{invocation_id}/cancel": "invocation.cancel",
     "POST /api/v1/invocations/{invocation_id}/redrive": "invocation.redrive",
     "POST /api/v1/invocations/{invocation_id}/discard": "invocation.discard",
     "POST /api/v1/functions/{name}/dead-letters/redrive": "invocation.redrive-all",

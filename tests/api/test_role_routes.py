@@ -125,6 +125,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule(PUBLIC),
     ("POST", "/api/v1/auth/logout"): Rule(READ),
     ("GET", "/api/v1/auth/me"): Rule(READ),
+    ("GET", "/api/v1/functions/{name}/async-config"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/async-config"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/invocations/{invocation_id}/cancel"): Rule(INVOKE, INVOCATION),
     # Dead letters: a redrive invokes again; a discard deletes history.
     ("POST", "/api/v1/invocations/{invocation_id}/redrive"): Rule(INVOKE, INVOCATION),
     ("POST", "/api/v1/invocations/{invocation_id}/discard"): Rule(WRITE, INVOCATION),
@@ -326,6 +329,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("PATCH", "/api/v1/users/{login}"): {"display_name": f"renamed by {label}"},
         ("POST", "/api/v1/users/{login}/password"): {"new_password": PASSWORD + label},
         ("POST", "/api/v1/auth/login"): {"login": SIGN_IN_USER, "password": PASSWORD},
+        ("PUT", "/api/v1/functions/{name}/async-config"): {"max_attempts": 2},
     }
     return bodies.get((method, template))
 

@@ -243,7 +243,7 @@ def invoke(
     """Call a function and print its result as JSON (with --async: queue it)."""
     event = read_data(data)
     if queue or idempotency_key is not None:
-        from sandlot.cli.async_calls import invoke_async
+        from sandlot.cli.async_control import invoke_async
 
         invoke_async(
             ctx,

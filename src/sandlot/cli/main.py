@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from sandlot import __version__
-from sandlot.cli import accounts, async_calls, server_commands
+from sandlot.cli import accounts, async_control, server_commands
+from sandlot.cli.async_calls import async_config, cancel
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
 from sandlot.cli.envs import envs_app
@@ -101,7 +102,9 @@ app.add_typer(secrets_app, name="secrets")
 app.add_typer(test_events_app, name="test-events")
 server_commands.register(app)
 accounts.register(app)
-async_calls.register(invocations_app)
+functions_app.command("async-config")(async_config)
+invocations_app.command("cancel")(cancel)
+async_control.register(invocations_app)
 
 
 if __name__ == "__main__":

@@ -99,19 +99,11 @@ export async function discard(id: string): Promise<Outcome<null>> {
   return { ok: false, message: errorMessage(error, "The dead letter could not be discarded.") };
 }
 
-// The cancel route is the runner's part (POST /invocations/{id}/cancel → InvocationOut); it is
-// called untyped until that part's route is in the generated types.
-type LoosePost = (
-  path: string,
-  init: { params: { path: Record<string, string> } },
-) => Promise<{ data?: unknown; error?: unknown; response: Response }>;
-
 export async function cancel(id: string): Promise<Outcome<InvocationRecord>> {
-  const post = api.POST as unknown as LoosePost;
-  const { data, error, response } = await post("/api/v1/invocations/{invocation_id}/cancel", {
+  const { data, error } = await api.POST("/api/v1/invocations/{invocation_id}/cancel", {
     params: { path: { invocation_id: id } },
   });
-  if (response.ok && data) return { ok: true, value: data as InvocationRecord };
+  if (data) return { ok: true, value: data };
   return { ok: false, message: errorMessage(error, "The call could not be cancelled.") };
 }
 
