@@ -27,6 +27,7 @@ from sandlot.api.invoke_path import LeanInvokeRoute
 from sandlot.api.routes import (
     async_calls,
     audit,
+    dead_letters,
     environments,
     function_metrics,
     function_urls,
@@ -537,6 +538,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         destination_routes.router,
         async_calls.router,
         function_urls.router,
+        dead_letters.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)

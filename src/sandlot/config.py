@@ -263,6 +263,13 @@ class Settings(BaseSettings):
         description="Size of each preallocated journal segment; one spare is kept ahead, so "
         "the journal takes records while the disk is too full for the database.",
     )
+    invocation_wait_max_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=300,
+        description="The longest `GET /invocations/{id}?wait=` holds a request open for the "
+        "call to end; a longer wait asks is shortened to this.",
+    )
 
     # Schedules (services.scheduler).
     scheduler: bool = Field(

@@ -343,6 +343,10 @@ AUDITED = {
     "POST /api/v1/invocations/{invocation_id}/cancel": "invocation.cancel",
     "PUT /api/v1/functions/{name}/url": "function_url.set",
     "DELETE /api/v1/functions/{name}/url": "function_url.delete",
+    "POST /api/v1/invocations/{invocation_id}/redrive": "invocation.redrive",
+    "POST /api/v1/invocations/{invocation_id}/discard": "invocation.discard",
+    "POST /api/v1/functions/{name}/dead-letters/redrive": "invocation.redrive-all",
+    "POST /api/v1/functions/{name}/dead-letters/discard": "invocation.discard-all",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

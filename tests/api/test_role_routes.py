@@ -144,6 +144,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/async-config"): Rule(READ, FUNCTION),
     ("PUT", "/api/v1/functions/{name}/async-config"): Rule(WRITE, FUNCTION),
     ("POST", "/api/v1/invocations/{invocation_id}/cancel"): Rule(INVOKE, INVOCATION),
+    # Dead letters: a redrive invokes again; a discard deletes history.
+    ("POST", "/api/v1/invocations/{invocation_id}/redrive"): Rule(INVOKE, INVOCATION),
+    ("POST", "/api/v1/invocations/{invocation_id}/discard"): Rule(WRITE, INVOCATION),
+    ("POST", "/api/v1/functions/{name}/dead-letters/redrive"): Rule(INVOKE, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/dead-letters/discard"): Rule(WRITE, FUNCTION),
 }
 
 RANK = {READ: 0, INVOKE: 1, WRITE: 2, OWN: 3, ADMIN: 4}

@@ -223,9 +223,37 @@ def invoke(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also print invocation details to stderr.")
     ] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--async",
+            help="Queue the call (run in the background, retried by the function's policy) "
+            "and print its invocation id and state.",
+        ),
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="With --async: a repeat with this key within 24 hours gives the first call.",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Call a function and print its result as JSON."""
+    """Call a function and print its result as JSON (with --async: queue it)."""
     event = read_data(data)
+    if queue or idempotency_key is not None:
+        from sandlot.cli.async_control import invoke_async
+
+        invoke_async(
+            ctx,
+            name,
+            event,
+            version=version,
+            idempotency_key=idempotency_key,
+            json_output=json_output,
+        )
+        return
     with api_session(ctx) as client:
         outcome = client.invoke(name, event, version=version)
     print_json(outcome.result)

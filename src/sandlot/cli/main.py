@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sandlot import __version__
-from sandlot.cli import accounts, function_urls, server_commands
+from sandlot.cli import accounts, async_control, function_urls, server_commands
 from sandlot.cli.async_calls import async_config, cancel
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
@@ -110,6 +110,7 @@ accounts.register(app)
 functions_app.command("async-config")(async_config)
 invocations_app.command("cancel")(cancel)
 function_urls.register(app)
+async_control.register(invocations_app)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from sandlot import __version__
 from sandlot.client.async_calls import AsyncCalls
+from sandlot.client.async_control import AsyncControlCalls
 from sandlot.client.console import ConsoleCalls
 from sandlot.client.destinations import DestinationCalls
 from sandlot.client.discovery import DEFAULT_URL
@@ -120,7 +121,9 @@ SESSION_COOKIE = "sandlot_session"
 _DEPLOY_TIMEOUT_S = _INVOKE_READ_TIMEOUT_S
 
 
-class SandlotClient(TenancyCalls, ConsoleCalls, ScheduleCalls, AsyncCalls, DestinationCalls):
+class SandlotClient(
+    TenancyCalls, ConsoleCalls, ScheduleCalls, AsyncCalls, DestinationCalls, AsyncControlCalls
+):
     """A synchronous client of one Sandlot server. Use it as a context manager or `close()` it.
 
     `timeout` is how long (in seconds) any call but an invoke may wait for the next byte.

@@ -351,3 +351,8 @@ class FunctionUrlNotFound(NotFound):
 
 class FunctionUrlResponseInvalid(FunctionFailure):
     """The handler's `{statusCode, ...}` answer to a URL call is not a valid HTTP response."""
+
+
+class InvocationNotDead(Conflict):
+    """A redrive or discard of an invocation that is not a dead letter (it is queued, running,
+    or ended some other way)."""

@@ -218,6 +218,7 @@ export const STATES = [
   "timed_out",
   "out_of_memory",
   "cancelled",
+  "dead",
 ] as const;
 export type InvocationStateName = (typeof STATES)[number];
 

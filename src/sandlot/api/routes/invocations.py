@@ -17,6 +17,7 @@ from sandlot.domain.ids import INVOCATION_ID_PATTERN, OPTIONAL_INVOCATION_ID_PAT
 from sandlot.domain.limits import FUNCTION_NAME_RE, VERSION_NUMBER_MAX
 from sandlot.domain.models import InvocationFilters
 from sandlot.domain.states import InvocationState
+from sandlot.services import async_control
 from sandlot.services import invocations as service
 
 router = APIRouter(tags=["invocations"])
@@ -217,12 +218,33 @@ async def list_invocations(
     response_model=InvocationOut,
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
     summary="One invocation: state, timings, result or error, a log excerpt",
+    description="With `wait`, the answer waits (long-polls) until the call is in a final "
+    "state or `wait` seconds passed, and is the invocation either way: read `state`. An "
+    "unknown id is a 404 at once.",
 )
 async def get_invocation(
-    invocation_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+    invocation_id: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=300,
+            description="Seconds to wait for the call to end (0: answer at once); at most "
+            "SANDLOT_INVOCATION_WAIT_MAX_S (default 30), a longer wait is shortened to it",
+        ),
+    ] = 0,
 ) -> InvocationOut:
-    invocation = await service.get_invocation(
-        session=session, recorder=runtime.recorder, principal=principal, invocation_id=invocation_id
+    # No request-long session: the wait reads with a fresh one each time, holding no
+    # connection while it sleeps.
+    invocation = await async_control.wait_for_end(
+        scope=async_control.WaitScope(
+            sessions=runtime.database.sessions, recorder=runtime.recorder
+        ),
+        principal=principal,
+        invocation_id=invocation_id,
+        wait_s=min(wait, runtime.settings.invocation_wait_max_s),
     )
     return InvocationOut.of(invocation)
 
