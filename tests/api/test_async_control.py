@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.queue_rows import end_as, make_dead, row_count
+from tests.api.queue_rows import age, end_as, make_dead, row_count
 from tests.conftest import Api, open_api
 
 ECHO = {"main.py": "def handler(event, context):\n    return event\n"}
@@ -200,3 +200,22 @@ async def test_a_redriven_dead_letter_runs_again_with_every_attempt_kept(
         assert [a["attempt"] for a in again["attempts"]] == [1, 2, 3, 1, 2, 3]
         assert "redriven_at" in again["attempts"][2]
         assert "redriven_at" not in again["attempts"][5]
+
+
+async def test_a_dead_letter_older_than_its_max_event_age_runs_when_redriven(api: Api) -> None:
+    """The usual redrive comes after a fix, hours later: the event's age counts from the
+    redrive, not from the first acceptance (else it would end dead again, unrun)."""
+    assert (await api.deploy("echo", ECHO)).status_code == 201
+    runner = api.runtime.async_runner
+    assert runner is not None
+    runner.stop()  # driven by hand below
+    queued = await _queue(api)
+    await make_dead(api, queued["id"])
+    await age(api, queued["id"], hours=7)  # past the default max_event_age_s of 6 hours
+    redriven = await api.client.post(f"/api/v1/invocations/{queued['id']}/redrive")
+    assert redriven.status_code == 202, redriven.text
+    assert await runner.run_once() == 1
+    await runner.wait_idle()
+    ended = (await _get(api, queued["id"])).json()
+    assert ended["state"] == "succeeded", ended
+    assert ended["result"] == {"n": 1}

@@ -3,8 +3,9 @@ a retry may fix, and the back-off between attempts. No I/O."""
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,6 +69,7 @@ class DueCall:
     version: int
     created_at: datetime
     attempt: int  # of the attempts so far (the claim makes the next)
+    aged_from: datetime  # see `aged_from`
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,19 @@ class ClaimedCall:
     event_truncated: bool
     attempts: tuple[Mapping[str, Any], ...]
     lease_until: datetime
+    aged_from: datetime  # see `aged_from`
     caused_by: str | None = None
+
+
+def aged_from(created_at: datetime, attempts: Sequence[Mapping[str, Any]]) -> datetime:
+    """When a call's age (its function's max_event_age_s) counts from: its acceptance, or
+    its latest redrive, so that a dead letter redriven after a fix is not at once too old."""
+    for ended in reversed(attempts):
+        redriven = ended.get("redriven_at")
+        if isinstance(redriven, str):
+            with contextlib.suppress(ValueError):
+                return max(created_at, datetime.fromisoformat(redriven))
+    return created_at
 
 
 def retried(kind: str | None, state: InvocationState, config: AsyncConfig) -> bool:
@@ -163,7 +177,7 @@ def after_attempt(
     )
     attempts = [*call.attempts, ended]
     run_after = now + timedelta(seconds=backoff_s(call.attempt, backoff.base_s, backoff.cap_s))
-    too_old = run_after > call.created_at + timedelta(seconds=config.max_event_age_s)
+    too_old = run_after > call.aged_from + timedelta(seconds=config.max_event_age_s)
     if retried(kind, state, config) and call.attempt < call.max_attempts and not too_old:
         return {
             **base,

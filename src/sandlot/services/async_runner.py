@@ -255,7 +255,7 @@ class AsyncRunner:
     ) -> VersionSpec | None:
         """The spec to run a due call with; None when it cannot run now (then it has been
         ended dead, or put off)."""
-        if item.created_at + timedelta(seconds=config.max_event_age_s) < now:
+        if item.aged_from + timedelta(seconds=config.max_event_age_s) < now:
             await self._end_unrun(item, "EventExpired", _age_message(config), now)
             return None
         try:

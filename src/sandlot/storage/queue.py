@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.errors import IdempotencyKeyRace
 from sandlot.domain.models import Invocation, QueuedCall
-from sandlot.domain.queue import ClaimedCall, DueCall
+from sandlot.domain.queue import ClaimedCall, DueCall, aged_from
 from sandlot.domain.states import InvocationState
 from sandlot.storage.invocations import invocation_of
 from sandlot.storage.tables import InvocationLogRow, InvocationRow
@@ -118,13 +118,26 @@ class QueueRepo:
             InvocationRow.version,
             InvocationRow.created_at,
             InvocationRow.attempt,
+            InvocationRow.attempts,
         ).where(InvocationRow.state == _QUEUED, InvocationRow.run_after <= now)
         if skip:
             query = query.where(InvocationRow.function_id.not_in(sorted(skip)))
         rows = await self.session.execute(
             query.order_by(InvocationRow.run_after, InvocationRow.id).limit(limit)
         )
-        return [DueCall(*row) for row in rows]
+        return [
+            DueCall(
+                id=row.id,
+                namespace_id=row.namespace_id,
+                function_id=row.function_id,
+                function_name=row.function_name,
+                version=row.version,
+                created_at=row.created_at,
+                attempt=row.attempt,
+                aged_from=aged_from(row.created_at, row.attempts or ()),
+            )
+            for row in rows
+        ]
 
     async def claim(
         self, leases: Mapping[str, datetime], *, owner: str, now: datetime
@@ -279,6 +292,7 @@ def _claimed(row: InvocationRow, lease_until: datetime) -> ClaimedCall:
         event=row.event_text,
         event_truncated=row.event_truncated,
         attempts=tuple(row.attempts or ()),
+        aged_from=aged_from(row.created_at, row.attempts or ()),
         lease_until=lease_until,
         caused_by=row.caused_by,
     )
