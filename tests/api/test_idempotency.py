@@ -90,3 +90,17 @@ async def test_a_key_is_1_to_256_bytes_of_printable_ascii(api: Api) -> None:
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"] == "InvalidIdempotencyKey"
     assert await _rows_with(api, "k" * 257) == 0
+
+
+async def test_a_sync_call_with_a_key_past_the_bound_is_refused(api: Api) -> None:
+    """A sync call does not use its key, but the header's documented bound holds for it too."""
+    assert (await api.deploy("echo", ECHO)).status_code == 201
+    answer = await api.client.post(
+        "/api/v1/functions/echo/invoke", content=b"null", headers={"Idempotency-Key": "k" * 257}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "InvalidIdempotencyKey"
+    fine = await api.client.post(
+        "/api/v1/functions/echo/invoke", content=b"null", headers={"Idempotency-Key": "k" * 256}
+    )
+    assert fine.status_code == 200, fine.text

@@ -153,7 +153,9 @@ def serve_console(
 SharedServer = Callable[[str], LiveServer]
 
 
-@pytest.fixture(scope="session")
+# Package scope: the servers stop when the last console test ends, before the tests of the
+# pool (tests/worker) count this process's children.
+@pytest.fixture(scope="package")
 def shared_console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
     """One console server per database for the whole run, started when a module first asks
     for it: a start (and, on PostgreSQL, a database and its migrations) costs seconds, and

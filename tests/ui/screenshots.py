@@ -47,7 +47,7 @@ class Shot:
 
 def _invoke_saved_event(page: Page) -> None:
     page.get_by_label("Saved events").select_option("an order")
-    page.get_by_role("button", name="Invoke").click()
+    page.get_by_role("button", name="Invoke", exact=True).click()
     page.locator("main .outcome table").first.wait_for()
 
 

@@ -145,7 +145,7 @@ def test_a_failing_function_shows_its_traceback(browser: Browser, functions: Liv
         page = console.page
         _signed_in(console, "/functions/boom/test")
         page.get_by_label("Event (JSON)").fill('"the reason"')
-        page.get_by_role("button", name="Invoke").click()
+        page.get_by_role("button", name="Invoke", exact=True).click()
 
         expect(page.get_by_role("heading", name="FunctionError: ValueError")).to_be_visible()
         expect(page.get_by_test_id("error-message")).to_contain_text("no good: the reason")
@@ -175,7 +175,7 @@ def test_invalid_json_is_flagged_and_nothing_is_sent(
             "Not valid JSON at line 3, column 10: expected a value, found “,”."
         )
         expect(editor).to_have_attribute("aria-invalid", "true")
-        page.get_by_role("button", name="Invoke").click()
+        page.get_by_role("button", name="Invoke", exact=True).click()
         editor.press("Control+Enter")
         expect(check).to_contain_text("Nothing was sent.")
         expect(page.get_by_role("button", name="Save", exact=True)).to_be_disabled()
@@ -272,7 +272,7 @@ def test_no_serious_accessibility_problem_on_these_pages_in_either_theme(
             page = console.page
             _signed_in(console, "/functions/echo/test")
             page.get_by_label("Event (JSON)").fill('{"a": 1}')
-            page.get_by_role("button", name="Invoke").click()
+            page.get_by_role("button", name="Invoke", exact=True).click()
             expect(page.get_by_test_id("timing-bar")).to_be_visible()
             assert console.axe() == [], f"test tab with a result, {scheme}"
             page.get_by_label("Event (JSON)").fill("{nope")
@@ -351,7 +351,7 @@ def test_a_viewer_sees_no_invoke_button_and_the_api_refuses_anyway(
         console.goto("/functions/echo/test")
         console.sign_in(login=vera)
         expect(page.get_by_text("may read this function but not invoke it")).to_be_visible()
-        expect(page.get_by_role("button", name="Invoke")).to_have_count(0)
+        expect(page.get_by_role("button", name="Invoke", exact=True)).to_have_count(0)
         expect(page.get_by_label("Save as")).to_have_count(0)
     with httpx.Client(base_url=functions.url, timeout=60) as client:
         login = client.post("/api/v1/auth/login", json={"login": vera, "password": ADMIN_PASSWORD})

@@ -158,7 +158,7 @@ def test_a_saved_configuration_is_a_new_version(console: Console, server: LiveSe
     expect(page.get_by_label("Memory (MB)")).to_have_value("512")
     expect(page.get_by_text("Unsaved changes")).to_be_visible()
 
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Saved as version 2 (ready).")).to_be_visible()
     expect(page.get_by_role("heading", name="Configuration of version 2")).to_be_visible()
     expect(page.get_by_text("Unsaved changes")).to_have_count(0)
@@ -186,7 +186,7 @@ def test_a_bad_value_shows_the_apis_message_at_its_field(
     page = console.page
     memory = page.get_by_label("Memory (MB)")
     memory.fill("1")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     error = page.locator("#cfg-memory_mb-error")
     expect(error).to_have_text(re.compile(r"^memory_mb must be between \d+ and \d+, got 1$"))
     expect(memory).to_have_attribute("aria-invalid", "true")
@@ -194,7 +194,7 @@ def test_a_bad_value_shows_the_apis_message_at_its_field(
     expect(memory).to_be_focused()
     # What is not a whole number never leaves the page.
     page.get_by_label("Timeout (seconds)").fill("2.5")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#cfg-timeout_s-error")).to_have_text("Give a whole number.")
     with _admin(server) as client:
         assert _ok(client.get("/api/v1/functions/limited"))["versions"] == 1
@@ -210,7 +210,7 @@ def test_a_viewer_reads_the_configuration_and_cannot_save(
     expect(table).to_be_visible()
     expect(table.get_by_role("row", name=re.compile("Memory"))).to_contain_text("256")
     expect(table).to_contain_text("NEW_VAR")
-    expect(page.get_by_role("button", name="Save")).to_have_count(0)
+    expect(page.get_by_role("button", name="Save", exact=True)).to_have_count(0)
     expect(page.get_by_role("textbox")).to_have_count(0)
     # The server refuses the viewer's own session anyway.
     me = console.context.request.get(f"{console.server.url}/api/v1/auth/me")

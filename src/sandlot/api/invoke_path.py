@@ -23,6 +23,7 @@ from sandlot.api.errors import FUNCTION_FAILURE_STATUS, error_body, error_header
 from sandlot.domain.errors import EventTooLarge, PayloadTooLarge, SandlotError
 from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.services import invocations as service
+from sandlot.services.async_invocations import check_idempotency_key_size
 from sandlot.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,8 @@ class LeanInvokeRoute:
         version = parse_version(scope.get("query_string", b""))
         limit = self.runtime.settings.max_event_bytes
         body = await _read_body(receive, request_headers.get(b"content-length"), limit)
+        idempotency_key = _header(request_headers, b"idempotency-key")
+        check_idempotency_key_size(idempotency_key)
         if wants_async(_header(request_headers, b"prefer")):
             return await accept_call(
                 runtime=self.runtime,
@@ -141,7 +144,7 @@ class LeanInvokeRoute:
                 name=name,
                 version=version,
                 body=body,
-                idempotency_key=_header(request_headers, b"idempotency-key"),
+                idempotency_key=idempotency_key,
             )
         invoked = await service.invoke(
             invoker=self.runtime.invoker, principal=principal, name=name, version=version, body=body

@@ -34,16 +34,20 @@ class Accepted:
     repeated: bool = False
 
 
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    size = len(key.encode())
-    if not key or size > MAX_IDEMPOTENCY_KEY_BYTES:
+def check_idempotency_key_size(key: str | None) -> None:
+    """The bound every call's `Idempotency-Key` is held to, sync ones too (which do not use
+    it): the one its documented schema states. A header's text is one character a byte."""
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_BYTES:
         raise InvalidIdempotencyKey(
-            f"an Idempotency-Key has 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes; this one {size}",
+            f"an Idempotency-Key has 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes; this one {len(key)}",
             max_bytes=MAX_IDEMPOTENCY_KEY_BYTES,
         )
-    if not key.isascii() or not key.isprintable():
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """The key an asynchronous call is stored under: within the bound, printable ASCII."""
+    check_idempotency_key_size(key)
+    if key is not None and (not key.isascii() or not key.isprintable()):
         raise InvalidIdempotencyKey("an Idempotency-Key is printable ASCII")
     return key
 

@@ -94,5 +94,7 @@ def _invocation(fields: dict[str, Any]) -> Invocation:
             "state": InvocationState(fields["state"]),
             "created_at": datetime.fromisoformat(fields["created_at"]),
             "finished_at": None if finished is None else datetime.fromisoformat(finished),
+            # JSON has no tuples; entries of an earlier release have none.
+            "attempts": tuple(fields.get("attempts", ())),
         }
     )

@@ -19,6 +19,7 @@ from sandlot.domain.models import InvocationFilters
 from sandlot.domain.states import InvocationState
 from sandlot.services import async_control
 from sandlot.services import invocations as service
+from sandlot.services.async_invocations import check_idempotency_key_size
 
 router = APIRouter(tags=["invocations"])
 
@@ -98,6 +99,7 @@ async def invoke(
     idempotency_key: Annotated[
         str | None,
         Header(
+            min_length=1,
             max_length=256,
             description="With `Prefer: respond-async`: a repeat with the same key within 24 "
             "hours answers with the first call instead of queueing another (InvalidIdempotencyKey "
@@ -108,6 +110,7 @@ async def invoke(
     """Documents the call; requests are normally answered by `invoke_path.LeanInvokeRoute`
     with the same service and the same answer."""
     body = await read_body(request, runtime.settings.max_event_bytes, "event")
+    check_idempotency_key_size(idempotency_key)
     if wants_async(prefer):
         status, headers, content = await accept_call(
             runtime=runtime,
