@@ -356,3 +356,48 @@ class FunctionUrlResponseInvalid(FunctionFailure):
 class InvocationNotDead(Conflict):
     """A redrive or discard of an invocation that is not a dead letter (it is queued, running,
     or ended some other way)."""
+
+
+class InvalidAliasName(InvalidInput):
+    """An alias name that is not valid, or that clashes with the built-in `latest`."""
+
+
+class InvalidAliasRoutes(InvalidInput):
+    """Weights that do not sum to 100, a version named twice, too many versions."""
+
+
+class AliasNotFound(NotFound):
+    pass
+
+
+class AliasVersionNotReady(Conflict):
+    """An alias (or a release) names a version that is not ready."""
+
+
+class AliasInUse(Conflict):
+    """An alias that a schedule, a function URL or a running release still uses."""
+
+
+class NothingToRollBack(Conflict):
+    """A rollback with no earlier target in the alias's history."""
+
+
+class InvalidReleasePlan(InvalidInput):
+    """Steps not increasing or not ending at 100, an interval under the minimum, ..."""
+
+
+class ReleaseNotFound(NotFound):
+    pass
+
+
+class ReleaseInProgress(Conflict):
+    """A release already runs (or is paused) on this alias."""
+
+
+class ReleaseNotActive(Conflict):
+    """Pause, resume, promote or abort of a release that has ended (or a resume of one that
+    runs)."""
+
+
+class VersionConflict(Conflict):
+    """A deploy that expected to supersede a version that is no longer the newest."""

@@ -204,6 +204,8 @@ class Invocation:
     attempts: tuple[dict[str, Any], ...] = ()
     # The invocation whose destination queued this one, if any.
     caused_by: str | None = None
+    # The alias the caller named (`latest` when none; None when it named a version number).
+    alias: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ class QueuedCall:
     max_attempts: int = 3
     idempotency_key: str | None = None
     caused_by: str | None = None
+    alias: str | None = None  # see `Invocation.alias`
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ class InvocationStart:
     # The event as kept (see `Invocation.event`): a call the server died under keeps it too.
     event: str | None = None
     event_truncated: bool = False
+    alias: str | None = None  # see `Invocation.alias`
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class ScheduleRow(Base):
     skipped_total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
+    # The alias each slot's call names (NULL: latest); resolved when the slot fires.
+    alias: Mapped[str | None] = mapped_column(String(63), nullable=True)
 
 
 class ScheduleFiringRow(Base):

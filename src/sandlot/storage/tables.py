@@ -263,6 +263,9 @@ class InvocationRow(Base):
     attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
     caused_by: Mapped[str | None] = mapped_column(String(26), nullable=True)
+    # The alias the caller named (`latest` when it named none, NULL when it named a version
+    # number): with `version`, which alias and which version served the call.
+    alias: Mapped[str | None] = mapped_column(String(63), nullable=True)
 
 
 class InvocationLogRow(Base):
@@ -341,11 +344,13 @@ class FunctionAsyncConfigRow(Base):
 
 
 class FunctionUrlRow(Base):
-    """A function's public URL (`/fn/{namespace}/{function}/...`): at most one per function
-    row, so a function deleted and made again starts without one."""
+    """A function's public URLs (`/fn/{namespace}/{function}[:{alias}]/...`): at most one per
+    function row and alias (`latest` for the unqualified one), so a function deleted and made
+    again starts without any."""
 
     __tablename__ = "function_urls"
     function_id: Mapped[str] = mapped_column(ForeignKey("functions.id"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(63), primary_key=True, server_default="latest")
     auth: Mapped[str] = mapped_column(String(10))
     # The checked CORS settings (domain.http_events.Cors.as_dict()).
     cors: Mapped[dict[str, Any]] = mapped_column(JSON)
