@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from sandlot.domain.errors import SandlotError
 from sandlot.domain.models import Function
@@ -44,6 +45,25 @@ class Activator:
             log.info("activating %s: %s", function.name, exc.message)
         except Exception:
             log.exception("activating %s failed", function.name)
+
+    async def make_ready(self, function: Function, versions: Iterable[int]) -> None:
+        """Before traffic moves onto `versions` (an alias set, a rollback, a release step):
+        their zygotes and `min_warm` instances are up, so no caller waits on a cold start
+        the move caused. Raises the resolve's error (`VersionNotReady`) for a version that
+        cannot serve. (The releases work refines this: see services.pins.)"""
+        for number in versions:
+            spec = await self.catalog.version_of(function, number)
+            await self.pool.prepare(spec)
+            if spec.min_warm:
+                await self.pool.ensure_warm(spec)
+
+    def routes_changed(self, function: Function) -> None:
+        """Call once an alias move committed: callers see it at once; versions that nothing
+        points at any more retire in the background (their calls in flight finish first)."""
+        self.catalog.invalidate_function(function)
+        task = asyncio.create_task(self.activate(function), name=f"reroute-{function.name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def warm_all(self) -> None:
         """On start: bring every function that asks for warm instances up to its number."""

@@ -70,12 +70,17 @@ class Catalog:
 
     async def latest_of(self, function: Function) -> VersionSpec:
         """The spec of a function's latest version, for work no caller asked for (warming)."""
+        return await self.version_of(function, None)
+
+    async def version_of(self, function: Function, number: int | None) -> VersionSpec:
+        """The spec of one version (None: latest), for work no caller asked for (warming a
+        version before an alias moves onto it)."""
         async with self.database.sessions() as session:
             namespace = await NamespaceRepo(session).get(function.namespace_id)
         system = Principal(
             key_id="sandlot", namespace_id=namespace.id, namespace=namespace.name, role=Role.ADMIN
         )
-        return await self.resolve(system, function.name, None)
+        return await self.resolve(system, function.name, number)
 
     async def _load(self, principal: Principal, name: str, number: int | None) -> VersionSpec:
         async with self.database.sessions() as session:
