@@ -356,3 +356,15 @@ class FunctionUrlResponseInvalid(FunctionFailure):
 class InvocationNotDead(Conflict):
     """A redrive or discard of an invocation that is not a dead letter (it is queued, running,
     or ended some other way)."""
+
+
+class InvalidEgressPolicy(InvalidInput):
+    """A network policy (or namespace bound) that is not in the documented text form."""
+
+
+class EgressNotAllowed(PermissionDenied):
+    """A policy asks for a destination beyond what its namespace's bound allows."""
+
+
+class EgressUnavailable(Conflict):
+    """This host cannot enforce network policies, so it refuses any but `none`."""
