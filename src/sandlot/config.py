@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,6 +90,24 @@ class Settings(BaseSettings):
         ge=1_000,
         description="As root, each function version runs as its own host uid from this one "
         "up (65,536 of them); servers sharing a host should use ranges that do not overlap.",
+    )
+
+    egress_subnet: IPv4Network = Field(
+        default=IPv4Network("100.64.0.0/16"),
+        description="The pool each function version's network link (a /30) comes from, when "
+        "its egress policy is not `none`; servers sharing a host need pools that do not overlap.",
+    )
+    egress_route_table: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="Route functions' traffic by this policy-routing table only (never the "
+        "main table), e.g. to confine it to a test network; unset, it follows the host's routes.",
+    )
+    egress_hosts_file: Path | None = Field(
+        default=None,
+        description="A hosts(5) file the egress resolver answers from instead of the host's "
+        "resolver (fixed TTL of 60 s); for tests and fixed name maps.",
     )
 
     # Limits on what callers send.

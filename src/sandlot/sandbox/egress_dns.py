@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
+from typing import cast
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,9 @@ class Answerer:
             qid, flags, name, qtype, end = parse_question(packet)
         except (ValueError, IndexError, UnicodeDecodeError, struct.error):
             if len(packet) >= 2:
-                return struct.pack("!HHHHHH", *struct.unpack_from("!H", packet), 0x8000 | 1, 0, 0, 0, 0)
+                return struct.pack(
+                    "!HHHHHH", *struct.unpack_from("!H", packet), 0x8000 | 1, 0, 0, 0, 0
+                )
             return None
         if (flags >> 11) & 0xF:  # not a standard query
             return build_answer(packet, end, qid, flags, _REFUSED, [], 0)
@@ -140,8 +143,7 @@ class _Udp(asyncio.DatagramProtocol):
         self._tasks: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, int]) -> None:
         task = asyncio.ensure_future(self._answer(data, addr))

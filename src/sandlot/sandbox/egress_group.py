@@ -31,7 +31,7 @@ class EgressAttachment:
 async def attach_egress(
     network: EgressNetwork, netns_fd: int, grants: EgressGrants, hosts_file: Path | None
 ) -> EgressAttachment:
-    link = await asyncio.to_thread(network.attach, netns_fd, grants.grants, grants.internet)
+    link = await asyncio.to_thread(network.attach, netns_fd, grants)
     try:
         # Read per version: a test or an operator may change the file between versions.
         hosts = read_hosts_file(hosts_file) if hosts_file is not None else None

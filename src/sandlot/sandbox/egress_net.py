@@ -14,6 +14,7 @@ hosts where it is taken. IPv4 only: a version's namespace has no IPv6 route at a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from sandlot.sandbox import egress_rules
-from sandlot.sandbox.egress_rules import Grant, VersionRules
+from sandlot.sandbox.egress_rules import EgressGrants, VersionRules, denied_for
 
 _TIMEOUT_S = 10.0
 # Policy-routing rules sit ahead of `main` (32766), so a marked packet never sees the main
@@ -37,7 +38,7 @@ class EgressSetupError(OSError):
 
 
 def _run(argv: Sequence[str], stdin: str = "", pass_fds: Sequence[int] = ()) -> None:
-    proc = subprocess.run(  # noqa: S603 - fixed tools, our own arguments
+    proc = subprocess.run(
         list(argv),
         input=stdin.encode(),
         capture_output=True,
@@ -59,8 +60,6 @@ class EgressConfig:
     pool: IPv4Network
     protected: tuple[tuple[IPv4Address, int], ...]  # the server's and database's addr:port
     route_table: int | None  # route version traffic by this table only (tests, or operators)
-    non_public: tuple[IPv4Network, ...]
-    always_denied: tuple[IPv4Network, ...]
 
 
 @dataclass(frozen=True)
@@ -99,19 +98,17 @@ class EgressNetwork:
             )
         )
         if self.config.route_table is not None:
-            mark, table = hex(self.mark), str(self.config.route_table)
-            _run(["ip", "rule", "add", "fwmark", mark, "lookup", table,
+            fwmark, table = hex(self.mark), str(self.config.route_table)
+            _run(["ip", "rule", "add", "fwmark", fwmark, "lookup", table,
                   "priority", str(self.priority)])  # fmt: skip
             # No route in that table: unreachable, never on to the main table's default route.
-            _run(["ip", "rule", "add", "fwmark", mark, "unreachable",
+            _run(["ip", "rule", "add", "fwmark", fwmark, "unreachable",
                   "priority", str(self.priority + 1)])  # fmt: skip
 
     def stop(self) -> None:
         self._remove_route_rules()
-        try:
+        with contextlib.suppress(EgressSetupError):
             nft(f"delete table inet {self.table}\n")
-        except EgressSetupError:
-            pass
 
     def _remove_route_rules(self) -> None:
         for prio in (self.priority, self.priority + 1):
@@ -130,9 +127,7 @@ class EgressNetwork:
             raise EgressSetupError(f"the egress pool {self.config.pool} has no free /30")
         return index
 
-    def attach(
-        self, netns_fd: int, grants: tuple[Grant, ...], internet: bool
-    ) -> Link:
+    def attach(self, netns_fd: int, egress: EgressGrants) -> Link:
         """Give the namespace behind `netns_fd` its veth, address, route and rules."""
         index = self._allocate()
         net = self._subnet(index)
@@ -158,9 +153,8 @@ class EgressNetwork:
             with open(f"/proc/sys/net/ipv4/conf/{host_if}/forwarding", "w") as fh:
                 fh.write("1")
             rules = VersionRules(
-                index, host_if, host_addr, grants, internet,
-                self.config.non_public, self.config.always_denied,
-            )  # fmt: skip
+                index, host_if, host_addr, egress.grants, egress.internet, denied_for(egress)
+            )
             nft(egress_rules.version_ruleset(self.tag, self.config.pool, rules))
         except BaseException:
             self.detach(link)
@@ -172,14 +166,10 @@ class EgressNetwork:
 
     def detach(self, link: Link) -> None:
         """Remove a version's link and rules; never raises (a missing part is already gone)."""
-        try:
+        with contextlib.suppress(EgressSetupError):
             nft(egress_rules.remove_version(self.tag, link.index, link.host_if))
-        except EgressSetupError:
-            pass
-        try:
+        with contextlib.suppress(EgressSetupError):
             _run(["ip", "link", "del", link.host_if])
-        except EgressSetupError:
-            pass
         with self._lock:
             self._returned.append(link.index)
 
@@ -193,8 +183,8 @@ class EgressNetwork:
 
     def denied_count(self, link: Link) -> int:
         """Packets the version's rules rejected so far (the trusted count)."""
-        proc = subprocess.run(  # noqa: S603
-            ["nft", "list", "counter", "inet", self.table, f"v{link.index}_denied"],  # noqa: S607
+        proc = subprocess.run(
+            ["nft", "list", "counter", "inet", self.table, f"v{link.index}_denied"],
             capture_output=True,
             timeout=_TIMEOUT_S,
             check=False,

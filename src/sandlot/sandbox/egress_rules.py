@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Network
+
+from sandlot.domain.egress import ALWAYS_DENIED, NON_PUBLIC, EgressPolicy, unlocked_denied
 
 PROTOS = ("tcp", "udp")
 ALL_PORTS = ((0, 65535),)
@@ -45,7 +47,6 @@ class VersionRules:
     host_addr: IPv4Address  # the resolver's address
     grants: tuple[Grant, ...]
     internet: bool
-    non_public: tuple[IPv4Network, ...]
     always_denied: tuple[IPv4Network, ...]
 
 
@@ -130,7 +131,8 @@ def version_ruleset(tag: str, pool: IPv4Network, rules: VersionRules) -> str:
         f"add set inet {t} v{i}_icmp {{ type ipv4_addr; flags interval; }}",
         f"add set inet {t} v{i}_icmpdyn {{ type ipv4_addr; flags timeout; }}",
         f"add chain inet {t} v{i}_deny",
-        f'add rule inet {t} v{i}_deny counter name "v{i}_denied" reject with icmpx admin-prohibited',
+        f'add rule inet {t} v{i}_deny counter name "v{i}_denied" '
+        "reject with icmpx admin-prohibited",
         f"add chain inet {t} v{i}_in",
         f"add rule inet {t} v{i}_in ip daddr {rules.host_addr} meta l4proto {{ tcp, udp }} "
         "th dport 53 accept",
@@ -146,7 +148,7 @@ def version_ruleset(tag: str, pool: IPv4Network, rules: VersionRules) -> str:
         f"add rule inet {t} v{i} meta l4proto icmp ip daddr @v{i}_icmpdyn accept",
     ]
     if rules.internet:
-        private = ", ".join(str(n) for n in rules.non_public)
+        private = ", ".join(str(n) for n in NON_PUBLIC_V4)
         lines.append(
             f"add rule inet {t} v{i} meta l4proto {{ tcp, udp, icmp }} "
             f"ip daddr != {{ {private} }} accept"
@@ -189,7 +191,7 @@ def answer_elements(
     t = table_name(tag)
     addrs = list(addrs)
     ttl = max(ttl, 1)
-    grants = [Grant(ip_network(a), tuple(ports)) for a in addrs]
+    grants = [Grant(IPv4Network(a), tuple(ports)) for a in addrs]
     elements = [f"{e} timeout {ttl}s" for e in grant_elements(grants)]
     icmp = [f"{a} timeout {ttl}s" for a in addrs]
     if not elements:
@@ -223,6 +225,7 @@ class EgressGrants:
     grants: tuple[Grant, ...] = ()
     names: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
     internet: bool = False
+    unlocked: tuple[IPv4Network, ...] = ()  # always-denied addresses listed exactly
 
     def name_ports(self) -> dict[str, tuple[tuple[int, int], ...]]:
         merged: dict[str, list[tuple[int, int]]] = {}
@@ -239,3 +242,28 @@ class EgressGrants:
         if sum(hi - lo + 1 for lo, hi in ranges) > LANDLOCK_MAX_PORTS:
             return None
         return sorted({53} | {p for lo, hi in ranges for p in range(lo, hi + 1)})
+
+
+def grants_for(policy: EgressPolicy) -> EgressGrants | None:
+    """The sandbox's view of a version's policy; None for `none` (no link at all).
+
+    IPv6 destinations are dropped here: a version's namespace has no IPv6 route.
+    """
+    if policy.mode == "none":
+        return None
+    grants = tuple(
+        Grant(d.network, d.ports) for d in policy.destinations if isinstance(d.network, IPv4Network)
+    )
+    names = tuple((d.host, d.ports) for d in policy.destinations if d.host is not None)
+    unlocked = tuple(n for n in unlocked_denied(policy) if isinstance(n, IPv4Network))
+    return EgressGrants(grants, names, policy.mode == "internet", unlocked)
+
+
+def denied_for(grants: EgressGrants) -> tuple[IPv4Network, ...]:
+    """The always-denied IPv4 networks, less those the policy (and its bound) list exactly."""
+    return tuple(
+        n for n in ALWAYS_DENIED if isinstance(n, IPv4Network) and n not in grants.unlocked
+    )
+
+
+NON_PUBLIC_V4 = tuple(n for n in NON_PUBLIC if isinstance(n, IPv4Network))

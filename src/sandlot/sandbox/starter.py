@@ -32,10 +32,10 @@ from pathlib import Path
 
 from sandlot.domain.errors import ServiceUnavailable
 from sandlot.sandbox import groupns
-from sandlot.sandbox.egress_group import EgressAttachment, attach_egress
-from sandlot.sandbox.egress_net import EgressNetwork
 from sandlot.sandbox.adopted import AdoptedProcess, host_pid
 from sandlot.sandbox.cgroups import Cgroup, CgroupTree, CgroupUnavailable, sweep_stale_trees
+from sandlot.sandbox.egress_group import EgressAttachment, attach_egress
+from sandlot.sandbox.egress_net import EgressNetwork
 from sandlot.sandbox.handle import SandboxHandle
 from sandlot.sandbox.launcher import system_paths
 from sandlot.sandbox.leftovers import (
