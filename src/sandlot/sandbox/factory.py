@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from ipaddress import IPv4Address
-
-from sqlalchemy.engine import make_url
+from urllib.parse import urlsplit
 
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import ServiceUnavailable
@@ -59,10 +58,11 @@ def _protected(settings: Settings) -> tuple[tuple[IPv4Address, int], ...]:
     Local addresses are out of reach anyway (a version may only reach the host's resolver);
     these entries matter when either listens on, or is, another machine's address."""
     found: list[tuple[IPv4Address, int]] = []
-    url = make_url(settings.resolved_database_url)
     targets = [(settings.host, settings.port)]
-    if url.host:
-        targets.append((url.host, url.port or 5432))
+    with contextlib.suppress(ValueError):  # SQLite has no host; a malformed URL fails elsewhere
+        url = urlsplit(settings.resolved_database_url)
+        if url.hostname:
+            targets.append((url.hostname, url.port or 5432))
     for host, port in targets:
         with contextlib.suppress(OSError, ValueError):
             for info in socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM):
