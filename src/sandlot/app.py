@@ -251,7 +251,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         batch_size=settings.record_batch_size,
         tail_capacity=settings.log_stream_queue,
     )
-    metrics = Metrics(pool.stats)
+    metrics = Metrics(pool.stats, pool.egress_denied)
     keys = auth.KeyCache(ttl_s=5.0)
     authenticator = Authenticator(
         sessions=database.sessions,

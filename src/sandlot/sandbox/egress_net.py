@@ -181,16 +181,26 @@ class EgressNetwork:
         if script:
             nft(script)
 
-    def denied_count(self, link: Link) -> int:
-        """Packets the version's rules rejected so far (the trusted count)."""
+    def denied_counts(self) -> dict[int, int]:
+        """Packets each version's rules rejected so far, by link index (the trusted count)."""
         proc = subprocess.run(
-            ["nft", "list", "counter", "inet", self.table, f"v{link.index}_denied"],
+            ["nft", "list", "counters", "table", "inet", self.table],
             capture_output=True,
             timeout=_TIMEOUT_S,
             check=False,
             text=True,
         )
-        words = proc.stdout.split()
-        if "packets" in words:
-            return int(words[words.index("packets") + 1])
-        return 0
+        counts: dict[int, int] = {}
+        index: int | None = None
+        for line in proc.stdout.splitlines():
+            words = line.split()
+            if (
+                words[:1] == ["counter"]
+                and words[1].startswith("v")
+                and words[1].endswith("_denied")
+            ):
+                index = int(words[1][1 : -len("_denied")])
+            elif index is not None and "packets" in words:
+                counts[index] = int(words[words.index("packets") + 1])
+                index = None
+        return counts

@@ -141,6 +141,9 @@ class Starter(Protocol):
     async def release_group(self, group: str) -> None:
         """Free what was shared by one group (its network namespace) once it has no process."""
 
+    def egress_denied_counts(self) -> dict[str, int]:
+        """Connection attempts its egress rules denied, per group, since the start."""
+
     def fork_layers(self, spec: ProcessSpec) -> ForkLayers:
         """The per-child layers for instances forked from a zygote started with `spec`."""
 

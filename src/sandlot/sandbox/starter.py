@@ -155,6 +155,7 @@ class SandboxStarter:
         self._live: set[SandboxHandle | AdoptedProcess] = set()
         # Replaces this run dir's nftables table: a crashed run's rules go before any new one.
         self._egress, self._egress_hosts = egress, egress_hosts_file
+        self._denied_released: dict[str, int] = {}  # a counter outlives its group
         if egress is not None:
             egress.start()
         self._closed = False
@@ -165,10 +166,18 @@ class SandboxStarter:
 
     def egress_denied(self, group: str) -> int:
         """Denied packets of a group so far (its kernel counter; blocking: run in a thread)."""
-        found = self._groups.get(group)
-        if found is None or found.egress is None or self._egress is None:
-            return 0
-        return self._egress.denied_count(found.egress.link)
+        return self.egress_denied_counts().get(group, 0)
+
+    def egress_denied_counts(self) -> dict[str, int]:
+        """Denied packets per group, released groups included: one `nft` call (~5 ms)."""
+        counts = dict(self._denied_released)
+        if self._egress is None:
+            return counts
+        by_index = self._egress.denied_counts()
+        for name, group in self._groups.items():
+            if group.egress is not None:
+                counts[name] = counts.get(name, 0) + by_index.get(group.egress.link.index, 0)
+        return counts
 
     @staticmethod
     def _make_cgroup_tree(required: bool) -> CgroupTree | None:
@@ -376,6 +385,10 @@ class SandboxStarter:
         if released is None:
             return
         if released.egress is not None:
+            final = await asyncio.to_thread(released.egress.network.denied_counts)
+            count = final.get(released.egress.link.index, 0)
+            if count:
+                self._denied_released[group] = self._denied_released.get(group, 0) + count
             await released.egress.close()
         released.ns.close()  # running processes keep the netns alive until they exit
         if released.host_id is not None:
