@@ -7,7 +7,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,6 +85,19 @@ class Settings(BaseSettings):
         "it, sign-ins from there get 429 TooManyLoginAttempts until the window ends.",
     )
     sandbox: SandboxMode = SandboxMode.STRICT
+
+    @field_validator("egress_default_bound")
+    @classmethod
+    def _egress_bound_parses(cls, value: str) -> str:
+        from sandlot.domain.egress import parse_bound
+        from sandlot.domain.errors import InvalidEgressPolicy
+
+        try:
+            parse_bound(value.split())
+        except InvalidEgressPolicy as error:
+            raise ValueError(error.message) from None
+        return value
+
     sandbox_uid_base: int = Field(
         default=100_000,
         ge=1_000,
@@ -254,6 +267,15 @@ class Settings(BaseSettings):
         default=256,
         description="KB of environment variables (names and values) per namespace: the newest "
         "version of each live function.",
+    )
+
+    # Network egress: what a namespace's functions may reach when it has no bound of its own
+    # (`sandlot namespaces egress set`). Destinations separated by spaces.
+    egress_default_bound: str = Field(
+        default="none",
+        description="The egress bound of a namespace without one of its own: `none` (no "
+        "network, the default), `internet`, or destinations separated by spaces "
+        "(`10.0.0.0/8:5432 *.example.com:443`), optionally with `internet`.",
     )
 
     # Dependency builds.
