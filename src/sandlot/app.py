@@ -376,7 +376,7 @@ def egress_host_of(settings: Settings) -> EgressHost:
     default_bound = parse_bound(settings.egress_default_bound.split())
     if settings.sandbox is SandboxMode.INSECURE_DEV:
         return EgressHost(default_bound=default_bound, insecure=True, reason=NOT_ENFORCED)
-    support = egress_support()
+    support = egress_support(settings.egress_route_table)
     return EgressHost(default_bound=default_bound, enforced=support.ok, reason=support.reason)
 
 
@@ -384,7 +384,7 @@ def egress_report(settings: Settings) -> str:
     """`sandlot doctor`'s egress line."""
     if settings.sandbox is SandboxMode.INSECURE_DEV:
         return f"egress: NOT ENFORCED ({NOT_ENFORCED})"
-    support = egress_support()
+    support = egress_support(settings.egress_route_table)
     if support.ok:
         return f"egress: enforced ({support.reason})" if support.reason else "egress: enforced"
     return (
