@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -17,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from sandlot.domain.egress import EgressPolicy
+from sandlot.sandbox import groupns
 from sandlot.sandbox.egress_net import EgressConfig, EgressNetwork
 from sandlot.sandbox.egress_probe import egress_support
-from sandlot.sandbox.egress_rules import grants_for
-from sandlot.sandbox.starter import SandboxStarter
+from sandlot.sandbox.egress_rules import EgressGrants, Grant, grants_for
+from sandlot.sandbox.starter import SandboxStarter, launcher_command
 from tests.conftest import SANDBOX_UID_BASE, free_port, skip_outside_ci
 from tests.sandbox.conftest import make_spec, write_script
 from tests.sandbox.egress_world import API, CIDR_HOST, GUARDED, METADATA, NEIGHBOUR, World
@@ -92,9 +94,16 @@ async def egress_starter(world: World, tmp_path: Path) -> AsyncIterator[SandboxS
     _assert_nothing_left(network)
 
 
+def _links() -> str:
+    return subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+
+
 def _assert_nothing_left(network: EgressNetwork) -> None:
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
-    assert network.ifprefix not in links.stdout
+    # A veth goes with its namespace, whose teardown the kernel defers: poll, bounded.
+    deadline = time.monotonic() + 15
+    while network.ifprefix in _links() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert network.ifprefix not in _links()
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True)
     assert network.table not in tables.stdout
     rules = subprocess.run(["ip", "rule"], capture_output=True, text=True, check=True)
@@ -195,3 +204,27 @@ async def test_versions_do_not_share_allowances(
         "dns:api.test:0": "gaierror",
         f"tcp:{METADATA}:443": "EHOSTUNREACH",  # `internet` never includes metadata
     }
+
+
+def test_a_new_start_removes_what_a_killed_server_left(world: World, tmp_path: Path) -> None:
+    config = EgressConfig(
+        pool=IPv4Network(f"100.65.{os.getpid() % 200 + 20}.0/24"), protected=(),
+        route_table=world.table,
+    )  # fmt: skip
+    killed = EgressNetwork(config, str(tmp_path / "run"))
+    killed.start()
+    ns = groupns.create(launcher_command())
+    link = killed.attach(ns.netns_fd, EgressGrants((Grant(IPv4Network(f"{API}/32")),)))
+    ns.close()  # what `kill -9` of the server does: its descriptors close, the rules stay
+    listed = subprocess.run(["nft", "list", "table", "inet", killed.table], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert f"chain v{link.index} " in listed
+    again = EgressNetwork(config, str(tmp_path / "run"))  # the next start on that run dir
+    again.start()
+    listed = subprocess.run(["nft", "list", "table", "inet", again.table], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert f"chain v{link.index} " not in listed and "v_fwd" in listed
+    rules = subprocess.run(["ip", "rule"], capture_output=True, text=True, check=True).stdout
+    assert rules.count(hex(again.mark)) == 2  # its own two, not the killed run's as well
+    again.stop()
+    _assert_nothing_left(again)
