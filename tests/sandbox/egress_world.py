@@ -69,23 +69,28 @@ class World:
     hosts_file: Path
     netns: str = field(init=False)
     host_if: str = field(init=False)
+    host_addr: str = field(init=False)
+    peer_addr: str = field(init=False)
     listener: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         self.netns = f"sltw{self.tag}"
         self.host_if = f"sltw{self.tag}h"
+        # The link's /30, per run: two test runs on one machine never share an address.
+        base = 4 * (os.getpid() % 64)
+        self.host_addr, self.peer_addr = f"198.18.255.{base + 1}", f"198.18.255.{base + 2}"
 
     def build(self) -> None:
         sh("ip", "netns", "add", self.netns)
         sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", "eth0",
            "netns", self.netns)  # fmt: skip
-        sh("ip", "addr", "add", "198.18.255.1/30", "dev", self.host_if)
+        sh("ip", "addr", "add", f"{self.host_addr}/30", "dev", self.host_if)
         sh("ip", "link", "set", self.host_if, "up")
         # Replies to functions come back on this link: forward them (this link only).
         Path(f"/proc/sys/net/ipv4/conf/{self.host_if}/forwarding").write_text("1")
         for cmd in (
             ["ip", "link", "set", "lo", "up"],
-            ["ip", "addr", "add", "198.18.255.2/30", "dev", "eth0"],
+            ["ip", "addr", "add", f"{self.peer_addr}/30", "dev", "eth0"],
             ["ip", "link", "set", "eth0", "up"],
             *(["ip", "addr", "add", f"{a}/32", "dev", "lo"] for a in (API, NEIGHBOUR, GUARDED)),
             ["ip", "addr", "add", f"{CIDR_HOST}/32", "dev", "lo"],
@@ -93,7 +98,7 @@ class World:
         ):
             sh(*cmd, netns=self.netns)
         for dest in ("198.18.0.0/15", f"{METADATA}/32"):
-            sh("ip", "route", "add", dest, "via", "198.18.255.2", "dev", self.host_if,
+            sh("ip", "route", "add", dest, "via", self.peer_addr, "dev", self.host_if,
                "table", str(self.table))  # fmt: skip
         self.hosts_file.write_text(
             f"{API} api.test\n{NEIGHBOUR} neighbour.test\n{CIDR_HOST} cidr.test\n"
