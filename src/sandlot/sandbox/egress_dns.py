@@ -112,6 +112,9 @@ class Answerer:
     names: Mapping[str, tuple[tuple[int, int], ...]]  # allowed name -> its ports
     resolve: Resolve
     admit: Callable[[list[IPv4Address], tuple[tuple[int, int], ...], int], Awaitable[None]]
+    # `internet`: every name resolves, but only a listed name's answers are admitted; the
+    # rest pass the filter only if public (a name pointing at 10.0.0.5 gains nothing).
+    any_name: bool = False
 
     async def reply(self, packet: bytes) -> bytes | None:
         try:
@@ -125,14 +128,15 @@ class Answerer:
         if (flags >> 11) & 0xF:  # not a standard query
             return build_answer(packet, end, qid, flags, _REFUSED, [], 0)
         ports = self.names.get(name)
-        if ports is None:
+        if ports is None and not self.any_name:
             return build_answer(packet, end, qid, flags, _NXDOMAIN, [], 0)
         if qtype != _A:
             return build_answer(packet, end, qid, flags, _NOERROR, [], 0)
         addrs, ttl = await self.resolve(name)
         if not addrs:
             return build_answer(packet, end, qid, flags, _NXDOMAIN, [], 0)
-        await self.admit(addrs, ports, ttl)  # before the answer: the filter admits it first
+        if ports is not None:  # before the answer: the filter admits it first
+            await self.admit(addrs, ports, ttl)
         return build_answer(packet, end, qid, flags, _NOERROR, addrs, ttl)
 
 

@@ -41,7 +41,7 @@ async def attach_egress(
         ) -> None:
             await asyncio.to_thread(network.admit, link, addrs, ports, ttl)
 
-        answerer = Answerer(grants.name_ports(), host_resolver(hosts), admit)
+        answerer = Answerer(grants.name_ports(), host_resolver(hosts), admit, grants.internet)
         resolver = await Resolver.serve(str(link.host_addr), answerer)
     except BaseException:
         with contextlib.suppress(Exception):
