@@ -45,8 +45,8 @@ def measure(bench: Bench) -> list[Row]:
         delete_functions(server, [n for group in names.values() for n in group])
         row.notes.append(str(exc))
         return [row]
-    # A B B A: the machine is shared, and a drift in its load must not favour either side.
-    order = ["none", "allow", "allow", "none"] if not method.anchored else ["none", "allow"]
+    # A B B A, twice: the machine is shared, and a drift in its load must not favour either side.
+    order = ["none", "allow", "allow", "none"] * 2 if not method.anchored else ["none", "allow"]
     cold: dict[str, list[float]] = {"none": [], "allow": []}
     for label in order:
         bench.say(f"egress {label}: Sandlot cold starts through HTTP")
