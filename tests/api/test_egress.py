@@ -65,6 +65,10 @@ async def test_policies_per_version_within_the_namespace_bound(dev_api: Api) -> 
     assert (await _json(second, 200))["config"]["egress"] == ["10.0.5.0/24:5432"]
     third = await client.put("/api/v1/functions/caller", json={"memory_mb": 128})
     assert (await _json(third, 200))["config"]["egress"] == ["10.0.5.0/24:5432"]  # carried
+    diff = await _json(await client.get("/api/v1/functions/caller/versions/2/diff"), 200)
+    assert {"field": "egress", "before": ["api.test:443"], "after": ["10.0.5.0/24:5432"]} in diff[
+        "config"
+    ]
     first = await _json(await client.get("/api/v1/functions/caller/versions/1"), 200)
     assert first["egress"] == ["api.test:443"]  # each version keeps its own
 
