@@ -26,6 +26,7 @@ from bench import (
     rows_async,
     rows_cli,
     rows_cold,
+    rows_egress,
     rows_envs,
     rows_first,
     rows_memory,
@@ -53,6 +54,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "cli": rows_cli.measure,
     "async": rows_async.measure,
     "urls": rows_urls.measure,
+    "egress": rows_egress.measure,
 }
 
 

@@ -34,13 +34,18 @@ def client(url: str) -> httpx.Client:
 
 
 def deploy(
-    http: httpx.Client, workload: Workload, name: str | None = None, timeout_s: int | None = None
+    http: httpx.Client,
+    workload: Workload,
+    name: str | None = None,
+    timeout_s: int | None = None,
+    extra_fields: dict[str, str] | None = None,
 ) -> Deployed:
     """Create (or update, making a new version) a function from the workload's folder and wait
     until its version is ready; a version that is building (dependencies) is polled."""
     name = name or workload.function_name
     files = {"code": ("code.zip", workload.zip_bytes(), "application/zip")}
     fields = {} if timeout_s is None else {"timeout_s": str(timeout_s)}
+    fields.update(extra_fields or {})
     started = time.perf_counter()
     answer = http.post(f"{API}/functions", data={"name": name, **fields}, files=files)
     if answer.status_code == 409:

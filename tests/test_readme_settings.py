@@ -81,6 +81,8 @@ IN_WORDS = {
     "monitor_token",
     "package_index_url",
     "public_url",
+    "egress_route_table",
+    "egress_hosts_file",
 }
 
 

@@ -28,6 +28,7 @@ from sandlot.api.routes import (
     async_calls,
     audit,
     dead_letters,
+    egress,
     environments,
     function_metrics,
     function_urls,
@@ -49,10 +50,12 @@ from sandlot.api.routes import destinations as destination_routes
 from sandlot.api.routes import pool as pool_routes
 from sandlot.api.url_path import LeanUrlRoute
 from sandlot.config import SandboxMode, Settings
+from sandlot.domain.egress import parse_bound
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
 from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions
+from sandlot.sandbox.egress_probe import egress_support
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.probe import probe_host, render_text
 from sandlot.sandbox.spec import Starter
@@ -66,6 +69,7 @@ from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
+from sandlot.services.egress import NOT_ENFORCED, EgressHost
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
@@ -199,7 +203,8 @@ def sandbox_report(settings: Settings) -> tuple[str, bool]:
     from sandlot.sandbox.probe import required_missing
 
     results = probe_host(uid_base=settings.sandbox_uid_base)
-    return render_text(results), not required_missing(results)
+    text = render_text(results) + "\n" + egress_report(settings)
+    return text, not required_missing(results)
 
 
 def _assemble(settings: Settings, starter: Starter) -> Runtime:
@@ -251,7 +256,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         batch_size=settings.record_batch_size,
         tail_capacity=settings.log_stream_queue,
     )
-    metrics = Metrics(pool.stats)
+    metrics = Metrics(pool.stats, pool.egress_denied)
     keys = auth.KeyCache(ttl_s=5.0)
     authenticator = Authenticator(
         sessions=database.sessions,
@@ -295,6 +300,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
             per_account=settings.login_account_limit, per_address=settings.login_address_limit
         ),
         quota_defaults=quota_defaults,
+        egress=egress_host_of(settings),
         keyring=keyring,
         rotator=SecretRotator(database=database, keyring=keyring),
     )
@@ -365,6 +371,28 @@ def _async_runner(runtime: Runtime) -> AsyncRunner:
     )
 
 
+def egress_host_of(settings: Settings) -> EgressHost:
+    """The default bound, and whether this host can enforce egress (its probe, once)."""
+    default_bound = parse_bound(settings.egress_default_bound.split())
+    if settings.sandbox is SandboxMode.INSECURE_DEV:
+        return EgressHost(default_bound=default_bound, insecure=True, reason=NOT_ENFORCED)
+    support = egress_support(settings.egress_route_table)
+    return EgressHost(default_bound=default_bound, enforced=support.ok, reason=support.reason)
+
+
+def egress_report(settings: Settings) -> str:
+    """`sandlot doctor`'s egress line."""
+    if settings.sandbox is SandboxMode.INSECURE_DEV:
+        return f"egress: NOT ENFORCED ({NOT_ENFORCED})"
+    support = egress_support(settings.egress_route_table)
+    if support.ok:
+        return f"egress: enforced ({support.reason})" if support.reason else "egress: enforced"
+    return (
+        f"egress: CANNOT BE ENFORCED ({support.reason}); deploys with a policy other than "
+        "'none' are refused (EgressUnavailable)"
+    )
+
+
 def quota_defaults_of(settings: Settings) -> QuotaLimits:
     return QuotaLimits(
         functions=settings.quota_functions,
@@ -424,6 +452,13 @@ def _announce_sandbox(runtime: Runtime) -> None:
         log.warning(
             "SANDLOT_SANDBOX=insecure-dev: functions run as plain processes WITHOUT isolation; "
             "never use this with code you do not trust"
+        )
+        log.warning("SANDLOT_SANDBOX=insecure-dev: %s", NOT_ENFORCED)
+    elif not runtime.egress.enforced:
+        log.warning(
+            "egress cannot be enforced on this host (%s): deploys with a network policy "
+            "other than 'none' are refused",
+            runtime.egress.reason,
         )
 
 
@@ -527,6 +562,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         namespaces.router,
         members.router,
         quotas.router,
+        egress.router,
         audit.router,
         secrets.router,
         secrets.key_router,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,11 +85,42 @@ class Settings(BaseSettings):
         "it, sign-ins from there get 429 TooManyLoginAttempts until the window ends.",
     )
     sandbox: SandboxMode = SandboxMode.STRICT
+
+    @field_validator("egress_default_bound")
+    @classmethod
+    def _egress_bound_parses(cls, value: str) -> str:
+        from sandlot.domain.egress import parse_bound
+        from sandlot.domain.errors import InvalidEgressPolicy
+
+        try:
+            parse_bound(value.split())
+        except InvalidEgressPolicy as error:
+            raise ValueError(error.message) from None
+        return value
+
     sandbox_uid_base: int = Field(
         default=100_000,
         ge=1_000,
         description="As root, each function version runs as its own host uid from this one "
         "up (65,536 of them); servers sharing a host should use ranges that do not overlap.",
+    )
+
+    egress_subnet: IPv4Network = Field(
+        default=IPv4Network("100.64.0.0/16"),
+        description="The pool each function version's network link (a /30) comes from, when "
+        "its egress policy is not `none`; servers sharing a host need pools that do not overlap.",
+    )
+    egress_route_table: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="Route functions' traffic by this policy-routing table only (never the "
+        "main table), e.g. to confine it to a test network; unset, it follows the host's routes.",
+    )
+    egress_hosts_file: Path | None = Field(
+        default=None,
+        description="A hosts(5) file the egress resolver answers from instead of the host's "
+        "resolver (fixed TTL of 60 s); for tests and fixed name maps.",
     )
 
     # Limits on what callers send.
@@ -235,6 +267,15 @@ class Settings(BaseSettings):
         default=256,
         description="KB of environment variables (names and values) per namespace: the newest "
         "version of each live function.",
+    )
+
+    # Network egress: what a namespace's functions may reach when it has no bound of its own
+    # (`sandlot namespaces egress set`). Destinations separated by spaces.
+    egress_default_bound: str = Field(
+        default="none",
+        description="The egress bound of a namespace without one of its own: `none` (no "
+        "network, the default), `internet`, or destinations separated by spaces "
+        "(`10.0.0.0/8:5432 *.example.com:443`), optionally with `internet`.",
     )
 
     # Dependency builds.

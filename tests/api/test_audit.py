@@ -318,6 +318,7 @@ AUDITED = {
     "DELETE /api/v1/keys/{key_id}": "key.revoke",
     "POST /api/v1/environments/prune": "environment.prune",
     "PUT /api/v1/namespaces/{namespace}/quota": "quota.set",
+    "PUT /api/v1/namespaces/{namespace}/egress": "namespace.egress-bound",
     "POST /api/v1/namespaces": "namespace.create",
     "POST /api/v1/users": "user.create",
     "PATCH /api/v1/users/{login}": "user.update, user.disable, user.enable",

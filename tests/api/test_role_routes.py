@@ -112,6 +112,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/quota"): Rule(READ),
     ("GET", "/api/v1/namespaces/{namespace}/quota"): Rule(READ, NAMESPACE),
     ("PUT", "/api/v1/namespaces/{namespace}/quota"): Rule(ADMIN, NAMESPACE),
+    ("GET", "/api/v1/namespaces/{namespace}/egress"): Rule(READ, NAMESPACE),
+    ("PUT", "/api/v1/namespaces/{namespace}/egress"): Rule(ADMIN, NAMESPACE),
     # Owners read their namespace's audit log (an outsider, its own namespace's).
     ("GET", "/api/v1/audit"): Rule(OWN),
     # Secrets are the namespace's: a key limited to some functions may not touch them.
@@ -367,6 +369,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         },
         ("PATCH", "/api/v1/namespaces/{namespace}/members/{login}"): {"role": "viewer"},
         ("PUT", "/api/v1/namespaces/{namespace}/quota"): {"env_kb": 256},
+        ("PUT", "/api/v1/namespaces/{namespace}/egress"): {"bound": ["none"]},
         ("PUT", "/api/v1/secrets/{name}"): {"value": f"not telling {label}"},
         ("POST", "/api/v1/users"): {"login": f"made-{label}", "password": PASSWORD},
         ("PATCH", "/api/v1/users/{login}"): {"display_name": f"renamed by {label}"},

@@ -96,3 +96,5 @@ def test_doctor_reports_every_layer_on_this_host() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for layer in ("user", "seccomp", "landlock", "memory"):
         assert layer in done.stdout.lower()
+    # Whether egress policies can be enforced here, said either way (never silently).
+    assert "egress: " in done.stdout

@@ -315,7 +315,9 @@ def test_a_developer_is_not_offered_what_their_role_forbids_and_the_api_refuses_
         console.sign_in(login=login, password=DEVELOPER_PASSWORD)
         expect(page).to_have_url(console.url("/settings"))
         nav = page.get_by_role("navigation", name="Settings")
-        expect(nav.get_by_role("link")).to_have_text(["Members", "API keys", "Secrets", "Quotas"])
+        expect(nav.get_by_role("link")).to_have_text(
+            ["Members", "API keys", "Secrets", "Quotas", "Network access"]
+        )
 
         members = _section(page, "Members")
         expect(members).to_contain_text("You are developer in default")

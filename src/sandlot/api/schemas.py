@@ -114,6 +114,14 @@ class DeployFields(BaseModel):
         description="the namespace's secrets its instances get, replacing the whole list: "
         'names (as env vars) or {"name": ..., "as": "env"|"file"}; each must exist',
     )
+    egress: list[str] | None = Field(
+        None,
+        description="What the function's network may reach, replacing the whole policy: "
+        '["none"] (the default: nothing), destinations such as "api.example.com:443", '
+        '"10.0.5.0/24:5432", "[2001:db8::1]:443", and/or "internet" (every public address); '
+        "within the namespace's egress bound",
+        json_schema_extra={"examples": [["api.example.com:443"]]},
+    )
 
 
 def _example_zip() -> str:
@@ -179,6 +187,9 @@ class VersionOut(BaseModel):
     min_warm: int
     keep_alive_s: int | None
     secrets: list[SecretUse] = Field(description="Names only: a value is never shown")
+    egress: list[str] = Field(
+        description='Its network policy: ["none"], its destinations, and/or "internet"'
+    )
     code_sha256: str
     code_size: int
     created_at: datetime
@@ -202,6 +213,7 @@ class VersionOut(BaseModel):
             min_warm=version.config.min_warm,
             keep_alive_s=version.config.keep_alive_s,
             secrets=[SecretUse(name=r.name, as_=r.mount.value) for r in version.config.secrets],
+            egress=version.config.egress.as_text(),
             code_sha256=version.code_sha256,
             code_size=version.code_size,
             created_at=version.created_at,
@@ -219,9 +231,19 @@ class FunctionOut(BaseModel):
     latest_version: int | None
     versions: int
     config: VersionOut | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="On a deploy: what the caller should know (e.g. egress is not enforced)",
+    )
 
     @classmethod
-    def of(cls, function: Function, namespace: str, latest: Version | None) -> FunctionOut:
+    def of(
+        cls,
+        function: Function,
+        namespace: str,
+        latest: Version | None,
+        warnings: tuple[str, ...] = (),
+    ) -> FunctionOut:
         return cls(
             id=function.id,
             name=function.name,
@@ -231,6 +253,7 @@ class FunctionOut(BaseModel):
             latest_version=function.latest_version,
             versions=function.version_count,
             config=VersionOut.of(latest) if latest else None,
+            warnings=list(warnings),
         )
 
 

@@ -15,7 +15,8 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from sandlot.api.schemas import FunctionCreateJson, FunctionUpdateJson
-from sandlot.domain.errors import InvalidInput, PayloadTooLarge
+from sandlot.domain.egress import EgressPolicy
+from sandlot.domain.errors import InvalidEgressPolicy, InvalidInput, PayloadTooLarge
 from sandlot.domain.secrets import SecretRef, parse_secret_refs
 from sandlot.services.archives import zip_texts
 from sandlot.services.functions import ConfigChanges
@@ -57,7 +58,7 @@ class DeployInput:
 
 _FORM_KEYWORDS = ("description", "pattern", "minimum", "maximum")
 # Fields that a form carries as JSON text (an object, or a list of names).
-_JSON_TEXT_FIELDS = ("env", "env_set", "env_unset", "secrets")
+_JSON_TEXT_FIELDS = ("env", "env_set", "env_unset", "secrets", "egress")
 
 
 def _form_schema(model: type[BaseModel], required: list[str]) -> dict[str, Any]:
@@ -149,6 +150,7 @@ async def _from_multipart(request: Request, max_upload: int, *, creating: bool) 
             env_set=env_set,
             env_unset=env_unset,
             secrets=_secrets_field(fields.get("secrets")),
+            egress=_egress_field(fields.get("egress")),
         ),
     )
 
@@ -174,6 +176,18 @@ def _secrets_field(raw: str | None) -> tuple[SecretRef, ...] | None:
     except ValueError as exc:
         raise InvalidInput(f"secrets must be a JSON list: {exc}", field="secrets") from exc
     return parse_secret_refs(parsed)
+
+
+def _egress_field(raw: str | None) -> EgressPolicy | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidEgressPolicy(f"egress must be a JSON list: {exc}", field="egress") from exc
+    if not isinstance(parsed, list):
+        raise InvalidEgressPolicy("egress must be a JSON list of strings", field="egress")
+    return EgressPolicy.parse(parsed)
 
 
 def _int_field(fields: dict[str, str], name: str) -> int | None:
@@ -238,6 +252,7 @@ async def _from_json(
                     ]
                 )
             ),
+            egress=None if parsed.egress is None else EgressPolicy.parse(parsed.egress),
         ),
     )
 

@@ -21,7 +21,7 @@ from sandlot.cli.output import (
     say,
     stderr_console,
 )
-from sandlot.cli.parsing import check_name, parse_env, parse_secrets, read_data
+from sandlot.cli.parsing import check_name, parse_egress, parse_env, parse_secrets, read_data
 
 if TYPE_CHECKING:
     from sandlot.client import JSON, FunctionConfig, SandlotClient
@@ -56,6 +56,24 @@ SecretOption = Annotated[
         "(/run/secrets/NAME); repeatable. Replaces the list; without it the list is kept.",
     ),
 ]
+EgressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--egress",
+        metavar="none|internet",
+        help="Network access: 'none' (nothing) or 'internet' (every public address, plus "
+        "any --allow-egress). Without it or --allow-egress the policy is kept.",
+    ),
+]
+AllowEgressOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-egress",
+        metavar="DEST",
+        help="A destination the function may reach: host:port, host, 1.2.3.4:443, "
+        "10.0.5.0/24:5432, [2001:db8::1]:443; repeatable. Replaces the allow-list.",
+    ),
+]
 WaitOption = Annotated[
     bool, typer.Option(help="Follow the dependency build until the version is ready.")
 ]
@@ -87,6 +105,8 @@ def deploy(
     min_warm: MinWarmOption = None,
     keep_alive: KeepAliveOption = None,
     secret: SecretOption = None,
+    egress: EgressOption = None,
+    allow_egress: AllowEgressOption = None,
     wait: WaitOption = True,
     json_output: JsonOption = False,
 ) -> None:
@@ -102,10 +122,12 @@ def deploy(
         min_warm=min_warm,
         keep_alive_s=keep_alive,
         secrets=parse_secrets(secret),
+        egress=parse_egress(egress, allow_egress),
     )
     code = zip_folder(path)
     with api_session(ctx) as client:
         function = _create_or_update(client, name, code, config)
+        _warn(function)
         version = _settle(client, function, wait=wait, quiet=json_output)
     _report(name, version, json_output=json_output)
 
@@ -130,6 +152,8 @@ def config(
     no_secrets: Annotated[
         bool, typer.Option("--no-secrets", help="The new version names no secret.")
     ] = False,
+    egress: EgressOption = None,
+    allow_egress: AllowEgressOption = None,
     wait: WaitOption = True,
     json_output: JsonOption = False,
 ) -> None:
@@ -149,13 +173,21 @@ def config(
         env_set=parse_env(env_set, "--env-set"),
         env_unset=tuple(env_unset) if env_unset else None,
         secrets=() if no_secrets else parse_secrets(secret),
+        egress=parse_egress(egress, allow_egress),
     )
     if not changes.fields():
         raise typer.BadParameter("nothing to change: give at least one option (see --help)")
     with api_session(ctx) as client:
         function = client.update_function(name, None, changes)
+        _warn(function)
         version = _settle(client, function, wait=wait, quiet=json_output)
     _report(name, version, json_output=json_output)
+
+
+def _warn(function: JSON) -> None:
+    """What the server said the caller should know (e.g. egress is not enforced here)."""
+    for warning in function.get("warnings") or ():
+        note(f"warning: {warning}")
 
 
 def _settle(client: SandlotClient, function: JSON, *, wait: bool, quiet: bool) -> JSON:
@@ -299,6 +331,9 @@ def get_function(ctx: typer.Context, name: NameArg, json_output: JsonOption = Fa
         print_json(function)
     else:
         print_record(function)
+        egress = (function.get("config") or {}).get("egress")
+        if egress is not None:
+            say(f"network  {', '.join(egress)}")
 
 
 @functions_app.command("delete")

@@ -13,6 +13,7 @@ from sandlot.cli.async_calls import async_config, cancel
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
 from sandlot.cli.destinations import deliveries_app, destinations_app
+from sandlot.cli.egress import egress_app
 from sandlot.cli.envs import envs_app
 from sandlot.cli.functions import config, deploy, functions_app, invoke, versions
 from sandlot.cli.invocations import invocations_app, logs
@@ -98,6 +99,7 @@ app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(envs_app, name="envs")
 app.add_typer(quota_app, name="quota")
+app.add_typer(egress_app, name="egress")
 app.add_typer(namespaces_app, name="namespaces")
 app.add_typer(members_app, name="members")
 app.add_typer(secrets_app, name="secrets")
@@ -108,6 +110,7 @@ app.add_typer(deliveries_app, name="deliveries")
 server_commands.register(app)
 accounts.register(app)
 functions_app.command("async-config")(async_config)
+functions_app.command("update")(config)  # the same as `sandlot config`
 invocations_app.command("cancel")(cancel)
 function_urls.register(app)
 async_control.register(invocations_app)

@@ -84,3 +84,19 @@ def parse_secrets(
             )
         refs.append({"name": name, "as": mount})
     return tuple(refs)
+
+
+def parse_egress(mode: str | None, allowed: list[str] | None) -> tuple[str, ...] | None:
+    """`--egress none|internet` and `--allow-egress DEST` (repeatable) as the policy's text
+    form; None when neither was given, so that a new version keeps the current policy. The
+    server checks each destination (a named 400 says which is wrong)."""
+    if mode is None and not allowed:
+        return None
+    if mode is not None and mode not in ("none", "internet"):
+        raise typer.BadParameter(f"{mode!r}: give 'none' or 'internet'", param_hint="--egress")
+    if mode == "none" and allowed:
+        raise typer.BadParameter(
+            "--egress none allows nothing: drop it or the --allow-egress options",
+            param_hint="--egress",
+        )
+    return (*(allowed or ()), *((mode,) if mode else ()))

@@ -93,6 +93,9 @@ class FunctionConfig:
     env_unset: tuple[str, ...] | None = None
     # The secrets its instances get, replacing the list: {"name": ..., "as": "env"|"file"}.
     secrets: tuple[Mapping[str, str], ...] | None = None
+    # The network policy's text form, replacing the whole policy: ("none",), destinations
+    # such as "api.example.com:443", and/or "internet".
+    egress: tuple[str, ...] | None = None
 
     def fields(self) -> JSON:
         given = {k: v for k, v in asdict(self).items() if v is not None}
@@ -101,8 +104,9 @@ class FunctionConfig:
         for key in ("env", "env_set"):
             if key in given:
                 given[key] = dict(given[key])
-        if "env_unset" in given:
-            given["env_unset"] = list(given["env_unset"])
+        for key in ("env_unset", "egress"):
+            if key in given:
+                given[key] = list(given[key])
         return given
 
 
@@ -379,6 +383,20 @@ class SandlotClient(
         name limits set below the current use."""
         body = json.dumps(limits).encode()
         path = f"/namespaces/{_segment(namespace)}/quota"
+        result: JSON = self._json("PUT", path, body=body, headers=_JSON_HEADERS)
+        return result
+
+    # -- egress bound ------------------------------------------------------------------------
+
+    def get_egress_bound(self, namespace: str) -> JSON:
+        """What the namespace's functions may reach, and whether this server enforces it."""
+        result: JSON = self._json("GET", f"/namespaces/{_segment(namespace)}/egress")
+        return result
+
+    def set_egress_bound(self, namespace: str, bound: list[str] | None) -> JSON:
+        """Set the namespace's egress bound (None: back to the server's default)."""
+        body = json.dumps({"bound": bound}).encode()
+        path = f"/namespaces/{_segment(namespace)}/egress"
         result: JSON = self._json("PUT", path, body=body, headers=_JSON_HEADERS)
         return result
 

@@ -21,6 +21,7 @@ class Action(StrEnum):
     # Platform-wide: only the platform admin.
     NAMESPACE_CREATE = "namespace.create"
     QUOTA_SET = "quota.set"
+    EGRESS_BOUND_SET = "egress.bound-set"  # what a namespace's functions may reach
     USER_MANAGE = "user.manage"
     ENVIRONMENT_MANAGE = "environment.manage"
     MONITOR_READ = "monitor.read"
@@ -42,6 +43,7 @@ PLATFORM_ACTIONS = frozenset(
     {
         Action.NAMESPACE_CREATE,
         Action.QUOTA_SET,
+        Action.EGRESS_BOUND_SET,
         Action.USER_MANAGE,
         Action.ENVIRONMENT_MANAGE,
         Action.MONITOR_READ,

@@ -401,3 +401,15 @@ class ReleaseNotActive(Conflict):
 
 class VersionConflict(Conflict):
     """A deploy that expected to supersede a version that is no longer the newest."""
+
+
+class InvalidEgressPolicy(InvalidInput):
+    """A network policy (or namespace bound) that is not in the documented text form."""
+
+
+class EgressNotAllowed(PermissionDenied):
+    """A policy asks for a destination beyond what its namespace's bound allows."""
+
+
+class EgressUnavailable(Conflict):
+    """This host cannot enforce network policies, so it refuses any but `none`."""

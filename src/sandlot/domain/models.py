@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sandlot.domain.egress import NONE, EgressPolicy
 from sandlot.domain.secrets import SecretRef
 from sandlot.domain.states import InvocationState, VersionState
 
@@ -154,6 +155,8 @@ class VersionConfig:
     keep_alive_s: int | None = None
     # The secrets its instances get (names and how; values are resolved when one starts).
     secrets: tuple[SecretRef, ...] = ()
+    # What its network may reach (`domain.egress`); each version carries its own.
+    egress: EgressPolicy = NONE
 
 
 @dataclass(frozen=True)

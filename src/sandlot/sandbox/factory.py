@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+from ipaddress import IPv4Address
+from urllib.parse import urlsplit
+
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import ServiceUnavailable
+from sandlot.sandbox.egress_net import EgressConfig, EgressNetwork
+from sandlot.sandbox.egress_probe import egress_support
 from sandlot.sandbox.probe import probe_host, required_missing
 from sandlot.sandbox.spec import Starter
 
@@ -25,4 +32,39 @@ def make_starter(settings: Settings) -> Starter:
         )
     from sandlot.sandbox.starter import SandboxStarter
 
-    return SandboxStarter(settings.run_dir / "sandbox", uid_base=settings.sandbox_uid_base)
+    return SandboxStarter(
+        settings.run_dir / "sandbox",
+        uid_base=settings.sandbox_uid_base,
+        egress=egress_network(settings),
+        egress_hosts_file=settings.egress_hosts_file,
+    )
+
+
+def egress_network(settings: Settings) -> EgressNetwork | None:
+    """The host side of egress, when this host can enforce it (else every policy is refused)."""
+    if not egress_support(settings.egress_route_table).ok:
+        return None
+    config = EgressConfig(
+        pool=settings.egress_subnet,
+        protected=_protected(settings),
+        route_table=settings.egress_route_table,
+    )
+    return EgressNetwork(config, str((settings.run_dir / "sandbox").resolve()))
+
+
+def _protected(settings: Settings) -> tuple[tuple[IPv4Address, int], ...]:
+    """The server's own and its database's address:port, as IPv4 addresses (resolved now).
+
+    Local addresses are out of reach anyway (a version may only reach the host's resolver);
+    these entries matter when either listens on, or is, another machine's address."""
+    found: list[tuple[IPv4Address, int]] = []
+    targets = [(settings.host, settings.port)]
+    with contextlib.suppress(ValueError):  # SQLite has no host; a malformed URL fails elsewhere
+        url = urlsplit(settings.resolved_database_url)
+        if url.hostname:
+            targets.append((url.hostname, url.port or 5432))
+    for host, port in targets:
+        with contextlib.suppress(OSError, ValueError):
+            for info in socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM):
+                found.append((IPv4Address(info[4][0]), port))
+    return tuple(sorted(set(found)))

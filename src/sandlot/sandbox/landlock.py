@@ -31,6 +31,7 @@ NET_CONNECT_TCP = 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
 SCOPE_SIGNAL = 1 << 1
 _RULE_PATH_BENEATH = 1
+_RULE_NET_PORT = 2  # ABI 4
 _CREATE_RULESET_VERSION = 1 << 0
 
 READ_EXEC = EXECUTE | READ_FILE | READ_DIR
@@ -47,6 +48,11 @@ class _RulesetAttr(ctypes.Structure):
 class _PathBeneath(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class _NetPort(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
 
 
 def abi_version() -> int:
@@ -89,13 +95,29 @@ def _add_path_rule(ruleset_fd: int, path: str, access: int, handled_fs: int) -> 
         os.close(fd)
 
 
-def restrict(read_exec: Iterable[str], read_write: Iterable[str], *, files: bool = True) -> int:
+def _add_port_rule(ruleset_fd: int, port: int) -> None:
+    rule = _NetPort(NET_CONNECT_TCP, port)
+    res = _libc.raw_syscall(
+        _libc.SYS_LANDLOCK_ADD_RULE, ruleset_fd, _RULE_NET_PORT, ctypes.byref(rule), 0
+    )
+    if res < 0:
+        raise OSError(-res, f"landlock_add_rule port {port}: {os.strerror(-res)}")
+
+
+def restrict(
+    read_exec: Iterable[str],
+    read_write: Iterable[str],
+    *,
+    files: bool = True,
+    connect_ports: Iterable[int] | None = (),
+) -> int:
     """Restrict the calling thread (and its future children); returns the ABI used.
 
     `files=False` handles only TCP and scoping: a domain that handles file access also forbids
     every mount, which a zygote's children need for their private /tmp (they add the file
     rules in a layer of their own afterwards). Requires no_new_privs (or CAP_SYS_ADMIN).
-    Raises OSError if Landlock is unavailable.
+    `connect_ports`: the TCP ports a connect may go to (() none, None every port; the
+    version's nftables rules decide the addresses). Raises OSError if Landlock is unavailable.
     """
     abi = abi_version()
     if abi < 1:
@@ -103,6 +125,8 @@ def restrict(read_exec: Iterable[str], read_write: Iterable[str], *, files: bool
     fs, net, scoped, size = handled_for(abi)
     if not files:
         fs, read_exec, read_write = 0, (), ()
+    if connect_ports is None:
+        net &= ~NET_CONNECT_TCP
     attr = _RulesetAttr(fs, net, scoped)
     ruleset_fd = _libc.raw_syscall(
         _libc.SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0
@@ -114,6 +138,8 @@ def restrict(read_exec: Iterable[str], read_write: Iterable[str], *, files: bool
             _add_path_rule(ruleset_fd, path, READ_EXEC, fs)
         for path in read_write:
             _add_path_rule(ruleset_fd, path, fs, fs)
+        for port in (connect_ports or ()) if net & NET_CONNECT_TCP else ():
+            _add_port_rule(ruleset_fd, port)
         res = _libc.raw_syscall(_libc.SYS_LANDLOCK_RESTRICT_SELF, ruleset_fd, 0)
         if res < 0:
             raise OSError(-res, f"landlock_restrict_self: {os.strerror(-res)}")

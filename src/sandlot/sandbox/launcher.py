@@ -124,7 +124,13 @@ def _enter_sandbox(plan: LaunchPlan) -> None:
         | namespaces.CLONE_NEWCGROUP
     )
     namespaces.set_hostname(plan.hostname)
-    rootfs.build_and_enter(plan.root_dir, plan.ro_paths, tmp_mb=plan.tmp_mb, inner_id=plan.inner_id)
+    rootfs.build_and_enter(
+        plan.root_dir,
+        plan.ro_paths,
+        tmp_mb=plan.tmp_mb,
+        inner_id=plan.inner_id,
+        nameserver=plan.nameserver,
+    )
     if plan.host_id is not None:
         privileges.become_host_user(plan.host_id, plan.host_id)
         namespaces.enter_new_user_namespace(plan.inner_id)
@@ -137,6 +143,7 @@ def _enter_sandbox(plan: LaunchPlan) -> None:
             read_exec=[*plan.ro_paths, *system],
             read_write=["/tmp", "/dev/null"],  # noqa: S108 - the sandbox's own /tmp
             files=plan.landlock_files,
+            connect_ports=plan.connect_ports,
         )
     privileges.set_dumpable(False)  # C keeps its setup state; nobody may ptrace or read it
     if plan.seccomp_bpf:

@@ -250,6 +250,9 @@ class PlainStarter:
         self._live.add(process)
         return process
 
+    def egress_denied_counts(self) -> dict[str, int]:
+        return {}  # nothing is enforced here, so nothing is denied
+
     async def release_group(self, group: str) -> None:
         """Plain processes share nothing per group."""
 

@@ -40,6 +40,8 @@ class LaunchPlan:
         hostname: str = "sandbox",
         landlock_files: bool = True,
         keep_orphans: bool = False,
+        nameserver: str | None = None,
+        connect_ports: list[int] | None = None,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -67,6 +69,10 @@ class LaunchPlan:
         # outlives the target while the instances it forked run.
         self.landlock_files = landlock_files
         self.keep_orphans = keep_orphans
+        # Egress (see egress_net): the resolver for /etc/resolv.conf, and the TCP ports Landlock
+        # lets the process connect to (None: every port). Without egress (no nameserver): none.
+        self.nameserver = nameserver
+        self.connect_ports = connect_ports if nameserver else []
 
     def encode(self) -> bytes:
         return marshal.dumps(vars(self))

@@ -93,7 +93,7 @@ def _write(path: str, text: str) -> None:
         fh.write(text)
 
 
-def _populate_etc(root: str, inner_id: int) -> None:
+def _populate_etc(root: str, inner_id: int, nameserver: str | None = None) -> None:
     etc = f"{root}/etc"
     os.makedirs(etc, mode=0o755, exist_ok=True)
     _write(
@@ -102,7 +102,10 @@ def _populate_etc(root: str, inner_id: int) -> None:
     )
     _write(f"{etc}/group", f"root:x:0:\nsandbox:x:{inner_id}:\n")
     _write(f"{etc}/hosts", "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost\n")
-    _write(f"{etc}/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n")
+    hosts = "files dns" if nameserver else "files"
+    _write(f"{etc}/nsswitch.conf", f"passwd: files\ngroup: files\nhosts: {hosts}\n")
+    if nameserver:  # Sandlot's resolver for this version (egress_dns), and no other
+        _write(f"{etc}/resolv.conf", f"nameserver {nameserver}\noptions attempts:2 timeout:2\n")
     if os.path.exists("/etc/ld.so.cache"):
         bind("/etc/ld.so.cache", _make_mountpoint(root, "/etc/ld.so.cache", False))
     if os.path.islink("/etc/localtime"):  # points into /usr/share/zoneinfo, which is visible
@@ -144,14 +147,20 @@ def _bind_ro_paths(root: str, ro_paths: Iterable[str]) -> None:
 
 
 def build_and_enter(
-    root: str, ro_paths: Sequence[str], *, tmp_mb: int, inner_id: int, mount_proc: bool = True
+    root: str,
+    ro_paths: Sequence[str],
+    *,
+    tmp_mb: int,
+    inner_id: int,
+    mount_proc: bool = True,
+    nameserver: str | None = None,
 ) -> None:
     """Build the new root on the empty directory `root` and pivot_root into it."""
     # Private first: nothing we mount may propagate back to the host, and pivot_root requires it.
     _libc.mount(None, "/", None, MS_REC | MS_PRIVATE)
     _libc.mount("sandlot-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     _bind_system(root)
-    _populate_etc(root, inner_id)
+    _populate_etc(root, inner_id, nameserver)
     _populate_dev(root)
     tmp = _make_mountpoint(root, "/tmp", True)  # noqa: S108 - inside the new root
     _libc.mount("sandlot-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")

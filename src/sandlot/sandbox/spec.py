@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from sandlot.sandbox.egress_rules import EgressGrants
+
 # As root, each group (function version) runs as its own host uid from a base up.
 DEFAULT_UID_BASE = 100_000
 UID_COUNT = 65_536
@@ -43,6 +45,7 @@ class ProcessSpec:
     `pass_fds` maps a file descriptor number in the child to one in the caller, e.g. {3: sock}.
     `ro_paths` are host paths that the process may read (interpreter, bootstrap, code,
     dependencies); nothing else of the host is visible when sandboxed.
+    `egress` is the same for every process of a group: what its network namespace may reach.
     `zygote` marks a process that forks instances (see `ForkLayers`): its sandbox lets each
     child mount a private /tmp, and lives on until the last child has exited.
     """
@@ -59,6 +62,7 @@ class ProcessSpec:
     stdout_fd: int | None = None
     stderr_fd: int | None = None
     zygote: bool = False
+    egress: EgressGrants | None = None  # None: no network beyond loopback (the default)
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ class Starter(Protocol):
 
     async def release_group(self, group: str) -> None:
         """Free what was shared by one group (its network namespace) once it has no process."""
+
+    def egress_denied_counts(self) -> dict[str, int]:
+        """Connection attempts its egress rules denied, per group, since the start."""
 
     def fork_layers(self, spec: ProcessSpec) -> ForkLayers:
         """The per-child layers for instances forked from a zygote started with `spec`."""

@@ -34,6 +34,8 @@ from sandlot.domain.errors import ServiceUnavailable
 from sandlot.sandbox import groupns
 from sandlot.sandbox.adopted import AdoptedProcess, host_pid
 from sandlot.sandbox.cgroups import Cgroup, CgroupTree, CgroupUnavailable, sweep_stale_trees
+from sandlot.sandbox.egress_group import EgressAttachment, attach_egress
+from sandlot.sandbox.egress_net import EgressNetwork
 from sandlot.sandbox.handle import SandboxHandle
 from sandlot.sandbox.launcher import system_paths
 from sandlot.sandbox.leftovers import (
@@ -87,6 +89,7 @@ def launcher_command() -> list[str]:
 class _Group:
     ns: groupns.GroupNamespaces
     host_id: int | None  # root: the group's own unprivileged host uid and gid
+    egress: EgressAttachment | None = None  # a veth, rules and a resolver (see egress_net)
 
 
 class SandboxStarter:
@@ -111,6 +114,8 @@ class SandboxStarter:
         landlock: bool = True,
         setup_timeout_s: float = 10.0,
         sweep_interval_s: float = _SWEEP_INTERVAL_S,
+        egress: EgressNetwork | None = None,
+        egress_hosts_file: Path | None = None,
     ) -> None:
         self._privileged = os.geteuid() == 0
         self._uid_base, self._uid_count = uid_base, uid_count
@@ -148,7 +153,31 @@ class SandboxStarter:
         # Uids that a process of the last run still holds are never handed out by this one.
         self._used_slots = {u - uid_base for u in left.uids if 0 <= u - uid_base < uid_count}
         self._live: set[SandboxHandle | AdoptedProcess] = set()
+        # Replaces this run dir's nftables table: a crashed run's rules go before any new one.
+        self._egress, self._egress_hosts = egress, egress_hosts_file
+        self._denied_released: dict[str, int] = {}  # a counter outlives its group
+        if egress is not None:
+            egress.start()
         self._closed = False
+
+    @property
+    def egress(self) -> EgressNetwork | None:
+        return self._egress
+
+    def egress_denied(self, group: str) -> int:
+        """Denied packets of a group so far (its kernel counter; blocking: run in a thread)."""
+        return self.egress_denied_counts().get(group, 0)
+
+    def egress_denied_counts(self) -> dict[str, int]:
+        """Denied packets per group, released groups included: one `nft` call (~5 ms)."""
+        counts = dict(self._denied_released)
+        if self._egress is None:
+            return counts
+        by_index = self._egress.denied_counts()
+        for name, group in self._groups.items():
+            if group.egress is not None:
+                counts[name] = counts.get(name, 0) + by_index.get(group.egress.link.index, 0)
+        return counts
 
     @staticmethod
     def _make_cgroup_tree(required: bool) -> CgroupTree | None:
@@ -171,7 +200,7 @@ class SandboxStarter:
         if not _SAFE_NAME.match(spec.name):
             raise ValueError(f"unsafe process name for cgroups: {spec.name!r}")
         self._keep_sweeping()
-        group = await self._group(spec.group)
+        group = await self._group(spec)
         cgroup = self._cgroup(spec.name, spec.limits)
         try:
             proc, status_r = self._spawn(spec, group, cgroup)
@@ -217,6 +246,8 @@ class SandboxStarter:
             landlock=self._landlock,
             landlock_files=not spec.zygote,
             keep_orphans=spec.zygote,
+            nameserver=str(group.egress.link.host_addr) if group.egress else None,
+            connect_ports=spec.egress.connect_ports() if spec.egress else [],
         )
         plan_fd = plan.write_memfd()
         try:
@@ -298,15 +329,36 @@ class SandboxStarter:
             raise
         return cgroup
 
-    async def _group(self, name: str) -> _Group:
+    async def _group(self, spec: ProcessSpec) -> _Group:
+        name = spec.group
         lock = self._group_locks.setdefault(name, asyncio.Lock())
         async with lock:
             group = self._groups.get(name)
             if group is None:
-                ns = self._spare_groups.take(None)
-                group = _Group(ns or await self._new_namespaces(), self._allocate_host_id())
+                ns = self._spare_groups.take(None) or await self._new_namespaces()
+                try:
+                    egress = await self._attach_egress(ns, spec)
+                except BaseException:
+                    ns.close()
+                    raise
+                group = _Group(ns, self._allocate_host_id(), egress)
                 self._groups[name] = group
             return group
+
+    async def _attach_egress(
+        self, ns: groupns.GroupNamespaces, spec: ProcessSpec
+    ) -> EgressAttachment | None:
+        if spec.egress is None:
+            return None
+        if self._egress is None:  # never run a policy open: refuse instead
+            raise SandboxSetupError(
+                "this server does not enforce network egress (see `sandlot doctor`)",
+                name=spec.name,
+            )
+        try:
+            return await attach_egress(self._egress, ns.netns_fd, spec.egress, self._egress_hosts)
+        except OSError as exc:
+            raise SandboxSetupError(f"egress setup failed: {exc}", name=spec.name) from exc
 
     async def _new_namespaces(self) -> groupns.GroupNamespaces:
         """No spare was ready (the first group, or a burst of new versions): make one now."""
@@ -332,6 +384,12 @@ class SandboxStarter:
         self._group_locks.pop(group, None)
         if released is None:
             return
+        if released.egress is not None:
+            final = await asyncio.to_thread(released.egress.network.denied_counts)
+            count = final.get(released.egress.link.index, 0)
+            if count:
+                self._denied_released[group] = self._denied_released.get(group, 0) + count
+            await released.egress.close()
         released.ns.close()  # running processes keep the netns alive until they exit
         if released.host_id is not None:
             self._used_slots.discard(released.host_id - self._uid_base)
@@ -376,6 +434,8 @@ class SandboxStarter:
         if self._cgroups is not None:
             self._cgroups.remove()
         gone = not pending and (self._cgroups is None or not self._cgroups.exists())
+        if self._egress is not None:
+            await asyncio.to_thread(self._egress.stop)
         self._record.close(everything_gone=gone)
         with contextlib.suppress(OSError):
             self._root_dir.rmdir()

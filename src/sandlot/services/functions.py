@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
+from sandlot.domain.egress import EgressPolicy
 from sandlot.domain.errors import InvalidInput, PermissionDenied
 from sandlot.domain.limits import (
     DEFAULT_HANDLER,
@@ -30,7 +31,7 @@ from sandlot.domain.quotas import QuotaLimits
 from sandlot.domain.secrets import SecretRef, check_secret_refs
 from sandlot.domain.states import VersionState
 from sandlot.envs import check_python_version
-from sandlot.services import archives, audit, quotas, secrets
+from sandlot.services import archives, audit, egress, quotas, secrets
 from sandlot.services.authz import authorize, authorize_function, in_scope
 from sandlot.services.builds import Builder, requirements_of
 from sandlot.services.code import CodeStore
@@ -56,6 +57,7 @@ class ConfigChanges:
     env_set: dict[str, str] | None = None
     env_unset: tuple[str, ...] | None = None
     secrets: tuple[SecretRef, ...] | None = None  # replaces the whole list
+    egress: EgressPolicy | None = None  # replaces the whole policy
 
     def apply(self, base: VersionConfig) -> VersionConfig:
         replaced: dict[str, Any] = {
@@ -67,6 +69,7 @@ class ConfigChanges:
             "min_warm": self.min_warm,
             "keep_alive_s": self.keep_alive_s,
             "secrets": self.secrets,
+            "egress": self.egress,
         }
         config = replace(base, **{key: v for key, v in replaced.items() if v is not None})
         check_handler(config.handler)
@@ -96,6 +99,10 @@ class ConfigChanges:
         return merged
 
 
+# A caller that names no host (a script of the server's own): it enforces nothing, so only
+# `none` passes.
+HOSTLESS = egress.EgressHost()
+
 DEFAULT_CONFIG = VersionConfig(
     handler=DEFAULT_HANDLER, memory_mb=MEMORY_MB_DEFAULT, timeout_s=TIMEOUT_S_DEFAULT
 )
@@ -106,6 +113,7 @@ class Deployed:
     function: Function
     version: Version
     has_requirements: bool  # its build installs dependencies: it answers `pending`
+    warnings: tuple[str, ...] = ()  # said in the deploy's answer (egress not enforced)
 
 
 # Past the import's own budget, what starting the version's sandbox may take.
@@ -145,6 +153,7 @@ async def create_function(
     code_store: CodeStore,
     python_version: str,
     quota_defaults: QuotaLimits,
+    egress_host: egress.EgressHost | None = None,
 ) -> Deployed:
     """`python_version` is the Python that functions run on here (`Builder.python_version`);
     `quota_defaults` the server's quota limits where the namespace has none of its own."""
@@ -161,6 +170,9 @@ async def create_function(
     )
     archive = await _checked(code, config, code_store)
     namespace_id = principal.namespace_id
+    warnings = await egress.check_policy(
+        session, namespace_id=namespace_id, policy=config.egress, host=egress_host or HOSTLESS
+    )
     limits = await quotas.limits_of(session, namespace_id, quota_defaults)
     await quotas.check_version(
         session,
@@ -176,7 +188,7 @@ async def create_function(
         session, function, config, archive, code_store, python_version, deployer(principal)
     )
     await _audit_version(session, principal, "function.create", deployed, changes)
-    return deployed
+    return replace(deployed, warnings=warnings)
 
 
 async def update_function(
@@ -189,6 +201,7 @@ async def update_function(
     code_store: CodeStore,
     python_version: str,
     quota_defaults: QuotaLimits,
+    egress_host: egress.EgressHost | None = None,
 ) -> Deployed:
     """A new version from new code, or from the newest version's code (ready or not) when
     `code` is None, with `changes` over the newest version's configuration."""
@@ -207,6 +220,12 @@ async def update_function(
         archive = await _checked(data, config, code_store)
     else:
         raise InvalidInput("the function has no code yet: upload a zip")
+    warnings = await egress.check_policy(
+        session,
+        namespace_id=function.namespace_id,
+        policy=config.egress,
+        host=egress_host or HOSTLESS,
+    )
     await quotas.check_version(
         session,
         namespace_id=function.namespace_id,
@@ -221,7 +240,7 @@ async def update_function(
     # New code is a deploy; the same code with other settings is a configuration change.
     action = "function.deploy" if code is not None else "function.configure"
     await _audit_version(session, principal, action, deployed, changes)
-    return deployed
+    return replace(deployed, warnings=warnings)
 
 
 async def _audit_version(
@@ -247,6 +266,7 @@ async def _audit_version(
             "code_sha256": version.code_sha256,
             "code_size": version.code_size,
             "changed": given,
+            **({"egress": version.config.egress.as_text()} if changes.egress else {}),
         },
     )
 

@@ -86,9 +86,32 @@ class _HttpCollector(Collector):
         yield timeouts
 
 
+class _EgressCollector(Collector):
+    """The kernel's counts of denied connection attempts, read at scrape time."""
+
+    def __init__(self, denied: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.denied = denied
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "sandlot_egress_denied",
+            "Connection attempts (packets) a function's egress policy denied",
+            labels=["namespace", "function"],
+        )
+        for (namespace, function), count in sorted(self.denied().items()):
+            family.add_metric([namespace, function], count)
+        yield family
+
+
 class Metrics:
-    def __init__(self, pool_stats: Callable[[], PoolStats]) -> None:
+    def __init__(
+        self,
+        pool_stats: Callable[[], PoolStats],
+        egress_denied: Callable[[], dict[tuple[str, str], int]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
+        if egress_denied is not None:
+            self.registry.register(_EgressCollector(egress_denied))
         self.invocations = Counter(
             "sandlot_invocations",
             "Invocations by function and outcome",

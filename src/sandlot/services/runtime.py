@@ -20,6 +20,7 @@ from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
+from sandlot.services.egress import EgressHost
 from sandlot.services.function_urls import UrlDirectory
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
@@ -60,6 +61,8 @@ class Runtime:
     rotator: SecretRotator
     # Each quota's limit where a namespace has none of its own (`Settings.quota_*`).
     quota_defaults: QuotaLimits = field(default_factory=QuotaLimits)
+    # The default egress bound, and whether this host enforces policies (checked at start).
+    egress: EgressHost = field(default_factory=EgressHost)
     # Told after each commit that queues a call, so the queue's claimers look at once.
     queue_waker: QueueWaker = field(default_factory=QueueWaker)
     # What an asynchronous call's end sets off (webhooks, other functions' queues).

@@ -72,4 +72,5 @@ def version_spec(
         limits=limits,
         secret_env=secrets.env,
         secret_files=secrets.files,
+        egress=config.egress,
     )

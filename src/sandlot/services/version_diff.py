@@ -86,6 +86,11 @@ def _config_changes(now: VersionConfig, before: VersionConfig | None) -> list[Fi
         previous = getattr(before, name) if before else None
         if before is None or after != previous:
             changes.append(FieldChange(name, previous, after))
+    # The network policy in its text form, as a deploy gives it.
+    if before is None or now.egress != before.egress:
+        changes.append(
+            FieldChange("egress", before.egress.as_text() if before else None, now.egress.as_text())
+        )
     return changes
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sandlot.domain.egress import EgressPolicy
 from sandlot.domain.errors import FunctionAlreadyExists, FunctionNotFound, VersionNotFound
 from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.models import Function, Version, VersionConfig
@@ -48,6 +49,7 @@ def _version(row: VersionRow, function_name: str) -> Version:
             min_warm=row.min_warm,
             keep_alive_s=row.keep_alive_s,
             secrets=_secret_refs(row.secrets),
+            egress=EgressPolicy.parse(row.egress or ()),
         ),
         code_sha256=row.code_sha256,
         code_size=row.code_size,
@@ -193,6 +195,7 @@ class VersionRepo:
             min_warm=config.min_warm,
             keep_alive_s=config.keep_alive_s,
             secrets=[ref.as_json() for ref in config.secrets] or None,
+            egress=None if config.egress.is_none else config.egress.as_text(),
             code_sha256=code_sha256,
             code_size=code_size,
             created_at=datetime.now(UTC),

@@ -64,6 +64,9 @@ class NamespaceRow(Base):
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # A deleted namespace's functions are stopped; its history stays.
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # What its functions' egress policies may ask for (text form, `domain.egress`); None:
+    # the server's default bound (SANDLOT_EGRESS_DEFAULT_BOUND).
+    egress_bound: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class UserRow(Base):
@@ -183,6 +186,8 @@ class VersionRow(Base):
     secrets: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
     # Who deployed it (a login, or `key:<key name>`); None before migration 0010.
     deployed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Its egress policy's text form (`domain.egress`); None: `none`, no network.
+    egress: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class SecretRow(Base):

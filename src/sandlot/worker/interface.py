@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandlot.domain.egress import NONE, EgressPolicy
 from sandlot.domain.states import InvocationState
 
 # Importing the handler has its own budget, as on Lambda: heavy imports should not need a
@@ -69,6 +70,8 @@ class VersionSpec:
     # environment variables, and as files under /run/secrets (sandboxed zygotes only).
     secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     secret_files: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # What the version's network may reach; the sandbox enforces it (default: nothing).
+    egress: EgressPolicy = NONE
 
     @property
     def secret_values(self) -> list[str]:

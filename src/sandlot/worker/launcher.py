@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandlot.config import Settings
+from sandlot.sandbox.egress_rules import grants_for
 from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Starter
 from sandlot.worker import failures
 from sandlot.worker.inside import bootstrap
@@ -272,4 +273,5 @@ class ProcessLauncher:
             pass_fds={CONTROL_FD: control_fd},
             stdout_fd=output_fd,
             stderr_fd=output_fd,
+            egress=grants_for(spec.egress),
         )

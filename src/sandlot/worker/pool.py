@@ -36,7 +36,7 @@ from sandlot.worker.interface import (
     VersionSpec,
 )
 from sandlot.worker.inventory import snapshot
-from sandlot.worker.launcher import Launcher, ProcessLauncher, StartTimes
+from sandlot.worker.launcher import Launcher, ProcessLauncher, StartTimes, group_name
 from sandlot.worker.reaper import KeepAliveReaper
 from sandlot.worker.tenants import Tenants
 from sandlot.worker.zygote_launcher import ZygoteLauncher
@@ -114,6 +114,7 @@ class RuntimePool:
         self, starter: Starter, settings: Settings, *, reaper_interval_s: float = 1.0
     ) -> None:
         self._starter = starter
+        self._group_owner: dict[str, tuple[str, str]] = {}  # every group seen, for its counter
         self._settings = settings
         self._capacity = Capacity(settings.max_instances, settings.max_memory_mb)
         self._launcher: Launcher = (
@@ -474,6 +475,19 @@ class RuntimePool:
         await self._discard_all(retired, list(retired.idle), "the version was retired")
 
     # shutdown and inspection
+
+    def egress_denied(self) -> dict[tuple[str, str], int]:
+        """Denied connection attempts by (namespace, function), from the kernel's counters."""
+        by_group = self._starter.egress_denied_counts()
+        for version in self._versions.values():
+            spec = version.spec
+            self._group_owner[group_name(spec)] = (spec.namespace, spec.function_name)
+        totals: dict[tuple[str, str], int] = {}
+        for group, count in by_group.items():
+            owner = self._group_owner.get(group)
+            if owner is not None:
+                totals[owner] = totals.get(owner, 0) + count
+        return totals
 
     def stats(self) -> PoolStats:
         return snapshot(self._live, self._capacity, self._launcher.kept())

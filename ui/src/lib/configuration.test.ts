@@ -22,6 +22,7 @@ const VERSION: VersionConfig = {
   min_warm: 0,
   keep_alive_s: 60,
   secrets: [{ name: "DB_PASSWORD", as: "env" }],
+  egress: ["none"],
   code_sha256: "0".repeat(64),
   code_size: 100,
   created_at: "2026-12-01T00:00:00Z",

@@ -43,9 +43,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         400: "Bad input: name, limits, zip, handler",
         401: "Missing or wrong API key",
         403: "The key's role may not do this, or a quota of the namespace would be exceeded "
-        "(QuotaExceeded: functions, code_mb, env_kb, memory_mb)",
+        "(QuotaExceeded: functions, code_mb, env_kb, memory_mb), or the egress policy asks "
+        "for more than the namespace's bound (EgressNotAllowed)",
         404: "No such function or version",
-        409: "The name is taken",
+        409: "The name is taken, or this host cannot enforce the egress policy (EgressUnavailable)",
         413: "The upload is too large",
         422: "The request does not match the schema",
     }.items()
@@ -85,11 +86,14 @@ async def create_function(
         code_store=runtime.code,
         python_version=runtime.builder.python_version,
         quota_defaults=runtime.quota_defaults,
+        egress_host=runtime.egress,
     )
     await session.commit()
     service.after_commit(runtime.builder, deployed)
     deployed = await service.settled(session=session, builder=runtime.builder, deployed=deployed)
-    return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
+    return FunctionOut.of(
+        deployed.function, principal.namespace, deployed.version, warnings=deployed.warnings
+    )
 
 
 @router.put(
@@ -121,11 +125,14 @@ async def update_function(
         code_store=runtime.code,
         python_version=runtime.builder.python_version,
         quota_defaults=runtime.quota_defaults,
+        egress_host=runtime.egress,
     )
     await session.commit()
     service.after_commit(runtime.builder, deployed)
     deployed = await service.settled(session=session, builder=runtime.builder, deployed=deployed)
-    return FunctionOut.of(deployed.function, principal.namespace, deployed.version)
+    return FunctionOut.of(
+        deployed.function, principal.namespace, deployed.version, warnings=deployed.warnings
+    )
 
 
 @router.get("", response_model=FunctionList, responses=ERRORS, summary="List functions")

@@ -523,6 +523,47 @@ def _close_control_socket() -> None:
         return
 
 
+# What a connect fails with when the version's policy denies it: EACCES from Landlock (a port
+# no destination has), EHOSTUNREACH from the version's nftables reject, ENETUNREACH where the
+# namespace has no route at all (policy `none`). The kernel's counter is the trusted count
+# (sandlot_egress_denied_total); this line only tells the author why their call failed.
+_DENIED_ERRNOS = (13, 113, 101)
+
+
+def _denied_note(address: Any) -> str:
+    host, port = address[0], address[1]
+    where = f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return f"network: connect to {where} denied by policy\n"
+
+
+def note_denied_connects() -> None:
+    """Wrap blocking socket connects so that a denied one leaves a line in the call's log.
+
+    Non-blocking connects (asyncio) report their failure later, through SO_ERROR, and are not
+    noted; the counter counts them all the same."""
+    import socket
+
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    families = (socket.AF_INET, socket.AF_INET6)
+
+    def noted_connect(self: socket.socket, address: Any) -> None:
+        try:
+            connect(self, address)
+        except OSError as exc:
+            if exc.errno in _DENIED_ERRNOS and self.family in families:
+                sys.stderr.write(_denied_note(address))
+            raise
+
+    def noted_connect_ex(self: socket.socket, address: Any) -> int:
+        code = connect_ex(self, address)
+        if code in _DENIED_ERRNOS and self.family in families:
+            sys.stderr.write(_denied_note(address))
+        return code
+
+    socket.socket.connect = noted_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = noted_connect_ex  # type: ignore[method-assign,assignment]
+
+
 def prepare_process(init: dict[str, Any], logs: LogBuffer) -> None:
     """Clean sys.path and per-instance output capture, before any function code runs."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -534,6 +575,7 @@ def prepare_process(init: dict[str, Any], logs: LogBuffer) -> None:
     sys.dont_write_bytecode = True  # the code dir is shared by instances and read-only
     os.set_inheritable(CONTROL_FD, False)
     os.register_at_fork(after_in_child=_close_control_socket)
+    note_denied_connects()
 
 
 def initialize(channel: Channel, init: dict[str, Any], logs: LogBuffer) -> Runner | None:

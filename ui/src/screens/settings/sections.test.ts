@@ -12,9 +12,9 @@ describe("the settings sections", () => {
   it("are offered by role as the API allows reading them", () => {
     const offered = (role: string) =>
       SECTIONS.filter((section) => atLeast(role, section.reads)).map((section) => section.key);
-    expect(offered("viewer")).toEqual(["members", "keys", "quotas"]);
-    expect(offered("developer")).toEqual(["members", "keys", "secrets", "quotas"]);
-    expect(offered("owner")).toEqual(["members", "keys", "secrets", "quotas", "audit"]);
+    expect(offered("viewer")).toEqual(["members", "keys", "quotas", "network"]);
+    expect(offered("developer")).toEqual(["members", "keys", "secrets", "quotas", "network"]);
+    expect(offered("owner")).toEqual(["members", "keys", "secrets", "quotas", "network", "audit"]);
     expect(offered("admin")).toEqual(offered("owner"));
   });
 });

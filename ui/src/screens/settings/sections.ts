@@ -23,6 +23,7 @@ export const SECTIONS: Section[] = [
   { key: "keys", label: "API keys", reads: "viewer", load: () => import("./Keys.svelte") },
   { key: "secrets", label: "Secrets", reads: "developer", load: () => import("./Secrets.svelte") },
   { key: "quotas", label: "Quotas", reads: "viewer", load: () => import("./Quotas.svelte") },
+  { key: "network", label: "Network access", reads: "viewer", load: () => import("./Network.svelte") },
   { key: "audit", label: "Audit log", reads: "owner", load: () => import("./Audit.svelte") },
 ];
 

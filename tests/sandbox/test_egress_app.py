@@ -1,0 +1,94 @@
+"""Egress through the whole app: deploy with a policy, invoke, logs, metrics, a new version.
+
+The real app with the real sandbox on a SQLite file and on PostgreSQL; the function's traffic
+can only reach the test's own namespaces (see egress_world.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sandlot.config import SandboxMode
+from sandlot.sandbox.egress_probe import egress_support
+from tests.conftest import SANDBOX_MODE, Api, open_api, skip_outside_ci
+from tests.sandbox.egress_world import API, NEIGHBOUR, World
+
+CALLER = {
+    "main.py": (
+        "import socket\n"
+        "def handler(event, context):\n"
+        "    out = {}\n"
+        "    for host, port in event['targets']:\n"
+        "        try:\n"
+        "            with socket.create_connection((host, port), timeout=3) as s:\n"
+        "                out[f'{host}:{port}'] = s.recv(100).decode()\n"
+        "        except OSError as exc:\n"
+        "            out[f'{host}:{port}'] = type(exc).__name__\n"
+        "    return out\n"
+    )
+}
+TARGETS = [["api.test", 443], [NEIGHBOUR, 443]]
+
+
+@pytest.fixture
+async def egress_api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+    if SANDBOX_MODE is not SandboxMode.STRICT or not egress_support(route_table=1).ok:
+        skip_outside_ci("egress needs the strict sandbox, root, nftables and veth")
+    world = World(tag=f"a{os.getpid() % 1000:03d}", table=50000 + os.getpid() % 10000,
+                  hosts_file=tmp_path / "hosts")  # fmt: skip
+    try:
+        world.build()
+        async with open_api(
+            tmp_path / "data",
+            database_url,
+            egress_subnet=f"100.65.{os.getpid() % 200 + 20}.0/24",
+            egress_route_table=world.table,
+            egress_hosts_file=world.hosts_file,
+            egress_default_bound="api.test:443 198.18.0.0/15",
+        ) as opened:
+            yield opened
+    finally:
+        world.close()
+
+
+async def _call(api: Api) -> tuple[dict[str, str], str]:
+    answer = await api.invoke("caller", {"targets": TARGETS})
+    assert answer.status_code == 200, answer.text
+    logs = await api.client.get(
+        f"/api/v1/invocations/{answer.headers['x-sandlot-invocation-id']}/logs"
+    )
+    return answer.json(), logs.text
+
+
+async def test_a_policy_reaches_its_host_and_a_new_version_gets_its_own(egress_api: Api) -> None:
+    deployed = await egress_api.deploy("caller", CALLER, egress=json.dumps(["api.test:443"]))
+    assert deployed.status_code == 201, deployed.text
+    result, logs = await _call(egress_api)
+    assert result == {"api.test:443": f"{API}:443", f"{NEIGHBOUR}:443": "OSError"}
+    assert f"network: connect to {NEIGHBOUR}:443 denied by policy" in logs
+    metrics = (await egress_api.client.get("/metrics")).text
+    denied = [
+        line for line in metrics.splitlines()
+        if line.startswith("sandlot_egress_denied_total{") and 'function="caller"' in line
+    ]  # fmt: skip
+    assert denied and float(denied[0].rsplit(" ", 1)[1]) >= 1
+
+    # A new version with another policy: its instances get its rules, and only those.
+    again = await egress_api.client.put(
+        "/api/v1/functions/caller", json={"egress": [f"{NEIGHBOUR}:443"]}
+    )
+    assert again.status_code == 200, again.text
+    result, logs = await _call(egress_api)
+    assert result == {"api.test:443": "gaierror", f"{NEIGHBOUR}:443": f"{NEIGHBOUR}:443"}
+
+
+async def test_a_function_without_a_policy_reaches_nothing(egress_api: Api) -> None:
+    assert (await egress_api.deploy("caller", CALLER)).status_code == 201
+    result, logs = await _call(egress_api)
+    assert result == {"api.test:443": "gaierror", f"{NEIGHBOUR}:443": "PermissionError"}
+    assert f"network: connect to {NEIGHBOUR}:443 denied by policy" in logs
