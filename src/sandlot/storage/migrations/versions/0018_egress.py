@@ -1,7 +1,7 @@
 """Network egress: each version's policy, and each namespace's bound on them.
 
 Revision ID: 0018_egress
-Revises: 0016_function_urls
+Revises: 0017_releases
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_egress"
-down_revision = "0016_function_urls"
+down_revision = "0017_releases"
 branch_labels = None
 depends_on = None
 
