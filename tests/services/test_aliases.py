@@ -118,12 +118,12 @@ async def test_moves_are_checked_recorded_and_rolled_back_like_an_undo_stack(
 
     # Undo the release (back to the split it started from), then the split, then nothing.
     expected = [[(3, 10), (2, 90)], [(1, 100)]]
-    for routes in expected:
+    for want in expected:
         target = await aliases.rollback_target(session, function, "prod", None)
         await aliases.rollback(
             session, principal=who, function=function, name="prod", target=target
         )
-        assert await _routes(session, function, "prod") == routes
+        assert await _routes(session, function, "prod") == want
     with pytest.raises(NothingToRollBack):
         await aliases.rollback_target(session, function, "prod", None)
     target = await aliases.rollback_target(session, function, "prod", 4)
