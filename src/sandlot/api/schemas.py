@@ -27,6 +27,7 @@ from sandlot.domain.limits import (
     TIMEOUT_S_DEFAULT,
     TIMEOUT_S_MAX,
     TIMEOUT_S_MIN,
+    VERSION_NUMBER_MAX,
 )
 from sandlot.domain.models import ApiKey, Function, Invocation, Role, Version
 from sandlot.domain.secrets import SECRET_NAME_RE, SECRETS_DIR
@@ -173,6 +174,13 @@ class FunctionUpdateJson(DeployFields):
         json_schema_extra={"propertyNames": {"pattern": ENV_KEY_RE.pattern}},
     )
     env_unset: list[str] | None = Field(None, description="Names removed from that env")
+    expect_version: int | None = Field(
+        None,
+        ge=1,
+        le=VERSION_NUMBER_MAX,
+        description="The version this deploy supersedes (as the `If-Match` header does): "
+        "refused with 409 VersionConflict when the newest version is another one",
+    )
 
 
 class VersionOut(BaseModel):
@@ -235,6 +243,11 @@ class FunctionOut(BaseModel):
         default_factory=list,
         description="On a deploy: what the caller should know (e.g. egress is not enforced)",
     )
+    unchanged: bool = Field(
+        False,
+        description="A deploy identical (code and configuration) to the newest version: it "
+        "made no version, and `versions` still counts to that one",
+    )
 
     @classmethod
     def of(
@@ -243,8 +256,11 @@ class FunctionOut(BaseModel):
         namespace: str,
         latest: Version | None,
         warnings: tuple[str, ...] = (),
+        *,
+        unchanged: bool = False,
     ) -> FunctionOut:
         return cls(
+            unchanged=unchanged,
             id=function.id,
             name=function.name,
             namespace=namespace,

@@ -17,6 +17,7 @@ from starlette.types import Message
 from sandlot.api.schemas import FunctionCreateJson, FunctionUpdateJson
 from sandlot.domain.egress import EgressPolicy
 from sandlot.domain.errors import InvalidEgressPolicy, InvalidInput, PayloadTooLarge
+from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.domain.secrets import SecretRef, parse_secret_refs
 from sandlot.services.archives import zip_texts
 from sandlot.services.functions import ConfigChanges
@@ -54,6 +55,7 @@ class DeployInput:
     name: str | None
     code: bytes | None
     changes: ConfigChanges
+    expect_version: int | None = None  # PUT only: the version the deploy supersedes
 
 
 _FORM_KEYWORDS = ("description", "pattern", "minimum", "maximum")
@@ -136,9 +138,18 @@ async def _from_multipart(request: Request, max_upload: int, *, creating: bool) 
     env_set, env_unset = _env_field(fields.get("env_set"), "env_set"), _names(fields)
     if creating and (env_set is not None or env_unset is not None):
         raise InvalidInput("a new function takes 'env'; 'env_set' and 'env_unset' are for PUT")
+    expect_version = _int_field(fields, "expect_version")
+    if creating and expect_version is not None:
+        raise InvalidInput("'expect_version' is for PUT: a new function supersedes nothing")
+    if expect_version is not None and not 1 <= expect_version <= VERSION_NUMBER_MAX:
+        raise InvalidInput(
+            f"expect_version must be a version number, got {expect_version}",
+            field="expect_version",
+        )
     return DeployInput(
         name=fields.get("name"),
         code=code,
+        expect_version=expect_version,
         changes=ConfigChanges(
             handler=fields.get("handler") or None,
             memory_mb=_int_field(fields, "memory_mb"),
@@ -228,6 +239,7 @@ async def _from_json(
     return DeployInput(
         name=parsed.name if isinstance(parsed, FunctionCreateJson) else None,
         code=code,
+        expect_version=parsed.expect_version if isinstance(parsed, FunctionUpdateJson) else None,
         changes=ConfigChanges(
             handler=parsed.handler,
             memory_mb=parsed.memory_mb,
@@ -273,3 +285,22 @@ def _code_of(parsed: FunctionCreateJson | FunctionUpdateJson, max_files: int) ->
     if parsed.code_base64 is not None:
         return _decode_base64(parsed.code_base64)
     return None
+
+
+def expected_version(if_match: str | None, given: int | None) -> int | None:
+    """The version a deploy supersedes, from `If-Match: "N"` (an ETag: quoted, maybe weak)
+    or the `expect_version` field; both may be given only if they agree."""
+    if if_match is None or not if_match.strip():
+        return given
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or not 1 <= int(text) <= VERSION_NUMBER_MAX:
+        raise InvalidInput(
+            'If-Match must name one version, like "3"', field="If-Match", value=if_match[:64]
+        )
+    if given is not None and given != int(text):
+        raise InvalidInput(
+            "If-Match and expect_version name different versions",
+            field="If-Match",
+            expect_version=given,
+        )
+    return int(text)

@@ -107,10 +107,20 @@ def deploy(
     secret: SecretOption = None,
     egress: EgressOption = None,
     allow_egress: AllowEgressOption = None,
+    expect_version: Annotated[
+        int | None,
+        typer.Option(
+            "--expect-version",
+            help="The version this deploy supersedes: refused if another deploy made a newer "
+            "one first (the function must exist).",
+            min=1,
+        ),
+    ] = None,
     wait: WaitOption = True,
     json_output: JsonOption = False,
 ) -> None:
-    """Create the function from a folder, or add a new version if it exists."""
+    """Create the function from a folder, or add a new version if it exists. Code and
+    configuration identical to the newest version make no new version (and say so)."""
     from sandlot.client import FunctionConfig, zip_folder
 
     config = FunctionConfig(
@@ -126,10 +136,13 @@ def deploy(
     )
     code = zip_folder(path)
     with api_session(ctx) as client:
-        function = _create_or_update(client, name, code, config)
+        if expect_version is None:
+            function = _create_or_update(client, name, code, config)
+        else:
+            function = client.update_function(name, code, config, expect_version=expect_version)
         _warn(function)
         version = _settle(client, function, wait=wait, quiet=json_output)
-    _report(name, version, json_output=json_output)
+    _report(name, version, json_output=json_output, unchanged=bool(function.get("unchanged")))
 
 
 def config(
@@ -181,7 +194,7 @@ def config(
         function = client.update_function(name, None, changes)
         _warn(function)
         version = _settle(client, function, wait=wait, quiet=json_output)
-    _report(name, version, json_output=json_output)
+    _report(name, version, json_output=json_output, unchanged=bool(function.get("unchanged")))
 
 
 def _warn(function: JSON) -> None:
@@ -199,10 +212,16 @@ def _settle(client: SandlotClient, function: JSON, *, wait: bool, quiet: bool) -
     return version
 
 
-def _report(name: str, version: JSON, *, json_output: bool) -> None:
-    """The new version's state; a failed one (its traceback included) exits with status 1."""
+def _report(name: str, version: JSON, *, json_output: bool, unchanged: bool = False) -> None:
+    """The new version's state; a failed one (its traceback included) exits with status 1.
+    `unchanged`: the deploy made no version, `version` is the identical newest one."""
     if json_output:
-        print_json(version)
+        print_json({**version, "unchanged": True} if unchanged else version)
+    elif unchanged:
+        say(
+            f"{name}  version {version['number']}  {version['state']}  "
+            "(unchanged: identical to the newest version, no new version made)"
+        )
     else:
         say(f"{name}  version {version['number']}  {version['state']}")
     if version["state"] == "failed":

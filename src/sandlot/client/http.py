@@ -191,13 +191,23 @@ class SandlotClient(
         return result
 
     def update_function(
-        self, name: str, zip_bytes: bytes | None = None, config: FunctionConfig | None = None
+        self,
+        name: str,
+        zip_bytes: bytes | None = None,
+        config: FunctionConfig | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> JSON:
         """Make a new version; fields left out keep the newest version's values, and without
-        `zip_bytes` it takes the newest version's code (a configuration change)."""
+        `zip_bytes` it takes the newest version's code (a configuration change).
+        `expect_version`: refused (VersionConflict) unless that is the newest version. The
+        answer's `unchanged` says the deploy was identical to the newest version."""
         body = _deploy_body((config or FunctionConfig()).fields(), zip_bytes)
+        headers = dict(_JSON_HEADERS)
+        if expect_version is not None:
+            headers["If-Match"] = f'"{expect_version}"'
         result: JSON = self._json(
-            "PUT", f"/functions/{name}", body=body, headers=_JSON_HEADERS, timeout=_DEPLOY_TIMEOUT_S
+            "PUT", f"/functions/{name}", body=body, headers=headers, timeout=_DEPLOY_TIMEOUT_S
         )
         return result
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
 from sandlot.domain.egress import EgressPolicy
-from sandlot.domain.errors import InvalidInput, PermissionDenied
+from sandlot.domain.errors import InvalidInput, PermissionDenied, VersionConflict
 from sandlot.domain.limits import (
     DEFAULT_HANDLER,
     MEMORY_MB_DEFAULT,
@@ -114,6 +114,8 @@ class Deployed:
     version: Version
     has_requirements: bool  # its build installs dependencies: it answers `pending`
     warnings: tuple[str, ...] = ()  # said in the deploy's answer (egress not enforced)
+    # The deploy was identical to the newest version: no new version, `version` is that one.
+    unchanged: bool = False
 
 
 # Past the import's own budget, what starting the version's sandbox may take.
@@ -202,13 +204,19 @@ async def update_function(
     python_version: str,
     quota_defaults: QuotaLimits,
     egress_host: egress.EgressHost | None = None,
+    expect_version: int | None = None,
 ) -> Deployed:
     """A new version from new code, or from the newest version's code (ready or not) when
-    `code` is None, with `changes` over the newest version's configuration."""
+    `code` is None, with `changes` over the newest version's configuration.
+
+    `expect_version`: the version this deploy means to supersede; another deploy that made
+    a newer one first is `VersionConflict`. Code and configuration identical to the newest
+    version (unless that one failed: deploying it again retries) make no version."""
     authorize_function(principal, Action.FUNCTION_WRITE, name)
     functions = FunctionRepo(session)
     function = await functions.get(principal.namespace_id, name)
     base = await _newest_version(session, function)
+    _check_expected(function, base, expect_version)
     config = changes.apply(base.config if base else DEFAULT_CONFIG)
     await secrets.check_named(
         session=session, namespace_id=principal.namespace_id, refs=config.secrets
@@ -226,6 +234,9 @@ async def update_function(
         policy=config.egress,
         host=egress_host or HOSTLESS,
     )
+    if _identical(base, archive, config):
+        assert base is not None
+        return Deployed(function=function, version=base, has_requirements=False, unchanged=True)
     await quotas.check_version(
         session,
         namespace_id=function.namespace_id,
@@ -241,6 +252,31 @@ async def update_function(
     action = "function.deploy" if code is not None else "function.configure"
     await _audit_version(session, principal, action, deployed, changes)
     return replace(deployed, warnings=warnings)
+
+
+def _check_expected(function: Function, newest: Version | None, expected: int | None) -> None:
+    if expected is None:
+        return
+    number = newest.number if newest is not None else 0
+    if number != expected:
+        raise VersionConflict(
+            f"this deploy expected to supersede version {expected} of {function.name!r}, "
+            f"but its newest version is {number}: another deploy came first",
+            function=function.name,
+            expected=expected,
+            newest=number,
+        )
+
+
+def _identical(
+    base: Version | None, archive: archives.CheckedArchive, config: VersionConfig
+) -> bool:
+    return (
+        base is not None
+        and base.state is not VersionState.FAILED
+        and base.code_sha256 == archive.sha256
+        and base.config == config
+    )
 
 
 async def _audit_version(

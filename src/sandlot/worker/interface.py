@@ -217,14 +217,15 @@ class Pool(Protocol):
     async def ensure_warm(self, spec: VersionSpec) -> int:
         """Start instances until `spec.min_warm` are ready; returns how many started."""
 
-    async def supersede(self, function_id: str, latest: int) -> None:
-        """Retire every version of the function older than `latest`."""
+    async def retain(self, function_id: str, keep: set[int]) -> None:
+        """Retire every version of the function that the pool holds (instances, zygote,
+        spares) and that is not in `keep`; busy instances finish their call first."""
 
     async def stop_function(self, function_id: str) -> None:
         """Stop every instance of every version of a function (it was deleted)."""
 
     async def retire_version(self, function_id: str, version: int) -> None:
-        """Stop a superseded version's instances once idle."""
+        """Stop a retired version's instances once idle."""
 
     def stats(self) -> PoolStats: ...
 

@@ -448,10 +448,14 @@ class RuntimePool:
             started += 1
         return started
 
-    async def supersede(self, function_id: str, latest: int) -> None:
-        """`latest` is now the function's newest ready version: retire the older ones. Busy
-        instances finish their call first; a later call to an old version starts it anew."""
-        for number in range(1, latest):
+    async def retain(self, function_id: str, keep: set[int]) -> None:
+        """Nothing routes calls to the function's versions outside `keep` any more: retire
+        what the pool holds of them. Busy instances finish their call first; a call that
+        still names a retired version (`?version=N`) starts it anew."""
+        held = {key[1] for key in self._versions if key[0] == function_id}
+        kept = self._launcher.kept()
+        held |= {k.spec.version for k in kept if k.spec.function_id == function_id}
+        for number in sorted(held - keep):
             await self.retire_version(function_id, number)
 
     async def stop_function(self, function_id: str) -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber
 from sandlot.api.diff_schemas import VersionDiffOut
 from sandlot.api.files_schemas import VersionFileOut, VersionFilesOut
 from sandlot.api.schemas import ErrorOut, FunctionList, FunctionOut, VersionList, VersionOut
-from sandlot.api.uploads import CREATE_REQUEST_BODY, UPDATE_REQUEST_BODY, deploy_input
+from sandlot.api.uploads import (
+    CREATE_REQUEST_BODY,
+    UPDATE_REQUEST_BODY,
+    deploy_input,
+    expected_version,
+)
 from sandlot.domain.errors import InvalidInput
 from sandlot.domain.limits import VERSION_NUMBER_MAX
 from sandlot.services import functions as service
@@ -37,6 +42,11 @@ _DEPLOY_STATES = (
     "`pending`: follow the build log. `latest_version` moves only to a ready version."
 )
 
+_IF_MATCH = (
+    'The version this deploy supersedes, as an ETag ("3"), like the `expect_version` field: '
+    "409 VersionConflict when another deploy made a newer one first"
+)
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in {
@@ -46,7 +56,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "(QuotaExceeded: functions, code_mb, env_kb, memory_mb), or the egress policy asks "
         "for more than the namespace's bound (EgressNotAllowed)",
         404: "No such function or version",
-        409: "The name is taken, or this host cannot enforce the egress policy (EgressUnavailable)",
+        409: "The name is taken; this host cannot enforce the egress policy "
+        "(EgressUnavailable); or (VersionConflict) the deploy expected to supersede another "
+        "version than the newest",
         413: "The upload is too large",
         422: "The request does not match the schema",
     }.items()
@@ -105,10 +117,18 @@ async def create_function(
     description=_DEPLOY_STATES
     + " Without new code, the new version takes the newest version's code. `env` replaces "
     "the whole environment; `env_set` (an object) and `env_unset` (a list of names) change "
-    "the newest version's one key at a time.",
+    "the newest version's one key at a time. Code and configuration identical to the "
+    "newest version (unless it failed) make no version: the answer says `unchanged: true`. "
+    "The answer's ETag (\"N\") is the newest version, for the next deploy's If-Match.",
 )
 async def update_function(
-    name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+    name: str,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: Annotated[str | None, Header(max_length=100, description=_IF_MATCH)] = None,
 ) -> FunctionOut:
     given = await deploy_input(
         request,
@@ -117,6 +137,7 @@ async def update_function(
         max_files=runtime.settings.max_archive_files,
     )
     deployed = await service.update_function(
+        expect_version=expected_version(if_match, given.expect_version),
         session=session,
         principal=principal,
         name=name,
@@ -127,6 +148,11 @@ async def update_function(
         quota_defaults=runtime.quota_defaults,
         egress_host=runtime.egress,
     )
+    response.headers["ETag"] = f'"{deployed.version.number}"'
+    if deployed.unchanged:  # nothing was written: nothing to commit, build or wait for
+        return FunctionOut.of(
+            deployed.function, principal.namespace, deployed.version, unchanged=True
+        )
     await session.commit()
     service.after_commit(runtime.builder, deployed)
     deployed = await service.settled(session=session, builder=runtime.builder, deployed=deployed)
