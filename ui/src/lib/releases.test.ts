@@ -3,10 +3,12 @@ import {
   aliasNameProblem,
   comparison,
   formatInterval,
+  healthText,
   mainVersion,
   parseInterval,
   parsePercent,
   parseSteps,
+  progressText,
   releaseActions,
   routesText,
   weightsProblem,
@@ -155,5 +157,16 @@ describe("the history's Compare link", () => {
     ).toBeNull();
     expect(comparison([], [{ version: 4, weight: 100 }])).toBeNull();
     expect(comparison([{ version: 4, weight: 100 }], [])).toBeNull();
+  });
+});
+
+describe("a release's words", () => {
+  it("says its progress and the health it judged", () => {
+    const release = { step: 1, steps: [10, 50, 100], weight: 50, to_version: 5 } as Parameters<typeof progressText>[0];
+    expect(progressText(release)).toBe("step 2 of 3 (50% on v5)");
+    expect(healthText({ calls: 120, errors: 3, error_rate: 2.5, p99_ms: 40.6 })).toBe(
+      "3 errors in 120 calls (2.5%), p99 41 ms",
+    );
+    expect(healthText({ calls: 1, errors: 1, error_rate: 100, p99_ms: null })).toBe("1 error in 1 call (100.0%)");
   });
 });

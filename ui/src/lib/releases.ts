@@ -185,3 +185,85 @@ export function comparison(before: readonly Route[], after: readonly Route[]): {
   if (version === null || against === null || version === against) return null;
   return { version, against };
 }
+
+// The fields of the API's answers (AliasOut, HistoryEntry, ReleaseOut) that the tab shows:
+// written out here so its parts take what any of those answers carries.
+export interface AliasView {
+  name: string;
+  builtin: boolean;
+  routes: Route[];
+  updated_at: string;
+  updated_by: string;
+  release_id: string | null;
+}
+
+export interface HistoryView {
+  id: string;
+  alias: string;
+  before: Route[];
+  after: Route[];
+  actor: string;
+  at: string;
+  reason: string;
+  release_id: string | null;
+  note: string | null;
+}
+
+export interface HealthView {
+  calls: number;
+  errors: number;
+  error_rate: number;
+  p99_ms: number | null;
+}
+
+export interface JudgementView {
+  step: number;
+  weight: number;
+  at: string;
+  verdict: string;
+  new: HealthView;
+  old: HealthView;
+}
+
+export interface ReleaseView {
+  id: string;
+  alias: string;
+  from_version: number;
+  to_version: number;
+  steps: number[];
+  interval_s: number;
+  max_error_rate: number;
+  max_p99_ratio: number | null;
+  min_calls: number;
+  state: string;
+  step: number;
+  weight: number;
+  next_check_at: string | null;
+  reason: string | null;
+  created_by: string;
+  created_at: string;
+  finished_at: string | null;
+  judged: JudgementView[];
+}
+
+/** "step 2 of 3 (50% on v5)". */
+export function progressText(release: ReleaseView): string {
+  return `step ${release.step + 1} of ${release.steps.length} (${release.weight}% on v${release.to_version})`;
+}
+
+/** The health of one side of a verdict: "3 errors in 120 calls (2.5%), p99 41 ms". */
+export function healthText(health: HealthView): string {
+  const p99 = health.p99_ms === null ? "" : `, p99 ${Math.round(health.p99_ms)} ms`;
+  return `${health.errors} error${health.errors === 1 ? "" : "s"} in ${health.calls} call${health.calls === 1 ? "" : "s"} (${health.error_rate.toFixed(1)}%)${p99}`;
+}
+
+/** The body of `POST /functions/{name}/releases` (ReleaseIn). */
+export interface ReleaseRequest {
+  alias: string;
+  version: number;
+  steps: number[];
+  interval_s: number;
+  max_error_rate: number;
+  max_p99_ratio: number | null;
+  min_calls: number;
+}
