@@ -47,6 +47,7 @@ from sandlot.api.routes import (
 from sandlot.api.routes import auth as auth_routes
 from sandlot.api.routes import destinations as destination_routes
 from sandlot.api.routes import pool as pool_routes
+from sandlot.api.routes import releases as release_routes
 from sandlot.api.url_path import LeanUrlRoute
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain.errors import DataDirInUse
@@ -70,6 +71,7 @@ from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
+from sandlot.services.release_driver import ReleaseDriver
 from sandlot.services.runtime import Runtime
 from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import load_keyring
@@ -311,6 +313,16 @@ def _scheduler(runtime: Runtime) -> Scheduler:
     )
 
 
+def _release_driver(runtime: Runtime) -> ReleaseDriver:
+    """The releases' loop, started when SANDLOT_RELEASE_DRIVER is on (tests drive
+    `run_once` by hand otherwise)."""
+    return ReleaseDriver(
+        database=runtime.database,
+        activator=runtime.activator,
+        max_sleep_s=runtime.settings.release_driver_max_sleep_s,
+    )
+
+
 def _wire_destinations(runtime: Runtime) -> None:
     """Destinations of async calls: function destinations go through the invoker and wake
     the queue; webhook deliveries wake the sender, which signs and sends them."""
@@ -454,6 +466,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     try:
         runtime = _assemble(settings, starter or make_starter(settings))
         runtime.scheduler = _scheduler(runtime)
+        runtime.release_driver = _release_driver(runtime)
         runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
         _wire_destinations(runtime)
     except BaseException:
@@ -475,6 +488,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         await runtime.activator.warm_all()
         if runtime.scheduler is not None and settings.scheduler:
             runtime.scheduler.start()
+        if runtime.release_driver is not None and settings.release_driver:
+            runtime.release_driver.start()
         runner = runtime.async_runner = _async_runner(runtime)
         if runner.channel is not None:
             await runner.channel.start()
@@ -486,6 +501,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
             runtime.ready = False
             if runtime.scheduler is not None:
                 await runtime.scheduler.close()
+            if runtime.release_driver is not None:
+                await runtime.release_driver.close()
             runner.stop()
             await runtime.activator.drain()
             await runtime.builder.close()
@@ -539,6 +556,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         async_calls.router,
         function_urls.router,
         dead_letters.router,
+        release_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)

@@ -284,6 +284,20 @@ class Settings(BaseSettings):
         "on another server is noticed within this long.",
     )
 
+    # Releases (services.release_driver).
+    release_driver: bool = Field(
+        default=True,
+        description="Run the release driver in this server: it judges running releases' "
+        "steps, moves them on and rolls bad ones back. Any number of servers on one "
+        "PostgreSQL may run it; each step is taken once.",
+    )
+    release_driver_max_sleep_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="The longest the release driver sleeps between looks, so that a release "
+        "started on another server is judged within this long of its step's end.",
+    )
+
     # Webhook destinations of async calls (services.webhooks): sent by the server.
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, description="How long one webhook attempt may take, in all."

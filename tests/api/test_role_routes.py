@@ -136,6 +136,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(READ, FUNCTION),
     ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
     ("DELETE", "/api/v1/functions/{name}/schedules/{schedule_id}"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/releases"): Rule(READ, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/releases"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/releases/{release_id}"): Rule(READ, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/releases/{release_id}/pause"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/releases/{release_id}/resume"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/releases/{release_id}/promote"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/releases/{release_id}/abort"): Rule(WRITE, FUNCTION),
     ("GET", "/api/v1/functions/{name}/destinations"): Rule(READ, FUNCTION),
     ("PUT", "/api/v1/functions/{name}/destinations"): Rule(WRITE, FUNCTION),
     ("GET", "/api/v1/functions/{name}/deliveries"): Rule(READ, FUNCTION),
@@ -206,6 +213,7 @@ class World:
     victim_key: dict[str, str]
     schedule: dict[str, str] = field(default_factory=dict)
     delivery: dict[str, str] = field(default_factory=dict)
+    release: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -255,6 +263,7 @@ async def _world(server: Server) -> World:
     victim_key: dict[str, str] = {}
     schedule: dict[str, str] = {}
     delivery: dict[str, str] = {}
+    release: dict[str, str] = {}
     made = await server.client.post(
         "/api/v1/users", json={"login": SIGN_IN_USER, "password": PASSWORD}
     )
@@ -264,6 +273,7 @@ async def _world(server: Server) -> World:
         invocation[label] = await _deploy(server, f"fn-{label}")
         schedule[label] = await _schedule(server, f"fn-{label}")
         delivery[label] = await failed_delivery(db, f"fn-{label}", invocation[label])
+        release[label] = await _release(server, f"fn-{label}")
         made = await server.client.put(
             f"/api/v1/secrets/{_secret_name(label)}", json={"value": "s3cret"}
         )
@@ -291,7 +301,24 @@ async def _world(server: Server) -> World:
         victim_key=victim_key,
         schedule=schedule,
         delivery=delivery,
+        release=release,
     )
+
+
+async def _release(server: Server, name: str) -> str:
+    """A second version of `name`, alias prod on the first, a release of prod to the second."""
+    code = {"code": ("code.zip", zip_bytes({**HELLO, "v2.txt": "2"}), "application/zip")}
+    deployed = await server.client.post("/api/v1/functions", data={"name": name}, files=code)
+    assert deployed.status_code == 201, deployed.text
+    aliased = await server.client.put(f"/api/v1/functions/{name}/aliases/prod", json={"version": 1})
+    assert aliased.status_code in (200, 201), aliased.text
+    made = await server.client.post(
+        f"/api/v1/functions/{name}/releases",
+        json={"alias": "prod", "version": 2, "interval_s": 30},
+    )
+    assert made.status_code == 201, made.text
+    release_id: str = made.json()["id"]
+    return release_id
 
 
 async def _schedule(server: Server, name: str) -> str:
@@ -334,6 +361,7 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         .replace("{event_name}", f"saved by {label}")
         .replace("{schedule_id}", world.schedule.get(label, ""))
         .replace("{delivery_id}", world.delivery.get(label, ""))
+        .replace("{release_id}", world.release.get(label, ""))
     )
     request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
     body = _body(method, template, label)
@@ -375,6 +403,7 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("POST", "/api/v1/functions/{name}/schedules"): {"cron": "0 3 1 1 *"},
         ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): {"paused": True},
         ("PUT", "/api/v1/functions/{name}/async-config"): {"max_attempts": 2},
+        ("POST", "/api/v1/functions/{name}/releases"): {"alias": "prod", "version": 2},
     }
     return bodies.get((method, template))
 

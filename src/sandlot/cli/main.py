@@ -22,6 +22,7 @@ from sandlot.cli.metrics import metrics
 from sandlot.cli.namespaces import namespaces_app
 from sandlot.cli.pool import pool
 from sandlot.cli.quotas import quota_app
+from sandlot.cli.releases import release, releases_app
 from sandlot.cli.schedules import schedules_app
 from sandlot.cli.secrets import secrets_app
 from sandlot.cli.test_events import test_events_app
@@ -103,6 +104,8 @@ app.add_typer(members_app, name="members")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(test_events_app, name="test-events")
 app.add_typer(schedules_app, name="schedules")
+app.command()(release)
+app.add_typer(releases_app, name="releases")
 app.add_typer(destinations_app, name="destinations")
 app.add_typer(deliveries_app, name="deliveries")
 server_commands.register(app)

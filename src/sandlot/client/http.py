@@ -24,6 +24,7 @@ from sandlot.client.console import ConsoleCalls
 from sandlot.client.destinations import DestinationCalls
 from sandlot.client.discovery import DEFAULT_URL
 from sandlot.client.errors import ClientError
+from sandlot.client.releases import ReleaseCalls
 from sandlot.client.schedules import ScheduleCalls
 from sandlot.client.tenancy import TenancyCalls
 from sandlot.client.transport import Answer, ParamValue, Transport
@@ -122,7 +123,13 @@ _DEPLOY_TIMEOUT_S = _INVOKE_READ_TIMEOUT_S
 
 
 class SandlotClient(
-    TenancyCalls, ConsoleCalls, ScheduleCalls, AsyncCalls, DestinationCalls, AsyncControlCalls
+    TenancyCalls,
+    ConsoleCalls,
+    ScheduleCalls,
+    AsyncCalls,
+    DestinationCalls,
+    AsyncControlCalls,
+    ReleaseCalls,
 ):
     """A synchronous client of one Sandlot server. Use it as a context manager or `close()` it.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sandlot.domain.errors import InvalidReleasePlan
@@ -96,6 +96,33 @@ def check_plan(
 
 
 @dataclass(frozen=True)
+class Health:
+    """One version's calls over a step's window."""
+
+    calls: int
+    errors: int  # function errors, crashes, timeouts, out of memory
+    p99_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float:
+        """In percent."""
+        return 100.0 * self.errors / self.calls if self.calls else 0.0
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One look at a step: `pass` (on to the next step), `wait` (too few calls on the new
+    version yet) or `rollback`."""
+
+    step: int
+    weight: int
+    at: datetime
+    verdict: str
+    new: Health
+    old: Health
+
+
+@dataclass(frozen=True)
 class Release:
     id: str
     function_id: str
@@ -112,20 +139,29 @@ class Release:
     updated_at: datetime
     finished_at: datetime | None = None
     reason: str | None = None  # why it ended (or paused), for people
-
-
-@dataclass(frozen=True)
-class Health:
-    """One version's calls over a step's window."""
-
-    calls: int
-    errors: int  # function errors, crashes, timeouts, out of memory
-    p99_ms: float | None = None
+    judged: tuple[Judged, ...] = ()  # the verdicts so far, oldest first
 
     @property
-    def error_rate(self) -> float:
-        """In percent."""
-        return 100.0 * self.errors / self.calls if self.calls else 0.0
+    def weight(self) -> int:
+        """Percent of the alias's traffic on the new version now."""
+        if self.state in (ReleaseState.ROLLED_BACK, ReleaseState.ABORTED):
+            return 0
+        if self.state in (ReleaseState.SUCCEEDED, ReleaseState.PROMOTED):
+            return 100
+        return self.plan.steps[self.step]
+
+    @property
+    def next_check_at(self) -> datetime | None:
+        """When the driver next judges the running step: an interval after the step began,
+        or after its last `wait`. None unless running."""
+        if self.state is not ReleaseState.RUNNING:
+            return None
+        looks = [
+            look.at
+            for look in self.judged
+            if look.step == self.step and look.at >= self.step_started_at
+        ]
+        return max([self.step_started_at, *looks]) + timedelta(seconds=self.plan.interval_s)
 
 
 def verdict(new: Health, old: Health, plan: ReleasePlan) -> str | None:

@@ -26,6 +26,7 @@ from sandlot.services.metrics import Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.queue_wake import QueueWaker
 from sandlot.services.recorder import InvocationRecorder
+from sandlot.services.release_driver import ReleaseDriver
 from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secret_rotation import SecretRotator
@@ -66,6 +67,8 @@ class Runtime:
     destinations: Destinations = field(default_factory=Destinations)
     # Fires schedules' due slots; woken by a create/resume (set by create_app).
     scheduler: Scheduler | None = None
+    # Steps running releases and rolls bad ones back; woken by a start/resume.
+    release_driver: ReleaseDriver | None = None
     # Sends the webhook deliveries that `destinations` queued (None: nothing sends them).
     webhooks: WebhookSender | None = None
     # Runs the queued asynchronous calls (made at start, in the lifespan).
