@@ -30,7 +30,7 @@ from sandlot.envs import (
     Requirements,
     find_requirements,
 )
-from sandlot.services import secrets
+from sandlot.services import aliases, secrets
 from sandlot.services.code import CodeStore
 from sandlot.services.import_check import check_import
 from sandlot.services.secret_keys import Keyring
@@ -270,7 +270,15 @@ class Builder:
                 env_key=environment.key if environment else None,
                 build_log=build_log.text,
             )
-            await FunctionRepo(session).set_latest(function.id, version.number)
+            moved, before = await FunctionRepo(session).set_latest(function.id, version.number)
+            if moved:
+                await aliases.latest_advanced(
+                    session,
+                    function=function,
+                    before=before,
+                    after=version.number,
+                    actor=version.deployed_by or "sandlot",
+                )
             live = await FunctionRepo(session).is_live(function.id)
         if not live:
             # Deleted while its import was checked: stop what the check started.

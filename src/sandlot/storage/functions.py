@@ -155,14 +155,33 @@ class FunctionRepo:
         await self.session.flush()
         return row.version_count
 
-    async def set_latest(self, function_id: str, number: int) -> None:
-        row = await self.session.get(FunctionRow, function_id)
+    async def set_latest(self, function_id: str, number: int) -> tuple[bool, int | None]:
+        """(whether `latest` moved, where it was before)."""
+        row = await self.session.scalar(
+            select(FunctionRow).where(FunctionRow.id == function_id).with_for_update()
+        )
         assert row is not None
+        before = row.latest_version
         # `latest` only moves forward, so a slow build of an older version never wins.
-        if row.latest_version is None or number > row.latest_version:
+        moved = before is None or number > before
+        if moved:
             row.latest_version = number
             row.updated_at = datetime.now(UTC)
         await self.session.flush()
+        return moved, before
+
+    async def point_latest(self, function_id: str, number: int) -> int | None:
+        """Point `latest` at `number` whichever way that is (a rollback); returns where it was.
+        The next ready deploy moves it forward again."""
+        row = await self.session.scalar(
+            select(FunctionRow).where(FunctionRow.id == function_id).with_for_update()
+        )
+        assert row is not None
+        before = row.latest_version
+        row.latest_version = number
+        row.updated_at = datetime.now(UTC)
+        await self.session.flush()
+        return before
 
 
 class VersionRepo:
