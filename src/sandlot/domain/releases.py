@@ -1,7 +1,7 @@
 """Releases: a progressive move of an alias to a new version, judged step by step.
 
 Pure rules only (the plan's checks, the state machine, the verdict); the loop that drives a
-release lives in `services.releases`.
+release lives in `services.release_driver`.
 """
 
 from __future__ import annotations
