@@ -24,6 +24,7 @@ from sandlot.api import docs, errors, openapi, ui
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
+from sandlot.api.routes import aliases as alias_routes
 from sandlot.api.routes import (
     async_calls,
     audit,
@@ -557,6 +558,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         function_urls.router,
         dead_letters.router,
         release_routes.router,
+        alias_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)

@@ -29,6 +29,7 @@ async def accept_call(
     version: int | None,
     body: bytes,
     idempotency_key: str | None,
+    routing_key: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body): 202 with the queued invocation, after its commit."""
     invoker = runtime.invoker
@@ -42,6 +43,7 @@ async def accept_call(
                 version=version,
                 body=body,
                 idempotency_key=idempotency_key,
+                routing_key=routing_key,
             )
             await session.commit()
     except IdempotencyKeyRace:
@@ -62,7 +64,10 @@ async def accept_call(
         "Location": f"{API_PREFIX}/invocations/{invocation.id}",
         "X-Sandlot-Invocation-Id": invocation.id,
         "Preference-Applied": PREFER_ASYNC,
+        "X-Sandlot-Version": str(invocation.version),
     }
+    if invocation.alias is not None:
+        headers["X-Sandlot-Alias"] = invocation.alias
     if accepted.repeated:
         headers["X-Sandlot-Idempotent-Replay"] = "true"
     return 202, headers, InvocationOut.of(invocation).model_dump_json().encode()

@@ -41,6 +41,7 @@ def result_headers(invoked: service.InvokeResult) -> dict[str, str]:
     return {
         "X-Sandlot-Invocation-Id": outcome.invocation_id,
         "X-Sandlot-Version": str(invoked.spec.version),
+        **({"X-Sandlot-Alias": invoked.alias} if invoked.alias is not None else {}),
         "X-Sandlot-Cold-Start": "true" if outcome.cold_start else "false",
         "X-Sandlot-Duration-Ms": f"{t.total_ms:.3f}",
         "Server-Timing": ", ".join(
@@ -137,6 +138,7 @@ class LeanInvokeRoute:
         body = await _read_body(receive, request_headers.get(b"content-length"), limit)
         idempotency_key = _header(request_headers, b"idempotency-key")
         check_idempotency_key_size(idempotency_key)
+        routing_key = _header(request_headers, b"x-sandlot-routing-key")
         if wants_async(_header(request_headers, b"prefer")):
             return await accept_call(
                 runtime=self.runtime,
@@ -145,9 +147,15 @@ class LeanInvokeRoute:
                 version=version,
                 body=body,
                 idempotency_key=idempotency_key,
+                routing_key=routing_key,
             )
         invoked = await service.invoke(
-            invoker=self.runtime.invoker, principal=principal, name=name, version=version, body=body
+            invoker=self.runtime.invoker,
+            principal=principal,
+            name=name,
+            version=version,
+            body=body,
+            routing_key=routing_key,
         )
         return invocation_answer(invoked)
 

@@ -286,6 +286,11 @@ class InvocationOut(BaseModel):
     caused_by: str | None = Field(
         default=None, description="The invocation whose destination queued this one"
     )
+    alias: str | None = Field(
+        default=None,
+        description="The alias the call named (`latest` when it named none; null when it "
+        "named a version number); `version` is the one that served it",
+    )
 
     @classmethod
     def of(cls, invocation: Invocation) -> InvocationOut:
@@ -312,6 +317,7 @@ class InvocationOut(BaseModel):
             run_after=invocation.run_after,
             attempts=list(invocation.attempts),
             caused_by=invocation.caused_by,
+            alias=invocation.alias,
         )
 
 

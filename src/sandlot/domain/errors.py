@@ -366,6 +366,10 @@ class InvalidAliasRoutes(InvalidInput):
     """Weights that do not sum to 100, a version named twice, too many versions."""
 
 
+class InvalidRoutingKey(InvalidInput):
+    """An `X-Sandlot-Routing-Key` that is empty or longer than 256 bytes."""
+
+
 class AliasNotFound(NotFound):
     pass
 

@@ -255,6 +255,7 @@ class InvocationFilters:
     cold_start: bool | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    alias: str | None = None  # served through this alias (`latest`: named none)
 
 
 @dataclass(frozen=True)

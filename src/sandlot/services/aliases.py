@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sandlot.domain.actions import Action
 from sandlot.domain.aliases import (
     LATEST,
     Alias,
@@ -37,6 +38,7 @@ from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.models import Function, Principal
 from sandlot.domain.states import VersionState
 from sandlot.services import audit
+from sandlot.services.authz import authorize_function
 from sandlot.storage.aliases import AliasChangeRepo, AliasRepo
 from sandlot.storage.functions import FunctionRepo, VersionRepo
 
@@ -77,12 +79,8 @@ async def move(
     """Point `alias` (or `latest`, which takes one version) at `routes` and record it.
     Flushes; the caller commits, then calls `activator.routes_changed(function)`."""
     assert reason in REASONS, reason
-    checked = check_routes(routes)
-    if alias == LATEST and len(checked) != 1:
-        raise InvalidAliasRoutes("'latest' points at one version; it cannot split", alias=alias)
-    if alias != LATEST:
-        check_alias_name(alias)
-    await _check_ready(session, function, checked)
+    checked = check_move(alias, routes)
+    await check_ready(session, function, checked)
     now = datetime.now(UTC)
     if alias == LATEST:
         previous = await FunctionRepo(session).point_latest(function.id, checked[0].version)
@@ -159,7 +157,18 @@ async def _record(
     )
 
 
-async def _check_ready(session: AsyncSession, function: Function, routes: Routes) -> None:
+def check_move(alias: str, routes: Sequence[Route]) -> Routes:
+    """What `move` checks before it reads anything: the alias's name and the weights."""
+    checked = check_routes(routes)
+    if alias == LATEST and len(checked) != 1:
+        raise InvalidAliasRoutes("'latest' points at one version; it cannot split", alias=alias)
+    if alias != LATEST:
+        check_alias_name(alias)
+    return checked
+
+
+async def check_ready(session: AsyncSession, function: Function, routes: Sequence[Route]) -> None:
+    """Each version exists and is ready (AliasVersionNotReady)."""
     versions = VersionRepo(session)
     for route in routes:
         try:
@@ -178,6 +187,20 @@ async def _check_ready(session: AsyncSession, function: Function, routes: Routes
                 version=route.version,
                 state=version.state.value,
             )
+
+
+async def function_for(
+    session: AsyncSession, principal: Principal, name: str, action: Action
+) -> Function:
+    """The function whose aliases a caller reads (FUNCTION_READ) or moves (FUNCTION_WRITE)."""
+    authorize_function(principal, action, name)
+    return await FunctionRepo(session).get(principal.namespace_id, name)
+
+
+def routes_given(routes: Sequence[Route] | None) -> Sequence[Route]:
+    if routes is None:
+        raise InvalidAliasRoutes("name either `routes` or `version`, not neither or both")
+    return routes
 
 
 # Reading ------------------------------------------------------------------------------------
@@ -358,7 +381,7 @@ async def rollback_target(
                 alias=name,
             )
         target = found
-    await _check_ready(session, function, check_routes(target))
+    await check_ready(session, function, check_routes(target))
     return target
 
 

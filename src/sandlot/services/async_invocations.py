@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
+from sandlot.domain.aliases import split_qualified
 from sandlot.domain.errors import IdempotencyKeyRace, InvalidIdempotencyKey
 from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.invocation_events import keep_event
 from sandlot.domain.models import Invocation, Principal, QueuedCall
 from sandlot.services.authz import authorize_function
-from sandlot.services.invocations import Invoker, check_event
+from sandlot.services.invocations import Invoker, check_event, check_routing_key
 from sandlot.storage.async_config import AsyncConfigRepo
 from sandlot.storage.invocations import InvocationRepo
 from sandlot.storage.queue import QueueRepo
@@ -65,14 +66,17 @@ async def accept(
     max_attempts: int | None = None,
     run_after: datetime | None = None,
     caused_by: str | None = None,
+    routing_key: str | None = None,
 ) -> Accepted:
     """Queue one call of `name` (flushed, not committed: the caller's commit accepts it).
     The version is resolved now, so every attempt runs the same one; `max_attempts` None is
-    the function's policy (its async-config)."""
-    authorize_function(principal, Action.FUNCTION_INVOKE, name)
+    the function's policy (its async-config). `name` may name an alias (`hello:prod`): its
+    version is picked now too (by `routing_key` when one is given)."""
+    authorize_function(principal, Action.FUNCTION_INVOKE, split_qualified(name)[0])
     key = check_idempotency_key(idempotency_key)
     event = check_event(body, invoker.max_event_bytes)
-    spec = await invoker.catalog.resolve(principal, name, version)
+    check_routing_key(routing_key)
+    spec, alias = await invoker.catalog.target(principal, name, version, routing_key)
     now = datetime.now(UTC)
     queue = QueueRepo(session)
     if key is not None:
@@ -100,6 +104,7 @@ async def accept(
         max_attempts=max_attempts,
         idempotency_key=key,
         caused_by=caused_by,
+        alias=alias,
     )
     await queue.enqueue(call)
     await session.flush()
@@ -117,7 +122,7 @@ async def first_with_key(
 ) -> Accepted:
     """After an `IdempotencyKeyRace`: the call that won it (committed before the loser's
     insert failed, so it is there unless it was discarded since)."""
-    spec = await invoker.catalog.resolve(principal, name, version)
+    spec, _ = await invoker.catalog.target(principal, name, version)
     first = await QueueRepo(session).by_idempotency_key(
         principal.namespace_id, spec.function_id, key
     )

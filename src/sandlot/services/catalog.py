@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandlot.domain.errors import VersionNotReady
+from sandlot.domain.aliases import LATEST, Routes, pick, split_qualified
+from sandlot.domain.errors import AliasNotFound, InvalidAliasName, VersionNotReady
 from sandlot.domain.models import Function, Principal, Role, Version
 from sandlot.domain.quotas import QuotaLimits
 from sandlot.domain.states import VersionState
@@ -15,12 +16,14 @@ from sandlot.services.caches import TtlCache
 from sandlot.services.code import CodeStore
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.specs import SpecDefaults, local_code, version_spec
+from sandlot.storage.aliases import AliasRepo
 from sandlot.storage.db import Database
 from sandlot.storage.functions import FunctionRepo, VersionRepo
 from sandlot.storage.keys import NamespaceRepo
 from sandlot.worker.interface import VersionSpec
 
 CacheKey = tuple[str, str, int | None]  # namespace id, function name, version (None = latest)
+RoutesKey = tuple[str, str, str]  # namespace id, function name, alias
 
 
 class Catalog:
@@ -46,6 +49,46 @@ class Catalog:
         self.defaults = defaults
         self.quota_defaults = quota_defaults or QuotaLimits()
         self._cache: TtlCache[CacheKey, VersionSpec] = TtlCache(ttl_s)
+        # An alias's routes, with its function's id (the salt of sticky keys); like specs,
+        # cached so that a call through an alias reads no database either.
+        self._routes: TtlCache[RoutesKey, tuple[str, Routes]] = TtlCache(ttl_s)
+
+    async def target(
+        self,
+        principal: Principal,
+        qualified: str,
+        version: int | None,
+        routing_key: str | None = None,
+    ) -> tuple[VersionSpec, str | None]:
+        """The spec a call to `qualified` (`hello`, `hello:prod`) reaches, and the alias to
+        record with it: `latest` when it named none, None when it named a version number."""
+        name, alias = split_qualified(qualified)
+        if alias is None:
+            spec = await self.resolve(principal, name, version)
+            return spec, (LATEST if version is None else None)
+        if version is not None:
+            raise InvalidAliasName(
+                f"name an alias ({qualified!r}) or a version (?version={version}), not both",
+                alias=alias,
+            )
+        function_id, routes = await self.alias_routes(principal, name, alias)
+        number = pick(routes, routing_key, salt=f"{function_id}:{alias}")
+        return await self.resolve(principal, name, number), alias
+
+    async def alias_routes(self, principal: Principal, name: str, alias: str) -> tuple[str, Routes]:
+        key: RoutesKey = (principal.namespace_id, name, alias)
+        found = self._routes.get(key)
+        if found is None:
+            async with self.database.sessions() as session:
+                function = await FunctionRepo(session).get(principal.namespace_id, name)
+                row = await AliasRepo(session).get(function.id, alias)
+            if row is None:
+                raise AliasNotFound(
+                    f"function {name!r} has no alias {alias!r}", function=name, alias=alias
+                )
+            found = (function.id, row.routes)
+            self._routes.put(key, found)
+        return found
 
     async def resolve(self, principal: Principal, name: str, version: int | None) -> VersionSpec:
         key: CacheKey = (principal.namespace_id, name, version)
@@ -57,12 +100,14 @@ class Catalog:
 
     def clear(self) -> None:
         self._cache.clear()
+        self._routes.clear()
 
     def invalidate_function(self, function: Function) -> None:
         self.invalidate(function.namespace_id, function.name)
 
     def invalidate(self, namespace_id: str, name: str) -> None:
         self._cache.discard_where(lambda key: key[0] == namespace_id and key[1] == name)
+        self._routes.discard_where(lambda key: key[0] == namespace_id and key[1] == name)
 
     def invalidate_namespace(self, namespace_id: str) -> None:
         """Its quotas changed: every cached spec of it carries the old ones."""

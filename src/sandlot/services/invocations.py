@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
+from sandlot.domain.aliases import ROUTING_KEY_HEADER, split_qualified
 from sandlot.domain.errors import (
     EventTooLarge,
     InsufficientStorage,
     InvalidEvent,
     InvalidInput,
+    InvalidRoutingKey,
     InvocationNotFound,
     QuotaExceeded,
     SandlotError,
@@ -40,6 +42,7 @@ from sandlot.storage.invocations import InvocationRepo
 from sandlot.worker.interface import InvokeOutcome, Pool, VersionSpec
 
 MAX_PAGE = 200
+ROUTING_KEY_MAX_BYTES = 256
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,15 @@ log = logging.getLogger(__name__)
 class InvokeResult:
     spec: VersionSpec
     outcome: InvokeOutcome
+    alias: str | None = None  # as recorded (see `Invocation.alias`)
+
+
+def check_routing_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key.encode()) <= ROUTING_KEY_MAX_BYTES:
+        raise InvalidRoutingKey(
+            f"the {ROUTING_KEY_HEADER} header is 1 to {ROUTING_KEY_MAX_BYTES} bytes",
+            max_bytes=ROUTING_KEY_MAX_BYTES,
+        )
 
 
 def check_size(body: bytes, max_bytes: int) -> None:
@@ -93,18 +105,22 @@ async def invoke(
     body: bytes,
     trigger: str = "http",
     built_event: bool = False,
+    routing_key: str | None = None,
 ) -> InvokeResult:
     """Run one call. It is journaled before it runs and again before this returns, so that
     an answered call (and one in flight) survives a crash of the server. `built_event`: the
     platform made the event itself (a function URL's, by json.dumps), so it is JSON that
-    Sandlot accepts by construction and only its size is checked, not parsed again."""
-    authorize_function(principal, Action.FUNCTION_INVOKE, name)
+    Sandlot accepts by construction and only its size is checked, not parsed again.
+    `name` may name an alias (`hello:prod`); `routing_key` keeps a caller on one version of
+    a split."""
+    authorize_function(principal, Action.FUNCTION_INVOKE, split_qualified(name)[0])
     if built_event:
         check_size(body, invoker.max_event_bytes)
         event = body
     else:
         event = check_event(body, invoker.max_event_bytes)
-    spec = await invoker.catalog.resolve(principal, name, version)
+    check_routing_key(routing_key)
+    spec, alias = await invoker.catalog.target(principal, name, version, routing_key)
     kept = keep_event(event, invoker.event_bytes)
     start = InvocationStart(
         id=new_invocation_id(),
@@ -116,6 +132,7 @@ async def invoke(
         created_at=datetime.now(UTC),
         event=kept.text,
         event_truncated=kept.truncated,
+        alias=alias,
     )
     recorder = invoker.recorder
     recorder.begin(start)
@@ -142,7 +159,7 @@ async def invoke(
             f"{exc.message}; the call ran, but its record could not be journaled",
             invocation_id=start.id,
         ) from exc
-    return InvokeResult(spec=spec, outcome=outcome)
+    return InvokeResult(spec=spec, outcome=outcome, alias=alias)
 
 
 _STOPPED = "the server stopped before the call finished"
@@ -177,6 +194,7 @@ def _record(
         logs_truncated=outcome.logs_truncated,
         event=start.event,
         event_truncated=start.event_truncated,
+        alias=start.alias,
     )
     return invocation, result_text, outcome.logs
 

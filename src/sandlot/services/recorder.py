@@ -93,6 +93,7 @@ def ended_record(
         error={"kind": kind, "message": message},
         event=start.event,
         event_truncated=start.event_truncated,
+        alias=start.alias,
     )
     return invocation, None, ""
 

@@ -46,6 +46,7 @@ def invocation_of(row: InvocationRow) -> Invocation:
         run_after=row.run_after,
         attempts=tuple(row.attempts or ()),
         caused_by=row.caused_by,
+        alias=row.alias,
     )
 
 
@@ -69,6 +70,7 @@ def _values(invocation: Invocation, result_json: str | None) -> dict[str, Any]:
         "logs_truncated": invocation.logs_truncated,
         "event_text": invocation.event,
         "event_truncated": invocation.event_truncated,
+        "alias": invocation.alias,
     }
 
 
@@ -92,12 +94,15 @@ def _running_values(start: InvocationStart) -> dict[str, Any]:
         "logs_truncated": False,
         "event_text": start.event,
         "event_truncated": start.event_truncated,
+        "alias": start.alias,
     }
 
 
 def _filtered(query: Select[InvocationRow], filters: InvocationFilters) -> Select[InvocationRow]:
     if filters.version is not None:
         query = query.where(InvocationRow.version == filters.version)
+    if filters.alias is not None:
+        query = query.where(InvocationRow.alias == filters.alias)
     if filters.cold_start is not None:
         query = query.where(InvocationRow.cold_start == filters.cold_start)
     if filters.since is not None:

@@ -68,6 +68,7 @@ class QueueRepo:
                 attempts=[],
                 idempotency_key=call.idempotency_key,
                 caused_by=call.caused_by,
+                alias=call.alias,
             )
         )
 

@@ -13,6 +13,7 @@ from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep, VersionQuery
 from sandlot.api.invoke_path import invocation_answer
 from sandlot.api.schemas import ErrorOut, InvocationList, InvocationOut
 from sandlot.api.uploads import read_body
+from sandlot.domain.aliases import ALIAS_NAME
 from sandlot.domain.ids import INVOCATION_ID_PATTERN, OPTIONAL_INVOCATION_ID_PATTERN
 from sandlot.domain.limits import FUNCTION_NAME_RE, VERSION_NUMBER_MAX
 from sandlot.domain.models import InvocationFilters
@@ -65,6 +66,8 @@ _FAILURES: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/functions/{name}/invoke",
+    description="`name` is the function's name, or `name:alias` to call through an alias "
+    "(`name:latest` is `name`); responses say `X-Sandlot-Version` and `X-Sandlot-Alias`.",
     responses={
         200: {"content": {"application/json": {}}, "description": "The handler's return value"},
         202: {
@@ -106,6 +109,14 @@ async def invoke(
             "past 256 bytes)",
         ),
     ] = None,
+    x_sandlot_routing_key: Annotated[
+        str | None,
+        Header(
+            description="With `name:alias` and an alias that splits traffic: the same key "
+            "always reaches the same version while the weights stay (InvalidRoutingKey past "
+            "256 bytes)",
+        ),
+    ] = None,
 ) -> Response:
     """Documents the call; requests are normally answered by `invoke_path.LeanInvokeRoute`
     with the same service and the same answer."""
@@ -119,10 +130,16 @@ async def invoke(
             version=version,
             body=body,
             idempotency_key=idempotency_key,
+            routing_key=x_sandlot_routing_key,
         )
         return Response(content, status_code=status, media_type="application/json", headers=headers)
     invoked = await service.invoke(
-        invoker=runtime.invoker, principal=principal, name=name, version=version, body=body
+        invoker=runtime.invoker,
+        principal=principal,
+        name=name,
+        version=version,
+        body=body,
+        routing_key=x_sandlot_routing_key,
     )
     status, headers, content = invocation_answer(invoked)
     return Response(content, status_code=status, media_type="application/json", headers=headers)
@@ -197,6 +214,13 @@ async def list_invocations(
         datetime | None,
         Query(description="Only calls accepted before this time (ISO 8601, with a zone)"),
     ] = None,
+    alias: Annotated[
+        str | None,
+        Query(
+            pattern=ALIAS_NAME.pattern,
+            description="Only calls served through this alias (`latest`: those that named none)",
+        ),
+    ] = None,
 ) -> InvocationList:
     page = await service.list_invocations(
         session=session,
@@ -209,7 +233,9 @@ async def list_invocations(
         function_id=function_id,
         include_deleted=include_deleted,
         after=after,
-        filters=InvocationFilters(version=version, cold_start=cold_start, since=since, until=until),
+        filters=InvocationFilters(
+            version=version, cold_start=cold_start, since=since, until=until, alias=alias
+        ),
     )
     return InvocationList(
         items=[InvocationOut.of(item) for item in page.items], next_cursor=page.next_cursor
