@@ -4,6 +4,7 @@ import {
   invocationId,
   options,
   pageItems,
+  releaseItems,
   rank,
   score,
   type PaletteItem,
@@ -97,6 +98,20 @@ describe("invocation ids", () => {
 describe("items", () => {
   it("links functions to their page, with the name encoded", () => {
     expect(functionItems(["a-b"])[0]?.target).toBe("/functions/a-b");
+  });
+
+  it("offers the Releases tab of the function in view only", () => {
+    expect(releaseItems("/functions/orders-api/versions")).toEqual([
+      {
+        label: "Releases of orders-api: aliases, rollback, history",
+        kind: "Releases",
+        target: "/functions/orders-api/releases",
+      },
+    ]);
+    expect(releaseItems("/functions/hello")[0]?.target).toBe("/functions/hello/releases");
+    expect(releaseItems("/functions")).toEqual([]);
+    expect(releaseItems("/settings")).toEqual([]);
+    expect(rank("rollback", releaseItems("/functions/hello"))).toHaveLength(1);
   });
 
   it("lists the operator's pages for the platform admin only", () => {

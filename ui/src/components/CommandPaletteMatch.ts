@@ -119,3 +119,19 @@ export function pageItems(platformAdmin: boolean): PaletteItem[] {
   }
   return pages;
 }
+
+/** On a function's page (`path` is the app's path): its Releases tab, by any of the words
+ *  people look for it by. Only for the function in view, so that a name typed elsewhere
+ *  still lists each function once. */
+export function releaseItems(path: string): PaletteItem[] {
+  const found = /^\/functions\/([^/?#]+)/.exec(path);
+  if (!found?.[1]) return [];
+  const name = decodeURIComponent(found[1]);
+  return [
+    {
+      label: `Releases of ${name}: aliases, rollback, history`,
+      kind: "Releases",
+      target: `/functions/${encodeURIComponent(name)}/releases`,
+    },
+  ];
+}

@@ -47,6 +47,7 @@ describe("the filters in the URL", () => {
     const filters = {
       state: "failed" as const,
       version: 3,
+      alias: "prod",
       cold: true,
       since: "2026-12-01T10:00:00.000Z",
       until: "2026-12-01T11:30:00.000Z",
@@ -55,29 +56,37 @@ describe("the filters in the URL", () => {
     for (const [key, value] of Object.entries(filtersToQuery(filters))) if (value) query.set(key, value);
 
     expect(query.toString()).toBe(
-      "state=failed&version=3&cold=true&since=2026-12-01T10%3A00%3A00.000Z&until=2026-12-01T11%3A30%3A00.000Z",
+      "state=failed&version=3&alias=prod&cold=true&since=2026-12-01T10%3A00%3A00.000Z&until=2026-12-01T11%3A30%3A00.000Z",
     );
     expect(filtersFromQuery(query)).toEqual(filters);
   });
 
   it("drop what makes no sense instead of sending it", () => {
-    const query = new URLSearchParams("state=exploded&version=0&cold=maybe&since=yesterday&until=");
+    const query = new URLSearchParams("state=exploded&version=0&alias=Prod!&cold=maybe&since=yesterday&until=");
     expect(filtersFromQuery(query)).toEqual(NO_FILTERS);
     expect(filtersFromQuery(new URLSearchParams("version=12x"))).toEqual(NO_FILTERS);
   });
 
   it("clearing one removes it from the URL", () => {
-    expect(filtersToQuery(NO_FILTERS)).toEqual({ state: null, version: null, cold: null, since: null, until: null });
+    expect(filtersToQuery(NO_FILTERS)).toEqual({
+      state: null,
+      version: null,
+      alias: null,
+      cold: null,
+      since: null,
+      until: null,
+    });
     expect(filtersToQuery({ ...NO_FILTERS, cold: false }).cold).toBe("false");
   });
 
   it("make the API's query, with the cursor", () => {
-    const filters = { ...NO_FILTERS, version: 2, cold: false };
+    const filters = { ...NO_FILTERS, version: 2, alias: "prod", cold: false };
     expect(listQuery("fn", filters, 50, "01CURSOR")).toEqual({
       function: "fn",
       limit: 50,
       cursor: "01CURSOR",
       version: 2,
+      alias: "prod",
       cold_start: false,
     });
     expect(listQuery("fn", NO_FILTERS, 50, null)).toEqual({ function: "fn", limit: 50 });

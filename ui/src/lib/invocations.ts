@@ -225,13 +225,17 @@ export type InvocationStateName = (typeof STATES)[number];
 export interface Filters {
   state: InvocationStateName | null;
   version: number | null;
+  /** The alias the caller named (`latest` when it named none). */
+  alias: string | null;
   /** true: cold starts only; false: warm only */
   cold: boolean | null;
   since: string | null;
   until: string | null;
 }
 
-export const NO_FILTERS: Filters = { state: null, version: null, cold: null, since: null, until: null };
+export const NO_FILTERS: Filters = { state: null, version: null, alias: null, cold: null, since: null, until: null };
+// domain/aliases.py ALIAS_NAME, and `latest`.
+const ALIAS = /^[a-z][a-z0-9-]{0,62}$/;
 
 function isoOrNull(value: string | null): string | null {
   if (!value) return null;
@@ -244,9 +248,11 @@ export function filtersFromQuery(query: URLSearchParams): Filters {
   const state = query.get("state");
   const version = query.get("version");
   const cold = query.get("cold");
+  const alias = query.get("alias");
   return {
     state: STATES.includes(state as InvocationStateName) ? (state as InvocationStateName) : null,
     version: version && /^[1-9][0-9]{0,9}$/.test(version) ? Number(version) : null,
+    alias: alias && ALIAS.test(alias) ? alias : null,
     cold: cold === "true" ? true : cold === "false" ? false : null,
     since: isoOrNull(query.get("since")),
     until: isoOrNull(query.get("until")),
@@ -258,6 +264,7 @@ export function filtersToQuery(filters: Filters): Record<string, string | null> 
   return {
     state: filters.state,
     version: filters.version === null ? null : String(filters.version),
+    alias: filters.alias,
     cold: filters.cold === null ? null : String(filters.cold),
     since: filters.since,
     until: filters.until,
@@ -270,6 +277,7 @@ export interface ListQuery {
   cursor?: string;
   state?: InvocationStateName;
   version?: number;
+  alias?: string;
   cold_start?: boolean;
   since?: string;
   until?: string;
@@ -281,6 +289,7 @@ export function listQuery(name: string, filters: Filters, limit: number, cursor:
   if (cursor) query.cursor = cursor;
   if (filters.state) query.state = filters.state;
   if (filters.version !== null) query.version = filters.version;
+  if (filters.alias !== null) query.alias = filters.alias;
   if (filters.cold !== null) query.cold_start = filters.cold;
   if (filters.since) query.since = filters.since;
   if (filters.until) query.until = filters.until;

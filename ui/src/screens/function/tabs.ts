@@ -26,6 +26,7 @@ export const TABS: Tab[] = [
   { key: "versions", label: "Versions", load: () => import("./Versions.svelte") },
   { key: "configuration", label: "Configuration", load: () => import("./Configuration.svelte") },
   { key: "schedules", label: "Schedules", load: () => import("./Schedules.svelte") },
+  { key: "releases", label: "Releases", load: () => import("./Releases.svelte") },
 ];
 
 export function tabOf(key: string | undefined): Tab | null {
