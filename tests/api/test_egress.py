@@ -76,6 +76,7 @@ async def test_policies_per_version_within_the_namespace_bound(dev_api: Api) -> 
         answer = await client.put("/api/v1/functions/caller", json={"egress": wider})
         body = await _json(answer, 403)
         assert body["error"] == "EgressNotAllowed" and named in body["detail"]["message"]
+        assert body["detail"]["destination"] == wider[0]
 
     # What the pool is handed for the newest version.
     async with dev_api.runtime.database.sessions.begin() as session:

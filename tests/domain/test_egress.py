@@ -12,6 +12,7 @@ from sandlot.domain.egress import (
     NONE,
     Destination,
     EgressPolicy,
+    first_excess,
     is_public,
     parse_bound,
     unlocked_denied,
@@ -99,6 +100,7 @@ def test_an_allow_bound_covers_names_ranges_and_ports() -> None:
     assert within(EgressPolicy.parse(["10.0.5.0/24"]), bound) is not None  # every port
     assert within(EgressPolicy.parse(["other.test:443"]), bound) is not None
     assert within(EgressPolicy.parse(["corp.test:443"]), bound) is not None
+    assert first_excess(EgressPolicy.parse(["db.corp.test:443", "x.test"]), bound) == "x.test"
     internet = within(EgressPolicy.parse(["internet"]), bound)
     assert internet is not None and "'internet' exceeds" in internet
 

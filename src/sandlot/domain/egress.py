@@ -119,15 +119,23 @@ def parse_bound(items: Sequence[str]) -> EgressPolicy:
 
 def within(policy: EgressPolicy, bound: EgressPolicy) -> str | None:
     """Why `policy` asks for more than `bound` allows, or None when it stays inside."""
-    if policy.mode == "none":
+    excess = first_excess(policy, bound)
+    if excess is None:
         return None
     if bound.mode == "none":
         return f"this namespace allows no network access; the policy asks for {_brief(policy)}"
+    return f"'{excess}' exceeds this namespace's bound {_quoted(bound)}"
+
+
+def first_excess(policy: EgressPolicy, bound: EgressPolicy) -> str | None:
+    """The first item of `policy` (in its text form) that `bound` does not allow."""
+    if policy.mode == "none":
+        return None
     if policy.mode == "internet" and bound.mode != "internet":
-        return "'internet' exceeds this namespace's bound " + _quoted(bound)
+        return "internet"
     for destination in policy.destinations:
         if not _covered(destination, bound):
-            return f"'{destination.as_text()}' exceeds this namespace's bound {_quoted(bound)}"
+            return destination.as_text()
     return None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
-from sandlot.domain.egress import NONE, EgressPolicy, parse_bound, within
+from sandlot.domain.egress import NONE, EgressPolicy, first_excess, parse_bound, within
 from sandlot.domain.errors import EgressNotAllowed, EgressUnavailable
 from sandlot.domain.models import Namespace, Principal
 from sandlot.services import audit, namespaces
@@ -62,7 +62,12 @@ async def check_policy(
     bound = await bound_of(session, namespace_id, host)
     why = within(policy, bound)
     if why is not None:
-        raise EgressNotAllowed(why, policy=policy.as_text(), bound=bound.as_text())
+        raise EgressNotAllowed(
+            why,
+            destination=first_excess(policy, bound),
+            policy=policy.as_text(),
+            bound=bound.as_text(),
+        )
     if host.insecure:
         return (NOT_ENFORCED,)
     if not host.enforced:
