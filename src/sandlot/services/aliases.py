@@ -37,7 +37,7 @@ from sandlot.domain.errors import (
 from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.models import Function, Principal
 from sandlot.domain.states import VersionState
-from sandlot.services import audit
+from sandlot.services import alias_users, audit
 from sandlot.services.authz import authorize_function
 from sandlot.storage.aliases import AliasChangeRepo, AliasRepo
 from sandlot.storage.functions import FunctionRepo, VersionRepo
@@ -344,7 +344,7 @@ async def delete_alias(
 
 async def _users_of(session: AsyncSession, function: Function, name: str) -> list[str]:
     """The schedules and function URLs that name the alias (services.alias_users)."""
-    return []
+    return await alias_users.users_of(session, function, name)
 
 
 async def _not_released(session: AsyncSession, function: Function, name: str) -> None:
