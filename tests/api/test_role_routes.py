@@ -88,6 +88,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/url"): Rule(READ, FUNCTION),
     ("PUT", "/api/v1/functions/{name}/url"): Rule(WRITE, FUNCTION),
     ("DELETE", "/api/v1/functions/{name}/url"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/aliases"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/aliases/{alias}"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/aliases/{alias}"): Rule(WRITE, FUNCTION),
+    ("DELETE", "/api/v1/functions/{name}/aliases/{alias}"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/rollback"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/history"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/invocations"): Rule(READ),
     ("GET", "/api/v1/invocations/{invocation_id}"): Rule(READ, INVOCATION),
     ("GET", "/api/v1/invocations/{invocation_id}/logs"): Rule(READ, INVOCATION),
@@ -245,6 +251,8 @@ async def _deploy(server: Server, name: str) -> str:
     assert deployed.status_code == 201 and deployed.json()["config"]["state"] == "ready"
     called = await server.client.post(f"/api/v1/functions/{name}/invoke")
     assert called.status_code == 200, called.text
+    aliased = await server.client.put(f"/api/v1/functions/{name}/aliases/prod", json={"version": 1})
+    assert aliased.status_code == 201, aliased.text
     return called.headers["X-Sandlot-Invocation-Id"]
 
 
@@ -334,6 +342,7 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         .replace("{event_name}", f"saved by {label}")
         .replace("{schedule_id}", world.schedule.get(label, ""))
         .replace("{delivery_id}", world.delivery.get(label, ""))
+        .replace("{alias}", "prod")
     )
     request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
     body = _body(method, template, label)
@@ -375,6 +384,8 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("POST", "/api/v1/functions/{name}/schedules"): {"cron": "0 3 1 1 *"},
         ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): {"paused": True},
         ("PUT", "/api/v1/functions/{name}/async-config"): {"max_attempts": 2},
+        ("PUT", "/api/v1/functions/{name}/aliases/{alias}"): {"version": 1},
+        ("POST", "/api/v1/functions/{name}/rollback"): {"alias": "prod", "to": 1},
     }
     return bodies.get((method, template))
 
