@@ -98,17 +98,18 @@ async def test_create_and_update_from_files(api: Api) -> None:
     assert (await api.invoke("fn")).json() == 2
     paths = [item["path"] for item in await _files(api, "fn", 2)]
     assert paths == ["lib/x.py", "main.py"]
-    # The same files make the same zip, so a deploy of unchanged files stores no new code.
+    # The same files make the same zip, so a deploy of unchanged files makes no version.
     v2 = (await api.client.get("/api/v1/functions/fn/versions/2")).json()
     again = await api.client.put(
         "/api/v1/functions/fn", json={"files": {"lib/x.py": "X = 2\n", **edited}}
     )
     assert again.json()["config"]["code_sha256"] == v2["code_sha256"]
+    assert (again.json()["unchanged"], again.json()["versions"]) == (True, 2)
     # Audited as any deploy: the files' contents never in the detail.
     audit = (await api.client.get("/api/v1/audit", params={"limit": 50})).json()["items"]
     actions = [(event["action"], event["target"]) for event in audit]
     assert ("function.create", "function:fn") in actions
-    assert actions.count(("function.deploy", "function:fn")) == 2
+    assert actions.count(("function.deploy", "function:fn")) == 1  # unchanged: not audited
     assert "return X" not in str(audit)
 
 
