@@ -295,10 +295,11 @@ async def test_setting_and_deleting_a_url_is_audited(api: Api) -> None:
     events = {event["action"]: event for event in answer.json()["items"]}
     assert events["function_url.set"]["target"] == "function:audited"
     assert events["function_url.set"]["detail"] == {
+        "alias": "latest",
         "auth": "none",
         "cors_origins": ["https://app.example"],
     }
-    assert events["function_url.delete"]["detail"] == {"existed": True}
+    assert events["function_url.delete"]["detail"] == {"alias": "latest", "existed": True}
 
 
 async def test_a_function_made_again_does_not_inherit_the_old_url(api: Api) -> None:

@@ -122,6 +122,7 @@ class LeanUrlRoute:
                 body=event_bytes(event),
                 trigger="url",
                 built_event=True,
+                routing_key=headers.get("x-sandlot-routing-key"),
             )
         except FunctionNotFound as exc:
             raise urls.hidden(exc, target) from None

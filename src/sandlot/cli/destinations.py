@@ -27,7 +27,7 @@ destinations_app = command_group("Show and set where a function's async calls go
 deliveries_app = command_group("List and redeliver a function's deliveries to its destinations.")
 
 NameArg = Annotated[str, typer.Argument(help="The function's name.")]
-_TARGET_HELP = "A webhook URL (http or https), fn:NAME for another function, or none."
+_TARGET_HELP = "A webhook URL (http or https), fn:NAME (or fn:NAME:ALIAS) for a function, or none."
 
 
 def parse_target(text: str, option: str) -> dict[str, str] | None:
