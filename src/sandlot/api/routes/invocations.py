@@ -25,13 +25,17 @@ from sandlot.services.async_invocations import check_idempotency_key_size
 router = APIRouter(tags=["invocations"])
 
 _FAILURES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "InvalidEvent: the body is not JSON"},
+    400: {
+        "model": ErrorOut,
+        "description": "InvalidEvent: the body is not JSON; InvalidAliasName: `name:alias` "
+        "with an alias that is not valid, or with `?version=`; InvalidRoutingKey",
+    },
     401: {"model": ErrorOut, "description": "Missing or wrong API key"},
     403: {"model": ErrorOut, "description": "PermissionDenied: the caller's role may not invoke"},
     404: {
         "model": ErrorOut,
         "description": "FunctionNotFound (also another namespace's, or one outside a limited "
-        "key's functions) or VersionNotFound",
+        "key's functions), VersionNotFound or AliasNotFound",
     },
     409: {
         "model": ErrorOut,
@@ -112,6 +116,8 @@ async def invoke(
     x_sandlot_routing_key: Annotated[
         str | None,
         Header(
+            min_length=1,
+            max_length=256,
             description="With `name:alias` and an alias that splits traffic: the same key "
             "always reaches the same version while the weights stay (InvalidRoutingKey past "
             "256 bytes)",
