@@ -557,8 +557,8 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         async_calls.router,
         function_urls.router,
         dead_letters.router,
-        release_routes.router,
         alias_routes.router,
+        release_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     ui.install(app)

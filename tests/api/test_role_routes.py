@@ -308,8 +308,8 @@ async def _world(server: Server) -> World:
 async def _release(server: Server, name: str) -> str:
     """A second version of `name`, alias prod on the first, a release of prod to the second."""
     code = {"code": ("code.zip", zip_bytes({**HELLO, "v2.txt": "2"}), "application/zip")}
-    deployed = await server.client.post("/api/v1/functions", data={"name": name}, files=code)
-    assert deployed.status_code == 201, deployed.text
+    deployed = await server.client.put(f"/api/v1/functions/{name}", files=code)
+    assert deployed.status_code == 200, deployed.text
     aliased = await server.client.put(f"/api/v1/functions/{name}/aliases/prod", json={"version": 1})
     assert aliased.status_code in (200, 201), aliased.text
     made = await server.client.post(

@@ -170,8 +170,6 @@ class ReleaseDriver:
                 routes=single(release.from_version),
                 reason="auto-rollback",
                 actor=DRIVER_ACTOR,
-                principal=None,
-                now=now,
                 note=reason,
             )
             return replace(
@@ -202,8 +200,6 @@ class ReleaseDriver:
             routes=release_moves.split(release, weight),
             reason="release",
             actor=DRIVER_ACTOR,
-            principal=None,
-            now=now,
             note=f"release {release.id}: step {step + 1} of {len(release.plan.steps)}, {weight}%",
         )
         return replace(release, step=step, step_started_at=now, judged=judged, updated_at=now)

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.aliases import Route, Routes, single
-from sandlot.domain.models import Function, Principal
+from sandlot.domain.models import Function
 from sandlot.domain.releases import Release
+from sandlot.services import aliases
 
 
 def split(release: Release, weight: int) -> Routes:
@@ -24,9 +23,7 @@ def split(release: Release, weight: int) -> Routes:
 
 async def current_routes(session: AsyncSession, function: Function, alias: str) -> Routes:
     """Raises AliasNotFound."""
-    from sandlot.services import aliases  # TEMP until p-aliases lands
-
-    found = await aliases.get_alias_of(session, function, alias)
+    found = await aliases.get_alias(session, function, alias)
     return found.routes
 
 
@@ -38,12 +35,8 @@ async def move(
     routes: Routes,
     reason: str,
     actor: str,
-    principal: Principal | None,
-    now: datetime,
     note: str | None = None,
 ) -> None:
-    from sandlot.services import aliases  # TEMP until p-aliases lands
-
     await aliases.move(
         session,
         function=function,
@@ -53,6 +46,4 @@ async def move(
         reason=reason,
         release_id=release.id,
         note=note,
-        now=now,
     )
-    del principal

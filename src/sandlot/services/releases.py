@@ -151,8 +151,6 @@ async def start_release(
         routes=release_moves.split(release, plan.steps[0]),
         reason="release",
         actor=principal.actor,
-        principal=principal,
-        now=at,
         note=f"release {release.id}: step 1 of {len(plan.steps)}, {plan.steps[0]}%",
     )
     await audit.record(
@@ -272,8 +270,6 @@ async def _apply(
         routes=single(to_version),
         reason="promote" if control.to is ReleaseState.PROMOTED else "abort",
         actor=who,
-        principal=principal,
-        now=at,
         note=f"release {release.id} {control.verb} by {who}",
     )
     return replace(
