@@ -204,3 +204,21 @@ def test_the_tab_is_accessible_in_either_theme(
         page.get_by_role("button", name="New alias", exact=True).click()
         expect(page.get_by_role("dialog", name="New alias")).to_be_visible()
         assert console.axe() == []
+
+
+def test_a_viewer_reads_the_tab_and_is_offered_no_change(
+    console: Console, function: str, api: httpx.Client
+) -> None:
+    login, password = "rel-viewer", "viewer-passphrase-for-releases"
+    made = api.post("/users", json={"login": login, "password": password})
+    assert made.status_code in (201, 409), made.text
+    member = api.post("/namespaces/default/members", json={"login": login, "role": "viewer"})
+    assert member.status_code in (201, 409), member.text
+    console.goto(f"/functions/{function}/releases")
+    console.sign_in(login, password)
+    page = console.page
+    expect(_alias_row(page, "latest")).to_contain_text("v2")
+    expect(page.locator("table.history tbody tr").first).to_be_visible()
+    expect(page.get_by_role("button", name="New alias", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Roll back"))).to_have_count(0)
+    expect(page.get_by_role("form", name="Start a release")).to_have_count(0)
