@@ -146,3 +146,9 @@ async def test_bad_aliases_are_named_and_rollback_walks_the_history_back(api: Ap
     assert (await api.client.delete(f"{base}/aliases/prod")).status_code == 204
     await _error(await api.client.get(f"{base}/aliases/prod"), 404, "AliasNotFound")
     await _error(await api.client.delete(f"{base}/aliases/latest"), 400, "InvalidAliasName")
+    audited = (await api.client.get("/api/v1/audit?action=alias.")).json()["items"]
+    assert [(e["action"], e["target"]) for e in audited][:3] == [
+        ("alias.delete", "function:hello:prod"),
+        ("alias.rollback", "function:hello:latest"),
+        ("alias.rollback", "function:hello:prod"),
+    ]

@@ -352,6 +352,9 @@ AUDITED = {
     "POST /api/v1/invocations/{invocation_id}/discard": "invocation.discard",
     "POST /api/v1/functions/{name}/dead-letters/redrive": "invocation.redrive-all",
     "POST /api/v1/functions/{name}/dead-letters/discard": "invocation.discard-all",
+    "PUT /api/v1/functions/{name}/aliases/{alias}": "alias.set",
+    "DELETE /api/v1/functions/{name}/aliases/{alias}": "alias.delete",
+    "POST /api/v1/functions/{name}/rollback": "alias.rollback",
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

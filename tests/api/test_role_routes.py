@@ -88,6 +88,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/functions/{name}/url"): Rule(READ, FUNCTION),
     ("PUT", "/api/v1/functions/{name}/url"): Rule(WRITE, FUNCTION),
     ("DELETE", "/api/v1/functions/{name}/url"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/aliases"): Rule(READ, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/aliases/{alias}"): Rule(READ, FUNCTION),
+    ("PUT", "/api/v1/functions/{name}/aliases/{alias}"): Rule(WRITE, FUNCTION),
+    ("DELETE", "/api/v1/functions/{name}/aliases/{alias}"): Rule(WRITE, FUNCTION),
+    ("POST", "/api/v1/functions/{name}/rollback"): Rule(WRITE, FUNCTION),
+    ("GET", "/api/v1/functions/{name}/history"): Rule(READ, FUNCTION),
     ("GET", "/api/v1/invocations"): Rule(READ),
     ("GET", "/api/v1/invocations/{invocation_id}"): Rule(READ, INVOCATION),
     ("GET", "/api/v1/invocations/{invocation_id}/logs"): Rule(READ, INVOCATION),
@@ -253,6 +259,8 @@ async def _deploy(server: Server, name: str) -> str:
     assert deployed.status_code == 201 and deployed.json()["config"]["state"] == "ready"
     called = await server.client.post(f"/api/v1/functions/{name}/invoke")
     assert called.status_code == 200, called.text
+    aliased = await server.client.put(f"/api/v1/functions/{name}/aliases/prod", json={"version": 1})
+    assert aliased.status_code == 201, aliased.text
     return called.headers["X-Sandlot-Invocation-Id"]
 
 
@@ -306,12 +314,10 @@ async def _world(server: Server) -> World:
 
 
 async def _release(server: Server, name: str) -> str:
-    """A second version of `name`, alias prod on the first, a release of prod to the second."""
+    """A second version of `name` and a release of its alias prod (on v1) to it."""
     code = {"code": ("code.zip", zip_bytes({**HELLO, "v2.txt": "2"}), "application/zip")}
     deployed = await server.client.put(f"/api/v1/functions/{name}", files=code)
     assert deployed.status_code == 200, deployed.text
-    aliased = await server.client.put(f"/api/v1/functions/{name}/aliases/prod", json={"version": 1})
-    assert aliased.status_code in (200, 201), aliased.text
     made = await server.client.post(
         f"/api/v1/functions/{name}/releases",
         json={"alias": "prod", "version": 2, "interval_s": 30},
@@ -362,6 +368,7 @@ def _request(method: str, template: str, world: World, label: str) -> dict[str, 
         .replace("{schedule_id}", world.schedule.get(label, ""))
         .replace("{delivery_id}", world.delivery.get(label, ""))
         .replace("{release_id}", world.release.get(label, ""))
+        .replace("{alias}", "prod")
     )
     request: dict[str, Any] = {"method": method, "url": path, "headers": world.auth[label]}
     body = _body(method, template, label)
@@ -404,6 +411,8 @@ def _body(method: str, template: str, label: str) -> dict[str, Any] | None:
         ("PATCH", "/api/v1/functions/{name}/schedules/{schedule_id}"): {"paused": True},
         ("PUT", "/api/v1/functions/{name}/async-config"): {"max_attempts": 2},
         ("POST", "/api/v1/functions/{name}/releases"): {"alias": "prod", "version": 2},
+        ("PUT", "/api/v1/functions/{name}/aliases/{alias}"): {"version": 1},
+        ("POST", "/api/v1/functions/{name}/rollback"): {"alias": "prod", "to": 1},
     }
     return bodies.get((method, template))
 

@@ -57,9 +57,11 @@ class CorsOut(BaseModel):
 
 class FunctionUrlOut(BaseModel):
     function: str
+    alias: str = Field("latest", description="The alias this URL serves (`latest`: the newest)")
     enabled: bool = Field(description="Whether the function has a URL (false: it answers 404)")
     path: str = Field(
-        description="`/fn/{namespace}/{function}/`; any path below it is the function's too"
+        description="`/fn/{namespace}/{function}/` (`/fn/{namespace}/{function}:{alias}/` for an "
+        "alias); any path below it is the function's too"
     )
     url: str = Field(description="The public URL (SANDLOT_PUBLIC_URL, else this server's)")
     auth: Literal["none", "key"] | None = None

@@ -35,6 +35,7 @@ class ScheduleChange(BaseModel):
 class ScheduleOut(BaseModel):
     id: str
     function: str
+    alias: str = Field(description="The alias each firing calls (`latest`: the newest version)")
     cron: str
     timezone: str
     event: Any = Field(description="What each firing sends")
@@ -59,6 +60,7 @@ class ScheduleOut(BaseModel):
         return cls(
             id=schedule.id,
             function=schedule.function_name,
+            alias=schedule.alias,
             cron=schedule.cron,
             timezone=schedule.timezone,
             event=json.loads(schedule.event),

@@ -1,5 +1,5 @@
-"""Function URLs, `/fn/{namespace}/{function}/{any path}` with any method, as a lean ASGI
-route in front of FastAPI, for the reason api/invoke_path.py gives: FastAPI's per-request
+"""Function URLs, `/fn/{namespace}/{function}[:{alias}]/{any path}` with any method, as a
+lean ASGI route in front of FastAPI, for the reason api/invoke_path.py gives: FastAPI's per-request
 work would cost more than the event translation itself. The request becomes an AWS HTTP API
 payload 2.0 event and the handler's answer the HTTP response (domain/http_events.py); the
 call is a sync invocation with trigger `url`, counted, logged and held to quotas like any.
@@ -38,6 +38,7 @@ from sandlot.services.session_tokens import CSRF_HEADER, SESSION_COOKIE
 
 log = logging.getLogger(__name__)
 
+# `{function}` may be qualified, `hello:prod`: the URL of that alias.
 URL_PATH = re.compile(r"^/fn/([^/]+)/([^/]+)(/.*)?$")
 _CSRF = CSRF_HEADER.lower()
 Pairs = list[tuple[str, str]]
@@ -116,7 +117,7 @@ class LeanUrlRoute:
             invoked = await service.invoke(
                 invoker=runtime.invoker,
                 principal=principal,
-                name=target.function_name,
+                name=target.called,
                 version=None,
                 body=event_bytes(event),
                 trigger="url",
@@ -133,7 +134,8 @@ class LeanUrlRoute:
         except SandlotError as exc:
             failed = _error(exc, invocation_id=invocation_id)
             return HttpAnswer(failed.status, [*failed.headers, _id(invocation_id)], failed.body)
-        return HttpAnswer(answer.status, [*answer.headers, _id(invocation_id)], answer.body)
+        served = [_id(invocation_id), *_served(invoked, target)]
+        return HttpAnswer(answer.status, [*answer.headers, *served], answer.body)
 
 
 _JSON = ("content-type", "application/json")
@@ -142,6 +144,11 @@ _PREFLIGHT = ("x-sandlot-preflight", "true")
 
 def _id(invocation_id: str) -> tuple[str, str]:
     return ("x-sandlot-invocation-id", invocation_id)
+
+
+def _served(invoked: service.InvokeResult, target: UrlTarget) -> Pairs:
+    """Which alias and version answered: a split's caller can tell (as on the invoke API)."""
+    return [("x-sandlot-alias", target.alias), ("x-sandlot-version", str(invoked.spec.version))]
 
 
 def _lower(headers: dict[str, str]) -> Pairs:

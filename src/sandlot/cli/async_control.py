@@ -33,10 +33,17 @@ def invoke_async(
     version: int | None,
     idempotency_key: str | None,
     json_output: bool,
+    routing_key: str | None = None,
 ) -> None:
     """Queue the call; print its id and state (the whole invocation with --json)."""
     with api_session(ctx) as client:
-        queued = client.invoke_async(name, event, version=version, idempotency_key=idempotency_key)
+        queued = client.invoke_async(
+            name,
+            event,
+            version=version,
+            idempotency_key=idempotency_key,
+            routing_key=routing_key,
+        )
     if json_output:
         print_json(queued)
         return

@@ -16,7 +16,9 @@ class UrlAuth(StrEnum):
     KEY = "key"
 
 
-FunctionArg = Annotated[str, typer.Argument(help="The function's name.")]
+FunctionArg = Annotated[
+    str, typer.Argument(help="The function's name, or NAME:ALIAS for the URL of an alias.")
+]
 
 
 def url(
@@ -51,7 +53,8 @@ def url(
     delete: Annotated[bool, typer.Option("--delete", help="Take the URL down.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Show a function's public URL; with --auth (and --cors-*), set it; --delete removes it."""
+    """Show a function's public URL; with --auth (and --cors-*), set it; --delete removes it.
+    NAME:ALIAS is the URL of that alias (`/fn/{namespace}/NAME:ALIAS/`)."""
     cors_given = bool(cors_origin or cors_method or cors_header or cors_expose) or (
         cors_credentials or cors_max_age is not None
     )
@@ -82,11 +85,9 @@ def url(
 
 
 def _show(shown: dict[str, Any]) -> None:
+    called = _called(shown)
     if not shown.get("enabled"):
-        say(
-            f"{shown['function']} has no URL (give it one: sandlot url {shown['function']} "
-            "--auth key)"
-        )
+        say(f"{called} has no URL (give it one: sandlot url {called} --auth key)")
         return
     say(shown["url"], bold=True)
     say(f"auth: {shown['auth']}")
@@ -105,6 +106,11 @@ def _show(shown: dict[str, Any]) -> None:
     if cors.get("max_age") is not None:
         say(f"  max age: {cors['max_age']} s")
     say(f"updated {fmt_time(shown.get('updated_at'))} by {shown.get('updated_by')}")
+
+
+def _called(shown: dict[str, Any]) -> str:
+    alias = shown.get("alias") or "latest"
+    return shown["function"] if alias == "latest" else f"{shown['function']}:{alias}"
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,13 @@ from sandlot.cli.output import (
     say,
     stderr_console,
 )
-from sandlot.cli.parsing import check_name, parse_env, parse_secrets, read_data
+from sandlot.cli.parsing import (
+    check_name,
+    check_qualified_name,
+    parse_env,
+    parse_secrets,
+    read_data,
+)
 
 if TYPE_CHECKING:
     from sandlot.client import JSON, FunctionConfig, SandlotClient
@@ -29,6 +35,13 @@ if TYPE_CHECKING:
 functions_app = command_group("List, show and delete functions.")
 
 NameArg = Annotated[str, typer.Argument(help="The function's name.", callback=check_name)]
+QualifiedArg = Annotated[
+    str,
+    typer.Argument(
+        help="The function's name, or NAME:ALIAS to call through an alias.",
+        callback=check_qualified_name,
+    ),
+]
 _SETTLED = frozenset({"ready", "failed"})
 
 
@@ -214,7 +227,7 @@ def _follow_build(client: SandlotClient, name: str, number: int, *, quiet: bool)
 
 def invoke(
     ctx: typer.Context,
-    name: NameArg,
+    name: QualifiedArg,
     data: Annotated[
         str | None,
         typer.Option("--data", "-d", help="The event: JSON, @file, or - for stdin."),
@@ -238,9 +251,17 @@ def invoke(
             help="With --async: a repeat with this key within 24 hours gives the first call.",
         ),
     ] = None,
+    routing_key: Annotated[
+        str | None,
+        typer.Option(
+            "--routing-key",
+            help="With NAME:ALIAS: the same key always reaches the same version of a split.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Call a function and print its result as JSON (with --async: queue it)."""
+    """Call a function (NAME, or NAME:ALIAS through an alias) and print its result as JSON
+    (with --async: queue it)."""
     event = read_data(data)
     if queue or idempotency_key is not None:
         from sandlot.cli.async_control import invoke_async
@@ -252,14 +273,16 @@ def invoke(
             version=version,
             idempotency_key=idempotency_key,
             json_output=json_output,
+            routing_key=routing_key,
         )
         return
     with api_session(ctx) as client:
-        outcome = client.invoke(name, event, version=version)
+        outcome = client.invoke(name, event, version=version, routing_key=routing_key)
     print_json(outcome.result)
     if verbose:
         note(
             f"invocation {outcome.invocation_id}  version {fmt(outcome.version)}  "
+            f"alias {fmt(outcome.alias)}  "
             f"cold start {fmt(outcome.cold_start)}  {fmt(outcome.duration_ms)} ms"
         )
 

@@ -72,6 +72,10 @@ def list_invocations(
         str | None,
         typer.Option(help="Only calls accepted before this time (ISO 8601 with a zone)."),
     ] = None,
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", help="Only calls served through this alias (latest: none named)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """List invocations, newest first."""
@@ -87,11 +91,12 @@ def list_invocations(
             cold_start=cold,
             since=since,
             until=until,
+            alias=alias,
         )
     if json_output:
         print_json(page)
         return
-    columns = ["ID", "FUNCTION", "VERSION", "STATE", "COLD", "MS", "CREATED"]
+    columns = ["ID", "FUNCTION", "ALIAS", "VERSION", "STATE", "COLD", "MS", "CREATED"]
     rows = [_invocation_row(item) for item in page["items"]]
     if include_deleted:  # which function of that name each one ran
         columns.insert(2, "FUNCTION ID")
@@ -106,6 +111,7 @@ def _invocation_row(invocation: JSON) -> list[str]:
     return [
         invocation["id"],
         fmt(invocation.get("function")),
+        fmt(invocation.get("alias")),
         fmt(invocation.get("version")),
         fmt(invocation.get("state")),
         fmt(invocation.get("cold_start")),

@@ -9,6 +9,7 @@ import typer
 
 from sandlot import __version__
 from sandlot.cli import accounts, async_control, function_urls, server_commands
+from sandlot.cli.aliases import aliases_app, history, rollback
 from sandlot.cli.async_calls import async_config, cancel
 from sandlot.cli.audit import audit
 from sandlot.cli.config import CliState
@@ -89,12 +90,15 @@ def main(
 app.command()(deploy)
 app.command()(config)
 app.command()(invoke)
+app.command()(rollback)
+app.command()(history)
 app.command()(logs)
 app.command()(metrics)
 app.command()(versions)
 app.command()(audit)
 app.command()(pool)
 app.add_typer(functions_app, name="functions")
+app.add_typer(aliases_app, name="aliases")
 app.add_typer(invocations_app, name="invocations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(envs_app, name="envs")

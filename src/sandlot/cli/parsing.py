@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from sandlot.domain.aliases import ALIAS_NAME
 from sandlot.domain.limits import FUNCTION_NAME_RE
 
 
@@ -65,6 +66,18 @@ def check_name(name: str) -> str:
             f"{name!r}: use 1-63 lowercase letters, digits and '-', starting with a letter"
         )
     return name
+
+
+def check_qualified_name(qualified: str) -> str:
+    """A Typer callback: NAME or NAME:ALIAS, each part by its rule."""
+    name, colon, alias = qualified.partition(":")
+    check_name(name)
+    if colon and alias != "latest" and not ALIAS_NAME.fullmatch(alias):
+        raise typer.BadParameter(
+            f"{alias!r}: an alias is a lowercase letter, then up to 62 lowercase letters, "
+            "digits or '-'"
+        )
+    return qualified
 
 
 def parse_secrets(

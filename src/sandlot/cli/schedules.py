@@ -21,7 +21,9 @@ from sandlot.cli.parsing import read_data
 
 schedules_app = command_group("Create, list, pause, resume and delete a function's schedules.")
 
-FunctionArg = Annotated[str, typer.Argument(help="The function's name.")]
+FunctionArg = Annotated[
+    str, typer.Argument(help="The function's name, or NAME:ALIAS to call an alias's version.")
+]
 IdArg = Annotated[str, typer.Argument(help="The schedule's id (sch_…), from `schedules list`.")]
 
 
@@ -41,7 +43,8 @@ def create(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Fire an asynchronous call of the function at each slot of a cron expression."""
+    """Fire an asynchronous call of the function at each slot of a cron expression. With
+    NAME:ALIAS each firing calls the version the alias points at when the slot comes."""
     raw = read_data(event) if event is not None else None
     with api_session(ctx) as client:
         made = client.create_schedule(function, cron, timezone=timezone, event=raw)
@@ -78,7 +81,7 @@ def list_schedules(
 def _row(item: dict[str, Any]) -> list[str]:
     return [
         fmt(item.get("id")),
-        fmt(item.get("function")),
+        fmt(_called(item)),
         fmt(item.get("cron")),
         fmt(item.get("timezone")),
         "paused" if item.get("paused") else "active",
@@ -86,6 +89,11 @@ def _row(item: dict[str, Any]) -> list[str]:
         fmt_time(item.get("last_run_at")),
         fmt(item.get("last_invocation_id")),
     ]
+
+
+def _called(item: dict[str, Any]) -> str:
+    alias = item.get("alias") or "latest"
+    return str(item.get("function")) if alias == "latest" else f"{item.get('function')}:{alias}"
 
 
 def _set_paused(ctx: typer.Context, schedule_id: str, paused: bool) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class AsyncControlCalls:
         *,
         version: int | None = None,
         idempotency_key: str | None = None,
+        routing_key: str | None = None,
     ) -> JSON:
         """Queue a call (`Prefer: respond-async`); the queued invocation. With a key, a repeat
         within 24 hours answers with the first call."""
@@ -44,6 +45,8 @@ class AsyncControlCalls:
         headers = {**_JSON_HEADERS, "Prefer": "respond-async"}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
+        if routing_key is not None:
+            headers["X-Sandlot-Routing-Key"] = routing_key
         result: JSON = self._json(
             "POST",
             f"/functions/{_segment(name)}/invoke",

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sandlot import __version__
+from sandlot.client.aliases import AliasCalls
 from sandlot.client.async_calls import AsyncCalls
 from sandlot.client.async_control import AsyncControlCalls
 from sandlot.client.console import ConsoleCalls
@@ -47,6 +48,7 @@ class InvokeResult:
     duration_ms: float | None
     server_timing: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    alias: str | None = None  # the alias that chose the version (None: a version was named)
 
     @classmethod
     def from_answer(cls, answer: Answer) -> InvokeResult:
@@ -60,6 +62,7 @@ class InvokeResult:
             duration_ms=_float_or_none(h.get("x-sandlot-duration-ms")),
             server_timing=h.get("server-timing"),
             headers=dict(h),
+            alias=h.get("x-sandlot-alias"),
         )
 
 
@@ -130,6 +133,7 @@ class SandlotClient(
     DestinationCalls,
     AsyncControlCalls,
     ReleaseCalls,
+    AliasCalls,
 ):
     """A synchronous client of one Sandlot server. Use it as a context manager or `close()` it.
 
@@ -243,18 +247,29 @@ class SandlotClient(
 
     # -- invocations -------------------------------------------------------------------------
 
-    def invoke(self, name: str, event: Any = None, version: int | None = None) -> InvokeResult:
-        """Call the function. `event` is raw JSON bytes, or any JSON-serialisable value.
+    def invoke(
+        self,
+        name: str,
+        event: Any = None,
+        version: int | None = None,
+        *,
+        routing_key: str | None = None,
+    ) -> InvokeResult:
+        """Call the function (`name`, or `name:alias`). `event` is raw JSON bytes, or any
+        JSON-serialisable value. `routing_key` keeps a caller on one version of a split.
 
         A function failure raises `ApiError` whose `is_function_failure` is true.
         """
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        headers = dict(_JSON_HEADERS)
+        if routing_key is not None:
+            headers["X-Sandlot-Routing-Key"] = routing_key
         answer = self._request(
             "POST",
             f"/functions/{name}/invoke",
             body=body,
             params={"version": version} if version is not None else None,
-            headers=_JSON_HEADERS,
+            headers=headers,
             timeout=_INVOKE_READ_TIMEOUT_S,
         )
         return InvokeResult.from_answer(answer)
@@ -273,6 +288,7 @@ class SandlotClient(
         cold_start: bool | None = None,
         since: str | None = None,
         until: str | None = None,
+        alias: str | None = None,
     ) -> JSON:
         """One page, newest first: `{"items": [...], "next_cursor": str | None}`; with
         `after` (an invocation id, or "" for the first), oldest first from just after it.
@@ -294,6 +310,7 @@ class SandlotClient(
             "cold_start": None if cold_start is None else str(cold_start).lower(),
             "since": since,
             "until": until,
+            "alias": alias,
         }
         params = {k: v for k, v in query.items() if v is not None}
         result: JSON = self._json("GET", "/invocations", params=params)

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from sandlot.domain.aliases import ALIAS_NAME, LATEST
 from sandlot.domain.errors import InvalidDestination, WebhookSecretTooShort
 from sandlot.domain.limits import FUNCTION_NAME_RE
 
@@ -48,7 +49,7 @@ class DeliveryState(StrEnum):
 @dataclass(frozen=True)
 class Destination:
     kind: DestinationKind
-    target: str  # the webhook's URL, or the function's name
+    target: str  # the webhook's URL, or the function's name (`hello:prod` for an alias)
 
     def as_json(self) -> dict[str, str]:
         key = "url" if self.kind is DestinationKind.WEBHOOK else "function"
@@ -145,9 +146,17 @@ def check_url(url: Any, where: str) -> str:
 
 
 def _check_function(raw: dict[str, Any], where: str, condition: Condition, function: str) -> str:
-    name = raw.get("function")
-    if not isinstance(name, str) or not FUNCTION_NAME_RE.fullmatch(name):
+    """A function's name, or a qualified one (`hello:prod`: the version that alias points at
+    when the call is queued)."""
+    target = raw.get("function")
+    if not isinstance(target, str):
         raise InvalidDestination(f"{where}: `function` must name a function", field=where)
+    name, colon, alias = target.partition(":")
+    if not FUNCTION_NAME_RE.fullmatch(name) or (colon and not _is_alias(alias)):
+        raise InvalidDestination(
+            f"{where}: `function` must name a function (`hello`, or `hello:prod` for an alias)",
+            field=where,
+        )
     if name == function and condition is Condition.SUCCESS:
         # Each success would queue the next call of itself: a loop with no end but the
         # chain's depth limit. (On failure it may: a retry under a new event.)
@@ -156,7 +165,11 @@ def _check_function(raw: dict[str, Any], where: str, condition: Condition, funct
             "itself after every call)",
             field=where,
         )
-    return name
+    return name if alias == LATEST else target
+
+
+def _is_alias(alias: str) -> bool:
+    return alias == LATEST or ALIAS_NAME.fullmatch(alias) is not None
 
 
 def check_secret(secret: str) -> bytes:

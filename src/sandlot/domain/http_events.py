@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from sandlot.domain.aliases import LATEST
 from sandlot.domain.errors import FunctionUrlResponseInvalid, InvalidFunctionUrl
 
 URL_AUTH_TYPES = ("none", "key")
@@ -400,6 +401,7 @@ class FunctionUrl:
     created_at: datetime
     updated_at: datetime
     updated_by: str
+    alias: str = LATEST  # the alias it serves (`latest`: the unqualified URL)
 
 
 @dataclass(frozen=True)
@@ -412,3 +414,11 @@ class UrlTarget:
     function_id: str
     function_name: str
     config: UrlConfig
+    alias: str = LATEST  # the alias it serves; its split is honoured, routing key and all
+
+    @property
+    def called(self) -> str:
+        """The function as the URL names it: `hello` or `hello:prod`."""
+        if self.alias == LATEST:
+            return self.function_name
+        return f"{self.function_name}:{self.alias}"

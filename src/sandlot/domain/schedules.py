@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from croniter.croniter import CroniterError
 
+from sandlot.domain.aliases import LATEST
 from sandlot.domain.errors import InvalidSchedule, InvalidTimezone
 
 CRON_MAX = 200
@@ -61,6 +62,15 @@ class Schedule:
     skipped_total: int
     created_at: datetime
     created_by: str
+    # The alias each firing's call names (`latest`: none); resolved when the slot fires.
+    alias: str = LATEST
+
+    @property
+    def called(self) -> str:
+        """The function as each firing names it: `hello`, or `hello:prod`."""
+        if self.alias == LATEST:
+            return self.function_name
+        return f"{self.function_name}:{self.alias}"
 
 
 @dataclass(frozen=True)

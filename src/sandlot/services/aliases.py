@@ -37,7 +37,7 @@ from sandlot.domain.errors import (
 from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.models import Function, Principal
 from sandlot.domain.states import VersionState
-from sandlot.services import audit
+from sandlot.services import alias_users, audit
 from sandlot.services.authz import authorize_function
 from sandlot.storage.aliases import AliasChangeRepo, AliasRepo
 from sandlot.storage.functions import FunctionRepo, VersionRepo
@@ -312,7 +312,7 @@ async def delete_alias(
 ) -> None:
     check_alias_name(name)  # `latest` is never deleted
     alias = await get_alias(session, function, name)
-    users = await _users_of(session, function, name)
+    users = await alias_users.users_of(session, function, name)
     if alias.release_id is not None:
         users.append(f"release:{alias.release_id}")
     if users:
@@ -340,11 +340,6 @@ async def delete_alias(
         target=f"function:{function.name}:{name}",
         namespace_id=function.namespace_id,
     )
-
-
-async def _users_of(session: AsyncSession, function: Function, name: str) -> list[str]:
-    """The schedules and function URLs that name the alias (services.alias_users)."""
-    return []
 
 
 async def _not_released(session: AsyncSession, function: Function, name: str) -> None:

@@ -33,6 +33,7 @@ from sandlot.domain.destinations import (
     secret_aad,
 )
 from sandlot.domain.errors import (
+    AliasNotFound,
     DeliveryNotRedeliverable,
     FunctionNotFound,
     InvalidDestination,
@@ -42,6 +43,7 @@ from sandlot.domain.ids import new_invocation_id
 from sandlot.domain.models import Invocation, Principal, Role
 from sandlot.domain.states import InvocationState
 from sandlot.services import audit
+from sandlot.services.alias_users import check_exists
 from sandlot.services.async_invocations import accept
 from sandlot.services.authz import authorize_function
 from sandlot.services.invocations import Invoker
@@ -331,11 +333,15 @@ async def set_config(
 async def _check_function_exists(
     functions: FunctionRepo, principal: Principal, where: str, destination: Destination | None
 ) -> None:
+    """The function (and the alias, for `hello:prod`) must exist now; the version is
+    resolved when a call is queued."""
     if destination is None or destination.kind is not DestinationKind.FUNCTION:
         return
+    name, _, alias = destination.target.partition(":")
     try:
-        await functions.get(principal.namespace_id, destination.target)
-    except FunctionNotFound:
+        function = await functions.get(principal.namespace_id, name)
+        await check_exists(functions.session, function, alias or None)
+    except (FunctionNotFound, AliasNotFound):
         raise InvalidDestination(
             f"{where}: there is no function {destination.target!r} in this namespace",
             field=where,

@@ -55,11 +55,19 @@ class InvokeResult:
 
 
 def check_routing_key(key: str | None) -> None:
-    if key is not None and not 1 <= len(key.encode()) <= ROUTING_KEY_MAX_BYTES:
+    if key is not None and not 1 <= _byte_length(key) <= ROUTING_KEY_MAX_BYTES:
         raise InvalidRoutingKey(
             f"the {ROUTING_KEY_HEADER} header is 1 to {ROUTING_KEY_MAX_BYTES} bytes",
             max_bytes=ROUTING_KEY_MAX_BYTES,
         )
+
+
+def _byte_length(text: str) -> int:
+    # A header's value arrives decoded as Latin-1, one character per byte it was sent as.
+    try:
+        return len(text.encode("latin-1"))
+    except UnicodeEncodeError:
+        return len(text.encode())
 
 
 def check_size(body: bytes, max_bytes: int) -> None:

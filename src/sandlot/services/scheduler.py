@@ -140,7 +140,7 @@ class Scheduler:
             session=repo.session,
             invoker=self.invoker,
             principal=await self._principal(repo, schedule),
-            name=schedule.function_name,
+            name=schedule.called,
             version=None,
             body=schedule.event.encode(),
             trigger="schedule",

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
+from sandlot.domain.aliases import split_qualified
 from sandlot.domain.errors import ScheduleNotFound
 from sandlot.domain.models import Principal
 from sandlot.domain.schedules import (
@@ -24,6 +25,7 @@ from sandlot.domain.schedules import (
     next_slot,
 )
 from sandlot.services import audit
+from sandlot.services.alias_users import check_exists
 from sandlot.services.authz import authorize, authorize_function, in_scope
 from sandlot.services.invocations import check_event
 from sandlot.storage.db import storable
@@ -78,8 +80,12 @@ async def create_schedule(
     paused: bool = False,
     now: datetime | None = None,
 ) -> Schedule:
+    """`name` may be qualified (`hello:prod`): each firing then calls that alias, resolved
+    when the slot fires (so a rollback or a release moves the schedule's calls too)."""
+    name, alias_name = split_qualified(name)
     authorize_function(principal, Action.FUNCTION_WRITE, name)
     function = await FunctionRepo(session).get(principal.namespace_id, name)
+    alias = await check_exists(session, function, alias_name)
     text = check_cron(cron)
     zone_name = timezone or DEFAULT_TIMEZONE
     zone = check_timezone(zone_name)
@@ -103,6 +109,7 @@ async def create_schedule(
         skipped_total=0,
         created_at=at,
         created_by=principal.actor,
+        alias=alias,
     )
     await ScheduleRepo(session).add(schedule)
     await audit.record(
@@ -111,7 +118,13 @@ async def create_schedule(
         action="schedule.create",
         target=f"function:{name}",
         namespace_id=principal.namespace_id,
-        detail={"schedule": schedule.id, "cron": text, "timezone": zone_name, "paused": paused},
+        detail={
+            "schedule": schedule.id,
+            "cron": text,
+            "timezone": zone_name,
+            "paused": paused,
+            "alias": alias,
+        },
     )
     return schedule
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sandlot.domain.aliases import LATEST
 from sandlot.domain.errors import ScheduleNotFound
 from sandlot.domain.schedules import Due, Schedule
 from sandlot.storage.schedule_tables import ScheduleFiringRow, ScheduleRow
@@ -35,6 +36,7 @@ def _schedule(row: ScheduleRow, function_name: str) -> Schedule:
         skipped_total=row.skipped_total,
         created_at=row.created_at,
         created_by=row.created_by,
+        alias=row.alias or LATEST,
     )
 
 
@@ -67,6 +69,7 @@ class ScheduleRepo:
                 skipped_total=0,
                 created_at=schedule.created_at,
                 created_by=schedule.created_by,
+                alias=None if schedule.alias == LATEST else schedule.alias,
             )
         )
         await self.session.flush()

@@ -19,7 +19,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, description in {
         401: "Missing or wrong credentials",
         403: "The caller's role may not do this",
-        404: "FunctionNotFound: no such function in the caller's namespace",
+        400: "InvalidAliasName: the alias in `name:alias` is not valid",
+        404: "FunctionNotFound: no such function in the caller's namespace; AliasNotFound "
+        "(setting the URL of an alias the function does not have)",
         422: "The request does not match the schema",
     }.items()
 }
@@ -30,6 +32,7 @@ def _out(settings: service.UrlSettings, runtime: RuntimeDep, request: Request) -
     stored = settings.url
     out = FunctionUrlOut(
         function=settings.function,
+        alias=settings.alias,
         enabled=stored is not None,
         path=settings.path,
         url=base.rstrip("/") + settings.path,
@@ -52,7 +55,8 @@ def _out(settings: service.UrlSettings, runtime: RuntimeDep, request: Request) -
     response_model=FunctionUrlOut,
     responses=ERRORS,
     summary="A function's public URL",
-    description="`enabled` says whether it has one; `url` is where it is (or would be).",
+    description="`enabled` says whether it has one; `url` is where it is (or would be). "
+    "`{name}` = `hello:prod` is the URL of alias `prod`, `/fn/{namespace}/hello:prod/`.",
 )
 async def get_function_url(
     name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
@@ -66,7 +70,10 @@ async def get_function_url(
     response_model=FunctionUrlOut,
     responses={
         **ERRORS,
-        400: {"model": ErrorOut, "description": "InvalidFunctionUrl: a CORS value not valid"},
+        400: {
+            "model": ErrorOut,
+            "description": "InvalidFunctionUrl: a CORS value not valid; InvalidAliasName",
+        },
     },
     summary="Give a function a public URL, or change its auth and CORS",
     description="Any method on `/fn/{namespace}/{function}/{path}` then runs the function "
@@ -85,7 +92,7 @@ async def set_function_url(
         session=session, principal=principal, name=name, auth=body.auth, cors=cors
     )
     await session.commit()
-    runtime.function_urls.forget(principal.namespace, name)
+    runtime.function_urls.forget(principal.namespace, service.canonical(name))
     return _out(settings, runtime, request)
 
 
@@ -102,5 +109,5 @@ async def delete_function_url(
 ) -> Response:
     await service.delete_url(session=session, principal=principal, name=name)
     await session.commit()
-    runtime.function_urls.forget(principal.namespace, name)
+    runtime.function_urls.forget(principal.namespace, service.canonical(name))
     return Response(status_code=204)

@@ -112,6 +112,8 @@ async def invoke(
     x_sandlot_routing_key: Annotated[
         str | None,
         Header(
+            min_length=1,
+            max_length=256,
             description="With `name:alias` and an alias that splits traffic: the same key "
             "always reaches the same version while the weights stay (InvalidRoutingKey past "
             "256 bytes)",

@@ -35,7 +35,8 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     400: {
         "model": ErrorOut,
-        "description": "InvalidSchedule (with croniter's reason), InvalidTimezone, InvalidEvent",
+        "description": "InvalidSchedule (with croniter's reason), InvalidTimezone, InvalidEvent, "
+        "InvalidAliasName",
     },
     413: {"model": ErrorOut, "description": "EventTooLarge (over SANDLOT_MAX_EVENT_BYTES)"},
 }
@@ -102,8 +103,9 @@ async def list_of_function(name: str, session: SessionDep, principal: PrincipalD
     responses=_WRITE_ERRORS,
     summary="Create a schedule",
     description="Each slot of the cron expression, read in the time zone, fires one "
-    "asynchronous call of the function's latest version with trigger `schedule`, exactly "
-    "once. After downtime only the most recent missed slot fires; the schedule counts the "
+    "asynchronous call of the function's latest version (or, for `{name}` = `hello:prod`, "
+    "of the version alias `prod` points at when the slot fires) with trigger `schedule`, "
+    "exactly once. After downtime only the most recent missed slot fires; the schedule counts the "
     "skipped ones. A wall-clock time in a spring-forward gap fires at the gap's end; one "
     "in a fall-back repeat fires at its first occurrence.",
 )
