@@ -178,24 +178,47 @@ def test_the_invocations_tab_shows_and_filters_the_alias(
     expect(rows.first).to_contain_text("latest")
 
 
+@pytest.fixture(scope="module")
+def releasing(server: LiveServer, function: str) -> str:
+    """An alias with a release moving it (an hour per step: it stays on its first step)."""
+    with httpx.Client(
+        base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as client:
+        _ok(client.put(f"/functions/{function}/aliases/axe", json={"version": 1}), 201)
+        body = {"alias": "axe", "version": 2, "interval_s": 3600}
+        _ok(client.post(f"/functions/{function}/releases", json=body), 201)
+    return "axe"
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_the_tab_is_accessible_in_either_theme(
-    browser: Browser, server: LiveServer, function: str, api: httpx.Client, scheme: Scheme
+    browser: Browser, server: LiveServer, function: str, releasing: str, scheme: Scheme
 ) -> None:
-    answer = api.put(f"/functions/{function}/aliases/axe", json={"version": 1})
-    assert answer.status_code in (200, 201), answer.text
-    started = api.post(
-        f"/functions/{function}/releases",
-        json={"alias": "axe", "version": 2, "interval_s": 3600},
-    )
-    assert started.status_code in (201, 409), started.text  # the second theme finds it running
     with open_console(browser, server, color_scheme=scheme) as console:
         console.goto(f"/functions/{function}/releases")
         console.sign_in()
         page = console.page
-        expect(page.locator("article.release", has_text="to axe")).to_be_visible()
+        expect(page.locator("article.release", has_text=f"to {releasing}")).to_be_visible()
         expect(page.locator("table.history tbody tr").first).to_be_visible()
         assert console.axe() == []
         page.get_by_role("button", name="New alias", exact=True).click()
         expect(page.get_by_role("dialog", name="New alias")).to_be_visible()
         assert console.axe() == []
+
+
+def test_a_viewer_reads_the_tab_and_is_offered_no_change(
+    console: Console, function: str, api: httpx.Client
+) -> None:
+    login, password = "rel-viewer", "viewer-passphrase-for-releases"
+    made = api.post("/users", json={"login": login, "password": password})
+    assert made.status_code in (201, 409), made.text
+    member = api.post("/namespaces/default/members", json={"login": login, "role": "viewer"})
+    assert member.status_code in (201, 409), member.text
+    console.goto(f"/functions/{function}/releases")
+    console.sign_in(login, password)
+    page = console.page
+    expect(_alias_row(page, "latest")).to_contain_text("v2")
+    expect(page.locator("table.history tbody tr").first).to_be_visible()
+    expect(page.get_by_role("button", name="New alias", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Roll back"))).to_have_count(0)
+    expect(page.get_by_role("form", name="Start a release")).to_have_count(0)
