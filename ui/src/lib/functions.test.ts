@@ -21,6 +21,7 @@ function row(name: string, state: string, updated: string, versions = 1): Functi
     latest_version: versions,
     versions,
     config: { state } as FunctionRow["config"],
+    unchanged: false,
   };
 }
 
