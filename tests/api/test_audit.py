@@ -52,8 +52,8 @@ async def _admin_key_id(api: Api) -> str:
     return str(admin)
 
 
-def _zip_part() -> dict[str, tuple[str, bytes, str]]:
-    return {"code": ("code.zip", zip_bytes(HELLO), "application/zip")}
+def _zip_part(source: dict[str, str] = HELLO) -> dict[str, tuple[str, bytes, str]]:
+    return {"code": ("code.zip", zip_bytes(source), "application/zip")}
 
 
 async def _count(api: Api) -> int:
@@ -67,7 +67,10 @@ async def test_each_control_plane_change_writes_one_event(api: Api) -> None:
     async with _caller(api, ADMIN_KEY, ADMIN_ADDRESS) as admin:
         created = await admin.post("/api/v1/functions", data={"name": "hello"}, files=_zip_part())
         assert created.status_code == 201, created.text
-        deployed = await admin.put("/api/v1/functions/hello", files=_zip_part())
+        # New code (the same code again would make no version, and no event).
+        deployed = await admin.put(
+            "/api/v1/functions/hello", files=_zip_part({"main.py": HELLO["main.py"] + "# version 2\n"})
+        )
         configured = await admin.put(
             "/api/v1/functions/hello", json={"memory_mb": 256, "env": {"DB": "p4ss"}}
         )
