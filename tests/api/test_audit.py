@@ -69,7 +69,8 @@ async def test_each_control_plane_change_writes_one_event(api: Api) -> None:
         assert created.status_code == 201, created.text
         # New code (the same code again would make no version, and no event).
         deployed = await admin.put(
-            "/api/v1/functions/hello", files=_zip_part({"main.py": HELLO["main.py"] + "# version 2\n"})
+            "/api/v1/functions/hello",
+            files=_zip_part({"main.py": HELLO["main.py"] + "# version 2\n"}),
         )
         configured = await admin.put(
             "/api/v1/functions/hello", json={"memory_mb": 256, "env": {"DB": "p4ss"}}
