@@ -378,6 +378,10 @@ class AliasVersionNotReady(Conflict):
     """An alias (or a release) names a version that is not ready."""
 
 
+class AliasChangedMeanwhile(Conflict):
+    """Two requests made the same new alias at the same moment; the later one may retry."""
+
+
 class AliasInUse(Conflict):
     """An alias that a schedule, a function URL or a running release still uses."""
 

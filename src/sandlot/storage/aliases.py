@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.aliases import Alias, AliasChange, Route, Routes
+from sandlot.domain.errors import AliasChangedMeanwhile
 from sandlot.domain.releases import ACTIVE_RELEASE_STATES
 from sandlot.storage.db import can_match
 from sandlot.storage.release_tables import AliasChangeRow, AliasRow, ReleaseRow
@@ -80,7 +82,13 @@ class AliasRepo:
         row.routes = stored_routes(routes)
         row.updated_at = at
         row.updated_by = actor
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:  # made at the same moment by another request
+            raise AliasChangedMeanwhile(
+                f"alias {name!r} was made by another request at the same moment; try again",
+                alias=name,
+            ) from exc
         return _alias(row)
 
     async def remove(self, function_id: str, name: str) -> None:
