@@ -43,7 +43,9 @@ def deploy(
     """Create (or update, making a new version) a function from the workload's folder and wait
     until its version is ready; a version that is building (dependencies) is polled."""
     name = name or workload.function_name
-    files = {"code": ("code.zip", workload.zip_bytes(), "application/zip")}
+    # Stamped: an update is a new version even when the workload's code is the same.
+    code = workload.zip_bytes(stamp=str(time.time_ns()))
+    files = {"code": ("code.zip", code, "application/zip")}
     fields = {} if timeout_s is None else {"timeout_s": str(timeout_s)}
     fields.update(extra_fields or {})
     started = time.perf_counter()

@@ -61,12 +61,16 @@ class Workload:
     def event_json(self) -> str:
         return json.dumps(self.event)
 
-    def zip_bytes(self) -> bytes:
+    def zip_bytes(self, stamp: str | None = None) -> bytes:
+        """The folder's code; with `stamp`, plus a file holding it, so that each deploy is new
+        code (a deploy identical to the newest version makes no version)."""
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(self.folder.iterdir()):
                 if path.is_file() and path.suffix in (".py", ".txt"):
                     archive.write(path, path.name)
+            if stamp is not None:
+                archive.writestr("BENCH_DEPLOY", stamp)
         return buffer.getvalue()
 
 
