@@ -11,8 +11,6 @@ plan asks) against the old one's (`domain.releases.verdict`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ from sandlot.domain.models import Function
 from sandlot.domain.releases import Judged, Release, ReleaseState, verdict
 from sandlot.services import release_moves
 from sandlot.services.activation import Activator
+from sandlot.services.timed_loop import TimedLoop
 from sandlot.storage.db import Database
 from sandlot.storage.releases import ReleaseRepo
 
@@ -44,7 +43,9 @@ class Stepped:
     reason: str | None = None
 
 
-class ReleaseDriver:
+class ReleaseDriver(TimedLoop):
+    name = "sandlot-release-driver"
+
     def __init__(
         self,
         *,
@@ -52,26 +53,10 @@ class ReleaseDriver:
         activator: Activator,
         max_sleep_s: float = DEFAULT_MAX_SLEEP_S,
     ) -> None:
+        # Bounded, so a release started on another server is judged within this long of due.
+        super().__init__(max_sleep_s=max_sleep_s)
         self.database = database
         self.activator = activator
-        # Bounded, so a release started on another server is judged within this long of due.
-        self.max_sleep_s = max_sleep_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """After a commit that started or resumed a release."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="sandlot-release-driver")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self, now: datetime | None = None) -> list[Stepped]:
         """Judge every running release whose step is due at `now` (default: the clock).
@@ -93,26 +78,11 @@ class ReleaseDriver:
                 stepped.append(one)
         return stepped
 
-    async def seconds_to_next(self, now: datetime | None = None) -> float:
+    async def next_due(self) -> datetime | None:
         async with self.database.sessions() as session:
             running = await ReleaseRepo(session).running()
         dues = [release.next_check_at for release in running if release.next_check_at]
-        if not dues:
-            return self.max_sleep_s
-        wait = (min(dues) - (now or datetime.now(UTC))).total_seconds()
-        return min(max(wait, 0.0), self.max_sleep_s)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-                wait = await self.seconds_to_next()
-            except Exception:  # a database away for a moment must not end the loop
-                log.exception("release driver: a round failed; trying again")
-                wait = self.max_sleep_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-            self._wake.clear()
+        return min(dues) if dues else None
 
     async def _round(self, release_id: str, now: datetime) -> Stepped | None:
         moved: Function | None = None

@@ -15,7 +15,6 @@ skipped on the schedule (`domain.schedules.due`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -29,6 +28,7 @@ from sandlot.domain.schedules import Schedule, check_timezone, due, next_slot
 from sandlot.services.async_invocations import accept
 from sandlot.services.invocations import Invoker
 from sandlot.services.queue_wake import QueueWaker
+from sandlot.services.timed_loop import TimedLoop
 from sandlot.storage.db import Database
 from sandlot.storage.namespaces import NamespaceRepo
 from sandlot.storage.schedules import ScheduleRepo
@@ -51,7 +51,9 @@ class _SlotTaken(Exception):
     """Another server (or this one before a restart) fired the slot: roll back, move on."""
 
 
-class Scheduler:
+class Scheduler(TimedLoop):
+    name = "sandlot-scheduler"
+
     def __init__(
         self,
         *,
@@ -60,28 +62,12 @@ class Scheduler:
         queue_waker: QueueWaker,
         max_sleep_s: float = DEFAULT_MAX_SLEEP_S,
     ) -> None:
+        # Bounded, so a schedule made on another server is noticed within this long.
+        super().__init__(max_sleep_s=max_sleep_s)
         self.database = database
         self.invoker = invoker
         self.queue_waker = queue_waker
-        # Bounded, so a schedule made on another server is noticed within this long.
-        self.max_sleep_s = max_sleep_s
         self.owner = f"{socket.gethostname()}:{os.getpid()}"[:64]
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """After a commit that made a schedule due sooner (create, resume, a new cron)."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="sandlot-scheduler")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self, now: datetime | None = None) -> list[Fired]:
         """Fire every slot due at `now` (default: the clock). Tests pass explicit times."""
@@ -97,25 +83,9 @@ class Scheduler:
             self.queue_waker.notify()
         return fired
 
-    async def seconds_to_next(self, now: datetime | None = None) -> float:
+    async def next_due(self) -> datetime | None:
         async with self.database.sessions() as session:
-            earliest = await ScheduleRepo(session).earliest_next_run()
-        if earliest is None:
-            return self.max_sleep_s
-        wait = (earliest - (now or datetime.now(UTC))).total_seconds()
-        return min(max(wait, 0.0), self.max_sleep_s)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-                wait = await self.seconds_to_next()
-            except Exception:  # a database away for a moment must not end the loop
-                log.exception("scheduler: a pass failed; trying again")
-                wait = self.max_sleep_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-            self._wake.clear()
+            return await ScheduleRepo(session).earliest_next_run()
 
     async def _fire(self, schedule_id: str, namespace_id: str, now: datetime) -> Fired | None:
         try:
