@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -145,67 +146,43 @@ async def _control(
     return ReleaseOut.of(release)
 
 
-@router.post(
-    "/functions/{name}/releases/{release_id}/pause",
-    response_model=ReleaseOut,
-    responses=_CONTROL_ERRORS,
-    summary="Pause a running release",
-    description="The alias stays where it is; nothing is judged until it is resumed.",
-)
-async def pause(
-    name: str,
-    release_id: ReleaseId,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    principal: PrincipalDep,
-) -> ReleaseOut:
-    return await _control("pause", name, release_id, runtime, session, principal)
+# The four controls differ only in their command and their words: one route each, from one
+# handler factory, so that each keeps its own OpenAPI summary.
+_CONTROLS: dict[str, tuple[str, str | None]] = {
+    "pause": (
+        "Pause a running release",
+        "The alias stays where it is; nothing is judged until it is resumed.",
+    ),
+    "resume": (
+        "Resume a paused release",
+        "Its step starts a fresh interval: calls made while it was paused are not judged.",
+    ),
+    "promote": ("Promote a release: the alias moves wholly to the new version now", None),
+    "abort": ("Abort a release: the alias moves wholly back to the old version now", None),
+}
 
 
-@router.post(
-    "/functions/{name}/releases/{release_id}/resume",
-    response_model=ReleaseOut,
-    responses=_CONTROL_ERRORS,
-    summary="Resume a paused release",
-    description="Its step starts a fresh interval: calls made while it was paused are not judged.",
-)
-async def resume(
-    name: str,
-    release_id: ReleaseId,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    principal: PrincipalDep,
-) -> ReleaseOut:
-    return await _control("resume", name, release_id, runtime, session, principal)
+def _control_route(command: str) -> Callable[..., Awaitable[ReleaseOut]]:
+    async def control(
+        name: str,
+        release_id: ReleaseId,
+        runtime: RuntimeDep,
+        session: SessionDep,
+        principal: PrincipalDep,
+    ) -> ReleaseOut:
+        return await _control(command, name, release_id, runtime, session, principal)
+
+    return control
 
 
-@router.post(
-    "/functions/{name}/releases/{release_id}/promote",
-    response_model=ReleaseOut,
-    responses=_CONTROL_ERRORS,
-    summary="Promote a release: the alias moves wholly to the new version now",
-)
-async def promote(
-    name: str,
-    release_id: ReleaseId,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    principal: PrincipalDep,
-) -> ReleaseOut:
-    return await _control("promote", name, release_id, runtime, session, principal)
-
-
-@router.post(
-    "/functions/{name}/releases/{release_id}/abort",
-    response_model=ReleaseOut,
-    responses=_CONTROL_ERRORS,
-    summary="Abort a release: the alias moves wholly back to the old version now",
-)
-async def abort(
-    name: str,
-    release_id: ReleaseId,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    principal: PrincipalDep,
-) -> ReleaseOut:
-    return await _control("abort", name, release_id, runtime, session, principal)
+for _command, (_summary, _description) in _CONTROLS.items():
+    router.add_api_route(
+        f"/functions/{{name}}/releases/{{release_id}}/{_command}",
+        _control_route(_command),
+        methods=["POST"],
+        name=_command,
+        response_model=ReleaseOut,
+        responses=_CONTROL_ERRORS,
+        summary=_summary,
+        description=_description,
+    )
