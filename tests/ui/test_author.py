@@ -92,6 +92,17 @@ def test_write_and_deploy_a_new_function_in_the_browser(console: Console) -> Non
     # Nothing changed since: nothing to deploy.
     expect(page.get_by_role("button", name="Deploy")).to_be_disabled()
 
+    # Someone else deploys meanwhile: this editor's deploy (it started from version 2) is
+    # refused by name, never a silent replacement of theirs.
+    with _admin(console.server) as admin:
+        theirs = {"main.py": "def handler(event, context):\n    return 'theirs'\n"}
+        other = admin.put("/api/v1/functions/written-here", json={"files": theirs})
+        assert other.status_code == 200 and other.json()["versions"] == 3, other.text
+    _type_code(page, ["def handler(event, context):", "return 'mine'"])
+    console.watch.expect(409, "/api/v1/functions/written-here")
+    page.keyboard.press("Control+s")
+    expect(page.get_by_role("alert")).to_contain_text("another deploy came first")
+
 
 def test_a_missing_package_shows_uvs_error_next_to_requirements(console: Console) -> None:
     _create(
