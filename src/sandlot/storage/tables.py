@@ -124,6 +124,11 @@ class ApiKeyRow(Base):
     functions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The key, sealed under the secrets keyring key `sigv4_key_id`, for verifying AWS
+    # Signature Version 4 (which needs the secret itself, not a hash); None: made before
+    # migration 0019, such a key cannot sign Lambda API requests.
+    sigv4_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sigv4_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class FunctionRow(Base):
@@ -188,6 +193,10 @@ class VersionRow(Base):
     deployed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Its egress policy's text form (`domain.egress`); None: `none`, no network.
     egress: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # The level its root logger starts at (Lambda's log-level setting); None: INFO.
+    log_level: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # What its build found worth saying (imports no dependency provides); None: nothing.
+    build_warnings: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class SecretRow(Base):
