@@ -123,6 +123,13 @@ class Settings(BaseSettings):
         "resolver (fixed TTL of 60 s); for tests and fixed name maps.",
     )
 
+    aws_region: str = Field(
+        default="us-east-1",
+        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$",
+        description="The region Lambda-compatible names carry: functions see it as AWS_REGION "
+        "and in their ARNs, and Lambda API requests must be signed for it.",
+    )
+
     # Limits on what callers send.
     max_event_bytes: int = 6 * 1024 * 1024
     max_result_bytes: int = 6 * 1024 * 1024

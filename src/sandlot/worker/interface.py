@@ -27,6 +27,19 @@ def import_timeout_s(timeout_s: float) -> float:
 
 
 @dataclass(frozen=True)
+class CallInfo:
+    """What one call says about itself beyond its event, for the handler's context: the
+    qualifier the caller named (an alias, or a version number as text; None: latest), and
+    Lambda's client context (the decoded `X-Amz-Client-Context`), if any."""
+
+    qualifier: str | None = None
+    client_context: Mapping[str, Any] | None = None
+
+
+NO_CALL_INFO = CallInfo()
+
+
+@dataclass(frozen=True)
 class NamespaceLimits:
     """The quotas of a version's namespace that the pool enforces per call and per instance
     start (`worker.tenants`); None: no limit."""
