@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from sandlot import __version__
-from sandlot.api import docs, errors, openapi, ui
+from sandlot.api import docs, errors, lambda_api, openapi, ui
 from sandlot.api.drain import DrainLimits, DrainUnreadBody
 from sandlot.api.http_guard import ConnectionLimits, guarded_protocol
 from sandlot.api.invoke_path import LeanInvokeRoute
@@ -597,6 +597,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         release_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(lambda_api.build_router())
     ui.install(app)
     return app
 
