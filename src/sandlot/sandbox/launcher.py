@@ -127,6 +127,7 @@ def _enter_sandbox(plan: LaunchPlan) -> None:
     rootfs.build_and_enter(
         plan.root_dir,
         plan.ro_paths,
+        mounts=plan.mounts,
         tmp_mb=plan.tmp_mb,
         inner_id=plan.inner_id,
         nameserver=plan.nameserver,
@@ -140,7 +141,7 @@ def _enter_sandbox(plan: LaunchPlan) -> None:
     if plan.landlock and landlock.abi_version() > 0:
         system = system_paths()
         landlock.restrict(
-            read_exec=[*plan.ro_paths, *system],
+            read_exec=[*plan.ro_paths, *(target for _, target, _ in plan.mounts), *system],
             read_write=["/tmp", "/dev/null"],  # noqa: S108 - the sandbox's own /tmp
             files=plan.landlock_files,
             connect_ports=plan.connect_ports,

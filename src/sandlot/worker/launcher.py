@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from sandlot.config import Settings
 from sandlot.sandbox.egress_rules import grants_for
-from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Starter
-from sandlot.worker import failures
+from sandlot.sandbox.spec import Mount, ProcessHandle, ProcessSpec, SandboxLimits, Starter
+from sandlot.worker import failures, layout
 from sandlot.worker.inside import bootstrap
 from sandlot.worker.inside.bootstrap import CONTROL_FD
 from sandlot.worker.instance import Instance, StartFailed
@@ -127,12 +127,36 @@ class Launcher(Protocol):
     async def close(self) -> None: ...
 
 
-def init_message(spec: VersionSpec, settings: Settings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Places:
+    """Where a version's files are as its processes see them: Lambda's fixed paths in a
+    sandbox (`layout`), the host's own paths under insecure-dev, where nothing can move."""
+
+    task_root: str
+    runtime_dir: str
+    deps: tuple[str, ...]
+
+    @classmethod
+    def of(cls, spec: VersionSpec, moved: bool) -> Places:
+        if moved:
+            deps = layout.deps_paths(len(spec.site_packages))
+            return cls(layout.TASK_ROOT, layout.RUNTIME_DIR, tuple(deps))
+        host = tuple(str(path) for path in spec.site_packages)
+        return cls(str(spec.code_dir.resolve()), str(BOOTSTRAP_PATH.parent), host)
+
+    def script(self, host_path: Path) -> str:
+        """A module of the bootstrap's directory (bootstrap.py, zygote.py), as seen inside."""
+        return f"{self.runtime_dir}/{host_path.name}"
+
+
+def init_message(spec: VersionSpec, settings: Settings, places: Places) -> dict[str, Any]:
     return {
         "op": "init",
         "handler": spec.handler,
-        "code_dir": str(spec.code_dir.resolve()),
-        "paths": [str(path) for path in spec.site_packages],
+        "code_dir": places.task_root,
+        "task_root": places.task_root,
+        "runtime_dir": places.runtime_dir,
+        "paths": list(places.deps),
         "function_name": spec.function_name,
         "function_version": spec.version,
         "memory_mb": spec.memory_mb,
@@ -211,7 +235,7 @@ class ProcessLauncher:
         instance = await self._spawn(spec)
         register(instance)
         init_ms = await instance.initialize(
-            init_message(spec, self._settings), init_timeout_s(spec)
+            init_message(spec, self._settings, self.places(spec)), init_timeout_s(spec)
         )
         return instance, StartTimes(init_ms=init_ms)
 
@@ -256,17 +280,36 @@ class ProcessLauncher:
     def _name(self, spec: VersionSpec) -> str:
         return process_name(spec, next(self._serial))
 
+    def places(self, spec: VersionSpec) -> Places:
+        return Places.of(spec, self._starter.moves_paths)
+
     def process_spec(
         self, spec: VersionSpec, name: str, control_fd: int, output_fd: int
     ) -> ProcessSpec:
+        places = self.places(spec)
         code_dir = spec.code_dir.resolve()
+        if self._starter.moves_paths:
+            # The code and the bootstrap are small: copies, so that not even mountinfo names
+            # their host paths. Environments can be large (and are shared by versions): binds.
+            # The interpreter stays at its host path: a shared libpython is found through an
+            # absolute RUNPATH, which a move would break (it is the host's Python, not ours).
+            ro_paths = [self._python_prefix]
+            mounts = [
+                Mount(BOOTSTRAP_PATH.parent, places.runtime_dir, copy=True),
+                Mount(code_dir, places.task_root, copy=True),
+                *(Mount(p, t) for p, t in zip(spec.site_packages, places.deps, strict=True)),
+            ]
+        else:
+            ro_paths = [self._python_prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages]
+            mounts = []
         return ProcessSpec(
             name=name,
             group=group_name(spec),
-            argv=[str(self._python), "-I", "-S", str(BOOTSTRAP_PATH)],
+            argv=[str(self._python), "-I", "-S", places.script(BOOTSTRAP_PATH)],
             env=instance_env(spec),
-            cwd=code_dir,
-            ro_paths=[self._python_prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages],
+            cwd=Path(places.task_root),
+            ro_paths=ro_paths,
+            mounts=mounts,
             limits=SandboxLimits(
                 memory_mb=spec.memory_mb, pids=self._settings.pids_max, tmp_mb=spec.tmp_mb
             ),
