@@ -96,8 +96,8 @@ async def test_host_secrets_and_other_functions_code_are_invisible(api: Api) -> 
     if database_file:
         assert seen[database_file]["ok"] is False
     # No path of the data dir is there at all, not even its own code's: that is at /var/task.
-    for path in (data_dir / "code", data_dir, own_dir / "main.py"):
-        assert seen[str(path)] == {"ok": False, "error": "FileNotFoundError", "errno": 2}, path
+    for hidden in (data_dir / "code", data_dir, own_dir / "main.py"):
+        assert seen[str(hidden)] == {"ok": False, "error": "FileNotFoundError", "errno": 2}
     assert seen[f"{TASK_ROOT}/main.py"]["ok"] is True  # the probe itself works
     # The victim is unharmed and the server answers.
     assert (await api.invoke("victim")).json() == "victim"

@@ -20,11 +20,13 @@ import sandlot
 from sandlot.config import Settings
 from sandlot.domain.states import InvocationState
 from sandlot.sandbox.plain import PlainStarter
+from sandlot.sandbox.spec import Mount
 from sandlot.sandbox.starter import SandboxStarter
 from sandlot.worker.interface import VersionSpec
 from sandlot.worker.layout import DEPS_ROOT, RUNTIME_DIR, TASK_ROOT
 from sandlot.worker.pool import RuntimePool
 from tests.conftest import SANDBOX_UID_BASE
+from tests.sandbox.conftest import make_spec, write_script
 from tests.worker.helpers import FunctionFactory
 
 SEEN = """
@@ -187,3 +189,59 @@ async def test_insecure_dev_keeps_the_host_code_dir(tmp_path: Path) -> None:
     assert got["cwd"] == code_dir
     assert got["path"][:2] == [code_dir, str(spec.site_packages[0])]
     assert got["files"] == ["beside the handler", '{"nested": true}']
+
+
+COPY_PROBE = """
+import json, os, stat
+
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as exc:
+        return type(exc).__name__
+
+tree = "/var/task"
+print(json.dumps({
+    "listing": sorted(os.listdir(tree)),
+    "nested": open(f"{tree}/sub/deep.txt").read(),
+    "link": os.readlink(f"{tree}/link"),
+    "tool_executable": bool(os.stat(f"{tree}/tool.sh").st_mode & stat.S_IXUSR),
+    "write": attempt(lambda: open(f"{tree}/new.txt", "w")),
+    "bound": sorted(os.listdir("/opt/python")),
+}))
+"""
+
+
+async def test_a_copied_tree_keeps_files_links_and_modes_and_is_read_only(
+    starter: SandboxStarter, tmp_path: Path
+) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "deep.txt").write_text("deep")
+    (tree / "tool.sh").write_text("#!/bin/sh\n")
+    (tree / "tool.sh").chmod(0o700)  # owner-only on the host: readable to the sandbox's uid
+    (tree / "link").symlink_to("sub/deep.txt")
+    bound = tmp_path / "bound"
+    bound.mkdir()
+    (bound / "dep.py").write_text("")
+    script = write_script(tmp_path, COPY_PROBE)
+    out_path = tmp_path / "out"
+    with out_path.open("wb") as out:
+        spec = dataclasses.replace(
+            make_spec(script, stdout_fd=out.fileno(), stderr_fd=out.fileno()),
+            mounts=[Mount(tree, TASK_ROOT, copy=True), Mount(bound, DEPS_ROOT)],
+        )
+        handle = await starter.start(spec)
+    try:
+        assert (await handle.wait()).returncode == 0, out_path.read_text()
+    finally:
+        await handle.cleanup()
+    assert json.loads(out_path.read_text()) == {
+        "listing": ["link", "sub", "tool.sh"],
+        "nested": "deep",
+        "link": "sub/deep.txt",
+        "tool_executable": True,
+        "write": "OSError",
+        "bound": ["dep.py"],
+    }
