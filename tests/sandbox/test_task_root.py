@@ -23,7 +23,8 @@ from sandlot.sandbox.plain import PlainStarter
 from sandlot.sandbox.spec import Mount
 from sandlot.sandbox.starter import SandboxStarter
 from sandlot.worker.interface import VersionSpec
-from sandlot.worker.layout import DEPS_ROOT, RUNTIME_DIR, TASK_ROOT
+from sandlot.worker.launcher import Interpreter
+from sandlot.worker.layout import DEPS_ROOT, LANG_ROOT, RUNTIME_DIR, TASK_ROOT
 from sandlot.worker.pool import RuntimePool
 from tests.conftest import SANDBOX_UID_BASE
 from tests.sandbox.conftest import make_spec, write_script
@@ -54,6 +55,9 @@ def handler(event, context):
         "traceback": caught,
         "files": files,
         "bootstrap": sys.modules["__main__"].__file__,
+        "prefix": sys.prefix,
+        "executable": sys.executable,
+        "stdlib": os.__file__,
         **tables,
     }
 """
@@ -125,13 +129,21 @@ async def test_code_is_at_var_task_and_no_host_path_shows(
     assert got["tmp"] == []  # nothing of the host is bound below /tmp any more
     assert f'File "{DEPS_ROOT}/tinydep/__init__.py"' in got["traceback"]
     assert f'File "{TASK_ROOT}/main.py"' in got["traceback"]
+    python = Interpreter.of_server()
+    if python.movable:  # a prefix of its own (pyenv, /opt): shown at /var/lang, as on Lambda
+        assert got["prefix"] == LANG_ROOT
+        assert got["executable"] == python.executable_inside()
+        assert got["stdlib"].startswith(f"{LANG_ROOT}/lib/")
+        assert str(python.prefix) not in json.dumps(got["path"]) + got["mounts"]
+    else:  # the system's interpreter under /usr, visible at its own path in every sandbox
+        assert got["prefix"] == str(python.prefix)
 
     roots = mountinfo_roots(got["mountinfo"])
     assert not [point for point in roots if point.startswith("/tmp/")]
     # Copies (tmpfs): their root in their own file system is "/", no host path.
     assert roots[TASK_ROOT] == "/" and roots[RUNTIME_DIR] == "/"
     # The environment is a bind (too large to copy): its host path inside its file system is
-    # the one thing mountinfo still names. Everything else must be free of host paths.
+    # the one thing mountinfo still names (and the interpreter's, which is not Sandlot's).
     env_line = [line for line in got["mountinfo"].splitlines() if line.split()[4] == DEPS_ROOT]
     assert len(env_line) == 1
     mountinfo = got["mountinfo"].replace(env_line[0], "")

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sys
+import sysconfig
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,44 @@ def instance_env(spec: VersionSpec) -> dict[str, str]:
         }
     )
     return env
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The base interpreter (host paths), and where a sandbox shows it.
+
+    Moved to `layout.LANG_ROOT` when it lives in a prefix of its own (pyenv, /opt/python3.x):
+    Python derives `sys.prefix` from where its executable is, so stdlib paths in `sys.path`
+    and tracebacks then read /var/lang/lib/python3.x. A shared libpython is found through the
+    executable's absolute run path, which names the host prefix: LD_LIBRARY_PATH (searched
+    first, and set on Lambda too) points the loader at the moved copy. A system interpreter
+    (prefix /usr) stays: /usr is in every sandbox at its own path anyway.
+    """
+
+    executable: Path
+    prefix: Path
+    shared_libpython: bool
+
+    @classmethod
+    def of_server(cls) -> Interpreter:
+        shared = bool(sysconfig.get_config_var("Py_ENABLE_SHARED"))
+        return cls(base_interpreter(), Path(sys.base_prefix).resolve(), shared)
+
+    @property
+    def movable(self) -> bool:
+        usr = Path("/usr")
+        in_usr = self.prefix == usr or self.prefix.is_relative_to(usr)
+        return not in_usr and self.executable.is_relative_to(self.prefix)
+
+    def executable_inside(self) -> str:
+        return f"{layout.LANG_ROOT}/{self.executable.relative_to(self.prefix)}"
+
+    def env_inside(self, env: dict[str, str]) -> dict[str, str]:
+        if not self.shared_libpython:
+            return env
+        own = env.get("LD_LIBRARY_PATH")
+        paths = f"{layout.LANG_ROOT}/lib" + (f":{own}" if own else "")
+        return {**env, "LD_LIBRARY_PATH": paths}
 
 
 @dataclass
@@ -223,8 +262,7 @@ class ProcessLauncher:
     def __init__(self, starter: Starter, settings: Settings) -> None:
         self._starter = starter
         self._settings = settings
-        self._python = base_interpreter()
-        self._python_prefix = Path(sys.base_prefix).resolve()
+        self._python = Interpreter.of_server()
         self._serial = itertools.count(1)
 
     async def launch(
@@ -288,25 +326,30 @@ class ProcessLauncher:
     ) -> ProcessSpec:
         places = self.places(spec)
         code_dir = spec.code_dir.resolve()
+        python, env = self._python, instance_env(spec)
+        executable, prefix = str(python.executable), python.prefix
         if self._starter.moves_paths:
             # The code and the bootstrap are small: copies, so that not even mountinfo names
             # their host paths. Environments can be large (and are shared by versions): binds.
-            # The interpreter stays at its host path: a shared libpython is found through an
-            # absolute RUNPATH, which a move would break (it is the host's Python, not ours).
-            ro_paths = [self._python_prefix]
+            ro_paths: list[Path] = []
             mounts = [
                 Mount(BOOTSTRAP_PATH.parent, places.runtime_dir, copy=True),
                 Mount(code_dir, places.task_root, copy=True),
                 *(Mount(p, t) for p, t in zip(spec.site_packages, places.deps, strict=True)),
             ]
+            if python.movable:
+                mounts.append(Mount(prefix, layout.LANG_ROOT))
+                executable, env = python.executable_inside(), python.env_inside(env)
+            else:
+                ro_paths.append(prefix)
         else:
-            ro_paths = [self._python_prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages]
+            ro_paths = [prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages]
             mounts = []
         return ProcessSpec(
             name=name,
             group=group_name(spec),
-            argv=[str(self._python), "-I", "-S", places.script(BOOTSTRAP_PATH)],
-            env=instance_env(spec),
+            argv=[executable, "-I", "-S", places.script(BOOTSTRAP_PATH)],
+            env=env,
             cwd=Path(places.task_root),
             ro_paths=ro_paths,
             mounts=mounts,

@@ -12,6 +12,7 @@ from __future__ import annotations
 TASK_ROOT = "/var/task"  # the version's code
 RUNTIME_DIR = "/var/runtime"  # Sandlot's bootstrap
 DEPS_ROOT = "/opt/python"  # the version's installed dependencies (a Lambda layer's place)
+LANG_ROOT = "/var/lang"  # the interpreter's prefix, when it is not the system's /usr
 
 
 def deps_paths(count: int) -> list[str]:
