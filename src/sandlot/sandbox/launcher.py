@@ -11,7 +11,8 @@ Process chain, and why each step is where it is:
                      fork
                        init (C): pid 1 of the new pid namespace
                          joins the cgroups, setns into the group's netns, unshare mount/ipc/uts/
-                         cgroup; builds the root and pivot_roots (as real root when the server is
+                         cgroup; builds the root (binds, and tmpfs copies for `plan.mounts`
+                         that ask for one) and pivot_roots (as real root when the server is
                          root: host files are read with root's rights, which a user namespace
                          would not have); becomes the group's host uid inside a new user
                          namespace; rlimits, no capabilities, no_new_privs, Landlock,
