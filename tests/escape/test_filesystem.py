@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from sandlot.worker.layout import TASK_ROOT
 from tests.conftest import HELLO, Api
 
 # Tries to read (or list) each path it is given and reports what it got, never raising.
@@ -81,6 +82,7 @@ async def test_host_secrets_and_other_functions_code_are_invisible(api: Api) -> 
         str(data_dir / "code"),
         str(data_dir),
         str(own_dir / "main.py"),
+        f"{TASK_ROOT}/main.py",
         *([database_file] if database_file else []),
     ]
     response = await api.invoke("snoop", {"paths": paths})
@@ -93,10 +95,10 @@ async def test_host_secrets_and_other_functions_code_are_invisible(api: Api) -> 
     assert seen[str(victim_dir / "config.json")]["ok"] is False
     if database_file:
         assert seen[database_file]["ok"] is False
-    # Listing the path down to its own code shows only that: no other function, no database.
-    assert seen[str(data_dir / "code")] == {"ok": True, "listing": [own_dir.name]}
-    assert seen[str(data_dir)] == {"ok": True, "listing": ["code"]}
-    assert seen[str(own_dir / "main.py")]["ok"] is True  # the probe itself works
+    # No path of the data dir is there at all, not even its own code's: that is at /var/task.
+    for hidden in (data_dir / "code", data_dir, own_dir / "main.py"):
+        assert seen[str(hidden)] == {"ok": False, "error": "FileNotFoundError", "errno": 2}
+    assert seen[f"{TASK_ROOT}/main.py"]["ok"] is True  # the probe itself works
     # The victim is unharmed and the server answers.
     assert (await api.invoke("victim")).json() == "victim"
     assert (await api.client.get("/readyz")).status_code == 200
@@ -137,17 +139,17 @@ async def test_writes_to_usr_and_own_code_fail_and_change_nothing(sandbox_api: A
         "/usr/lib/sandlot-pwned",
         "/etc/sandlot-pwned",
         "/sandlot-pwned",
-        str(code_dir / "sitecustomize.py"),
-        str(code_dir / "__pycache__"),
+        f"{TASK_ROOT}/sitecustomize.py",
+        f"{TASK_ROOT}/__pycache__",
     ]
-    append = [str(main_py), "/etc/passwd"]
+    append = [f"{TASK_ROOT}/main.py", "/etc/passwd"]
     response = await sandbox_api.invoke("vandal", {"create": create, "append": append})
     assert response.status_code == 200, response.text
     outcome = response.json()
     assert "written" not in outcome.values(), outcome
     assert outcome["chmod"] != "changed"
     assert outcome["/usr/sandlot-pwned"].startswith("OSError: Read-only file system")
-    assert outcome[str(main_py)].startswith("PermissionError")
+    assert outcome[f"{TASK_ROOT}/main.py"].startswith("OSError: Read-only file system")
     # The host is unchanged.
     assert hashlib.sha256(main_py.read_bytes()).hexdigest() == before
     assert main_py.stat().st_mode == mode_before

@@ -16,6 +16,7 @@ from sandlot.domain.states import InvocationState
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.starter import SandboxStarter
 from sandlot.worker.interface import InvokeOutcome, VersionSpec
+from sandlot.worker.layout import DEPS_ROOT
 from sandlot.worker.pool import RuntimePool
 from tests.conftest import SANDBOX_UID_BASE
 from tests.worker.helpers import FunctionFactory, process_exists, zygote_pid
@@ -30,7 +31,7 @@ def handler(event, context):
             hog.append(bytearray(8 * 1024 * 1024))
     if event == "sleep":
         time.sleep(60)
-    if isinstance(event, str):  # a host file to wait for: keeps two instances busy at once
+    if isinstance(event, str):  # a file to wait for: keeps two instances busy at once
         while not os.path.exists(event):
             time.sleep(0.01)
     with open("/tmp/mark", "a") as fh:
@@ -52,8 +53,18 @@ async def pool(sandbox_supported: None, tmp_path: Path) -> AsyncIterator[Runtime
 
 @pytest.fixture
 def spec(tmp_path: Path) -> VersionSpec:
-    # The code lives where the waiting handler can also see the flag file.
-    return FunctionFactory(tmp_path / "functions")(HANDLER, memory_mb=64, timeout_s=2)
+    # The code is a copy inside the sandbox, but a dependency directory is a bind of the
+    # host's: a flag file made there is how the test lets waiting handlers go.
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    return FunctionFactory(tmp_path / "functions")(
+        HANDLER, memory_mb=64, timeout_s=2, site_packages=(flags,)
+    )
+
+
+def flag_of(spec: VersionSpec) -> tuple[Path, str]:
+    """A flag file: its host path (to touch) and the handler's view of it (to wait for)."""
+    return spec.site_packages[0] / "go", f"{DEPS_ROOT}/go"
 
 
 def value(outcome: InvokeOutcome) -> dict[str, object]:
@@ -78,8 +89,8 @@ def memory_cgroup(pid: int) -> str:
 async def test_each_instance_has_its_own_cgroup_and_tmp(
     pool: RuntimePool, spec: VersionSpec
 ) -> None:
-    flag = spec.code_dir / "go"
-    calls = [pool.invoke(spec, f"c{i}", json.dumps(str(flag)).encode()) for i in range(2)]
+    flag, seen = flag_of(spec)
+    calls = [pool.invoke(spec, f"c{i}", json.dumps(seen).encode()) for i in range(2)]
     running = [asyncio.ensure_future(call) for call in calls]
     while pool.stats().busy < 2:
         await asyncio.sleep(0.01)
@@ -98,8 +109,8 @@ async def test_each_instance_has_its_own_cgroup_and_tmp(
 async def test_out_of_memory_kills_only_that_instance(pool: RuntimePool, spec: VersionSpec) -> None:
     value(await pool.invoke(spec, "a", b"null"))
     zygote = zygote_pid(pool, spec)
-    flag = spec.code_dir / "go"
-    sibling = asyncio.ensure_future(pool.invoke(spec, "s", json.dumps(str(flag)).encode()))
+    flag, seen = flag_of(spec)
+    sibling = asyncio.ensure_future(pool.invoke(spec, "s", json.dumps(seen).encode()))
     while pool.stats().busy < 1:
         await asyncio.sleep(0.01)
     hog = await pool.invoke(spec, "hog", b'"hog"')
@@ -121,9 +132,9 @@ async def test_timeout_and_a_killed_zygote(pool: RuntimePool, spec: VersionSpec)
     os.kill(zygote, signal.SIGKILL)
     while process_exists(zygote):
         await asyncio.sleep(0.01)
-    flag = spec.code_dir / "go"
+    flag, seen = flag_of(spec)
     both = [
-        asyncio.ensure_future(pool.invoke(spec, f"c{i}", json.dumps(str(flag)).encode()))
+        asyncio.ensure_future(pool.invoke(spec, f"c{i}", json.dumps(seen).encode()))
         for i in range(2)
     ]
     while pool.stats().busy < 2:

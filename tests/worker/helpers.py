@@ -68,7 +68,7 @@ def instance_processes() -> set[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"bootstrap.py" in cmdline or b"inside/zygote.py" in cmdline:
+        if b"bootstrap.py" in cmdline or b"/zygote.py" in cmdline:
             pids.add(pid)
     return pids
 
@@ -100,6 +100,6 @@ def zygote_pid(pool: object, spec: VersionSpec) -> int:
 
 def _runs_zygote(pid: int) -> bool:
     try:
-        return b"inside/zygote.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"/zygote.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False

@@ -11,7 +11,8 @@ Process chain, and why each step is where it is:
                      fork
                        init (C): pid 1 of the new pid namespace
                          joins the cgroups, setns into the group's netns, unshare mount/ipc/uts/
-                         cgroup; builds the root and pivot_roots (as real root when the server is
+                         cgroup; builds the root (binds, and tmpfs copies for `plan.mounts`
+                         that ask for one) and pivot_roots (as real root when the server is
                          root: host files are read with root's rights, which a user namespace
                          would not have); becomes the group's host uid inside a new user
                          namespace; rlimits, no capabilities, no_new_privs, Landlock,
@@ -127,6 +128,7 @@ def _enter_sandbox(plan: LaunchPlan) -> None:
     rootfs.build_and_enter(
         plan.root_dir,
         plan.ro_paths,
+        mounts=plan.mounts,
         tmp_mb=plan.tmp_mb,
         inner_id=plan.inner_id,
         nameserver=plan.nameserver,
@@ -140,7 +142,7 @@ def _enter_sandbox(plan: LaunchPlan) -> None:
     if plan.landlock and landlock.abi_version() > 0:
         system = system_paths()
         landlock.restrict(
-            read_exec=[*plan.ro_paths, *system],
+            read_exec=[*plan.ro_paths, *(target for _, target, _ in plan.mounts), *system],
             read_write=["/tmp", "/dev/null"],  # noqa: S108 - the sandbox's own /tmp
             files=plan.landlock_files,
             connect_ports=plan.connect_ports,

@@ -232,6 +232,10 @@ class PlainStarter:
     def name(self) -> str:
         return "plain"
 
+    @property
+    def moves_paths(self) -> bool:
+        return False  # no mount namespace: a process sees the host's paths as they are
+
     async def start(self, spec: ProcessSpec) -> PlainProcess:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(

@@ -42,11 +42,14 @@ class LaunchPlan:
         keep_orphans: bool = False,
         nameserver: str | None = None,
         connect_ports: list[int] | None = None,
+        mounts: list[tuple[str, str, bool]] | None = None,
     ) -> None:
         self.argv = argv
         self.env = env
         self.cwd = cwd
         self.ro_paths = ro_paths
+        # (host source, in-sandbox target, copy into a tmpfs rather than bind): spec.Mount.
+        self.mounts = mounts or []
         # Child fd number -> the launcher's fd that becomes it (inherited at the same number).
         self.fd_map = fd_map
         # CLOEXEC pipe to the server: an error text, or EOF once the target is exec'd.

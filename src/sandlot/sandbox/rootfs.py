@@ -4,6 +4,8 @@ What the new root holds, and nothing else of the host:
 - `/usr` (the dynamic loader and system libraries), with `/lib`, `/bin`... as on the host
   (symlinks on a merged-/usr system, read-only binds otherwise);
 - every path of `ro_paths`, bound read-only at the same path;
+- every mount of `mounts` at its own target: a read-only bind, or a read-only tmpfs holding a
+  copy of the source (so that not even /proc/self/mountinfo names the host path);
 - a synthetic `/etc`: `ld.so.cache`, `localtime`, and generated passwd/group/hosts/nsswitch.conf
   (never the host's shadow, passwd or resolver setup);
 - a size-capped tmpfs `/tmp`;
@@ -146,10 +148,81 @@ def _bind_ro_paths(root: str, ro_paths: Iterable[str]) -> None:
         bind(os.path.realpath(path), target, extra=MS_NOSUID | MS_NODEV)
 
 
+_PAGE = 4096
+_COPY_SLACK = 64 * 1024  # directories' own entries, rounding
+
+
+def _tree_bytes(source: str) -> int:
+    """What a tmpfs needs to hold a copy of `source`: each file rounded up to whole pages."""
+    total = _COPY_SLACK
+    for entry in os.scandir(source):
+        if entry.is_dir(follow_symlinks=False):
+            total += _PAGE + _tree_bytes(entry.path)
+        elif entry.is_file(follow_symlinks=False):
+            total += -(-entry.stat(follow_symlinks=False).st_size // _PAGE) * _PAGE
+    return total
+
+
+def _copy_tree(source: str, target: str) -> None:
+    """Copy a directory tree: files (sendfile, no userspace buffer), directories, symlinks.
+
+    Written here rather than with shutil: the launcher runs on every start and keeps its
+    imports to the few C-backed modules it needs. Modes are normalised so that the sandbox's
+    uid can read everything (executables stay executable); other file types are skipped.
+    """
+    for entry in os.scandir(source):
+        dest = f"{target}/{entry.name}"
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), dest)
+        elif entry.is_dir(follow_symlinks=False):
+            os.mkdir(dest, 0o755)
+            _copy_tree(entry.path, dest)
+        elif entry.is_file(follow_symlinks=False):
+            mode = 0o755 if entry.stat(follow_symlinks=False).st_mode & 0o111 else 0o644
+            src_fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            try:
+                dst_fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+                try:
+                    size, offset = os.fstat(src_fd).st_size, 0
+                    while offset < size:
+                        sent = os.sendfile(dst_fd, src_fd, offset, size - offset)
+                        if sent == 0:  # the file shrank meanwhile
+                            break
+                        offset += sent
+                finally:
+                    os.close(dst_fd)
+            finally:
+                os.close(src_fd)
+
+
+def _copy_mount(source: str, target: str) -> None:
+    size = _tree_bytes(source)
+    _libc.mount("sandlot-copy", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+    _copy_tree(source, target)
+    flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+    _libc.mount(None, target, None, flags | _inherited_flags(target))
+
+
+def _place_mounts(root: str, mounts: Iterable[Sequence[object]]) -> None:
+    # Parents before children, as in _bind_ro_paths; a target is an in-sandbox path.
+    for source, target, copy in sorted(mounts, key=lambda m: str(m[1]).count("/")):
+        host, inside = os.path.realpath(str(source)), os.path.normpath(str(target))
+        if not os.path.isabs(inside) or not os.path.isabs(host):
+            raise ValueError(f"mount paths must be absolute: {source} -> {target}")
+        if copy:
+            if not os.path.isdir(host):
+                raise ValueError(f"only a directory can be copied: {source}")
+            _copy_mount(host, _make_mountpoint(root, inside, True))
+        else:
+            point = _make_mountpoint(root, inside, os.path.isdir(host))
+            bind(host, point, extra=MS_NOSUID | MS_NODEV)
+
+
 def build_and_enter(
     root: str,
     ro_paths: Sequence[str],
     *,
+    mounts: Sequence[Sequence[object]] = (),
     tmp_mb: int,
     inner_id: int,
     mount_proc: bool = True,
@@ -169,6 +242,7 @@ def build_and_enter(
     # Where each instance forked from a zygote mounts its own file secrets, if it has any.
     _make_mountpoint(root, "/run/secrets", True)
     _bind_ro_paths(root, ro_paths)  # after /tmp: code may live under the host's /tmp
+    _place_mounts(root, mounts)
     _libc.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     # pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only
     # the new root, with no directory needed to hold the old one.

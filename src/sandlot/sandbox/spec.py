@@ -3,8 +3,10 @@
 A starter turns a `ProcessSpec` into a running process and a `ProcessHandle` to watch and
 kill it. `plain.PlainStarter` runs an ordinary child process with rlimits only (the
 insecure development mode); the sandboxed starter adds namespaces, a minimal read-only
-root, cgroups, seccomp and Landlock. Both take the same spec, and every path in it is a
-host path: the sandbox mounts each one at the same place inside its root.
+root, cgroups, seccomp and Landlock. Both take the same spec. Its `ro_paths` are host paths
+that the sandbox mounts at the same place inside its root; its `mounts` put a host path at
+another place (the function's code at /var/task), which only a starter that `moves_paths`
+can do: the plain starter runs processes in the host's own file system.
 """
 
 from __future__ import annotations
@@ -37,6 +39,21 @@ class SandboxLimits:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host path shown read-only at `target` inside the sandbox, and nowhere else.
+
+    `copy`: a size-capped tmpfs holding a copy of `source` (a directory), made once per
+    sandbox, instead of a bind. A bind shows its source's path inside its file system in
+    /proc/self/mountinfo (the 4th field); a copy shows "/". For small trees only (the
+    function's code, the bootstrap): the copy is memory charged to the process's cgroup.
+    """
+
+    source: Path
+    target: str
+    copy: bool = False
+
+
+@dataclass(frozen=True)
 class ProcessSpec:
     """One process to start.
 
@@ -44,7 +61,9 @@ class ProcessSpec:
     `group` is shared by every process of one function version (a network namespace, a uid).
     `pass_fds` maps a file descriptor number in the child to one in the caller, e.g. {3: sock}.
     `ro_paths` are host paths that the process may read (interpreter, bootstrap, code,
-    dependencies); nothing else of the host is visible when sandboxed.
+    dependencies); nothing else of the host is visible when sandboxed. `mounts` (sandboxed
+    only, see `Starter.moves_paths`) are host paths shown at other places; `argv`, `cwd` and
+    the Landlock rules then name their in-sandbox paths.
     `egress` is the same for every process of a group: what its network namespace may reach.
     `zygote` marks a process that forks instances (see `ForkLayers`): its sandbox lets each
     child mount a private /tmp, and lives on until the last child has exited.
@@ -63,6 +82,7 @@ class ProcessSpec:
     stderr_fd: int | None = None
     zygote: bool = False
     egress: EgressGrants | None = None  # None: no network beyond loopback (the default)
+    mounts: Sequence[Mount] = ()
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,11 @@ class Starter(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def moves_paths(self) -> bool:
+        """Whether `ProcessSpec.mounts` can show host paths elsewhere (a mount namespace)."""
+        ...
 
     async def start(self, spec: ProcessSpec) -> ProcessHandle: ...
 

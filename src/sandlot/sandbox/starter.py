@@ -103,6 +103,7 @@ class SandboxStarter:
     """
 
     name = "sandbox"
+    moves_paths = True  # each process has a mount namespace and a root of its own
 
     def __init__(
         self,
@@ -229,6 +230,7 @@ class SandboxStarter:
             env=dict(spec.env),
             cwd=str(spec.cwd),
             ro_paths=[str(p) for p in spec.ro_paths],
+            mounts=[(str(m.source), m.target, m.copy) for m in spec.mounts],
             fd_map=dict(spec.pass_fds),
             status_fd=status_w,
             parent_pid=os.getpid(),
@@ -275,10 +277,18 @@ class SandboxStarter:
             inner_id=groupns.INNER_ID,
             tmp_mb=spec.limits.tmp_mb,
             seccomp_bpf=self._instance_bpf,
-            read_exec=[*(str(p) for p in spec.ro_paths), *system_paths()],
+            read_exec=[
+                *(str(p) for p in spec.ro_paths),
+                *(m.target for m in spec.mounts),
+                *system_paths(),
+            ],
             read_write=["/tmp", "/dev/null"],  # noqa: S108 - the instance's own /tmp
             landlock=self._landlock,
-            rebind=[str(p) for p in spec.ro_paths if Path(p).is_relative_to("/tmp")],  # noqa: S108
+            rebind=[  # mounts' targets are Sandlot's fixed places, never below /tmp
+                str(p)
+                for p in spec.ro_paths
+                if Path(p).is_relative_to("/tmp")  # noqa: S108
+            ],
         )
 
     async def adopt(self, pidfd: int, name: str, limits: SandboxLimits) -> AdoptedProcess:

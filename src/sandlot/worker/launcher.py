@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sys
+import sysconfig
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,8 @@ from typing import Any, Protocol
 
 from sandlot.config import Settings
 from sandlot.sandbox.egress_rules import grants_for
-from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Starter
-from sandlot.worker import failures
+from sandlot.sandbox.spec import Mount, ProcessHandle, ProcessSpec, SandboxLimits, Starter
+from sandlot.worker import failures, layout
 from sandlot.worker.inside import bootstrap
 from sandlot.worker.inside.bootstrap import CONTROL_FD
 from sandlot.worker.instance import Instance, StartFailed
@@ -81,6 +82,44 @@ def instance_env(spec: VersionSpec) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """The base interpreter (host paths), and where a sandbox shows it.
+
+    Moved to `layout.LANG_ROOT` when it lives in a prefix of its own (pyenv, /opt/python3.x):
+    Python derives `sys.prefix` from where its executable is, so stdlib paths in `sys.path`
+    and tracebacks then read /var/lang/lib/python3.x. A shared libpython is found through the
+    executable's absolute run path, which names the host prefix: LD_LIBRARY_PATH (searched
+    first, and set on Lambda too) points the loader at the moved copy. A system interpreter
+    (prefix /usr) stays: /usr is in every sandbox at its own path anyway.
+    """
+
+    executable: Path
+    prefix: Path
+    shared_libpython: bool
+
+    @classmethod
+    def of_server(cls) -> Interpreter:
+        shared = bool(sysconfig.get_config_var("Py_ENABLE_SHARED"))
+        return cls(base_interpreter(), Path(sys.base_prefix).resolve(), shared)
+
+    @property
+    def movable(self) -> bool:
+        usr = Path("/usr")
+        in_usr = self.prefix == usr or self.prefix.is_relative_to(usr)
+        return not in_usr and self.executable.is_relative_to(self.prefix)
+
+    def executable_inside(self) -> str:
+        return f"{layout.LANG_ROOT}/{self.executable.relative_to(self.prefix)}"
+
+    def env_inside(self, env: dict[str, str]) -> dict[str, str]:
+        if not self.shared_libpython:
+            return env
+        own = env.get("LD_LIBRARY_PATH")
+        paths = f"{layout.LANG_ROOT}/lib" + (f":{own}" if own else "")
+        return {**env, "LD_LIBRARY_PATH": paths}
+
+
 @dataclass
 class StartTimes:
     """Where a cold start's time went (ms); see `interface.Timings`."""
@@ -127,12 +166,36 @@ class Launcher(Protocol):
     async def close(self) -> None: ...
 
 
-def init_message(spec: VersionSpec, settings: Settings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Places:
+    """Where a version's files are as its processes see them: Lambda's fixed paths in a
+    sandbox (`layout`), the host's own paths under insecure-dev, where nothing can move."""
+
+    task_root: str
+    runtime_dir: str
+    deps: tuple[str, ...]
+
+    @classmethod
+    def of(cls, spec: VersionSpec, moved: bool) -> Places:
+        if moved:
+            deps = layout.deps_paths(len(spec.site_packages))
+            return cls(layout.TASK_ROOT, layout.RUNTIME_DIR, tuple(deps))
+        host = tuple(str(path) for path in spec.site_packages)
+        return cls(str(spec.code_dir.resolve()), str(BOOTSTRAP_PATH.parent), host)
+
+    def script(self, host_path: Path) -> str:
+        """A module of the bootstrap's directory (bootstrap.py, zygote.py), as seen inside."""
+        return f"{self.runtime_dir}/{host_path.name}"
+
+
+def init_message(spec: VersionSpec, settings: Settings, places: Places) -> dict[str, Any]:
     return {
         "op": "init",
         "handler": spec.handler,
-        "code_dir": str(spec.code_dir.resolve()),
-        "paths": [str(path) for path in spec.site_packages],
+        "code_dir": places.task_root,
+        "task_root": places.task_root,
+        "runtime_dir": places.runtime_dir,
+        "paths": list(places.deps),
         "function_name": spec.function_name,
         "function_version": spec.version,
         "memory_mb": spec.memory_mb,
@@ -199,8 +262,7 @@ class ProcessLauncher:
     def __init__(self, starter: Starter, settings: Settings) -> None:
         self._starter = starter
         self._settings = settings
-        self._python = base_interpreter()
-        self._python_prefix = Path(sys.base_prefix).resolve()
+        self._python = Interpreter.of_server()
         self._serial = itertools.count(1)
 
     async def launch(
@@ -211,7 +273,7 @@ class ProcessLauncher:
         instance = await self._spawn(spec)
         register(instance)
         init_ms = await instance.initialize(
-            init_message(spec, self._settings), init_timeout_s(spec)
+            init_message(spec, self._settings, self.places(spec)), init_timeout_s(spec)
         )
         return instance, StartTimes(init_ms=init_ms)
 
@@ -256,17 +318,41 @@ class ProcessLauncher:
     def _name(self, spec: VersionSpec) -> str:
         return process_name(spec, next(self._serial))
 
+    def places(self, spec: VersionSpec) -> Places:
+        return Places.of(spec, self._starter.moves_paths)
+
     def process_spec(
         self, spec: VersionSpec, name: str, control_fd: int, output_fd: int
     ) -> ProcessSpec:
+        places = self.places(spec)
         code_dir = spec.code_dir.resolve()
+        python, env = self._python, instance_env(spec)
+        executable, prefix = str(python.executable), python.prefix
+        if self._starter.moves_paths:
+            # The code and the bootstrap are small: copies, so that not even mountinfo names
+            # their host paths. Environments can be large (and are shared by versions): binds.
+            ro_paths: list[Path] = []
+            mounts = [
+                Mount(BOOTSTRAP_PATH.parent, places.runtime_dir, copy=True),
+                Mount(code_dir, places.task_root, copy=True),
+                *(Mount(p, t) for p, t in zip(spec.site_packages, places.deps, strict=True)),
+            ]
+            if python.movable:
+                mounts.append(Mount(prefix, layout.LANG_ROOT))
+                executable, env = python.executable_inside(), python.env_inside(env)
+            else:
+                ro_paths.append(prefix)
+        else:
+            ro_paths = [prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages]
+            mounts = []
         return ProcessSpec(
             name=name,
             group=group_name(spec),
-            argv=[str(self._python), "-I", "-S", str(BOOTSTRAP_PATH)],
-            env=instance_env(spec),
-            cwd=code_dir,
-            ro_paths=[self._python_prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages],
+            argv=[executable, "-I", "-S", places.script(BOOTSTRAP_PATH)],
+            env=env,
+            cwd=Path(places.task_root),
+            ro_paths=ro_paths,
+            mounts=mounts,
             limits=SandboxLimits(
                 memory_mb=spec.memory_mb, pids=self._settings.pids_max, tmp_mb=spec.tmp_mb
             ),

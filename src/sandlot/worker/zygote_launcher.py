@@ -219,7 +219,7 @@ class ZygoteLauncher:
         base = self._processes.process_spec(spec, name, theirs.fileno(), write_fd)
         process_spec = replace(
             base,
-            argv=[*base.argv[:-1], str(ZYGOTE_PATH)],
+            argv=[*base.argv[:-1], self._processes.places(spec).script(ZYGOTE_PATH)],
             pass_fds={**base.pass_fds, inside_zygote.FORK_FD: fork_theirs.fileno()},
             zygote=True,
         )
@@ -239,7 +239,7 @@ class ZygoteLauncher:
         except BaseException:
             fork_ours.close()
             raise
-        init = init_message(spec, self._settings)
+        init = init_message(spec, self._settings, self._processes.places(spec))
         init["fork_layers"] = _layers_message(self._starter, process_spec)
         if spec.secret_files:
             # Each child mounts them in its own /run/secrets (see inside/layers.py).

@@ -22,8 +22,13 @@ Messages
 pool -> bootstrap, once, first::
 
     {"op": "init", "handler": "pkg.mod.fn", "code_dir": str, "paths": [str],
+     "task_root": str, "runtime_dir": str,
      "function_name": str, "function_version": int, "memory_mb": int,
      "max_log_bytes": int, "max_result_bytes": int}
+
+``code_dir`` (= ``task_root``), ``runtime_dir`` and ``paths`` are paths as this process sees
+them: /var/task, /var/runtime and /opt/python in a sandbox (see `sandlot.worker.layout`), the
+host's own paths under insecure-dev.
 
 bootstrap -> pool, then either serves invocations or exits::
 
