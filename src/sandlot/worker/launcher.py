@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sandlot.config import Settings
 from sandlot.domain.arns import function_arn
+from sandlot.domain.limits import LAMBDA_LOG_LEVEL_NAMES
 from sandlot.sandbox.egress_rules import grants_for
 from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Starter
 from sandlot.worker import failures
@@ -63,8 +64,6 @@ def base_interpreter() -> Path:
 # Code that asks whether it runs on Lambda looks for this prefix (botocore puts the value in
 # its user agent): a handler written for Lambda should take its Lambda path here too.
 EXECUTION_ENV = f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}"
-# Lambda spells two of the levels its own way in AWS_LAMBDA_LOG_LEVEL.
-_LAMBDA_LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 
 
 def log_group_name(spec: VersionSpec) -> str:
@@ -88,7 +87,7 @@ def lambda_env(spec: VersionSpec, region: str) -> dict[str, str]:
         "TZ": ":UTC",
     }
     if spec.log_level is not None:
-        env["AWS_LAMBDA_LOG_LEVEL"] = _LAMBDA_LEVEL_NAMES.get(spec.log_level, spec.log_level)
+        env["AWS_LAMBDA_LOG_LEVEL"] = LAMBDA_LOG_LEVEL_NAMES.get(spec.log_level, spec.log_level)
     return env
 
 
