@@ -115,19 +115,24 @@ def egress_support(route_table: int | None = None) -> EgressSupport:
 
 @functools.cache
 def _probe(route_table: int | None) -> EgressSupport:
+    return probe(route_table)
+
+
+def probe(route_table: int | None, prefix: Sequence[str] = ()) -> EgressSupport:
+    """The probe itself, uncached; `prefix` runs it elsewhere (the tests' own namespace)."""
     if os.geteuid() != 0:
         return EgressSupport(False, "the server is not root: veth and nftables need it")
     missing = [tool for tool in ("ip", "nsenter", "nft") if shutil.which(tool) is None]
     if missing:
         return EgressSupport(False, f"missing tools: {', '.join(missing)} (iproute2, nftables)")
-    if why := _try(["nft", "list", "tables"]):
+    if why := _try([*prefix, "nft", "list", "tables"]):
         return EgressSupport(False, f"nftables does not work: {why}")
     name = f"slprobe{os.getpid() % 100000}"
-    why = _try(["ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p"])
+    why = _try([*prefix, "ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p"])
     if why:
         return EgressSupport(False, f"cannot create a veth pair: {why}")
-    _try(["ip", "link", "del", name])
-    if blocker := forward_blocker():
+    _try([*prefix, "ip", "link", "del", name])
+    if blocker := forward_blocker(prefix):
         return EgressSupport(False, f"{blocker}: every version's traffic would be dropped")
     no_ipv6 = ipv6_forwarding(route_table)
     ipv6 = f"; {no_ipv6}" if no_ipv6 else "; IPv6"
