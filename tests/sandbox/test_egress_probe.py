@@ -40,8 +40,8 @@ def test_a_forward_hook_that_drops_by_default_refuses_egress(netns: list[str]) -
     support = probe(1, netns)
     assert not support.ok and support.reason.startswith(why)
     _nft(netns, "delete table ip filter\n"
-                "table inet hostfw { chain forwarding { type filter hook forward priority 10; policy drop; "
-                "ct state established accept; }; }\n")  # fmt: skip
+                "table inet hostfw { chain forwarding { type filter hook forward priority 10; "
+                "policy drop; ct state established accept; }; }\n")  # fmt: skip
     assert forward_blocker(netns) == (
         "the nftables chain 'inet hostfw forwarding' drops forwarded traffic by default"
     )
