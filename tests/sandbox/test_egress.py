@@ -265,17 +265,24 @@ async def test_ipv6_destinations_follow_the_same_rules(
 ) -> None:
     if not _ipv6():
         skip_outside_ci(f"this host does not forward IPv6: {egress_support(route_table=1)}")
+    # Stands in for Sandlot's own port on the host's IPv6 addresses (its port is granted
+    # elsewhere, so only the host's input rules are left to stop it).
+    server = socket.create_server(("::", free_port()), family=socket.AF_INET6)
+    port = server.getsockname()[1]
     policy = [
         f"[{API6}]:443", "[2001:2:0:1::/64]:80", "v6only.test:443", "[fd00:ec2::/64]:80",
-        "internet",
+        f"[2001:2:0:2::/64]:{port}", "internet",
     ]  # fmt: skip
-    got = await _probe(
-        egress_starter, tmp_path, "v6", policy,
-        f"tcp:[{API6}]:443", f"tcp:[{API6}]:80", f"tcp:[{NEIGHBOUR6}]:443",
-        f"tcp:[{CIDR6_HOST}]:80", f"udp:[{CIDR6_HOST}]:80", f"tcp:[{METADATA6}]:80",
-        "dns6:v6only.test:0", "tcp:v6only.test:443", "dns:v6only.test:0",
-        f"tcp:[::ffff:{CIDR_HOST}]:80",
-    )  # fmt: skip
+    assert egress_starter.egress is not None and egress_starter.egress.config.pool6 is not None
+    gateway6 = egress_starter.egress.config.pool6.network_address + 1  # the first version's
+    with server:
+        got = await _probe(
+            egress_starter, tmp_path, "v6", policy,
+            f"tcp:[{API6}]:443", f"tcp:[{API6}]:80", f"tcp:[{NEIGHBOUR6}]:443",
+            f"tcp:[{CIDR6_HOST}]:80", f"udp:[{CIDR6_HOST}]:80", f"tcp:[{METADATA6}]:80",
+            "dns6:v6only.test:0", "tcp:v6only.test:443", "dns:v6only.test:0",
+            f"tcp:[::ffff:{CIDR_HOST}]:80", f"tcp:[{gateway6}]:{port}",
+        )  # fmt: skip
     assert got == {
         f"tcp:[{API6}]:443": f"{API6}:443",
         f"tcp:[{API6}]:80": "EHOSTUNREACH",  # another grant's port: not for this host
@@ -289,8 +296,9 @@ async def test_ipv6_destinations_follow_the_same_rules(
         "dns:v6only.test:0": "gaierror",  # no A record
         # IPv4-mapped: sent as IPv4, and judged as the IPv4 address (not granted here).
         f"tcp:[::ffff:{CIDR_HOST}]:80": "EHOSTUNREACH",
+        f"tcp:[{gateway6}]:{port}": "EHOSTUNREACH",  # the server, through the host's address
     }
-    assert egress_starter.egress_denied("v6") >= 4
+    assert egress_starter.egress_denied("v6") >= 5
 
 
 async def test_functions_cannot_open_icmp_sockets(
