@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     )
     sandbox: SandboxMode = SandboxMode.STRICT
 
+    @field_validator("egress_subnet6")
+    @classmethod
+    def _egress_subnet6_is_local(cls, value: IPv6Network) -> IPv6Network:
+        # Masqueraded out of the host: a public range here would only shadow real addresses.
+        if not value.subnet_of(IPv6Network("fc00::/7")) or value.prefixlen > 64:
+            raise ValueError("a unique-local range (inside fc00::/7) of /64 or larger")
+        return value
+
     @field_validator("egress_default_bound")
     @classmethod
     def _egress_bound_parses(cls, value: str) -> str:
@@ -109,6 +117,14 @@ class Settings(BaseSettings):
         default=IPv4Network("100.64.0.0/16"),
         description="The pool each function version's network link (a /30) comes from, when "
         "its egress policy is not `none`; servers sharing a host need pools that do not overlap.",
+    )
+    # fd4c:91e2:7a05::/48 was drawn at random once (RFC 4193's way to pick a unique-local
+    # prefix), so that it is unlikely to be any operator's own ULA range.
+    egress_subnet6: IPv6Network = Field(
+        default=IPv6Network("fd4c:91e2:7a05::/48"),
+        description="The IPv6 pool each function version's link gets a /64 of (the same "
+        "number as its IPv4 /30), a unique-local range (fc00::/7) of /64 or larger; servers "
+        "sharing a host need pools that do not overlap.",
     )
     egress_route_table: int | None = Field(
         default=None,

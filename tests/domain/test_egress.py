@@ -119,3 +119,34 @@ def test_the_metadata_address_needs_exact_listing_on_both_sides() -> None:
     assert within(metadata, parse_bound(["169.254.169.254"])) is None
     assert unlocked_denied(metadata) == (ip_network("169.254.169.254/32"),)
     assert unlocked_denied(EgressPolicy.parse(["169.254.0.0/16", "internet"])) == ()
+
+
+def test_ipv6_ranges_are_judged_like_their_ipv4_kin() -> None:
+    for text in ("::1/128", "fc00::/7", "fd00:ec2::254/128", "fe80::/10", "ff02::1/128",
+                 "2001:2::/48", "2001:db8::1/128"):  # fmt: skip
+        assert not is_public(ip_network(text)), text
+    assert is_public(ip_network("2606:4700::/32"))
+    assert ip_network("fd00:ec2::254/128") in ALWAYS_DENIED
+    internet = parse_bound(["internet"])
+    assert within(EgressPolicy.parse(["[2606:4700::1111]:443"]), internet) is None
+    assert within(EgressPolicy.parse(["[fd12::1]:443"]), internet) is not None
+    v6 = parse_bound(["[2001:2::/48]:443"])
+    assert within(EgressPolicy.parse(["[2001:2:0:1::/64]:443"]), v6) is None
+    assert within(EgressPolicy.parse(["[2001:2:0:1::/64]:80"]), v6) is not None
+
+
+def test_an_ipv4_mapped_address_is_its_ipv4_address() -> None:
+    # The kernel sends a connect to ::ffff:a.b.c.d as IPv4: the policy means a.b.c.d.
+    mapped = EgressPolicy.parse(["[::ffff:10.0.5.7]:5432", "[::ffff:8.8.8.0/120]:53"])
+    assert [d.network for d in mapped.destinations] == [
+        ip_network("10.0.5.7/32"),
+        ip_network("8.8.8.0/24"),
+    ]
+    assert mapped.as_text() == ["10.0.5.7:5432", "8.8.8.0/24:53"]
+    assert within(EgressPolicy.parse(["[::ffff:8.8.8.8]:53"]), parse_bound(["internet"])) is None
+    assert (
+        within(EgressPolicy.parse(["[::ffff:10.0.0.1]:53"]), parse_bound(["internet"])) is not None
+    )
+    metadata = EgressPolicy.parse(["[::ffff:169.254.169.254]:80"])
+    assert unlocked_denied(metadata) == (ip_network("169.254.169.254/32"),)
+    assert within(metadata, parse_bound(["internet"])) is not None

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,19 @@ from sandlot.sandbox.egress_rules import EgressGrants, Grant, grants_for
 from sandlot.sandbox.starter import SandboxStarter, launcher_command
 from tests.conftest import SANDBOX_UID_BASE, free_port, skip_outside_ci
 from tests.sandbox.conftest import make_spec, write_script
-from tests.sandbox.egress_world import API, CIDR_HOST, GUARDED, METADATA, NEIGHBOUR, World
+from tests.sandbox.egress_world import (
+    API,
+    API6,
+    CIDR6_HOST,
+    CIDR_HOST,
+    GUARDED,
+    METADATA,
+    METADATA6,
+    NEIGHBOUR,
+    NEIGHBOUR6,
+    V6ONLY,
+    World,
+)
 
 # Tries each target and prints one JSON object: what connected (and the far end's own
 # address:port), what failed (errno name), what resolved.
@@ -33,13 +45,24 @@ _PROBE = """
 import errno, json, socket, sys
 out = {}
 for item in sys.argv[1:]:
-    kind, host, port = item.split(":")
+    kind, rest = item.split(":", 1)
+    host, port = rest.rsplit(":", 1)
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     key = item
     try:
         if kind == "dns":
             out[key] = socket.gethostbyname(host)
+        elif kind == "dns6":
+            out[key] = socket.getaddrinfo(host, None, socket.AF_INET6)[0][4][0]
+        elif kind in ("ping", "raw"):  # an ICMP echo socket, or a raw one
+            kind_of = socket.SOCK_DGRAM if kind == "ping" else socket.SOCK_RAW
+            with socket.socket(socket.AF_INET, kind_of, socket.IPPROTO_ICMP) as s:
+                s.settimeout(1.5)
+                s.sendto(b"\\x08\\0\\0\\0\\0\\0\\0\\0", (host, 0))
+                out[key] = "reply:%d" % len(s.recv(100))
         elif kind == "udp":
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
                 s.settimeout(1.5)
                 s.connect((host, int(port)))  # connected: an ICMP error reaches recv
                 s.send(b"x")
@@ -78,6 +101,7 @@ async def egress_starter(world: World, tmp_path: Path) -> AsyncIterator[SandboxS
             pool=IPv4Network(f"100.64.{third}.0/24"),
             protected=((IPv4Address(GUARDED), 5432),),
             route_table=world.table,
+            pool6=IPv6Network(f"fdec:5a:{os.getpid() % 65536:x}::/48") if _ipv6() else None,
         ),
         str(tmp_path / "run"),
     )
@@ -92,6 +116,10 @@ async def egress_starter(world: World, tmp_path: Path) -> AsyncIterator[SandboxS
     finally:
         await sandbox.close()
     _assert_nothing_left(network)
+
+
+def _ipv6() -> bool:
+    return egress_support(route_table=1).ipv6
 
 
 def _links() -> str:
@@ -230,3 +258,61 @@ def test_a_new_start_removes_what_a_killed_server_left(world: World, tmp_path: P
     assert rules.count(hex(again.mark)) == 2  # its own two, not the killed run's as well
     again.stop()
     _assert_nothing_left(again)
+
+
+async def test_ipv6_destinations_follow_the_same_rules(
+    egress_starter: SandboxStarter, tmp_path: Path
+) -> None:
+    if not _ipv6():
+        skip_outside_ci(f"this host does not forward IPv6: {egress_support(route_table=1)}")
+    # Stands in for Sandlot's own port on the host's IPv6 addresses (its port is granted
+    # elsewhere, so only the host's input rules are left to stop it).
+    server = socket.create_server(("::", free_port()), family=socket.AF_INET6)
+    port = server.getsockname()[1]
+    policy = [
+        f"[{API6}]:443", "[2001:2:0:1::/64]:80", "v6only.test:443", "[fd00:ec2::/64]:80",
+        f"[2001:2:0:2::/64]:{port}", "internet",
+    ]  # fmt: skip
+    assert egress_starter.egress is not None and egress_starter.egress.config.pool6 is not None
+    gateway6 = egress_starter.egress.config.pool6.network_address + 1  # the first version's
+    with server:
+        got = await _probe(
+            egress_starter, tmp_path, "v6", policy,
+            f"tcp:[{API6}]:443", f"tcp:[{API6}]:80", f"tcp:[{NEIGHBOUR6}]:443",
+            f"tcp:[{CIDR6_HOST}]:80", f"udp:[{CIDR6_HOST}]:80", f"tcp:[{METADATA6}]:80",
+            "dns6:v6only.test:0", "tcp:v6only.test:443", "dns:v6only.test:0",
+            f"tcp:[::ffff:{CIDR_HOST}]:80", f"tcp:[{gateway6}]:{port}",
+        )  # fmt: skip
+    assert got == {
+        f"tcp:[{API6}]:443": f"{API6}:443",
+        f"tcp:[{API6}]:80": "EHOSTUNREACH",  # another grant's port: not for this host
+        # `internet` is every public address: the benchmarking range is not one.
+        f"tcp:[{NEIGHBOUR6}]:443": "EHOSTUNREACH",
+        f"tcp:[{CIDR6_HOST}]:80": f"{CIDR6_HOST}:80",
+        f"udp:[{CIDR6_HOST}]:80": "udp:x",
+        f"tcp:[{METADATA6}]:80": "EHOSTUNREACH",  # inside an allowed range, and `internet`
+        "dns6:v6only.test:0": V6ONLY,  # an AAAA record only: resolved and admitted
+        "tcp:v6only.test:443": f"{V6ONLY}:443",
+        "dns:v6only.test:0": "gaierror",  # no A record
+        # IPv4-mapped: sent as IPv4, and judged as the IPv4 address (not granted here).
+        f"tcp:[::ffff:{CIDR_HOST}]:80": "EHOSTUNREACH",
+        f"tcp:[{gateway6}]:{port}": "EHOSTUNREACH",  # the server, through the host's address
+    }
+    assert egress_starter.egress_denied("v6") >= 5
+
+
+async def test_functions_cannot_open_icmp_sockets(
+    egress_starter: SandboxStarter, tmp_path: Path
+) -> None:
+    # ICMP would follow the version's rules (its sets admit echo to granted addresses only),
+    # but a function gets no ICMP socket at all: a fresh network namespace's
+    # ping_group_range admits no group to echo sockets, and seccomp refuses raw ones.
+    got = await _probe(
+        egress_starter, tmp_path, "icmp", [f"{API}", "internet"],
+        f"ping:{API}:0", f"raw:{API}:0", f"ping:{NEIGHBOUR}:0",
+    )  # fmt: skip
+    assert got == {
+        f"ping:{API}:0": "EACCES",
+        f"raw:{API}:0": "EPERM",
+        f"ping:{NEIGHBOUR}:0": "EACCES",
+    }

@@ -16,7 +16,7 @@ import pytest
 from sandlot.config import SandboxMode
 from sandlot.sandbox.egress_probe import egress_support
 from tests.conftest import SANDBOX_MODE, Api, open_api, skip_outside_ci
-from tests.sandbox.egress_world import API, NEIGHBOUR, World
+from tests.sandbox.egress_world import API, GUARDED, NEIGHBOUR, World
 
 CALLER = {
     "main.py": (
@@ -33,6 +33,31 @@ CALLER = {
     )
 }
 TARGETS = [["api.test", 443], [NEIGHBOUR, 443]]
+# The same calls made the non-blocking way: the refusal comes later, through SO_ERROR.
+ASYNC_CALLER = {
+    "main.py": (
+        "import asyncio\n"
+        "async def one(how, host, port):\n"
+        "    try:\n"
+        "        if how == 'open':\n"
+        "            opened = asyncio.open_connection(host, port)\n"
+        "            reader, writer = await asyncio.wait_for(opened, 3)\n"
+        "            data = await asyncio.wait_for(reader.read(100), 3)\n"
+        "            writer.close()\n"
+        "            return data.decode()\n"
+        "        loop = asyncio.get_running_loop()\n"
+        "        made = loop.create_connection(asyncio.Protocol, host, port)\n"
+        "        transport, _ = await asyncio.wait_for(made, 3)\n"
+        "        transport.close()\n"
+        "        return 'connected'\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+        "async def main(targets):\n"
+        "    return {f'{how}:{h}:{p}': await one(how, h, p) for how, h, p in targets}\n"
+        "def handler(event, context):\n"
+        "    return asyncio.run(main(event['targets']))\n"
+    )
+}
 
 
 @pytest.fixture
@@ -92,3 +117,22 @@ async def test_a_function_without_a_policy_reaches_nothing(egress_api: Api) -> N
     result, logs = await _call(egress_api)
     assert result == {"api.test:443": "gaierror", f"{NEIGHBOUR}:443": "PermissionError"}
     assert f"network: connect to {NEIGHBOUR}:443 denied by policy" in logs
+
+
+async def test_a_denied_asyncio_connect_is_logged_by_address(egress_api: Api) -> None:
+    deployed = await egress_api.deploy("caller", ASYNC_CALLER, egress=json.dumps(["api.test:443"]))
+    assert deployed.status_code == 201, deployed.text
+    targets = [["open", "api.test", 443], ["open", NEIGHBOUR, 443], ["create", GUARDED, 443]]
+    answer = await egress_api.invoke("caller", {"targets": targets})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "open:api.test:443": f"{API}:443",
+        f"open:{NEIGHBOUR}:443": "OSError",
+        f"create:{GUARDED}:443": "OSError",
+    }
+    logs = await egress_api.client.get(
+        f"/api/v1/invocations/{answer.headers['x-sandlot-invocation-id']}/logs"
+    )
+    assert f"network: connect to {NEIGHBOUR}:443 denied by policy" in logs.text
+    assert f"network: connect to {GUARDED}:443 denied by policy" in logs.text
+    assert "api.test" not in logs.text and f"{API}:443 denied" not in logs.text

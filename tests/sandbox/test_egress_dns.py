@@ -6,13 +6,14 @@ import asyncio
 import socket
 import struct
 from collections.abc import AsyncIterator
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 
 import pytest
 
 from sandlot.sandbox.egress_dns import (
     HOSTS_FILE_TTL_S,
+    Address,
     Answerer,
     Resolver,
     host_resolver,
@@ -21,7 +22,7 @@ from sandlot.sandbox.egress_dns import (
 from tests.conftest import free_port
 
 NOERROR, FORMERR, NXDOMAIN, REFUSED = 0, 1, 3, 5
-Served = tuple[int, list[tuple[list[IPv4Address], int]]]  # the port, and what was admitted
+Served = tuple[int, list[tuple[list[Address], int]]]  # the port, and what was admitted
 
 
 def _query(name: str, qtype: int = 1, qid: int = 0x1234, flags: int = 0x0100) -> bytes:
@@ -36,24 +37,31 @@ def _query(name: str, qtype: int = 1, qid: int = 0x1234, flags: int = 0x0100) ->
 
 def _rcode_and_addresses(reply: bytes) -> tuple[int, list[str]]:
     _qid, flags, _qd, ancount, _ns, _ar = struct.unpack_from("!HHHHHH", reply)
-    addresses = [socket.inet_ntoa(reply[-4 * (i + 1) :][:4]) for i in range(ancount)]
+    # The question is read back as sent; each record then is a 12-byte head and its address.
+    pos = reply.index(b"\0", 12) + 5 if ancount else 0
+    addresses = []
+    for _ in range(ancount):
+        size = struct.unpack_from("!H", reply, pos + 10)[0]
+        addresses.append(str(ip_address(reply[pos + 12 : pos + 12 + size])))
+        pos += 12 + size
     return flags & 0xF, sorted(addresses)
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[int, list[tuple[list[IPv4Address], int]]]]:
+async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Served]:
     hosts = tmp_path / "hosts"
     hosts.write_text(
-        "# test names\n198.18.0.10 api.test API2.test\n198.18.0.11 other.test\n::1 v6.test\n"
+        "# test names\n198.18.0.10 api.test API2.test\n198.18.0.11 other.test\n"
+        "2001:2::10 api.test v6.test\n"
     )
-    admitted: list[tuple[list[IPv4Address], int]] = []
+    admitted: list[tuple[list[Address], int]] = []
 
-    async def admit(addrs: list[IPv4Address], ports: tuple[tuple[int, int], ...], ttl: int) -> None:
+    async def admit(addrs: list[Address], ports: tuple[tuple[int, int], ...], ttl: int) -> None:
         admitted.append((addrs, ttl))
 
-    answerer = Answerer(
-        {"api.test": ((443, 443),), "api2.test": ()}, host_resolver(read_hosts_file(hosts)), admit
-    )
+    names = {"api.test": ((443, 443),), "api2.test": (), "v6.test": ()}
+    ipv6 = getattr(request, "param", False)
+    answerer = Answerer(names, host_resolver(read_hosts_file(hosts)), admit, ipv6=ipv6)
     port = free_port()
     resolver = await Resolver.serve("127.0.0.1", answerer, port=port)
     try:
@@ -81,6 +89,27 @@ async def test_only_allowed_names_resolve_and_their_answers_are_admitted_first(
     assert _rcode_and_addresses(await _udp(port, _query("other.test"))) == (NXDOMAIN, [])
     assert _rcode_and_addresses(await _udp(port, _query("api.test", qtype=28))) == (NOERROR, [])
     assert len(admitted) == 2  # neither the refused name nor the AAAA question admitted anything
+    # No IPv6 link: a name with IPv6 addresses only is there, with nothing to hand out.
+    assert _rcode_and_addresses(await _udp(port, _query("v6.test"))) == (NOERROR, [])
+    assert _rcode_and_addresses(await _udp(port, _query("v6.test", qtype=28))) == (NOERROR, [])
+    assert len(admitted) == 2
+
+
+@pytest.mark.parametrize("served", [True], indirect=True)
+async def test_a_version_with_ipv6_gets_aaaa_answers_admitted_first(served: Served) -> None:
+    port, admitted = served
+    assert _rcode_and_addresses(await _udp(port, _query("api.test", qtype=28))) == (
+        NOERROR,
+        ["2001:2::10"],
+    )
+    assert admitted == [([IPv6Address("2001:2::10")], HOSTS_FILE_TTL_S)]
+    # A name with an AAAA record only: its A question is empty, not NXDOMAIN.
+    assert _rcode_and_addresses(await _udp(port, _query("v6.test"))) == (NOERROR, [])
+    assert _rcode_and_addresses(await _udp(port, _query("v6.test", qtype=28))) == (
+        NOERROR,
+        ["2001:2::10"],
+    )
+    assert _rcode_and_addresses(await _udp(port, _query("other.test", qtype=28))) == (NXDOMAIN, [])
 
 
 async def test_odd_questions_get_errors_not_answers(

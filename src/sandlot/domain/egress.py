@@ -59,9 +59,10 @@ NON_PUBLIC: tuple[Network, ...] = tuple(
         "240.0.0.0/4",  # reserved, and the broadcast address
         "::/128",  # unspecified
         "::1/128",  # loopback
-        "::ffff:0:0/96",  # IPv4-mapped: would smuggle a private IPv4 address
+        "::ffff:0:0/96",  # IPv4-mapped: a listed one is judged as its IPv4 address (_unmapped)
         "64:ff9b:1::/48",  # local-use NAT64
         "100::/64",  # discard-only
+        "2001:2::/48",  # benchmarking
         "2001:db8::/32",  # documentation
         "fc00::/7",  # unique local (and fd00:ec2::254)
         "fe80::/10",  # link-local
@@ -297,12 +298,27 @@ def _as_network(where: str, item: str) -> Network | None:
     if not where or not (where[0].isdigit() or ":" in where or "/" in where):
         return None
     try:
-        return ip_network(where, strict=True)
+        return _unmapped(ip_network(where, strict=True))
     except ValueError as error:
         if "/" in where or ":" in where or _looks_numeric(where):
             message = f"'{item}' is not an address or range: {error}"
             raise InvalidEgressPolicy(message, item=item) from None
         return None  # a name that starts with a digit, like 1password.com
+
+
+_MAPPED = IPv6Network("::ffff:0:0/96")
+
+
+def _unmapped(network: Network) -> Network:
+    """An IPv4-mapped range (`::ffff:10.0.0.0/104`) as the IPv4 range it stands for.
+
+    The kernel sends a connect to `::ffff:a.b.c.d` as an IPv4 packet, so the filter (and
+    `internet`, and the bound) must judge it as `a.b.c.d`, never as an IPv6 address."""
+    if isinstance(network, IPv6Network) and network.subnet_of(_MAPPED):
+        mapped = network.network_address.ipv4_mapped
+        assert mapped is not None
+        return IPv4Network((mapped, network.prefixlen - 96))
+    return network
 
 
 def _looks_numeric(where: str) -> bool:

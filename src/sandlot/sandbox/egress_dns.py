@@ -4,10 +4,12 @@ It listens on the host end of the version's veth (UDP and TCP port 53), the only
 version's rules leave open. A name the policy lists is resolved on the host (a hosts(5) file
 when one is configured, else getaddrinfo) and its IPv4 addresses are handed to `admit` with
 their TTL before the answer leaves, so the filter already admits what the function is told;
-any other name gets NXDOMAIN, any other question REFUSED. AAAA gets an empty answer (the
-namespace has no IPv6 route).
+any other name gets NXDOMAIN, any other question REFUSED. AAAA is answered the same way with
+the name's IPv6 addresses when the version has an IPv6 link (else an empty answer); a name
+with addresses of the other family only gets an empty answer, not NXDOMAIN, so that a
+resolver asking for both keeps the half that exists.
 
-The wire format is written here by hand (one question in, A records out: ~80 lines) rather
+The wire format is written here by hand (one question in, A/AAAA records out: ~80 lines) rather
 than with dnslib or dnspython: neither is a dependency yet, and this server needs none of
 their breadth; it never follows pointers in what it reads, only in what it writes.
 """
@@ -21,7 +23,7 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from typing import cast
 
@@ -33,13 +35,13 @@ _A, _AAAA, _IN = 1, 28, 1
 _NOERROR, _FORMERR, _NXDOMAIN, _REFUSED = 0, 1, 3, 5
 _HEADER = struct.Struct("!HHHHHH")
 
-Resolve = Callable[[str], Awaitable[tuple[list[IPv4Address], int]]]
-Admit = Callable[[list[IPv4Address], int], Awaitable[None]]
+Address = IPv4Address | IPv6Address
+Resolve = Callable[[str], Awaitable[tuple[list[Address], int]]]
 
 
-def read_hosts_file(path: Path) -> dict[str, list[IPv4Address]]:
-    """hosts(5): an address, then names; comments and IPv6 lines are skipped."""
-    table: dict[str, list[IPv4Address]] = {}
+def read_hosts_file(path: Path) -> dict[str, list[Address]]:
+    """hosts(5): an address, then names; comments are skipped."""
+    table: dict[str, list[Address]] = {}
     for line in path.read_text().splitlines():
         words = line.split("#", 1)[0].split()
         if len(words) < 2:
@@ -48,23 +50,23 @@ def read_hosts_file(path: Path) -> dict[str, list[IPv4Address]]:
             addr = ip_address(words[0])
         except ValueError:
             continue
-        if isinstance(addr, IPv4Address):
-            for name in words[1:]:
-                table.setdefault(name.lower().rstrip("."), []).append(addr)
+        for name in words[1:]:
+            table.setdefault(name.lower().rstrip("."), []).append(addr)
     return table
 
 
-def host_resolver(hosts: Mapping[str, list[IPv4Address]] | None) -> Resolve:
-    async def resolve(name: str) -> tuple[list[IPv4Address], int]:
+def host_resolver(hosts: Mapping[str, list[Address]] | None) -> Resolve:
+    async def resolve(name: str) -> tuple[list[Address], int]:
         if hosts is not None:
             return list(hosts.get(name, [])), HOSTS_FILE_TTL_S
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
-                name, None, family=socket.AF_INET, type=socket.SOCK_STREAM
+                name, None, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM
             )
         except OSError:
             return [], RESOLVED_TTL_S
-        return sorted({IPv4Address(info[4][0]) for info in infos}), RESOLVED_TTL_S
+        found = {ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+        return sorted(found, key=lambda a: (a.version, int(a))), RESOLVED_TTL_S
 
     return resolve
 
@@ -93,14 +95,18 @@ def parse_question(packet: bytes) -> tuple[int, int, str, int, int]:
 
 
 def build_answer(
-    packet: bytes, end: int, qid: int, flags: int, rcode: int, addrs: list[IPv4Address], ttl: int
+    packet: bytes, end: int, qid: int, flags: int, rcode: int, addrs: list[Address], ttl: int
 ) -> bytes:
     # QR, opcode and RD copied, RA set (we recurse for the caller), AA clear.
     reply_flags = 0x8000 | (flags & 0x7900) | 0x0080 | rcode
     header = _HEADER.pack(qid, reply_flags, 1, len(addrs), 0, 0)
     question = packet[_HEADER.size : end]
     records = b"".join(
-        struct.pack("!HHHIH", 0xC00C, _A, _IN, ttl, 4) + addr.packed for addr in addrs
+        struct.pack(
+            "!HHHIH", 0xC00C, _A if addr.version == 4 else _AAAA, _IN, ttl, len(addr.packed)
+        )
+        + addr.packed
+        for addr in addrs
     )
     return header + question + records
 
@@ -111,10 +117,11 @@ class Answerer:
 
     names: Mapping[str, tuple[tuple[int, int], ...]]  # allowed name -> its ports
     resolve: Resolve
-    admit: Callable[[list[IPv4Address], tuple[tuple[int, int], ...], int], Awaitable[None]]
+    admit: Callable[[list[Address], tuple[tuple[int, int], ...], int], Awaitable[None]]
     # `internet`: every name resolves, but only a listed name's answers are admitted; the
     # rest pass the filter only if public (a name pointing at 10.0.0.5 gains nothing).
     any_name: bool = False
+    ipv6: bool = False  # the version has an IPv6 link: AAAA questions get answers
 
     async def reply(self, packet: bytes) -> bytes | None:
         try:
@@ -130,12 +137,14 @@ class Answerer:
         ports = self.names.get(name)
         if ports is None and not self.any_name:
             return build_answer(packet, end, qid, flags, _NXDOMAIN, [], 0)
-        if qtype != _A:
+        if qtype not in (_A, _AAAA):
             return build_answer(packet, end, qid, flags, _NOERROR, [], 0)
-        addrs, ttl = await self.resolve(name)
-        if not addrs:
+        found, ttl = await self.resolve(name)
+        if not found:
             return build_answer(packet, end, qid, flags, _NXDOMAIN, [], 0)
-        if ports is not None:  # before the answer: the filter admits it first
+        version = 4 if qtype == _A else 6
+        addrs = [a for a in found if a.version == version] if version == 4 or self.ipv6 else []
+        if addrs and ports is not None:  # before the answer: the filter admits it first
             await self.admit(addrs, ports, ttl)
         return build_answer(packet, end, qid, flags, _NOERROR, addrs, ttl)
 

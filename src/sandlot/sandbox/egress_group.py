@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from ipaddress import IPv4Address
 from pathlib import Path
 
-from sandlot.sandbox.egress_dns import Answerer, Resolver, host_resolver, read_hosts_file
+from sandlot.sandbox.egress_dns import Address, Answerer, Resolver, host_resolver, read_hosts_file
 from sandlot.sandbox.egress_net import EgressNetwork, Link
 from sandlot.sandbox.egress_rules import EgressGrants
 
@@ -36,12 +35,16 @@ async def attach_egress(
         # Read per version: a test or an operator may change the file between versions.
         hosts = read_hosts_file(hosts_file) if hosts_file is not None else None
 
-        async def admit(
-            addrs: list[IPv4Address], ports: tuple[tuple[int, int], ...], ttl: int
-        ) -> None:
+        async def admit(addrs: list[Address], ports: tuple[tuple[int, int], ...], ttl: int) -> None:
             await asyncio.to_thread(network.admit, link, addrs, ports, ttl)
 
-        answerer = Answerer(grants.name_ports(), host_resolver(hosts), admit, grants.internet)
+        answerer = Answerer(
+            grants.name_ports(),
+            host_resolver(hosts),
+            admit,
+            any_name=grants.internet,
+            ipv6=link.ns_addr6 is not None,
+        )
         resolver = await Resolver.serve(str(link.host_addr), answerer)
     except BaseException:
         with contextlib.suppress(Exception):

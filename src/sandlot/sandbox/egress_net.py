@@ -9,7 +9,8 @@ table wholesale and removes the rules it would add, so every start begins clean.
 
 Pool: `100.64.0.0/16` by default, from the shared address space of RFC 6598 (CGNAT): never a
 public address, and unlike the RFC 1918 ranges rarely an operator's own LAN; configurable for
-hosts where it is taken. IPv4 only: a version's namespace has no IPv6 route at all.
+hosts where it is taken. IPv6: each version also gets the /64 of the same number from the
+IPv6 pool (a unique-local /48 by default), when the host can forward IPv6 (see egress_probe).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from sandlot.sandbox import egress_rules
-from sandlot.sandbox.egress_rules import EgressGrants, VersionRules, denied_for
+from sandlot.sandbox.egress_rules import Address, EgressGrants, VersionRules, denied_for
 
 _TIMEOUT_S = 10.0
 # Policy-routing rules sit ahead of `main` (32766), so a marked packet never sees the main
@@ -58,8 +59,9 @@ def nft(script: str) -> None:
 @dataclass(frozen=True)
 class EgressConfig:
     pool: IPv4Network
-    protected: tuple[tuple[IPv4Address, int], ...]  # the server's and database's addr:port
+    protected: tuple[tuple[Address, int], ...]  # the server's and database's addr:port
     route_table: int | None  # route version traffic by this table only (tests, or operators)
+    pool6: IPv6Network | None = None  # None: versions get no IPv6 (not set, or not forwarded)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Link:
     host_if: str
     host_addr: IPv4Address
     ns_addr: IPv4Address
+    host_addr6: IPv6Address | None = None
+    ns_addr6: IPv6Address | None = None
 
 
 class EgressNetwork:
@@ -92,18 +96,23 @@ class EgressNetwork:
         """Replace the table (and so every stale rule of a crashed run) and set routing."""
         self._remove_route_rules()
         mark = self.mark if self.config.route_table is not None else None
+        config = self.config
         nft(
             egress_rules.base_ruleset(
-                self.tag, self.ifprefix, self.config.pool, self.config.protected, mark
+                self.tag, self.ifprefix, config.pool, config.protected, mark, config.pool6
             )
         )
-        if self.config.route_table is not None:
-            fwmark, table = hex(self.mark), str(self.config.route_table)
-            _run(["ip", "rule", "add", "fwmark", fwmark, "lookup", table,
-                  "priority", str(self.priority)])  # fmt: skip
-            # No route in that table: unreachable, never on to the main table's default route.
-            _run(["ip", "rule", "add", "fwmark", fwmark, "unreachable",
-                  "priority", str(self.priority + 1)])  # fmt: skip
+        if config.route_table is not None:
+            fwmark, table = hex(self.mark), str(config.route_table)
+            for family in self._families():
+                _run(["ip", family, "rule", "add", "fwmark", fwmark, "lookup", table,
+                      "priority", str(self.priority)])  # fmt: skip
+                # No route in that table: unreachable, never on to the main table's default.
+                _run(["ip", family, "rule", "add", "fwmark", fwmark, "unreachable",
+                      "priority", str(self.priority + 1)])  # fmt: skip
+
+    def _families(self) -> tuple[str, ...]:
+        return ("-4", "-6") if self.config.pool6 is not None else ("-4",)
 
     def stop(self) -> None:
         self._remove_route_rules()
@@ -111,12 +120,15 @@ class EgressNetwork:
             nft(f"delete table inet {self.table}\n")
 
     def _remove_route_rules(self) -> None:
-        for prio in (self.priority, self.priority + 1):
-            while True:
-                try:
-                    _run(["ip", "rule", "del", "fwmark", hex(self.mark), "priority", str(prio)])
-                except EgressSetupError:
-                    break
+        # Both families whatever this run's pool6: a crashed run may have had IPv6 on.
+        for family in ("-4", "-6"):
+            for prio in (self.priority, self.priority + 1):
+                while True:
+                    try:
+                        _run(["ip", family, "rule", "del", "fwmark", hex(self.mark),
+                              "priority", str(prio)])  # fmt: skip
+                    except EgressSetupError:
+                        break
 
     def _allocate(self) -> int:
         with self._lock:
@@ -133,13 +145,21 @@ class EgressNetwork:
         net = self._subnet(index)
         host_addr, ns_addr = net.network_address + 1, net.network_address + 2
         host_if, ns_if = f"{self.ifprefix}{index:x}h", f"{self.ifprefix}{index:x}n"
-        link = Link(index, host_if, host_addr, ns_addr)
+        net6 = self._subnet6(index)
+        host6, ns6 = (net6[1], net6[2]) if net6 is not None else (None, None)
+        link = Link(index, host_if, host_addr, ns_addr, host6, ns6)
         ns_path = f"/proc/{os.getpid()}/fd/{netns_fd}"
+        # nodad: the addresses are ours alone on a fresh link, and duplicate address
+        # detection would leave them unusable for the first second or so.
+        host_cmds = [f"addr add {host6}/64 dev {host_if} nodad"] if host6 else []
+        ns_cmds = [f"addr add {ns6}/64 dev eth0 nodad",
+                   f"route add ::/0 via {host6} dev eth0"] if ns6 else []  # fmt: skip
         try:
             _run(["ip", "-batch", "-"], "\n".join([
                 f"link add {host_if} type veth peer name {ns_if}",
                 f"link set {ns_if} netns {ns_path}",
                 f"addr add {host_addr}/30 dev {host_if}",
+                *host_cmds,
                 f"link set {host_if} up",
             ]) + "\n")  # fmt: skip
             _run(["nsenter", f"--net={ns_path}", "ip", "-batch", "-"], "\n".join([
@@ -147,15 +167,13 @@ class EgressNetwork:
                 f"addr add {ns_addr}/30 dev eth0",
                 "link set eth0 up",
                 f"route add default via {host_addr} dev eth0",
+                *ns_cmds,
             ]) + "\n")  # fmt: skip
-            # Forwarding for packets that arrive on this veth only: the host's own setting
-            # (net.ipv4.ip_forward) is left as the operator chose it.
-            with open(f"/proc/sys/net/ipv4/conf/{host_if}/forwarding", "w") as fh:
-                fh.write("1")
+            self._forward_from(host_if, ipv6=host6 is not None)
             rules = VersionRules(
                 index, host_if, host_addr, egress.grants, egress.internet, denied_for(egress)
             )
-            nft(egress_rules.version_ruleset(self.tag, self.config.pool, rules))
+            nft(egress_rules.version_ruleset(self.tag, self.config.pool, rules, self.config.pool6))
         except BaseException:
             self.detach(link)
             raise
@@ -163,6 +181,26 @@ class EgressNetwork:
 
     def _subnet(self, index: int) -> IPv4Network:
         return IPv4Network((int(self.config.pool.network_address) + 4 * index, 30))
+
+    def _subnet6(self, index: int) -> IPv6Network | None:
+        """The version's /64 of the IPv6 pool; None without one (or past its end)."""
+        pool6 = self.config.pool6
+        if pool6 is None or index >= 2 ** (64 - pool6.prefixlen):
+            return None
+        return IPv6Network((int(pool6.network_address) + (index << 64), 64))
+
+    @staticmethod
+    def _forward_from(host_if: str, *, ipv6: bool) -> None:
+        """Forwarding for packets that arrive on this veth only: the host's own settings
+        (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) are left as the operator chose.
+        IPv6 has no per-interface forwarding but `force_forwarding` (Linux 6.17); without it
+        the probe only offers IPv6 when all.forwarding is already 1."""
+        with open(f"/proc/sys/net/ipv4/conf/{host_if}/forwarding", "w") as fh:
+            fh.write("1")
+        force = f"/proc/sys/net/ipv6/conf/{host_if}/force_forwarding"
+        if ipv6 and os.path.exists(force):
+            with open(force, "w") as fh:
+                fh.write("1")
 
     def detach(self, link: Link) -> None:
         """Remove a version's link and rules; never raises (a missing part is already gone)."""
@@ -174,7 +212,7 @@ class EgressNetwork:
             self._returned.append(link.index)
 
     def admit(
-        self, link: Link, addrs: Sequence[IPv4Address], ports: tuple[tuple[int, int], ...], ttl: int
+        self, link: Link, addrs: Sequence[Address], ports: tuple[tuple[int, int], ...], ttl: int
     ) -> None:
         """Let the version reach `addrs` (a resolver answer) on `ports` for `ttl` seconds."""
         script = egress_rules.answer_elements(self.tag, link.index, addrs, ports, ttl)

@@ -16,27 +16,35 @@ touch each other's rules):
   rejected. Every rejection goes through `v<i>_deny`, whose named counter is the trusted count
   of denied attempts. A reject (ICMP admin-prohibited / TCP reset), not a silent drop, so that
   the function's connect fails at once with EHOSTUNREACH and the bootstrap can log it.
-- `postrouting`: masquerade out of the host; `prerouting` marks veth traffic when a policy
-  routing table is configured (the rules that use the mark are set by `egress_net`).
+- IPv6 has the same rules with `ip6 daddr` and sets of its own (`v<i>_static6`, ...): one
+  `inet` table judges both families. The host's `input` admits neighbour discovery from a veth
+  (without it the namespace cannot reach its gateway) and drops its multicast chatter (router
+  solicitations, MLD) uncounted: those are the kernel's, never a connect the function made.
+- `postrouting`: masquerade out of the host (both families); `prerouting` marks veth traffic
+  when a policy routing table is configured (the rules that use the mark are set by `egress_net`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
 from sandlot.domain.egress import ALWAYS_DENIED, NON_PUBLIC, EgressPolicy, unlocked_denied
 
+Address = IPv4Address | IPv6Address
+Net = IPv4Network | IPv6Network
 PROTOS = ("tcp", "udp")
+# `ip` / `ip6` match, set type and ICMP protocol name, by IP version.
+_FAMILY = {4: ("ip", "ipv4_addr", "icmp", ""), 6: ("ip6", "ipv6_addr", "ipv6-icmp", "6")}
 ALL_PORTS = ((0, 65535),)
 
 
 @dataclass(frozen=True)
 class Grant:
-    """One allowed IPv4 network with its port ranges (() means every port)."""
+    """One allowed network (either family) with its port ranges (() means every port)."""
 
-    network: IPv4Network
+    network: Net
     ports: tuple[tuple[int, int], ...] = ()
 
 
@@ -47,7 +55,7 @@ class VersionRules:
     host_addr: IPv4Address  # the resolver's address
     grants: tuple[Grant, ...]
     internet: bool
-    always_denied: tuple[IPv4Network, ...]
+    always_denied: tuple[Net, ...]
 
 
 def table_name(tag: str) -> str:
@@ -72,8 +80,9 @@ def base_ruleset(
     tag: str,
     ifprefix: str,
     pool: IPv4Network,
-    protected: Sequence[tuple[IPv4Address, int]],
+    protected: Sequence[tuple[Address, int]],
     mark: int | None,
+    pool6: IPv6Network | None = None,
 ) -> str:
     """The whole table, replaced atomically (stale rules of a crashed run go with it)."""
     table = table_name(tag)
@@ -84,9 +93,13 @@ def base_ruleset(
         "  map v_in { type ifname : verdict; }",
         "  map v_fwd { type ifname : verdict; }",
         "  set guarded { type ipv4_addr . inet_proto . inet_service; flags interval; }",
+        "  set guarded6 { type ipv6_addr . inet_proto . inet_service; flags interval; }",
         "  chain input {",
         "    type filter hook input priority -5; policy accept;",
         f'    iifname "{ifprefix}*" ct state established,related accept',
+        f'    iifname "{ifprefix}*" icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert }} '
+        "accept",
+        f'    iifname "{ifprefix}*" ip6 daddr ff00::/8 drop',
         "    iifname vmap @v_in",
         f'    iifname "{ifprefix}*" counter drop',
         "  }",
@@ -101,6 +114,7 @@ def base_ruleset(
         "  chain postrouting {",
         "    type nat hook postrouting priority srcnat; policy accept;",
         f'    ip saddr {pool} oifname != "{ifprefix}*" masquerade',
+        *([f'    ip6 saddr {pool6} oifname != "{ifprefix}*" masquerade'] if pool6 else []),
         "  }",
     ]
     if mark is not None:
@@ -111,26 +125,30 @@ def base_ruleset(
             "  }",
         ]
     lines.append("}")
-    elements = [f"{addr} . {proto} . {port}" for addr, port in protected for proto in PROTOS]
-    if elements:
-        lines.append(f"add element inet {table} guarded {{ {', '.join(elements)} }}")
+    for version, name in ((4, "guarded"), (6, "guarded6")):
+        elements = [
+            f"{addr} . {proto} . {port}"
+            for addr, port in protected
+            if addr.version == version
+            for proto in PROTOS
+        ]
+        if elements:
+            lines.append(f"add element inet {table} {name} {{ {', '.join(elements)} }}")
     return "\n".join(lines) + "\n"
 
 
-def version_ruleset(tag: str, pool: IPv4Network, rules: VersionRules) -> str:
+def version_ruleset(
+    tag: str, pool: IPv4Network, rules: VersionRules, pool6: IPv6Network | None = None
+) -> str:
     """A version's chains and sets, and its entries in the verdict maps."""
     t, i = table_name(tag), rules.index
-    concat = "ipv4_addr . inet_proto . inet_service"
-    denied = ", ".join(str(n) for n in rules.always_denied) or "255.255.255.255"
-    static = grant_elements(rules.grants)
-    icmp_nets = sorted({str(g.network) for g in rules.grants})
     lines = [
         f"add counter inet {t} v{i}_denied",
-        f"add set inet {t} v{i}_static {{ type {concat}; flags interval; }}",
-        f"add set inet {t} v{i}_dyn {{ type {concat}; flags interval,timeout; }}",
-        f"add set inet {t} v{i}_icmp {{ type ipv4_addr; flags interval; }}",
-        f"add set inet {t} v{i}_icmpdyn {{ type ipv4_addr; flags timeout; }}",
         f"add chain inet {t} v{i}_deny",
+        # IPv6's admin-prohibited reaches the caller as EACCES, which would read as Landlock's
+        # refusal; address-unreachable gives EHOSTUNREACH, as IPv4's admin-prohibited does.
+        f'add rule inet {t} v{i}_deny meta nfproto ipv6 counter name "v{i}_denied" '
+        "reject with icmpv6 addr-unreachable",
         f'add rule inet {t} v{i}_deny counter name "v{i}_denied" '
         "reject with icmpx admin-prohibited",
         f"add chain inet {t} v{i}_in",
@@ -138,34 +156,82 @@ def version_ruleset(tag: str, pool: IPv4Network, rules: VersionRules) -> str:
         "th dport 53 accept",
         f"add rule inet {t} v{i}_in goto v{i}_deny",
         f"add chain inet {t} v{i}",
-        f"add rule inet {t} v{i} ip daddr {{ {denied} }} goto v{i}_deny",
-        f"add rule inet {t} v{i} ip daddr {pool} goto v{i}_deny",
-        f"add rule inet {t} v{i} ip daddr . meta l4proto . th dport @guarded goto v{i}_deny",
-        f"add rule inet {t} v{i} meta l4proto {{ tcp, udp }} th dport 53 goto v{i}_deny",
-        f"add rule inet {t} v{i} ip daddr . meta l4proto . th dport @v{i}_static accept",
-        f"add rule inet {t} v{i} ip daddr . meta l4proto . th dport @v{i}_dyn accept",
-        f"add rule inet {t} v{i} meta l4proto icmp ip daddr @v{i}_icmp accept",
-        f"add rule inet {t} v{i} meta l4proto icmp ip daddr @v{i}_icmpdyn accept",
     ]
-    if rules.internet:
-        private = ", ".join(str(n) for n in NON_PUBLIC_V4)
+    for version in (4, 6):
+        lines += _family_sets(t, i, version)
+    # Denials first, for both families, then what is allowed: no grant can reopen them.
+    pools: tuple[Net | None, ...] = (pool, pool6)
+    for version, own_pool in zip((4, 6), pools, strict=True):
+        ip, _type, _icmp, sfx = _FAMILY[version]
+        denied = [str(n) for n in rules.always_denied if n.version == version]
+        placeholder = "255.255.255.255" if version == 4 else "::"
         lines.append(
-            f"add rule inet {t} v{i} meta l4proto {{ tcp, udp, icmp }} "
-            f"ip daddr != {{ {private} }} accept"
+            f"add rule inet {t} v{i} {ip} daddr {{ {', '.join(denied) or placeholder} }} "
+            f"goto v{i}_deny"
         )
-    lines += [
-        f"add rule inet {t} v{i} meta nfproto ipv6 goto v{i}_deny",
-        f"add rule inet {t} v{i} goto v{i}_deny",
-    ]
-    if static:
-        lines.append(f"add element inet {t} v{i}_static {{ {', '.join(static)} }}")
-    if icmp_nets:
-        lines.append(f"add element inet {t} v{i}_icmp {{ {', '.join(icmp_nets)} }}")
+        if own_pool is not None:
+            lines.append(f"add rule inet {t} v{i} {ip} daddr {own_pool} goto v{i}_deny")
+        lines.append(
+            f"add rule inet {t} v{i} {ip} daddr . meta l4proto . th dport @guarded{sfx} "
+            f"goto v{i}_deny"
+        )
+    lines.append(f"add rule inet {t} v{i} meta l4proto {{ tcp, udp }} th dport 53 goto v{i}_deny")
+    for version in (4, 6):
+        lines += _family_accepts(t, i, version, rules)
+    lines.append(f"add rule inet {t} v{i} goto v{i}_deny")
+    for version in (4, 6):
+        lines += _family_elements(t, i, version, rules.grants)
     lines += [
         f'add element inet {t} v_in {{ "{rules.ifname}" : jump v{i}_in }}',
         f'add element inet {t} v_fwd {{ "{rules.ifname}" : jump v{i} }}',
     ]
     return "\n".join(lines) + "\n"
+
+
+def _set_names(i: int, version: int) -> tuple[str, str, str, str]:
+    sfx = _FAMILY[version][3]
+    return f"v{i}_static{sfx}", f"v{i}_dyn{sfx}", f"v{i}_icmp{sfx}", f"v{i}_icmpdyn{sfx}"
+
+
+def _family_sets(t: str, i: int, version: int) -> list[str]:
+    addr_type = _FAMILY[version][1]
+    concat = f"{addr_type} . inet_proto . inet_service"
+    static, dyn, icmp, icmpdyn = _set_names(i, version)
+    return [
+        f"add set inet {t} {static} {{ type {concat}; flags interval; }}",
+        f"add set inet {t} {dyn} {{ type {concat}; flags interval,timeout; }}",
+        f"add set inet {t} {icmp} {{ type {addr_type}; flags interval; }}",
+        f"add set inet {t} {icmpdyn} {{ type {addr_type}; flags timeout; }}",
+    ]
+
+
+def _family_accepts(t: str, i: int, version: int, rules: VersionRules) -> list[str]:
+    ip, _type, icmp_proto, _sfx = _FAMILY[version]
+    static, dyn, icmp, icmpdyn = _set_names(i, version)
+    lines = [
+        f"add rule inet {t} v{i} {ip} daddr . meta l4proto . th dport @{static} accept",
+        f"add rule inet {t} v{i} {ip} daddr . meta l4proto . th dport @{dyn} accept",
+        f"add rule inet {t} v{i} meta l4proto {icmp_proto} {ip} daddr @{icmp} accept",
+        f"add rule inet {t} v{i} meta l4proto {icmp_proto} {ip} daddr @{icmpdyn} accept",
+    ]
+    if rules.internet:
+        private = ", ".join(str(n) for n in NON_PUBLIC if n.version == version)
+        lines.append(
+            f"add rule inet {t} v{i} meta l4proto {{ tcp, udp, {icmp_proto} }} "
+            f"{ip} daddr != {{ {private} }} accept"
+        )
+    return lines
+
+
+def _family_elements(t: str, i: int, version: int, grants: Iterable[Grant]) -> list[str]:
+    mine = [g for g in grants if g.network.version == version]
+    static, _dyn, icmp, _icmpdyn = _set_names(i, version)
+    lines = []
+    if elements := grant_elements(mine):
+        lines.append(f"add element inet {t} {static} {{ {', '.join(elements)} }}")
+    if nets := sorted({str(g.network) for g in mine}):
+        lines.append(f"add element inet {t} {icmp} {{ {', '.join(nets)} }}")
+    return lines
 
 
 def remove_version(tag: str, rules_index: int, ifname: str) -> str:
@@ -176,37 +242,36 @@ def remove_version(tag: str, rules_index: int, ifname: str) -> str:
         f"delete chain inet {t} v{i}\n"
         f"delete chain inet {t} v{i}_in\n"
         f"delete chain inet {t} v{i}_deny\n"
-        f"delete set inet {t} v{i}_static\n"
-        f"delete set inet {t} v{i}_dyn\n"
-        f"delete set inet {t} v{i}_icmp\n"
-        f"delete set inet {t} v{i}_icmpdyn\n"
-        f"delete counter inet {t} v{i}_denied\n"
+        + "".join(f"delete set inet {t} {name}\n" for v in (4, 6) for name in _set_names(i, v))
+        + f"delete counter inet {t} v{i}_denied\n"
     )
 
 
 def answer_elements(
-    tag: str, index: int, addrs: Iterable[IPv4Address], ports: Sequence[tuple[int, int]], ttl: int
+    tag: str, index: int, addrs: Iterable[Address], ports: Sequence[tuple[int, int]], ttl: int
 ) -> str:
     """What the resolver adds for one answer: its addresses, for the name's ports, for `ttl`."""
     t = table_name(tag)
-    addrs = list(addrs)
     ttl = max(ttl, 1)
-    grants = [Grant(IPv4Network(a), tuple(ports)) for a in addrs]
-    elements = [f"{e} timeout {ttl}s" for e in grant_elements(grants)]
-    icmp = [f"{a} timeout {ttl}s" for a in addrs]
-    if not elements:
-        return ""
-    # `add` leaves an existing element's timeout as it was: add (a no-op if present), delete
-    # and add again, in one transaction, so that a fresh answer restarts the element's TTL.
-    out = []
-    for name, items in ((f"v{index}_dyn", elements), (f"v{index}_icmpdyn", icmp)):
-        bare = ", ".join(e.rsplit(" timeout ", 1)[0] for e in items)
-        out += [
-            f"add element inet {t} {name} {{ {bare} }}",
-            f"delete element inet {t} {name} {{ {bare} }}",
-            f"add element inet {t} {name} {{ {', '.join(items)} }}",
-        ]
-    return "\n".join(out) + "\n"
+    out: list[str] = []
+    for version in (4, 6):
+        mine = [a for a in addrs if a.version == version]
+        if not mine:
+            continue
+        _static, dyn, _icmp, icmpdyn = _set_names(index, version)
+        grants = [Grant(ip_network(a), tuple(ports)) for a in mine]
+        elements = [f"{e} timeout {ttl}s" for e in grant_elements(grants)]
+        icmp = [f"{a} timeout {ttl}s" for a in mine]
+        # `add` leaves an existing element's timeout as it was: add (a no-op if present),
+        # delete and add again, in one transaction, so a fresh answer restarts its TTL.
+        for name, items in ((dyn, elements), (icmpdyn, icmp)):
+            bare = ", ".join(e.rsplit(" timeout ", 1)[0] for e in items)
+            out += [
+                f"add element inet {t} {name} {{ {bare} }}",
+                f"delete element inet {t} {name} {{ {bare} }}",
+                f"add element inet {t} {name} {{ {', '.join(items)} }}",
+            ]
+    return "\n".join(out) + "\n" if out else ""
 
 
 # Landlock takes one rule per port: past this many, it leaves connect to the filter alone.
@@ -225,7 +290,7 @@ class EgressGrants:
     grants: tuple[Grant, ...] = ()
     names: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
     internet: bool = False
-    unlocked: tuple[IPv4Network, ...] = ()  # always-denied addresses listed exactly
+    unlocked: tuple[Net, ...] = ()  # always-denied addresses listed exactly
 
     def name_ports(self) -> dict[str, tuple[tuple[int, int], ...]]:
         merged: dict[str, list[tuple[int, int]]] = {}
@@ -245,25 +310,14 @@ class EgressGrants:
 
 
 def grants_for(policy: EgressPolicy) -> EgressGrants | None:
-    """The sandbox's view of a version's policy; None for `none` (no link at all).
-
-    IPv6 destinations are dropped here: a version's namespace has no IPv6 route.
-    """
+    """The sandbox's view of a version's policy; None for `none` (no link at all)."""
     if policy.mode == "none":
         return None
-    grants = tuple(
-        Grant(d.network, d.ports) for d in policy.destinations if isinstance(d.network, IPv4Network)
-    )
+    grants = tuple(Grant(d.network, d.ports) for d in policy.destinations if d.network is not None)
     names = tuple((d.host, d.ports) for d in policy.destinations if d.host is not None)
-    unlocked = tuple(n for n in unlocked_denied(policy) if isinstance(n, IPv4Network))
-    return EgressGrants(grants, names, policy.mode == "internet", unlocked)
+    return EgressGrants(grants, names, policy.mode == "internet", unlocked_denied(policy))
 
 
-def denied_for(grants: EgressGrants) -> tuple[IPv4Network, ...]:
-    """The always-denied IPv4 networks, less those the policy (and its bound) list exactly."""
-    return tuple(
-        n for n in ALWAYS_DENIED if isinstance(n, IPv4Network) and n not in grants.unlocked
-    )
-
-
-NON_PUBLIC_V4 = tuple(n for n in NON_PUBLIC if isinstance(n, IPv4Network))
+def denied_for(grants: EgressGrants) -> tuple[Net, ...]:
+    """The always-denied networks, less those the policy (and its bound) list exactly."""
+    return tuple(n for n in ALWAYS_DENIED if n not in grants.unlocked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from urllib.parse import urlsplit
 
 from sandlot.config import SandboxMode, Settings
@@ -42,22 +42,24 @@ def make_starter(settings: Settings) -> Starter:
 
 def egress_network(settings: Settings) -> EgressNetwork | None:
     """The host side of egress, when this host can enforce it (else every policy is refused)."""
-    if not egress_support(settings.egress_route_table).ok:
+    support = egress_support(settings.egress_route_table)
+    if not support.ok:
         return None
     config = EgressConfig(
         pool=settings.egress_subnet,
         protected=_protected(settings),
         route_table=settings.egress_route_table,
+        pool6=settings.egress_subnet6 if support.ipv6 else None,
     )
     return EgressNetwork(config, str((settings.run_dir / "sandbox").resolve()))
 
 
-def _protected(settings: Settings) -> tuple[tuple[IPv4Address, int], ...]:
-    """The server's own and its database's address:port, as IPv4 addresses (resolved now).
+def _protected(settings: Settings) -> tuple[tuple[IPv4Address | IPv6Address, int], ...]:
+    """The server's own and its database's address:port, as addresses (resolved now).
 
     Local addresses are out of reach anyway (a version may only reach the host's resolver);
     these entries matter when either listens on, or is, another machine's address."""
-    found: list[tuple[IPv4Address, int]] = []
+    found: list[tuple[IPv4Address | IPv6Address, int]] = []
     targets = [(settings.host, settings.port)]
     with contextlib.suppress(ValueError):  # SQLite has no host; a malformed URL fails elsewhere
         url = urlsplit(settings.resolved_database_url)
@@ -65,6 +67,6 @@ def _protected(settings: Settings) -> tuple[tuple[IPv4Address, int], ...]:
             targets.append((url.hostname, url.port or 5432))
     for host, port in targets:
         with contextlib.suppress(OSError, ValueError):
-            for info in socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM):
-                found.append((IPv4Address(info[4][0]), port))
-    return tuple(sorted(set(found)))
+            for info in socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM):
+                found.append((ip_address(str(info[4][0]).split("%", 1)[0]), port))
+    return tuple(sorted(set(found), key=lambda item: (item[0].version, int(item[0]), item[1])))

@@ -620,31 +620,52 @@ def _denied_note(address: Any) -> str:
 
 
 def note_denied_connects() -> None:
-    """Wrap blocking socket connects so that a denied one leaves a line in the call's log.
+    """Wrap socket connects so that a denied one leaves a line in the call's log.
 
-    Non-blocking connects (asyncio) report their failure later, through SO_ERROR, and are not
-    noted; the counter counts them all the same."""
+    A blocking connect fails in `connect`/`connect_ex`. A non-blocking one (asyncio's
+    `open_connection` and `create_connection`, selectors) gets EINPROGRESS there and learns
+    the outcome later from `getsockopt(SOL_SOCKET, SO_ERROR)`: its address is kept (weakly,
+    by socket) from the connect until that answer, which is where it is noted."""
+    import errno
     import socket
+    import weakref
 
     connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    getsockopt = socket.socket.getsockopt
     families = (socket.AF_INET, socket.AF_INET6)
+    pending: weakref.WeakKeyDictionary[socket.socket, Any] = weakref.WeakKeyDictionary()
+    in_progress = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
 
     def noted_connect(self: socket.socket, address: Any) -> None:
         try:
             connect(self, address)
         except OSError as exc:
-            if exc.errno in _DENIED_ERRNOS and self.family in families:
+            if exc.errno in in_progress and self.family in families:
+                pending[self] = address
+            elif exc.errno in _DENIED_ERRNOS and self.family in families:
                 sys.stderr.write(_denied_note(address))
             raise
 
     def noted_connect_ex(self: socket.socket, address: Any) -> int:
         code = connect_ex(self, address)
-        if code in _DENIED_ERRNOS and self.family in families:
+        if code in in_progress and self.family in families:
+            pending[self] = address
+        elif code in _DENIED_ERRNOS and self.family in families:
             sys.stderr.write(_denied_note(address))
         return code
 
+    def noted_getsockopt(self: socket.socket, level: int, option: int, *size: int) -> Any:
+        value = getsockopt(self, level, option, *size)
+        # 0 is "connected" or "still in progress": keep the address until an error comes.
+        if level == socket.SOL_SOCKET and option == socket.SO_ERROR and not size and value:
+            address = pending.pop(self, None)
+            if address is not None and value in _DENIED_ERRNOS:
+                sys.stderr.write(_denied_note(address))
+        return value
+
     socket.socket.connect = noted_connect  # type: ignore[method-assign,assignment]
     socket.socket.connect_ex = noted_connect_ex  # type: ignore[method-assign,assignment]
+    socket.socket.getsockopt = noted_getsockopt  # type: ignore[method-assign,assignment]
 
 
 # Lambda's line format: level, UTC time to the millisecond, request id, message.
