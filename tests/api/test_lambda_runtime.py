@@ -146,5 +146,6 @@ async def test_the_log_level_is_part_of_a_versions_configuration(api: Api) -> No
         refused = await api.client.put("/api/v1/functions/sees", json={"log_level": bad})
         assert refused.status_code == 400, refused.text
         assert refused.json()["error"] == "InvalidInput" and "log_level" in refused.text
-    form = await _put_form(api, "sees", log_level="loud")
-    assert form.status_code == 400 and form.json()["error"] == "InvalidInput"
+    for bad in ("loud", ""):
+        form = await _put_form(api, "sees", log_level=bad)
+        assert form.status_code == 400 and form.json()["error"] == "InvalidInput", bad

@@ -160,7 +160,7 @@ async def _from_multipart(request: Request, max_upload: int, *, creating: bool) 
             max_concurrency=_int_field(fields, "max_concurrency"),
             min_warm=_int_field(fields, "min_warm"),
             keep_alive_s=_int_field(fields, "keep_alive_s"),
-            log_level=fields.get("log_level") or None,
+            log_level=fields.get("log_level"),
             env_set=env_set,
             env_unset=env_unset,
             secrets=_secrets_field(fields.get("secrets")),
