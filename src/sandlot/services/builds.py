@@ -2,10 +2,12 @@
 
 Every deploy makes a `pending` version and hands it to the builder after its commit. The
 builder moves it to `building`; if the code declares requirements, it resolves a lock with
-uv (or takes the stored one) and installs or reuses the shared environment; then, as the
-last step of every build, it imports the handler inside the version's own sandbox
-(`import_check`). Only then is the version `ready` (where `latest` moves); otherwise it is
-`failed` (where it does not). Nothing is ever installed during an invocation.
+uv (or takes the stored one) and installs or reuses the shared environment; it notes the
+imports that nothing the version ships or declares provides (`import_hints`: warnings, kept
+with the version); then, as the last step of every build, it imports the handler inside the
+version's own sandbox (`import_check`). Only then is the version `ready` (where `latest`
+moves); otherwise it is `failed` (where it does not). Nothing is ever installed during an
+invocation.
 """
 
 from __future__ import annotations
