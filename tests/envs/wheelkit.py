@@ -20,26 +20,31 @@ def write_wheel(
     version: str,
     requires: Sequence[str] = (),
     payload_bytes: int = 0,
+    module: str | None = None,
 ) -> str:
-    """Write `<name>-<version>-py3-none-any.whl` holding module `name`; its file name."""
+    """Write `<name>-<version>-py3-none-any.whl` holding module `module` (default: `name`,
+    which must then be an identifier); its file name."""
     import base64
     import hashlib
     import os
     import zipfile
 
-    dist = f"{name}-{version}.dist-info"
+    module = module or name
+    # A wheel's file and dist-info names spell a distribution's dashes as underscores.
+    stem = name.replace("-", "_")
+    dist = f"{stem}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
-        f"{name}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{module}/__init__.py": f"VERSION = {version!r}\n".encode(),
         f"{dist}/METADATA": metadata.encode(),
         f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: wheelkit\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
     }
     if payload_bytes:
-        files[f"{name}/payload.bin"] = b"\0" * payload_bytes
+        files[f"{module}/payload.bin"] = b"\0" * payload_bytes
     record = []
-    filename = f"{name}-{version}-py3-none-any.whl"
+    filename = f"{stem}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(os.path.join(directory, filename), "w", zipfile.ZIP_DEFLATED) as whl:
         for path, data in files.items():
             whl.writestr(path, data)

@@ -213,6 +213,12 @@ class VersionOut(BaseModel):
         description="Who deployed it: the user's login for a signed-in person, "
         "`key:<key name>` for an API key; null for versions made before this was recorded"
     )
+    build_warnings: list[str] = Field(
+        default_factory=list,
+        description="What its build found without failing it: top-level imports that "
+        "neither the standard library, the function's own files nor its dependencies "
+        "provide, each with the package to add (empty until the build has run)",
+    )
 
     @classmethod
     def of(cls, version: Version) -> VersionOut:
@@ -235,6 +241,7 @@ class VersionOut(BaseModel):
             created_at=version.created_at,
             error=version.error,
             deployed_by=version.deployed_by,
+            build_warnings=list(version.build_warnings),
         )
 
 

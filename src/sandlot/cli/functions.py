@@ -236,6 +236,9 @@ def _settle(client: SandlotClient, function: JSON, *, wait: bool, quiet: bool) -
     if wait and version["state"] not in _SETTLED:
         _follow_build(client, function["name"], version["number"], quiet=quiet)
         version = client.get_version(function["name"], version["number"])
+        # A settled answer carried these in its `warnings`; a followed build's are here.
+        for warning in version.get("build_warnings") or ():
+            note(f"warning: {warning}")
     return version
 
 

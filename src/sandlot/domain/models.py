@@ -177,6 +177,8 @@ class Version:
     env_key: str | None = None
     # Who made it: a login, or `key:<key name>`; None for versions made before it was kept.
     deployed_by: str | None = None
+    # What its build found worth saying without failing it (imports nothing provides).
+    build_warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 Every deploy makes a `pending` version and hands it to the builder after its commit. The
 builder moves it to `building`; if the code declares requirements, it resolves a lock with
-uv (or takes the stored one) and installs or reuses the shared environment; then, as the
-last step of every build, it imports the handler inside the version's own sandbox
-(`import_check`). Only then is the version `ready` (where `latest` moves); otherwise it is
-`failed` (where it does not). Nothing is ever installed during an invocation.
+uv (or takes the stored one) and installs or reuses the shared environment; it notes the
+imports that nothing the version ships or declares provides (`import_hints`: warnings, kept
+with the version); then, as the last step of every build, it imports the handler inside the
+version's own sandbox (`import_check`). Only then is the version `ready` (where `latest`
+moves); otherwise it is `failed` (where it does not). Nothing is ever installed during an
+invocation.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sandlot.envs import (
 from sandlot.services import aliases, secrets
 from sandlot.services.code import CodeStore
 from sandlot.services.import_check import check_import
+from sandlot.services.import_hints import import_warnings
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.specs import SpecDefaults, local_code, version_spec
 from sandlot.storage.db import Database
@@ -249,6 +252,7 @@ class Builder:
             build_log.append(str(failure.detail().get("output") or ""))
             return await self._fail(function, version, build_log, failure.message)
         environment, lock = built if built is not None else (None, None)
+        warnings = await self._import_hints(version, code_dir, environment, build_log)
         spec = version_spec(
             namespace=namespace.name,
             function=function,
@@ -260,7 +264,7 @@ class Builder:
         )
         error = await check_import(pool=self.pool, spec=spec, log=build_log.append)
         if error is not None:
-            return await self._fail(function, version, build_log, error)
+            return await self._fail(function, version, build_log, error, warnings)
         async with self.database.sessions.begin() as session:
             await VersionRepo(session).move(
                 function,
@@ -269,6 +273,7 @@ class Builder:
                 lock_text=lock.text if lock else None,
                 env_key=environment.key if environment else None,
                 build_log=build_log.text,
+                build_warnings=warnings,
             )
             moved, before = await FunctionRepo(session).set_latest(function.id, version.number)
             if moved:
@@ -308,11 +313,43 @@ class Builder:
         build_log.append(f"environment {environment.key[:12]} is ready")
         return environment, lock
 
+    async def _import_hints(
+        self,
+        version: Version,
+        code_dir: Path,
+        environment: Environment | None,
+        build_log: BuildLog,
+    ) -> list[str]:
+        """Imports nothing the version ships or declares provides, one build log line each
+        (they work on Lambda only because its runtime happens to ship them)."""
+        try:
+            requirements = requirements_of(code_dir, version.config.handler)
+        except SandlotError:
+            requirements = None  # a stored lock's version: checked when it was deployed
+        warnings = await import_warnings(
+            code_dir=code_dir,
+            site_packages=environment.path if environment else None,
+            declared_in=requirements.source if requirements else None,
+        )
+        for warning in warnings:
+            build_log.append(f"warning: {warning}")
+        return warnings
+
     async def _fail(
-        self, function: Function, version: Version, build_log: BuildLog, error: str
+        self,
+        function: Function,
+        version: Version,
+        build_log: BuildLog,
+        error: str,
+        warnings: list[str] | None = None,
     ) -> VersionState:
         async with self.database.sessions.begin() as session:
             await VersionRepo(session).move(
-                function, version.number, VersionState.FAILED, error=error, build_log=build_log.text
+                function,
+                version.number,
+                VersionState.FAILED,
+                error=error,
+                build_log=build_log.text,
+                build_warnings=warnings,
             )
         return VersionState.FAILED

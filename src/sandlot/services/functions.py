@@ -141,10 +141,12 @@ async def settled(*, session: AsyncSession, builder: Builder, deployed: Deployed
     function, version = deployed.function, deployed.version
     bound = import_timeout_s(version.config.timeout_s) + _CHECK_MARGIN_S
     await builder.wait(function.id, version.number, bound)
+    built = await VersionRepo(session).get(function, version.number)
     return replace(
         deployed,
         function=await FunctionRepo(session).get(function.namespace_id, function.name),
-        version=await VersionRepo(session).get(function, version.number),
+        version=built,
+        warnings=(*deployed.warnings, *built.build_warnings),
     )
 
 

@@ -59,6 +59,7 @@ def _version(row: VersionRow, function_name: str) -> Version:
         lock_text=row.lock_text,
         env_key=row.env_key,
         deployed_by=row.deployed_by,
+        build_warnings=tuple(row.build_warnings or ()),
     )
 
 
@@ -262,6 +263,7 @@ class VersionRepo:
         lock_text: str | None = None,
         env_key: str | None = None,
         build_log: str | None = None,
+        build_warnings: list[str] | None = None,
     ) -> Version:
         row = await self._row(function, number)
         row.state = transition(VERSION_MOVES, VersionState(row.state), target).value
@@ -272,6 +274,8 @@ class VersionRepo:
             row.env_key = env_key
         if build_log is not None:
             row.build_log = build_log
+        if build_warnings is not None:
+            row.build_warnings = build_warnings
         await self.session.flush()
         return _version(row, function.name)
 
