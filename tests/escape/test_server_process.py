@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from sandlot.worker.launcher import Interpreter
 from tests.conftest import HELLO, start_server, stop_server
 from tests.escape.conftest import (
     assert_server_left_nothing,
@@ -57,6 +58,9 @@ FUNCTION_ENV = (
     *("_HANDLER", "TZ"),
     *("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"),
 )
+# An interpreter moved to /var/lang with a shared libpython finds it through LD_LIBRARY_PATH.
+_PYTHON = Interpreter.of_server()
+LOADER_ENV = ("LD_LIBRARY_PATH",) if _PYTHON.movable and _PYTHON.shared_libpython else ()
 
 BOMB = """
 import os
@@ -99,7 +103,7 @@ def test_server_secrets_files_and_pid_are_out_of_reach(tmp_path: Path) -> None:
         for needle in (secret, key, "SANDLOT_BOOTSTRAP_API_KEY", "SANDLOT_DATABASE", "sqlite"):
             assert needle not in response.text, needle
         assert all(value.startswith("!") for value in out["files"].values()), out["files"]
-        assert sorted(out["environ"]) == sorted(FUNCTION_ENV)
+        assert sorted(out["environ"]) == sorted((*FUNCTION_ENV, *LOADER_ENV))
         assert out["proc"]["1/environ"] == "!PermissionError"  # its own init, not the host's
         assert out[f"kill_{server.process.pid}"] == "ProcessLookupError"
         # Bombs end as named errors for the function, never for the server.
