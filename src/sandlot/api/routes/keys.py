@@ -42,7 +42,9 @@ async def create_key(
         expires_at=body.expires_at,
         expires_in_days=body.expires_in_days,
     )
-    created, secret = await auth.create_key(session=session, principal=principal, request=request)
+    created, secret = await auth.create_key(
+        session=session, principal=principal, request=request, keyring=runtime.keyring
+    )
     await session.commit()
     runtime.authenticator.key_created(secret)
     return KeyCreated(**KeyOut.of(created).model_dump(), key=secret)
