@@ -92,7 +92,7 @@ async def create_alias(
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> JSONResponse:
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.function_for(session, principal, name, Action.FUNCTION_WRITE)
     if await _exists(session, function, body.Name):
         raise Conflict(
@@ -116,7 +116,7 @@ async def get_alias(
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> JSONResponse:
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.function_for(session, principal, name, Action.FUNCTION_READ)
     info = await _own_alias(session, function, alias)
     return JSONResponse(await _configuration(runtime, session, principal, function, info))
@@ -135,7 +135,7 @@ async def list_aliases(
     """By name; `FunctionVersion` keeps those that send that version any traffic (none
     follows `$LATEST`: Sandlot's aliases point at fixed versions). The marker is the name
     of the last alias of the page before."""
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.function_for(session, principal, name, Action.FUNCTION_READ)
     items = [item for item in await service.list_aliases(session, function) if not item.builtin]
     if function_version is not None:
@@ -165,7 +165,7 @@ async def update_alias(
 ) -> JSONResponse:
     """What the request leaves out stays: without `FunctionVersion` the primary version,
     without `RoutingConfig` the additional weights (an empty map removes them)."""
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.function_for(session, principal, name, Action.FUNCTION_WRITE)
     current = await _own_alias(session, function, alias)
     if body.RevisionId is not None:
@@ -197,7 +197,7 @@ async def delete_alias(
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> Response:
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.function_for(session, principal, name, Action.FUNCTION_WRITE)
     await _own_alias(session, function, alias)
     await service.delete_alias(session, principal=principal, function=function, name=alias)

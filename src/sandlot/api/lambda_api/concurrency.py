@@ -62,7 +62,7 @@ async def put_concurrency(
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> JSONResponse:
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     value = body.ReservedConcurrentExecutions
     if not 1 <= value <= MAX_CONCURRENCY_MAX:
         raise InvalidLimit(
@@ -76,10 +76,13 @@ async def put_concurrency(
 
 @router.get(GET_PATH)
 async def get_concurrency(
-    function_name: FunctionName, session: SessionDep, principal: LambdaPrincipal
+    function_name: FunctionName,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: LambdaPrincipal,
 ) -> JSONResponse:
     """The newest version's cap: what the next deploy keeps, and what a put just set."""
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     versions = await service.list_versions(session=session, principal=principal, name=name)
     cap = versions[0].config.max_concurrency if versions else None
     out: dict[str, Any] = {} if cap is None else {"ReservedConcurrentExecutions": cap}
@@ -93,7 +96,7 @@ async def delete_concurrency(
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> Response:
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     await _configure(runtime, session, principal, name, _Unreserved())
     return Response(status_code=204)
 

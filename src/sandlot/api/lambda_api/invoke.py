@@ -21,9 +21,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sandlot.api.async_accept import accept_call
 from sandlot.api.deps import RuntimeDep
 from sandlot.api.invoke_path import result_headers
-from sandlot.api.lambda_api.auth import LambdaPrincipal
+from sandlot.api.lambda_api.auth import LambdaPrincipal, signed_body
 from sandlot.api.lambda_api.errors import LambdaRoute
-from sandlot.api.lambda_api.qualifiers import LAMBDA_LATEST, FunctionName, Target, target_of
+from sandlot.api.lambda_api.qualifiers import LAMBDA_LATEST, FunctionName, sandlot_call, target_of
+from sandlot.api.lambda_api.shapes import FunctionRef
 from sandlot.domain.actions import Action
 from sandlot.domain.errors import InvalidInput, ServiceUnavailable
 from sandlot.services import invocations as service
@@ -68,9 +69,9 @@ async def invoke(
 ) -> Response:
     _check_choice("X-Amz-Invocation-Type", invocation_type, INVOCATION_TYPES)
     _check_choice("X-Amz-Log-Type", log_type, LOG_TYPES)
-    target = target_of(principal, function_name, qualifier)
-    name, version = target.sandlot_call()
-    body = await request.body()
+    target = target_of(principal, runtime.settings.aws_region, function_name, qualifier)
+    name, version = sandlot_call(target)
+    body = signed_body(request)
     if invocation_type == "DryRun":
         # Lambda's dry run: the function exists, the caller may invoke it, the event fits.
         authorize_function(principal, Action.FUNCTION_INVOKE, target.name)
@@ -130,12 +131,12 @@ def decode_client_context(text: str | None) -> dict[str, Any] | None:
     return decoded
 
 
-def executed_version(target: Target, invoked: service.InvokeResult) -> str:
+def executed_version(target: FunctionRef, invoked: service.InvokeResult) -> str:
     """As Lambda says it: `$LATEST` for an unqualified call, else the number that ran."""
-    return LAMBDA_LATEST if target.latest else str(invoked.spec.version)
+    return LAMBDA_LATEST if target.is_latest else str(invoked.spec.version)
 
 
-def _answer(invoked: service.InvokeResult, target: Target, *, tail: bool) -> Response:
+def _answer(invoked: service.InvokeResult, target: FunctionRef, *, tail: bool) -> Response:
     outcome = invoked.outcome
     executed = executed_version(target, invoked)
     headers = {

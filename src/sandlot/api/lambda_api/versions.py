@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sandlot.api.deps import RuntimeDep, SessionDep
 from sandlot.api.lambda_api.auth import LambdaPrincipal
 from sandlot.api.lambda_api.errors import LambdaRoute
-from sandlot.api.lambda_api.qualifiers import LAMBDA_LATEST, FunctionName, unqualified
+from sandlot.api.lambda_api.qualifiers import FunctionName, unqualified
 from sandlot.api.lambda_api.shapes import function_configuration
 from sandlot.domain.actions import Action
 from sandlot.domain.errors import InvalidInput, VersionConflict, VersionNotReady
@@ -51,7 +51,7 @@ async def publish_version(
     principal: LambdaPrincipal,
     body: PublishIn | None = None,
 ) -> JSONResponse:
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     # Publishing is a change in Lambda, so it takes the role that may deploy.
     authorize_function(principal, Action.FUNCTION_WRITE, name)
     function = await service.get_function(session=session, principal=principal, name=name)
@@ -89,7 +89,7 @@ async def list_versions(
 ) -> JSONResponse:
     """`$LATEST` first, then every version, oldest first; the marker is the position (0
     for `$LATEST`, else the version number) of the last item of the page before."""
-    name = unqualified(principal, function_name)
+    name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.get_function(session=session, principal=principal, name=name)
     versions = sorted(
         await service.list_versions(session=session, principal=principal, name=name),
@@ -128,12 +128,10 @@ def _configuration(
     qualified: bool,
 ) -> dict[str, Any]:
     """Lambda's FunctionConfiguration of `version`, as "N" or (not qualified) `$LATEST`."""
-    shown: dict[str, Any] = function_configuration(
-        function,
-        version,
-        namespace=principal.namespace,
+    return function_configuration(
         region=runtime.settings.aws_region,
-        python_version=runtime.builder.python_version,
-        qualifier=str(version.number) if qualified else LAMBDA_LATEST,
+        namespace=principal.namespace,
+        function=function,
+        version=version,
+        latest=not qualified,
     )
-    return shown
