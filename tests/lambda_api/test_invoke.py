@@ -89,9 +89,7 @@ def error_code(refused: pytest.ExceptionInfo[ClientError]) -> str:
     return str(refused.value.response["Error"]["Code"])
 
 
-def test_request_response_failure_tail_and_qualifiers(server: LiveServer) -> None:
-    assert deploy(server, "hello", code(1)) == 1
-    assert deploy(server, "hello", code(2)) == 2
+def _request_response_failure_tail_and_qualifiers(server: LiveServer) -> None:
     lam = admin_client(server)
 
     answer = lam.invoke(FunctionName="hello", Payload=json.dumps({"name": "Ada"}))
@@ -142,14 +140,11 @@ def test_request_response_failure_tail_and_qualifiers(server: LiveServer) -> Non
     assert error_code(refused) == "InvalidParameterValueException"
 
 
-def test_the_aws_cli_invokes(server: LiveServer, aws: AwsCli) -> None:
-    deploy(server, "hello", code(1))
+def _the_aws_cli_invokes(aws: AwsCli) -> None:
     answer = aws.json(
         "invoke",
         "--function-name",
         "hello",
-        "--cli-binary-format",
-        "raw-in-base64-out",
         "--payload",
         '{"name": "cli"}',
         "--log-type",
@@ -159,14 +154,12 @@ def test_the_aws_cli_invokes(server: LiveServer, aws: AwsCli) -> None:
     assert answer["StatusCode"] == 200
     assert answer["ExecutedVersion"] == "$LATEST"
     assert "called with ['name']" in base64.b64decode(answer["LogResult"]).decode()
-    assert json.loads((aws.home / "out.json").read_text()) == {"hello": "cli", "version": 1}
+    assert json.loads((aws.home / "out.json").read_text()) == {"hello": "cli", "version": 2}
 
     failed = aws.json(
         "invoke",
         "--function-name",
         "hello",
-        "--cli-binary-format",
-        "raw-in-base64-out",
         "--payload",
         '{"fail": true}',
         "err.json",
@@ -175,8 +168,7 @@ def test_the_aws_cli_invokes(server: LiveServer, aws: AwsCli) -> None:
     assert json.loads((aws.home / "err.json").read_text())["errorType"] == "ValueError"
 
 
-def test_an_event_call_is_queued_then_runs_and_a_dry_run_only_checks(server: LiveServer) -> None:
-    deploy(server, "hello", code(1))
+def _an_event_call_is_queued_then_runs_and_a_dry_run_only_checks(server: LiveServer) -> None:
     lam = admin_client(server)
 
     accepted = lam.invoke(FunctionName="hello", InvocationType="Event", Payload=b'{"name": "q"}')
@@ -200,7 +192,7 @@ def test_an_event_call_is_queued_then_runs_and_a_dry_run_only_checks(server: Liv
     assert error_code(refused) == "ResourceNotFoundException"
 
 
-def test_a_timeout_is_a_function_error_in_lambdas_words(server: LiveServer) -> None:
+def _a_timeout_is_a_function_error_in_lambdas_words(server: LiveServer) -> None:
     deploy(server, "slow", code(1), timeout_s="1")
     answer = admin_client(server).invoke(FunctionName="slow", Payload=b'{"sleep": 30}')
     assert answer["StatusCode"] == 200
@@ -210,8 +202,7 @@ def test_a_timeout_is_a_function_error_in_lambdas_words(server: LiveServer) -> N
     assert re.search(r"Task timed out after 1\.00 seconds$", error["errorMessage"])
 
 
-def test_other_namespaces_and_roles(server: LiveServer) -> None:
-    deploy(server, "hello", code(1))
+def _other_namespaces_and_roles(server: LiveServer) -> None:
     arn = admin_client(server).get_function(FunctionName="hello")["Configuration"]["FunctionArn"]
     other = lambda_client(server, make_namespace(server, "other-team"))
     for name in ("hello", arn):
@@ -230,8 +221,7 @@ def test_other_namespaces_and_roles(server: LiveServer) -> None:
     assert error_code(refused) in ("AccessDeniedException", "ResourceNotFoundException")
 
 
-def test_a_client_context_is_checked(server: LiveServer) -> None:
-    deploy(server, "hello", code(1))
+def _a_client_context_is_checked(server: LiveServer) -> None:
     lam = admin_client(server)
     context = base64.b64encode(json.dumps({"custom": {"who": "me"}}).encode()).decode()
     assert lam.invoke(FunctionName="hello", ClientContext=context)["StatusCode"] == 200
@@ -287,8 +277,7 @@ def _wait_busy(server: LiveServer, function: str) -> None:
     raise AssertionError(f"{function} never became busy")
 
 
-def test_the_readmes_boto3_example_runs(server: LiveServer) -> None:
-    deploy(server, "hello", HELLO)
+def _the_readmes_boto3_example_runs(server: LiveServer) -> None:
     pair = make_key(server, role="developer")
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme.split("## Coming from AWS Lambda", 1)[1]
@@ -298,7 +287,28 @@ def test_the_readmes_boto3_example_runs(server: LiveServer) -> None:
         .replace('"us-east-1"', f'"{REGION}"')
         .replace('"sl_ab12cd34_..."', f'"{pair.secret}"')
         .replace('"sl_ab12cd34"', f'"{pair.access_key_id}"')
+        .replace('FunctionName="hello"', 'FunctionName="greet"')
     )
     printed: list[tuple[Any, ...]] = []
     exec(example, {"print": lambda *args: printed.append(args)})  # noqa: S102 - the README's own code
-    assert printed == [(200, {"hello": "Ada"}), ("1",)]
+    assert printed == [(200, {"hello": "Ada"}), ("1",)], printed
+
+
+# One server per test (each start costs seconds), so each test checks several things.
+
+
+def test_sync_calls_their_failures_tails_and_qualifiers(server: LiveServer, aws: AwsCli) -> None:
+    assert deploy(server, "hello", code(1)) == 1
+    assert deploy(server, "hello", code(2)) == 2
+    _request_response_failure_tail_and_qualifiers(server)
+    _the_aws_cli_invokes(aws)
+    _a_client_context_is_checked(server)
+    deploy(server, "greet", HELLO)
+    _the_readmes_boto3_example_runs(server)
+
+
+def test_event_calls_dry_runs_timeouts_namespaces_and_roles(server: LiveServer) -> None:
+    deploy(server, "hello", code(1))
+    _an_event_call_is_queued_then_runs_and_a_dry_run_only_checks(server)
+    _other_namespaces_and_roles(server)
+    _a_timeout_is_a_function_error_in_lambdas_words(server)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from sandlot.api.lambda_api.qualifiers import (
     LAMBDA_LATEST,
     FunctionName,
     is_version_number,
+    parsed_body,
     unqualified,
     version_number,
 )
@@ -87,11 +88,12 @@ class UpdateAliasIn(BaseModel):
 @router.post("/functions/{FunctionName}/aliases")
 async def create_alias(
     function_name: FunctionName,
-    body: CreateAliasIn,
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> JSONResponse:
+    body = parsed_body(CreateAliasIn, request)
     name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.function_for(session, principal, name, Action.FUNCTION_WRITE)
     if await _exists(session, function, body.Name):
@@ -158,13 +160,14 @@ async def list_aliases(
 async def update_alias(
     function_name: FunctionName,
     alias: AliasName,
-    body: UpdateAliasIn,
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> JSONResponse:
     """What the request leaves out stays: without `FunctionVersion` the primary version,
     without `RoutingConfig` the additional weights (an empty map removes them)."""
+    body = parsed_body(UpdateAliasIn, request)
     name = unqualified(principal, runtime.settings.aws_region, function_name)
     function = await service.function_for(session, principal, name, Action.FUNCTION_WRITE)
     current = await _own_alias(session, function, alias)

@@ -19,14 +19,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandlot.api.deps import RuntimeDep, SessionDep
 from sandlot.api.lambda_api.auth import LambdaPrincipal
 from sandlot.api.lambda_api.errors import LambdaRoute
-from sandlot.api.lambda_api.qualifiers import FunctionName, unqualified
+from sandlot.api.lambda_api.qualifiers import FunctionName, parsed_body, unqualified
 from sandlot.domain.errors import InvalidLimit
 from sandlot.domain.limits import MAX_CONCURRENCY_MAX
 from sandlot.domain.models import Principal, VersionConfig
@@ -57,13 +57,13 @@ class _Unreserved(ConfigChanges):
 @router.put(PUT_PATH)
 async def put_concurrency(
     function_name: FunctionName,
-    body: ConcurrencyIn,
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> JSONResponse:
     name = unqualified(principal, runtime.settings.aws_region, function_name)
-    value = body.ReservedConcurrentExecutions
+    value = parsed_body(ConcurrencyIn, request).ReservedConcurrentExecutions
     if not 1 <= value <= MAX_CONCURRENCY_MAX:
         raise InvalidLimit(
             f"ReservedConcurrentExecutions is {value}; Sandlot caps a function at 1 to "

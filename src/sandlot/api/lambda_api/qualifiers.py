@@ -8,10 +8,12 @@ Lambda's `$LATEST`, its version N is Lambda's "N", and an alias is called as `na
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Path
+from fastapi import Path, Request
+from pydantic import BaseModel, ValidationError
 
+from sandlot.api.lambda_api.auth import signed_body
 from sandlot.api.lambda_api.shapes import LATEST, FunctionRef, function_ref
 from sandlot.domain.errors import InvalidInput
 from sandlot.domain.limits import VERSION_NUMBER_MAX
@@ -57,6 +59,22 @@ def unqualified(principal: Principal, region: str, function_name: str) -> str:
             field="FunctionName",
         )
     return ref.name
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parsed_body(model: type[M], request: Request) -> M:
+    """The signed JSON body as `model`. Not a FastAPI body parameter: the signature check
+    has read the body already, and this is the copy it verified."""
+    try:
+        return model.model_validate_json(signed_body(request) or b"{}")
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise InvalidInput(f"the request is not valid: {problems}") from None
 
 
 def is_version_number(text: str) -> bool:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandlot.api.deps import RuntimeDep, SessionDep
 from sandlot.api.lambda_api.auth import LambdaPrincipal
 from sandlot.api.lambda_api.errors import LambdaRoute
-from sandlot.api.lambda_api.qualifiers import FunctionName, unqualified
+from sandlot.api.lambda_api.qualifiers import FunctionName, parsed_body, unqualified
 from sandlot.api.lambda_api.shapes import function_configuration
 from sandlot.domain.actions import Action
 from sandlot.domain.errors import InvalidInput, VersionConflict, VersionNotReady
@@ -46,11 +46,12 @@ class PublishIn(BaseModel):
 @router.post("/functions/{FunctionName}/versions")
 async def publish_version(
     function_name: FunctionName,
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: LambdaPrincipal,
-    body: PublishIn | None = None,
 ) -> JSONResponse:
+    given = parsed_body(PublishIn, request)
     name = unqualified(principal, runtime.settings.aws_region, function_name)
     # Publishing is a change in Lambda, so it takes the role that may deploy.
     authorize_function(principal, Action.FUNCTION_WRITE, name)
@@ -62,7 +63,6 @@ async def publish_version(
             f"function {name!r} has no ready version to publish yet", function=name
         )
     answer = _configuration(runtime, principal, function, newest, qualified=True)
-    given = body or PublishIn()
     _check_precondition("CodeSha256", given.CodeSha256, answer["CodeSha256"], name)
     _check_precondition("RevisionId", given.RevisionId, answer["RevisionId"], name)
     return JSONResponse(answer, status_code=201)
