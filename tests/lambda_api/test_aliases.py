@@ -120,7 +120,8 @@ def test_aliases_keep_to_their_namespace_and_role(server: LiveServer) -> None:
         assert error_code(refused) == "ResourceNotFoundException"
 
     invoker = lambda_client(server, make_key(server, role="invoker"))
-    assert invoker.invoke(FunctionName="shop:prod")["ExecutedVersion"] == "1"
+    called = invoker.invoke(FunctionName="shop:prod")
+    assert called["ExecutedVersion"] == "1" and payload_of(called)["version"] == 1
     for attempt in (
         lambda: invoker.create_alias(FunctionName="shop", Name="mine", FunctionVersion="1"),
         lambda: invoker.update_alias(FunctionName="shop", Name="prod", FunctionVersion="1"),

@@ -108,6 +108,7 @@ def _request_response_failure_tail_and_qualifiers(server: LiveServer) -> None:
     assert any("raise ValueError" in frame for frame in error["stackTrace"])
 
     tailed = lam.invoke(FunctionName="hello", LogType="Tail", Payload=b'{"name": "Tail"}')
+    assert payload_of(tailed) == {"hello": "Tail", "version": 2}
     log = base64.b64decode(tailed["LogResult"]).decode()
     assert "called with ['name']" in log
     request_id = tailed["ResponseMetadata"]["RequestId"]
@@ -130,7 +131,7 @@ def _request_response_failure_tail_and_qualifiers(server: LiveServer) -> None:
     assert payload_of(by_alias)["version"] == 1
     arn = lam.get_function(FunctionName="hello")["Configuration"]["FunctionArn"]
     by_arn = lam.invoke(FunctionName=f"{arn}:prod")
-    assert by_arn["ExecutedVersion"] == "1"
+    assert by_arn["ExecutedVersion"] == "1" and payload_of(by_arn)["version"] == 1
 
     with pytest.raises(ClientError) as refused:
         lam.invoke(FunctionName="hello", Qualifier="9")
@@ -185,7 +186,7 @@ def _an_event_call_is_queued_then_runs_and_a_dry_run_only_checks(server: LiveSer
 
     before = len(sandlot_get(server, "/invocations?function=hello")["items"])
     dry = lam.invoke(FunctionName="hello", InvocationType="DryRun")
-    assert dry["StatusCode"] == 204
+    assert dry["StatusCode"] == 204 and dry["Payload"].read() == b""
     assert len(sandlot_get(server, "/invocations?function=hello")["items"]) == before
     with pytest.raises(ClientError) as refused:
         lam.invoke(FunctionName="nothing-here", InvocationType="DryRun")
@@ -224,7 +225,8 @@ def _other_namespaces_and_roles(server: LiveServer) -> None:
 def _a_client_context_is_checked(server: LiveServer) -> None:
     lam = admin_client(server)
     context = base64.b64encode(json.dumps({"custom": {"who": "me"}}).encode()).decode()
-    assert lam.invoke(FunctionName="hello", ClientContext=context)["StatusCode"] == 200
+    with_context = lam.invoke(FunctionName="hello", ClientContext=context)
+    assert payload_of(with_context)["hello"] == "world"
     for bad in ("not base64!", base64.b64encode(b"[1]").decode(), "e" * 3584):
         with pytest.raises(ClientError) as refused:
             lam.invoke(FunctionName="hello", ClientContext=bad)
@@ -263,6 +265,7 @@ def test_throttled_and_too_large(tmp_path: Path, database_url: str) -> None:
         finally:
             running.join(timeout=60)
         assert first["StatusCode"] == 200 and "FunctionError" not in first
+        assert payload_of(first) == {"hello": "world", "version": 1}
     finally:
         stop_server(live)
 
@@ -291,7 +294,7 @@ def _the_readmes_boto3_example_runs(server: LiveServer) -> None:
     )
     printed: list[tuple[Any, ...]] = []
     exec(example, {"print": lambda *args: printed.append(args)})  # noqa: S102 - the README's own code
-    assert printed == [(200, {"hello": "Ada"}), ("1",)], printed
+    assert printed == [(200, {"hello": "Ada"}), ("1", {"hello": "world"})], printed
 
 
 # One server per test (each start costs seconds), so each test checks several things.
