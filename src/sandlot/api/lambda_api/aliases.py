@@ -21,7 +21,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.api.deps import RuntimeDep, SessionDep
 from sandlot.api.lambda_api.auth import LambdaPrincipal
@@ -47,7 +46,7 @@ from sandlot.domain.errors import (
 from sandlot.domain.models import Function, Principal
 from sandlot.services import aliases as service
 from sandlot.services.aliases import AliasInfo
-from sandlot.services.runtime import Runtime
+from sandlot.services.runtime import Runtime, Session
 
 router = APIRouter(route_class=LambdaRoute)
 
@@ -291,7 +290,7 @@ def routing_config(routes: Routes) -> tuple[str, dict[str, Any] | None]:
 # Helpers -------------------------------------------------------------------------------------
 
 
-async def _exists(session: AsyncSession, function: Function, alias: str) -> bool:
+async def _exists(session: Session, function: Function, alias: str) -> bool:
     try:
         await _own_alias(session, function, alias)
     except AliasNotFound:
@@ -299,7 +298,7 @@ async def _exists(session: AsyncSession, function: Function, alias: str) -> bool
     return True
 
 
-async def _own_alias(session: AsyncSession, function: Function, alias: str) -> AliasInfo:
+async def _own_alias(session: Session, function: Function, alias: str) -> AliasInfo:
     """An alias made by a caller: `latest` is Sandlot's built-in, Lambda's `$LATEST`,
     which is a version in Lambda's terms and never an alias."""
     info = await service.get_alias(session, function, alias)
@@ -314,7 +313,7 @@ async def _own_alias(session: AsyncSession, function: Function, alias: str) -> A
 
 async def _set(
     runtime: Runtime,
-    session: AsyncSession,
+    session: Session,
     principal: Principal,
     function: Function,
     alias: str,
@@ -333,7 +332,7 @@ async def _set(
     return info
 
 
-async def revision_id(session: AsyncSession, function: Function, info: AliasInfo) -> str:
+async def revision_id(session: Session, function: Function, info: AliasInfo) -> str:
     changes, _ = await service.history(session, function, alias=info.name, limit=1, cursor=None)
     if changes:
         return changes[0].id
@@ -342,7 +341,7 @@ async def revision_id(session: AsyncSession, function: Function, info: AliasInfo
 
 async def _configuration(
     runtime: Runtime,
-    session: AsyncSession,
+    session: Session,
     principal: Principal,
     function: Function,
     info: AliasInfo,

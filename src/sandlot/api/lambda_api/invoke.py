@@ -30,7 +30,6 @@ from sandlot.domain.errors import InvalidInput, ServiceUnavailable
 from sandlot.services import invocations as service
 from sandlot.services.authz import authorize_function
 from sandlot.services.invocations import check_size
-from sandlot.worker.interface import FunctionErrorInfo, InvokeOutcome
 
 router = APIRouter(route_class=LambdaRoute)
 
@@ -145,7 +144,7 @@ def _answer(invoked: service.InvokeResult, target: FunctionRef, *, tail: bool) -
         "X-Amz-Executed-Version": executed,
     }
     if tail:
-        headers["X-Amz-Log-Result"] = log_result(outcome, executed, invoked.spec.memory_mb)
+        headers["X-Amz-Log-Result"] = log_result(invoked, executed)
     error = outcome.error
     if error is None:
         body = outcome.result_json or b"null"
@@ -155,14 +154,16 @@ def _answer(invoked: service.InvokeResult, target: FunctionRef, *, tail: bool) -
     else:
         headers["X-Amz-Function-Error"] = "Unhandled"
         headers["X-Sandlot-Error"] = error.kind
-        failure = lambda_error(error, outcome.invocation_id, invoked.spec.timeout_s)
-        body = json.dumps(failure).encode()
+        body = json.dumps(lambda_error(invoked)).encode()
     return Response(body, status_code=200, media_type="application/json", headers=headers)
 
 
-def lambda_error(error: FunctionErrorInfo, request_id: str, timeout_s: int) -> dict[str, Any]:
+def lambda_error(invoked: service.InvokeResult) -> dict[str, Any]:
     """Lambda's error document: the handler's exception with its frames, or the runtime's
     words for a call that timed out, ran out of memory or whose process died."""
+    error = invoked.outcome.error
+    assert error is not None
+    request_id, timeout_s = invoked.outcome.invocation_id, invoked.spec.timeout_s
     if error.exception_type is not None:
         return {
             "errorMessage": error.message,
@@ -197,9 +198,10 @@ def stack_frames(traceback_text: str) -> list[str]:
     return frames
 
 
-def log_result(outcome: InvokeOutcome, version: str, memory_mb: int) -> str:
+def log_result(invoked: service.InvokeResult, version: str) -> str:
     """Base64 of the last 4 KB of the call's log, framed by Lambda's START, END and REPORT
     lines so that tools which read them find them."""
+    outcome, memory_mb = invoked.outcome, invoked.spec.memory_mb
     request_id = outcome.invocation_id
     timings = outcome.timings
     report = (
