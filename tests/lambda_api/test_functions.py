@@ -125,6 +125,20 @@ def test_boto3_creates_reads_updates_and_deletes_a_function(server: LiveServer) 
     assert _invoke(server, "greeter", {})["greeting"] == "v2:bonjour"
     three = client.get_function_configuration(FunctionName="greeter", Qualifier="3")
     assert three["Version"] == "3" and three["MemorySize"] == 512
+    # An alias (made through /api/v1) reads as the version it points at.
+    aliased = httpx.put(
+        f"{server.url}/api/v1/functions/greeter/aliases/prod",
+        json={"version": 2},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=30,
+    )
+    assert aliased.status_code in (200, 201), aliased.text
+    prod = client.get_function_configuration(FunctionName="greeter:prod")
+    assert prod["Version"] == "2" and prod["FunctionArn"].endswith(":function:greeter:prod")
+    assert (
+        client.get_function(FunctionName="greeter", Qualifier="prod")["Configuration"]["MemorySize"]
+        == 256
+    )
     everything = client.list_functions(FunctionVersion="ALL")["Functions"]
     assert [item["Version"] for item in everything] == ["$LATEST", "1", "2", "3"]
 
