@@ -43,7 +43,7 @@ def test_the_key_dialog_shows_a_working_aws_profile(
     assert secret.startswith(access + "_")
     expect(dialog).to_contain_text("region = us-east-1")
     expect(dialog.locator("[data-aws-command]")).to_contain_text(f"--endpoint-url {server.url}")
-    dialog.get_by_role("button", name="Copy profile").click()
+    dialog.get_by_role("button", name="AWS profile to clipboard").click()
     expect(dialog.get_by_role("status")).to_have_text("Copied the profile")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert f"aws_access_key_id = {access}" in copied and secret in copied

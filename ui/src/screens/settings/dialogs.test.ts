@@ -39,7 +39,7 @@ describe("a new key's dialog, for the AWS tools", () => {
     expect(container.querySelector("[data-aws-command]")?.textContent).toContain(
       "--endpoint-url",
     );
-    await fireEvent.click(screen.getByRole("button", { name: "Copy profile" }));
+    await fireEvent.click(screen.getByRole("button", { name: "AWS profile to clipboard" }));
     await expect.poll(() => screen.getByRole("status").textContent).toBe("Copied the profile");
     expect(await navigator.clipboard.readText()).toContain("aws_access_key_id = sl_0123abcd");
   });
