@@ -73,7 +73,7 @@ from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.egress import NOT_ENFORCED, EgressHost
 from sandlot.services.invocations import Invoker
-from sandlot.services.lambda_auth import LambdaAuth
+from sandlot.services.lambda_auth import LambdaAuth, access_key_id
 from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
@@ -134,6 +134,7 @@ def create_key_offline(settings: Settings, *, name: str, role: str) -> OfflineKe
         url = settings.resolved_database_url
         keyring = load_keyring(settings)
         created = asyncio.run(_write_key(url, name, role, _local_operator(), keyring))
+        created["aws_region"] = settings.aws_region
     finally:
         if lock is not None:
             lock.release()
@@ -168,6 +169,7 @@ async def _write_key(
         "prefix": key.prefix,
         "created_at": key.created_at.isoformat(),
         "key": secret,
+        "aws_access_key_id": access_key_id(key.prefix),
     }
 
 

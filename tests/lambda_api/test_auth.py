@@ -3,11 +3,13 @@ refused with Lambda's error names, and a signed key is held to the same rules as
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ADMIN_KEY, LiveServer
+from tests.conftest import ADMIN_KEY, LiveServer, start_server, stop_server
 from tests.lambda_api.conftest import ADMIN_PAIR, admin_client, lambda_client, make_key
 
 
@@ -63,3 +65,29 @@ def test_a_revoked_key_is_refused_though_its_signature_matches(server: LiveServe
     with pytest.raises(ClientError) as refused:
         client.list_functions()
     assert _code(refused) == "UnrecognizedClientException"
+
+
+def test_a_key_rotation_reseals_the_keys_and_they_still_sign(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {"SANDLOT_DATABASE_URL": database_url}
+    first = start_server(tmp_path / "data", env)
+    try:
+        pair = make_key(first, role="viewer")
+        assert lambda_client(first, pair).list_functions()["Functions"] == []
+        rotated = httpx.post(
+            f"{first.url}/api/v1/secret-key/rotate",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            timeout=60,
+        )
+        assert rotated.status_code == 200, rotated.text
+        assert rotated.json()["retired_key_ids"]  # the old key is forgotten
+    finally:
+        stop_server(first)
+    # A new process holds only the new key: the keys' copies must be sealed under it.
+    second = start_server(tmp_path / "data", env)
+    try:
+        assert lambda_client(second, pair).list_functions()["Functions"] == []
+        assert admin_client(second).list_functions()["Functions"] == []
+    finally:
+        stop_server(second)

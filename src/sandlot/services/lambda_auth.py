@@ -69,8 +69,8 @@ class LambdaAuth:
             )
         if all(key is None for _, key in keys):
             raise SignatureError(
-                f"the key {credential.access_key_id} was made before Lambda API support, so "
-                "this server cannot verify its signatures: create a new key",
+                f"the key {credential.access_key_id} was made before Lambda API support: "
+                "create a new key (this server keeps no copy of it to verify signatures with)",
                 "UnrecognizedClientException",
             )
         key = self._matching(keys, request, credential)

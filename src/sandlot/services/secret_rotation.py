@@ -65,7 +65,8 @@ class SecretRotator:
                 self.keyring.begin_rotation()
             resealed = await self._reseal_all()
             resealed += await reseal_webhook_secrets(self.database.sessions, self.keyring)
-            resealed += await self._reseal_api_keys()
+            # Counted apart: `resealed` is the secrets' (and webhook secrets') count.
+            keys_resealed = await self._reseal_api_keys()
             async with self.database.sessions.begin() as session:
                 current = self.keyring.current_id
                 left = await SecretRepo(session).count_sealed_with_other_keys(current)
@@ -81,6 +82,7 @@ class SecretRotator:
                     detail={
                         "key_id": self.keyring.current_id,
                         "resealed": resealed,
+                        "resealed_api_keys": keys_resealed,
                         "retired_key_ids": retired,
                     },
                 )

@@ -14,6 +14,7 @@ How Lambda's model maps onto Sandlot's:
   supported: code in S3 or images, `VpcConfig`, `Layers`, `FileSystemConfigs`,
   `DeadLetterConfig`, `ImageConfig`, `CodeSigningConfigArn`, `SnapStart`, architectures other
   than x86_64, ephemeral storage other than 512 MB, deleting one version (`Qualifier`).
+- A `Qualifier` that is an alias reads as the version the alias sends most calls to.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
@@ -33,6 +35,7 @@ from sandlot.api.lambda_api.errors import LambdaError, LambdaRoute
 from sandlot.api.lambda_api.shapes import FunctionRef, function_configuration, function_ref
 from sandlot.domain.errors import InvalidInput, VersionConflict, VersionNotFound
 from sandlot.domain.models import Function, Principal, Version
+from sandlot.services import aliases
 from sandlot.services import functions as service
 from sandlot.services.functions import ConfigChanges, Deployed
 from sandlot.services.runtime import Runtime, Session
@@ -196,12 +199,13 @@ async def get_function(
     qualifier: Annotated[str | None, Query(alias="Qualifier", max_length=128)] = None,
 ) -> dict[str, Any]:
     ref = _ref(runtime, principal, function_name, qualifier)
-    function, version = await _resolved(session, principal, ref)
+    found = await _resolved(session, principal, ref)
+    version = found.version
     answer: dict[str, Any] = {
-        "Configuration": _shape(runtime, principal, function, version, latest=ref.is_latest),
+        "Configuration": _answer(runtime, principal, found),
         # No S3 here: the zip is served by Sandlot's own API to a caller who may read it
         # (with `Authorization: Bearer <key>`), not by a presigned URL.
-        "Code": {"Location": _code_url(request, function.name, version.number)},
+        "Code": {"Location": _code_url(request, found.function.name, version.number)},
     }
     if version.config.max_concurrency is not None:
         answer["Concurrency"] = {"ReservedConcurrentExecutions": version.config.max_concurrency}
@@ -217,8 +221,7 @@ async def get_function_configuration(
     qualifier: Annotated[str | None, Query(alias="Qualifier", max_length=128)] = None,
 ) -> dict[str, Any]:
     ref = _ref(runtime, principal, function_name, qualifier)
-    function, version = await _resolved(session, principal, ref)
-    return _shape(runtime, principal, function, version, latest=ref.is_latest)
+    return _answer(runtime, principal, await _resolved(session, principal, ref))
 
 
 @router.put("/functions/{function_name}/code")
@@ -428,25 +431,44 @@ async def _committed(runtime: Runtime, session: Session, deployed: Deployed) -> 
     return await service.settled(session=session, builder=runtime.builder, deployed=deployed)
 
 
-async def _resolved(
-    session: Session, principal: Principal, ref: FunctionRef
-) -> tuple[Function, Version]:
+@dataclass(frozen=True)
+class Resolved:
+    function: Function
+    version: Version
+    latest: bool
+    alias: str | None = None  # the alias the caller named, if it named one
+
+
+async def _resolved(session: Session, principal: Principal, ref: FunctionRef) -> Resolved:
     function = await service.get_function(session=session, principal=principal, name=ref.name)
     if ref.is_latest:
         versions = await service.list_versions(session=session, principal=principal, name=ref.name)
         if not versions:
             raise VersionNotFound(f"{ref.name!r} has no version yet", function=ref.name)
-        return function, versions[0]
+        return Resolved(function, versions[0], latest=True)
     number = ref.version_number
+    alias = None
     if number is None:
-        raise LambdaError(
-            f"Qualifier {ref.qualifier!r}: use $LATEST or a version number here (aliases "
-            "are read with GetAlias)"
-        )
+        assert ref.qualifier is not None
+        alias = ref.qualifier
+        # An alias reads as the version it sends most calls to (its first, when even).
+        found = await aliases.get_alias(session, function, alias)
+        number = max(found.routes, key=lambda route: route.weight).version
     version = await service.get_version(
         session=session, principal=principal, name=ref.name, number=number
     )
-    return function, version
+    return Resolved(function, version, latest=False, alias=alias)
+
+
+def _answer(runtime: Runtime, principal: Principal, found: Resolved) -> dict[str, Any]:
+    return function_configuration(
+        region=runtime.settings.aws_region,
+        namespace=principal.namespace,
+        function=found.function,
+        version=found.version,
+        latest=found.latest,
+        alias=found.alias,
+    )
 
 
 def _shape(

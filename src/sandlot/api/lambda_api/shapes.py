@@ -105,10 +105,12 @@ def function_configuration(
     version: Version,
     latest: bool = True,
     role: str | None = None,
+    alias: str | None = None,
 ) -> dict[str, Any]:
     """`latest`: answer for `$LATEST` (unqualified ARN, Version "$LATEST") from the newest
     version, ready or not; else for the immutable version N (the ARN qualified with N,
-    Version "N")."""
+    Version "N"). `alias`: for version N read through that alias (the ARN qualified with
+    the alias, Version "N", as Lambda answers)."""
     config = version.config
     state, update_status = _STATES[version.state]
     if latest and function.latest_version is not None and state != "Active":
@@ -118,7 +120,7 @@ def function_configuration(
     answer: dict[str, Any] = {
         "FunctionName": function.name,
         "FunctionArn": function_arn(
-            region, namespace, function.name, None if latest else str(version.number)
+            region, namespace, function.name, alias or (None if latest else str(version.number))
         ),
         "Runtime": RUNTIME,
         "Role": role or default_role(namespace),
