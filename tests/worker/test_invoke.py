@@ -84,7 +84,7 @@ async def test_context_has_lambda_names(pool: RuntimePool, function: FunctionFac
         "invocation_id": "inv-ctx",
         "function_name": "ctx-fn",
         "function_version": "3",
-        "memory_limit_in_mb": 192,
+        "memory_limit_in_mb": "192",  # a string, as Lambda's runtime gives it
         "memory_limit_mb": 192,
     }
 

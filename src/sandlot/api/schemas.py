@@ -18,6 +18,7 @@ from sandlot.domain.limits import (
     HANDLER_RE,
     KEEP_ALIVE_S_MAX,
     KEEP_ALIVE_S_MIN,
+    LOG_LEVELS,
     MAX_CONCURRENCY_MAX,
     MEMORY_MB_DEFAULT,
     MEMORY_MB_MAX,
@@ -110,6 +111,11 @@ class DeployFields(BaseModel):
     keep_alive_s: int | None = _documented(
         "seconds an idle instance lives", minimum=KEEP_ALIVE_S_MIN, maximum=KEEP_ALIVE_S_MAX
     )
+    log_level: str | None = _documented(
+        "the level of its instances' root logger, as Lambda's ApplicationLogLevel (in "
+        "Python's names); default INFO",
+        enum=[*LOG_LEVELS, None],
+    )
     secrets: list[str | SecretUse] | None = Field(
         None,
         description="the namespace's secrets its instances get, replacing the whole list: "
@@ -194,6 +200,7 @@ class VersionOut(BaseModel):
     max_concurrency: int | None
     min_warm: int
     keep_alive_s: int | None
+    log_level: str | None = Field(description="Its root logger's level; null: INFO")
     secrets: list[SecretUse] = Field(description="Names only: a value is never shown")
     egress: list[str] = Field(
         description='Its network policy: ["none"], its destinations, and/or "internet"'
@@ -220,6 +227,7 @@ class VersionOut(BaseModel):
             max_concurrency=version.config.max_concurrency,
             min_warm=version.config.min_warm,
             keep_alive_s=version.config.keep_alive_s,
+            log_level=version.config.log_level,
             secrets=[SecretUse(name=r.name, as_=r.mount.value) for r in version.config.secrets],
             egress=version.config.egress.as_text(),
             code_sha256=version.code_sha256,

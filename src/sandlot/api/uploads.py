@@ -58,7 +58,7 @@ class DeployInput:
     expect_version: int | None = None  # PUT only: the version the deploy supersedes
 
 
-_FORM_KEYWORDS = ("description", "pattern", "minimum", "maximum")
+_FORM_KEYWORDS = ("description", "pattern", "minimum", "maximum", "enum")
 # Fields that a form carries as JSON text (an object, or a list of names).
 _JSON_TEXT_FIELDS = ("env", "env_set", "env_unset", "secrets", "egress")
 
@@ -76,6 +76,8 @@ def _form_schema(model: type[BaseModel], required: list[str]) -> dict[str, Any]:
             continue
         types = [alt["type"] for alt in field.get("anyOf", [field]) if alt["type"] != "null"]
         form = {key: field[key] for key in _FORM_KEYWORDS if key in field}
+        if "enum" in form:  # a form leaves a field out rather than sending null
+            form["enum"] = [value for value in form["enum"] if value is not None]
         if name in _JSON_TEXT_FIELDS:
             form = {"type": "string", "description": f"JSON text: {field['description']}"}
         properties[name] = {"type": types[0], **form}
@@ -158,6 +160,7 @@ async def _from_multipart(request: Request, max_upload: int, *, creating: bool) 
             max_concurrency=_int_field(fields, "max_concurrency"),
             min_warm=_int_field(fields, "min_warm"),
             keep_alive_s=_int_field(fields, "keep_alive_s"),
+            log_level=fields.get("log_level"),
             env_set=env_set,
             env_unset=env_unset,
             secrets=_secrets_field(fields.get("secrets")),
@@ -248,6 +251,7 @@ async def _from_json(
             max_concurrency=parsed.max_concurrency,
             min_warm=parsed.min_warm,
             keep_alive_s=parsed.keep_alive_s,
+            log_level=parsed.log_level,
             env_set=parsed.env_set if isinstance(parsed, FunctionUpdateJson) else None,
             env_unset=(
                 tuple(parsed.env_unset)

@@ -88,6 +88,15 @@ AllowEgressOption = Annotated[
         "10.0.5.0/24:5432, [2001:db8::1]:443; repeatable. Replaces the allow-list.",
     ),
 ]
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        metavar="DEBUG|INFO|WARNING|ERROR|CRITICAL",
+        help="The level of the function's root logger (Lambda's log level); default INFO.",
+        callback=lambda value: None if value is None else value.upper(),
+    ),
+]
 WaitOption = Annotated[
     bool, typer.Option(help="Follow the dependency build until the version is ready.")
 ]
@@ -121,6 +130,7 @@ def deploy(
     secret: SecretOption = None,
     egress: EgressOption = None,
     allow_egress: AllowEgressOption = None,
+    log_level: LogLevelOption = None,
     expect_version: Annotated[
         int | None,
         typer.Option(
@@ -147,6 +157,7 @@ def deploy(
         keep_alive_s=keep_alive,
         secrets=parse_secrets(secret),
         egress=parse_egress(egress, allow_egress),
+        log_level=log_level,
     )
     code = zip_folder(path)
     with api_session(ctx) as client:
@@ -181,6 +192,7 @@ def config(
     ] = False,
     egress: EgressOption = None,
     allow_egress: AllowEgressOption = None,
+    log_level: LogLevelOption = None,
     wait: WaitOption = True,
     json_output: JsonOption = False,
 ) -> None:
@@ -201,6 +213,7 @@ def config(
         env_unset=tuple(env_unset) if env_unset else None,
         secrets=() if no_secrets else parse_secrets(secret),
         egress=parse_egress(egress, allow_egress),
+        log_level=log_level,
     )
     if not changes.fields():
         raise typer.BadParameter("nothing to change: give at least one option (see --help)")

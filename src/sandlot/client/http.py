@@ -100,6 +100,8 @@ class FunctionConfig:
     # The network policy's text form, replacing the whole policy: ("none",), destinations
     # such as "api.example.com:443", and/or "internet".
     egress: tuple[str, ...] | None = None
+    # The root logger's level in its instances: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    log_level: str | None = None
 
     def fields(self) -> JSON:
         given = {k: v for k, v in asdict(self).items() if v is not None}

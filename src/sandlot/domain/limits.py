@@ -85,6 +85,23 @@ def check_keep_alive_s(value: int | None) -> int | None:
     return check_range("keep_alive_s", value, KEEP_ALIVE_S_MIN, KEEP_ALIVE_S_MAX)
 
 
+# The root logger's levels a version may set: Lambda's `LoggingConfig.ApplicationLogLevel`
+# in Python's names. Lambda spells two of them its own way (AWS_LAMBDA_LOG_LEVEL, its API).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LAMBDA_LOG_LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+def check_log_level(value: str | None) -> str | None:
+    """None: the default (INFO)."""
+    if value is not None and value not in LOG_LEVELS:
+        raise InvalidInput(
+            f"log_level must be one of {', '.join(LOG_LEVELS)}, not {value[:20]!r}",
+            field="log_level",
+            allowed=list(LOG_LEVELS),
+        )
+    return value
+
+
 def check_env(env: dict[str, str]) -> dict[str, str]:
     size = 0
     for key, value in env.items():

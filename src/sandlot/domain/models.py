@@ -157,6 +157,8 @@ class VersionConfig:
     secrets: tuple[SecretRef, ...] = ()
     # What its network may reach (`domain.egress`); each version carries its own.
     egress: EgressPolicy = NONE
+    # Its instances' root logger level (`domain.limits.LOG_LEVELS`); None: INFO, as on Lambda.
+    log_level: str | None = None
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ class ClaimedCall:
     lease_until: datetime
     aged_from: datetime  # see `aged_from`
     caused_by: str | None = None
+    alias: str | None = None  # as recorded (see `Invocation.alias`)
 
 
 def aged_from(created_at: datetime, attempts: Sequence[Mapping[str, Any]]) -> datetime:

@@ -44,6 +44,7 @@ from sandlot.domain.states import InvocationState
 from sandlot.services.async_reaper import Reaper
 from sandlot.services.catalog import Catalog
 from sandlot.services.destinations import Destinations
+from sandlot.services.invocations import qualifier
 from sandlot.services.queue_wake import QueueWaker
 from sandlot.storage.async_config import AsyncConfigRepo
 from sandlot.storage.db import Database
@@ -51,7 +52,13 @@ from sandlot.storage.invocations import InvocationRepo
 from sandlot.storage.keys import NamespaceRepo
 from sandlot.storage.queue import QueueRepo
 from sandlot.storage.queue_notify import QueueChannel
-from sandlot.worker.interface import InvokeOutcome, Pool, VersionSpec, import_timeout_s
+from sandlot.worker.interface import (
+    CallInfo,
+    InvokeOutcome,
+    Pool,
+    VersionSpec,
+    import_timeout_s,
+)
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +321,8 @@ class AsyncRunner:
         call = running.call
         try:
             try:
-                outcome = await self.pool.invoke(spec, call.id, call.payload.encode())
+                info = CallInfo(qualifier=qualifier(call.alias, call.version))
+                outcome = await self.pool.invoke(spec, call.id, call.payload.encode(), info)
             except (TooManyRequests, QuotaExceeded, ServiceUnavailable) as refused:
                 await self._put_back(call, refused)
                 return

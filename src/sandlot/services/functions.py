@@ -20,6 +20,7 @@ from sandlot.domain.limits import (
     check_function_name,
     check_handler,
     check_keep_alive_s,
+    check_log_level,
     check_max_concurrency,
     check_memory_mb,
     check_min_warm,
@@ -58,6 +59,7 @@ class ConfigChanges:
     env_unset: tuple[str, ...] | None = None
     secrets: tuple[SecretRef, ...] | None = None  # replaces the whole list
     egress: EgressPolicy | None = None  # replaces the whole policy
+    log_level: str | None = None
 
     def apply(self, base: VersionConfig) -> VersionConfig:
         replaced: dict[str, Any] = {
@@ -70,6 +72,7 @@ class ConfigChanges:
             "keep_alive_s": self.keep_alive_s,
             "secrets": self.secrets,
             "egress": self.egress,
+            "log_level": check_log_level(self.log_level),
         }
         config = replace(base, **{key: v for key, v in replaced.items() if v is not None})
         check_handler(config.handler)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandlot.domain.actions import Action
-from sandlot.domain.aliases import ROUTING_KEY_HEADER, split_qualified
+from sandlot.domain.aliases import LATEST, ROUTING_KEY_HEADER, split_qualified
 from sandlot.domain.errors import (
     EventTooLarge,
     InsufficientStorage,
@@ -39,7 +41,7 @@ from sandlot.services.metrics import Metrics
 from sandlot.services.recorder import InvocationRecorder, Record, ended_record
 from sandlot.storage.functions import FunctionRepo
 from sandlot.storage.invocations import InvocationRepo
-from sandlot.worker.interface import InvokeOutcome, Pool, VersionSpec
+from sandlot.worker.interface import CallInfo, InvokeOutcome, Pool, VersionSpec
 
 MAX_PAGE = 200
 ROUTING_KEY_MAX_BYTES = 256
@@ -114,13 +116,15 @@ async def invoke(
     trigger: str = "http",
     built_event: bool = False,
     routing_key: str | None = None,
+    client_context: Mapping[str, Any] | None = None,
 ) -> InvokeResult:
     """Run one call. It is journaled before it runs and again before this returns, so that
     an answered call (and one in flight) survives a crash of the server. `built_event`: the
     platform made the event itself (a function URL's, by json.dumps), so it is JSON that
     Sandlot accepts by construction and only its size is checked, not parsed again.
     `name` may name an alias (`hello:prod`); `routing_key` keeps a caller on one version of
-    a split."""
+    a split. `client_context` is Lambda's client context of the call (decoded), handed to
+    the handler as `context.client_context`."""
     authorize_function(principal, Action.FUNCTION_INVOKE, split_qualified(name)[0])
     if built_event:
         check_size(body, invoker.max_event_bytes)
@@ -145,7 +149,8 @@ async def invoke(
     recorder = invoker.recorder
     recorder.begin(start)
     try:
-        outcome = await invoker.pool.invoke(spec, start.id, event)
+        call = CallInfo(qualifier=qualifier(alias, spec.version), client_context=client_context)
+        outcome = await invoker.pool.invoke(spec, start.id, event, call)
     except SandlotError as exc:
         recorder.forget(start.id)  # refused before it ran (429, 503, an event it rejected)
         if isinstance(exc, QuotaExceeded):
@@ -168,6 +173,15 @@ async def invoke(
             invocation_id=start.id,
         ) from exc
     return InvokeResult(spec=spec, outcome=outcome, alias=alias)
+
+
+def qualifier(alias: str | None, version: int) -> str | None:
+    """What the handler's `invoked_function_arn` ends with, from the alias recorded for the
+    call: the alias it was routed by, the version number it named, or nothing for `latest`
+    (Lambda's unqualified ARN)."""
+    if alias is None:
+        return str(version)
+    return None if alias == LATEST else alias
 
 
 _STOPPED = "the server stopped before the call finished"

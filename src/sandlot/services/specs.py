@@ -73,4 +73,5 @@ def version_spec(
         secret_env=secrets.env,
         secret_files=secrets.files,
         egress=config.egress,
+        log_level=config.log_level,
     )

@@ -19,7 +19,10 @@ from sandlot.services.code_diff import CodeDiff, diff_code
 from sandlot.storage.functions import CodeBlobRepo, FunctionRepo, VersionRepo
 
 # The configuration fields compared by value; env and secrets are compared by name below.
-_PLAIN_FIELDS = ("handler", "memory_mb", "timeout_s", "max_concurrency", "min_warm", "keep_alive_s")
+_PLAIN_FIELDS = (
+    *("handler", "memory_mb", "timeout_s", "max_concurrency", "min_warm", "keep_alive_s"),
+    "log_level",
+)
 
 
 @dataclass(frozen=True)

@@ -296,4 +296,5 @@ def _claimed(row: InvocationRow, lease_until: datetime) -> ClaimedCall:
         aged_from=aged_from(row.created_at, row.attempts or ()),
         lease_until=lease_until,
         caused_by=row.caused_by,
+        alias=row.alias,
     )

@@ -17,7 +17,7 @@ from sandlot.domain.json_values import json_problem
 from sandlot.domain.states import INSTANCE_MOVES, InstanceState, transition
 from sandlot.sandbox.spec import ProcessHandle
 from sandlot.worker import failures
-from sandlot.worker.interface import FunctionErrorInfo, VersionSpec
+from sandlot.worker.interface import NO_CALL_INFO, CallInfo, FunctionErrorInfo, VersionSpec
 from sandlot.worker.masking import Masker
 from sandlot.worker.output import OutputPipe, merge_logs
 from sandlot.worker.protocol import (
@@ -142,9 +142,11 @@ class Instance:
         error = self._masked(failures.from_bootstrap(error_fields))
         raise StartFailed(error, *self._logs(logs, header.get("logs_truncated") is True))
 
-    async def invoke(self, invocation_id: str, event: bytes, timeout_s: float) -> Run:
+    async def invoke(
+        self, invocation_id: str, event: bytes, timeout_s: float, call: CallInfo = NO_CALL_INFO
+    ) -> Run:
         self.reusable = False  # until a clean reply says otherwise (a cancel leaves it False)
-        header = {"op": "invoke", "id": invocation_id, "timeout_ms": int(timeout_s * 1000)}
+        header = invoke_header(invocation_id, timeout_s, call)
         started = time.perf_counter()
         try:
             frame = await self._exchange(encode_frame(header, event), timeout_s)
@@ -256,6 +258,21 @@ class Instance:
             message=self._masker.mask(error.message),
             traceback=None if error.traceback is None else self._masker.mask(error.traceback),
         )
+
+
+def invoke_header(invocation_id: str, timeout_s: float, call: CallInfo) -> dict[str, Any]:
+    """The invoke frame's header; what the call says of itself only when it says something,
+    so that the common call's frame stays as small as before."""
+    header: dict[str, Any] = {
+        "op": "invoke",
+        "id": invocation_id,
+        "timeout_ms": int(timeout_s * 1000),
+    }
+    if call.qualifier is not None:
+        header["qualifier"] = call.qualifier
+    if call.client_context is not None:
+        header["client_context"] = dict(call.client_context)
+    return header
 
 
 def _number(value: Any, default: float) -> float:

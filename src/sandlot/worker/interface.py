@@ -85,6 +85,8 @@ class VersionSpec:
     secret_files: Mapping[str, str] = field(default_factory=dict, repr=False)
     # What the version's network may reach; the sandbox enforces it (default: nothing).
     egress: EgressPolicy = NONE
+    # The root logger's level in its instances (None: INFO, and no AWS_LAMBDA_LOG_LEVEL).
+    log_level: str | None = None
 
     @property
     def secret_values(self) -> list[str]:
@@ -208,8 +210,15 @@ class PoolStats:
 class Pool(Protocol):
     async def start(self) -> None: ...
 
-    async def invoke(self, spec: VersionSpec, invocation_id: str, event: bytes) -> InvokeOutcome:
+    async def invoke(
+        self,
+        spec: VersionSpec,
+        invocation_id: str,
+        event: bytes,
+        call: CallInfo = NO_CALL_INFO,
+    ) -> InvokeOutcome:
         """Run one invocation. Function failures come back as an outcome, never raised.
+        `call` is what the handler's context says about the call beyond the version's own.
 
         Raises `TooManyRequests` when the function stays at its concurrency limit for the
         bounded queue time, `QuotaExceeded` when the namespace is at its rate, concurrency

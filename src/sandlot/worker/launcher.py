@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandlot.config import Settings
+from sandlot.domain.arns import function_arn
+from sandlot.domain.limits import LAMBDA_LOG_LEVEL_NAMES
 from sandlot.sandbox.egress_rules import grants_for
 from sandlot.sandbox.spec import ProcessHandle, ProcessSpec, SandboxLimits, Starter
 from sandlot.worker import failures
@@ -59,12 +61,43 @@ def base_interpreter() -> Path:
     return Path(os.path.realpath(executable))
 
 
-def instance_env(spec: VersionSpec) -> dict[str, str]:
-    """The function's environment: its own variables over a small safe base, never the
-    server's environment (which holds database URLs and keys)."""
+# Code that asks whether it runs on Lambda looks for this prefix (botocore puts the value in
+# its user agent): a handler written for Lambda should take its Lambda path here too.
+EXECUTION_ENV = f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def log_group_name(spec: VersionSpec) -> str:
+    """The function's log group: Lambda's is `/aws/lambda/<function>`; Sandlot's names the
+    namespace too, since function names are unique only within one."""
+    return f"/sandlot/{spec.namespace}/{spec.function_name}"
+
+
+def lambda_env(spec: VersionSpec, region: str) -> dict[str, str]:
+    """Lambda's runtime variables with Sandlot's values. The bootstrap adds the ones only the
+    inside knows (LAMBDA_TASK_ROOT, LAMBDA_RUNTIME_DIR, AWS_LAMBDA_LOG_STREAM_NAME)."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(spec.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(spec),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": EXECUTION_ENV,
+        "_HANDLER": spec.handler,
+        "TZ": ":UTC",
+    }
+    if spec.log_level is not None:
+        env["AWS_LAMBDA_LOG_LEVEL"] = LAMBDA_LOG_LEVEL_NAMES.get(spec.log_level, spec.log_level)
+    return env
+
+
+def instance_env(spec: VersionSpec, region: str) -> dict[str, str]:
+    """The function's environment: its own variables over a small safe base and Lambda's
+    variables, never the server's environment (which holds database URLs and keys)."""
     # /tmp is the instance's own size-capped tmpfs when sandboxed, the host's in plain mode.
     env = {"PATH": _SAFE_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}  # noqa: S108
     env.update(_ONE_THREAD)
+    env.update(lambda_env(spec, region))
     env.update(spec.env)
     env.update(spec.secret_env)  # names never clash with env: checked on deploy
     env.update(
@@ -138,6 +171,9 @@ def init_message(spec: VersionSpec, settings: Settings) -> dict[str, Any]:
         "memory_mb": spec.memory_mb,
         "max_log_bytes": settings.max_log_bytes,
         "max_result_bytes": settings.max_result_bytes,
+        "function_arn": function_arn(settings.aws_region, spec.namespace, spec.function_name),
+        "log_group_name": log_group_name(spec),
+        "log_level": spec.log_level,
     }
 
 
@@ -264,7 +300,7 @@ class ProcessLauncher:
             name=name,
             group=group_name(spec),
             argv=[str(self._python), "-I", "-S", str(BOOTSTRAP_PATH)],
-            env=instance_env(spec),
+            env=instance_env(spec, self._settings.aws_region),
             cwd=code_dir,
             ro_paths=[self._python_prefix, BOOTSTRAP_PATH.parent, code_dir, *spec.site_packages],
             limits=SandboxLimits(

@@ -28,6 +28,8 @@ from sandlot.worker.failures import state_for
 from sandlot.worker.gate import ConcurrencyGate
 from sandlot.worker.instance import Instance, Run, StartFailed
 from sandlot.worker.interface import (
+    NO_CALL_INFO,
+    CallInfo,
     InvokeOutcome,
     NamespaceUse,
     PoolStats,
@@ -61,6 +63,18 @@ class _Version:
     @property
     def unused(self) -> bool:
         return not self.live and self.calls == 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One call as the pool carries it to an instance."""
+
+    invocation_id: str
+    event: bytes
+    info: CallInfo
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event", self.event or b"null")
 
 
 class _Clock:
@@ -140,21 +154,25 @@ class RuntimePool:
 
     # invoking
 
-    async def invoke(self, spec: VersionSpec, invocation_id: str, event: bytes) -> InvokeOutcome:
+    async def invoke(
+        self,
+        spec: VersionSpec,
+        invocation_id: str,
+        event: bytes,
+        call: CallInfo = NO_CALL_INFO,
+    ) -> InvokeOutcome:
         self._ensure_open()
         clock = _Clock()
         tenant = self._tenants.admit(spec)  # the namespace's rate and concurrency quotas
         try:
-            return await self._invoke_gated(spec, invocation_id, event, clock)
+            return await self._invoke_gated(spec, _Call(invocation_id, event, call), clock)
         except (TooManyRequests, ServiceUnavailable, QuotaExceeded):
             self._tenants.refund_rate(tenant)  # refused before it ran: it spent no rate
             raise
         finally:
             self._tenants.leave(tenant)
 
-    async def _invoke_gated(
-        self, spec: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
-    ) -> InvokeOutcome:
+    async def _invoke_gated(self, spec: VersionSpec, call: _Call, clock: _Clock) -> InvokeOutcome:
         gate = self._gates.setdefault(spec.function_id, ConcurrencyGate())
         if not await gate.acquire(spec.max_concurrency, self._settings.queue_timeout_s):
             raise TooManyRequests(
@@ -164,7 +182,7 @@ class RuntimePool:
             )
         self._inflight += 1
         try:
-            return await self._invoke_admitted(spec, invocation_id, event or b"null", clock)
+            return await self._invoke_admitted(spec, call, clock)
         finally:
             self._inflight -= 1
             gate.release()
@@ -172,25 +190,26 @@ class RuntimePool:
                 self._drained.set()
 
     async def _invoke_admitted(
-        self, spec: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
+        self, spec: VersionSpec, call: _Call, clock: _Clock
     ) -> InvokeOutcome:
         version = await self._current(spec)
         version.calls += 1
         try:
-            return await self._run(version, spec, invocation_id, event, clock)
+            return await self._run(version, spec, call, clock)
         finally:
             version.calls -= 1
 
     async def _run(
-        self, version: _Version, call: VersionSpec, invocation_id: str, event: bytes, clock: _Clock
+        self, version: _Version, called: VersionSpec, call: _Call, clock: _Clock
     ) -> InvokeOutcome:
-        """`call` is the spec the call came with: the version's first one (`version.spec`,
+        """`called` is the spec the call came with: the version's first one (`version.spec`,
         maybe the import check's) may carry older quota limits."""
         spec = version.spec
+        invocation_id = call.invocation_id
         instance = self._take_idle(version)
         cold = instance is None
         if instance is None:
-            await self._reserve(call, clock.t0 + self._settings.queue_timeout_s)
+            await self._reserve(called, clock.t0 + self._settings.queue_timeout_s)
             clock.queue_ms = clock.elapsed_ms()
             try:
                 instance, clock.times = await self._start_instance(version)
@@ -203,7 +222,7 @@ class RuntimePool:
             clock.queue_ms = clock.elapsed_ms()
         instance.move(InstanceState.BUSY)
         try:
-            run = await instance.invoke(invocation_id, event, spec.timeout_s)
+            run = await instance.invoke(invocation_id, call.event, spec.timeout_s, call.info)
         finally:
             self._release(version, instance)
         return clock.outcome(invocation_id, run, cold=cold)

@@ -21,6 +21,7 @@ const VERSION: VersionConfig = {
   max_concurrency: null,
   min_warm: 0,
   keep_alive_s: 60,
+  log_level: null,
   secrets: [{ name: "DB_PASSWORD", as: "env" }],
   egress: ["none"],
   code_sha256: "0".repeat(64),
@@ -94,6 +95,17 @@ describe("changesOf", () => {
     });
     draft.secrets = [];
     expect(changesOf(draft, VERSION).body).toEqual({ secrets: [] });
+  });
+
+  it("reads an unset log level as INFO and sends the level only when it changes", () => {
+    const draft = draftOf(VERSION);
+    expect(draft.logLevel).toBe("INFO");
+    expect(isDirty(draft, VERSION)).toBe(false);
+    draft.logLevel = "DEBUG";
+    expect(changesOf(draft, VERSION).body).toEqual({ log_level: "DEBUG" });
+    const leveled = { ...VERSION, log_level: "ERROR" };
+    expect(draftOf(leveled).logLevel).toBe("ERROR");
+    expect(changesOf(draftOf(leveled), leveled).body).toEqual({});
   });
 });
 

@@ -30,14 +30,26 @@ export const NUMBER_FIELDS = [
   "keep_alive_s",
 ] as const;
 export type NumberField = (typeof NUMBER_FIELDS)[number];
-export type Field = NumberField | "handler" | "env" | "secrets";
-export const FIELDS: readonly Field[] = ["handler", ...NUMBER_FIELDS, "env", "secrets"];
+export type Field = NumberField | "handler" | "log_level" | "env" | "secrets";
+export const FIELDS: readonly Field[] = ["handler", ...NUMBER_FIELDS, "log_level", "env", "secrets"];
+
+/** The levels of a function's root logger (Lambda's log level, in Python's names). */
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** What an instance uses when the version sets no level. */
+export const DEFAULT_LOG_LEVEL: LogLevel = "INFO";
+
+/** The level a version's instances log at: its own, or the default. */
+export function logLevelOf(version: VersionConfig): LogLevel {
+  return LOG_LEVELS.find((level) => level === version.log_level) ?? DEFAULT_LOG_LEVEL;
+}
 
 export interface Draft {
   /** The version the draft started from. */
   base: number;
   handler: string;
   numbers: Record<NumberField, string>;
+  logLevel: LogLevel;
   env: EnvRow[];
   secrets: SecretChoice[];
 }
@@ -80,6 +92,7 @@ export function draftOf(version: VersionConfig): Draft {
       min_warm: text(version.min_warm),
       keep_alive_s: text(version.keep_alive_s),
     },
+    logLevel: logLevelOf(version),
     env: envRows(version.env),
     secrets: version.secrets.map((use) => ({ name: use.name, as: use.as ?? "env" })),
   };
@@ -113,6 +126,7 @@ export function changesOf(draft: Draft, version: VersionConfig): Changes {
     const value = Number(text);
     if (value !== before) body[field] = value;
   }
+  if (draft.logLevel !== logLevelOf(version)) body.log_level = draft.logLevel;
   const { env, problem } = envOf(draft.env);
   if (problem) problems.env = problem;
   else if (!sameEnv(env, version.env)) body.env = env;
@@ -185,6 +199,7 @@ export const FIELD_LABELS: Record<Field, string> = {
   max_concurrency: "Max concurrency",
   min_warm: "Min warm instances",
   keep_alive_s: "Keep-alive (seconds)",
+  log_level: "Log level",
   env: "Environment variables",
   secrets: "Secrets",
 };

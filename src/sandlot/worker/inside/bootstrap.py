@@ -23,7 +23,12 @@ pool -> bootstrap, once, first::
 
     {"op": "init", "handler": "pkg.mod.fn", "code_dir": str, "paths": [str],
      "function_name": str, "function_version": int, "memory_mb": int,
-     "max_log_bytes": int, "max_result_bytes": int}
+     "max_log_bytes": int, "max_result_bytes": int,
+     "function_arn": str, "log_group_name": str, "log_level": str | null,
+     "task_root": str (optional), "runtime_dir": str (optional)}
+
+``function_arn`` is the unqualified ARN (the host computes it: this module cannot import
+Sandlot's); a call's qualifier is appended per invocation.
 
 bootstrap -> pool, then either serves invocations or exits::
 
@@ -34,6 +39,8 @@ bootstrap -> pool, then either serves invocations or exits::
 pool -> bootstrap, one invocation at a time::
 
     {"op": "invoke", "id": str, "timeout_ms": int, "parts": [len(event)]}   event: JSON text
+        optional: "qualifier": str (the alias or version the caller named),
+                  "client_context": {"client": {...}, "custom": {...}, "env": {...}}
 
 bootstrap -> pool::
 
@@ -57,6 +64,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import sys
 import time
@@ -187,32 +195,95 @@ class CaptureText(io.TextIOBase):
         return len(text)
 
 
+class CognitoIdentity:
+    """`context.identity`: Lambda fills it only for calls from its mobile SDKs, so always empty
+    here; present so that code reading it finds the attributes."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self) -> None:
+        self.cognito_identity_id: str | None = None
+        self.cognito_identity_pool_id: str | None = None
+
+
+class Client:
+    """`context.client_context.client`: the calling app, as the caller described it."""
+
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+
+class ClientContext:
+    """`context.client_context`: what the caller sent as Lambda's client context."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        client = fields.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
+        self.custom: Any = fields.get("custom")
+        self.env: Any = fields.get("env")
+
+
 class Context:
-    """The handler's second argument, with AWS Lambda's attribute names."""
+    """The handler's second argument: AWS Lambda's Python context, with its names and types
+    (`memory_limit_in_mb` is a string there too), and Sandlot's older names as aliases."""
 
     __slots__ = (
         "_deadline",
+        "aws_request_id",
+        "client_context",
         "function_name",
         "function_version",
+        "identity",
         "invocation_id",
+        "invoked_function_arn",
+        "log_group_name",
+        "log_stream_name",
         "memory_limit_in_mb",
         "memory_limit_mb",
     )
 
-    def __init__(self, invocation_id: str, init: dict[str, Any], timeout_ms: int) -> None:
-        self.invocation_id = invocation_id
+    def __init__(
+        self,
+        invocation_id: str,
+        init: dict[str, Any],
+        timeout_ms: int,
+        qualifier: str | None = None,
+        client_context: dict[str, Any] | None = None,
+    ) -> None:
+        self.aws_request_id = self.invocation_id = invocation_id
         self.function_name: str = init["function_name"]
-        # A string, as on Lambda, so code written for Lambda keeps working.
         self.function_version = str(init["function_version"])
+        arn: str = init.get("function_arn") or ""
+        self.invoked_function_arn = f"{arn}:{qualifier}" if qualifier else arn
         self.memory_limit_mb: int = init["memory_mb"]
-        self.memory_limit_in_mb: int = init["memory_mb"]
+        self.memory_limit_in_mb = str(init["memory_mb"])
+        self.log_group_name: str = init.get("log_group_name") or ""
+        self.log_stream_name: str = init.get("log_stream_name") or ""
+        self.identity = CognitoIdentity()
+        self.client_context = (
+            ClientContext(client_context) if isinstance(client_context, dict) else None
+        )
         self._deadline = time.monotonic() + timeout_ms / 1000
 
-    def get_remaining_time_ms(self) -> int:
+    def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
+    def get_remaining_time_ms(self) -> int:
+        return self.get_remaining_time_in_millis()
+
     def __repr__(self) -> str:
-        return f"<Context invocation_id={self.invocation_id!r} function={self.function_name!r}>"
+        return f"<Context aws_request_id={self.aws_request_id!r} function={self.function_name!r}>"
 
 
 class Channel:
@@ -440,7 +511,14 @@ class Instance:
             invalid = {"kind": "InvalidEvent", "type": "InvalidEvent", "message": str(exc)}
             self.reply(invocation_id, 0.0, None, invalid)
             return
-        context = Context(invocation_id, self.init, header["timeout_ms"])
+        context = Context(
+            invocation_id,
+            self.init,
+            header["timeout_ms"],
+            header.get("qualifier"),
+            header.get("client_context"),
+        )
+        CurrentRequest.id = invocation_id
         started = time.perf_counter()
         out_of_memory = False
         result: bytes | None = None
@@ -564,13 +642,73 @@ def note_denied_connects() -> None:
     socket.socket.connect_ex = noted_connect_ex  # type: ignore[method-assign,assignment]
 
 
+# Lambda's line format: level, UTC time to the millisecond, request id, message.
+LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_LOG_LEVEL = "INFO"
+LOG_STREAM_VARIABLE = "AWS_LAMBDA_LOG_STREAM_NAME"
+
+
+class CurrentRequest:
+    """The request id that the log lines of the running invocation carry ("" while the
+    handler is imported, as on Lambda)."""
+
+    id = ""
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        # The attribute Lambda's runtime sets, which handlers' formats name.
+        record.aws_request_id = CurrentRequest.id
+        return True
+
+
+def set_up_logging(init: dict[str, Any], stream: CaptureText) -> None:
+    """A handler on the root logger, as Lambda's runtime installs one: module loggers and
+    `logging.info` are captured, and `logging.basicConfig()` (which does nothing once the
+    root has a handler) changes neither the format nor the level, just as there."""
+    handler = logging.StreamHandler(stream)
+    formatter = logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = init.get("log_level")
+    root.setLevel(level if level in LOG_LEVELS else DEFAULT_LOG_LEVEL)
+
+
+def name_log_stream(init: dict[str, Any]) -> None:
+    """This instance's log stream (`<UTC date>/[<version>]<32 hex digits>`, the shape of
+    Lambda's): made again in each instance forked from a zygote. The variable follows it
+    unless the function's own environment set it."""
+    day = time.strftime("%Y/%m/%d", time.gmtime())
+    init["log_stream_name"] = f"{day}/[{init['function_version']}]{os.urandom(16).hex()}"
+    if init.get("log_stream_variable_ours"):
+        os.environ[LOG_STREAM_VARIABLE] = init["log_stream_name"]
+
+
+def set_runtime_variables(init: dict[str, Any]) -> None:
+    """The variables only the inside knows (where the code is as the function sees it, the
+    instance's stream); the launcher sets the rest. The function's own values win."""
+    init["log_stream_variable_ours"] = LOG_STREAM_VARIABLE not in os.environ
+    name_log_stream(init)
+    os.environ.setdefault("LAMBDA_TASK_ROOT", init.get("task_root") or init["code_dir"])
+    os.environ.setdefault("LAMBDA_RUNTIME_DIR", init.get("runtime_dir") or init["code_dir"])
+
+
 def prepare_process(init: dict[str, Any], logs: LogBuffer) -> None:
-    """Clean sys.path and per-instance output capture, before any function code runs."""
+    """Clean sys.path, per-instance output capture and Lambda's logging set-up, before any
+    function code runs."""
     here = os.path.dirname(os.path.abspath(__file__))
     stdlib = [path for path in sys.path if path and os.path.abspath(path) != here]
     sys.path[:] = [init["code_dir"], *init["paths"], *stdlib]
-    sys.stdout = CaptureText(logs, 1, "<stdout>")
+    stdout = CaptureText(logs, 1, "<stdout>")
+    sys.stdout = stdout
     sys.stderr = CaptureText(logs, 2, "<stderr>")
+    set_up_logging(init, stdout)
+    set_runtime_variables(init)
     sys.argv = [init["handler"]]
     sys.dont_write_bytecode = True  # the code dir is shared by instances and read-only
     os.set_inheritable(CONTROL_FD, False)

@@ -179,6 +179,7 @@ class Forker:
             return 0
         if frame[0].get("op") != "init":
             return bootstrap.EXIT_PROTOCOL_ERROR
+        bootstrap.name_log_stream(self.init)  # its own, not the zygote's
         _rehearse(self.init)
         channel.send({"op": "ready", "init_ms": 0.0, "layers_ms": layers_ms})
         bootstrap.Instance(channel, self.init, self.runner, self.logs).serve()
