@@ -44,6 +44,16 @@ HANDLER = {
 }
 
 
+CLIENT_CONTEXT = {
+    "main.py": "def handler(event, context):\n"
+    "    client = context.client_context\n"
+    "    if client is None:\n"
+    "        return None\n"
+    "    return {'app_title': client.client.app_title, 'custom': client.custom,\n"
+    "            'env': client.env, 'arn': context.invoked_function_arn}\n"
+}
+
+
 def code(version: int) -> dict[str, str]:
     return {"main.py": HANDLER["main.py"].replace("VERSION = 1", f"VERSION = {version}")}
 
@@ -222,11 +232,20 @@ def _other_namespaces_and_roles(server: LiveServer) -> None:
     assert error_code(refused) in ("AccessDeniedException", "ResourceNotFoundException")
 
 
-def _a_client_context_is_checked(server: LiveServer) -> None:
+def _a_client_context_reaches_the_handler(server: LiveServer) -> None:
+    deploy(server, "ctx", CLIENT_CONTEXT)
     lam = admin_client(server)
-    context = base64.b64encode(json.dumps({"custom": {"who": "me"}}).encode()).decode()
-    with_context = lam.invoke(FunctionName="hello", ClientContext=context)
-    assert payload_of(with_context)["hello"] == "world"
+    lam.create_alias(FunctionName="ctx", Name="prod", FunctionVersion="1")
+    sent = {"client": {"app_title": "shop"}, "custom": {"who": "me"}, "env": {"locale": "fr"}}
+    context = base64.b64encode(json.dumps(sent).encode()).decode()
+    with_context = lam.invoke(FunctionName="ctx:prod", ClientContext=context)
+    assert payload_of(with_context) == {
+        "app_title": "shop",
+        "custom": {"who": "me"},
+        "env": {"locale": "fr"},
+        "arn": lam.get_function(FunctionName="ctx")["Configuration"]["FunctionArn"] + ":prod",
+    }
+    assert payload_of(lam.invoke(FunctionName="ctx")) is None
     for bad in ("not base64!", base64.b64encode(b"[1]").decode(), "e" * 3584):
         with pytest.raises(ClientError) as refused:
             lam.invoke(FunctionName="hello", ClientContext=bad)
@@ -305,7 +324,7 @@ def test_sync_calls_their_failures_tails_and_qualifiers(server: LiveServer, aws:
     assert deploy(server, "hello", code(2)) == 2
     _request_response_failure_tail_and_qualifiers(server)
     _the_aws_cli_invokes(aws)
-    _a_client_context_is_checked(server)
+    _a_client_context_reaches_the_handler(server)
     deploy(server, "greet", HELLO)
     _the_readmes_boto3_example_runs(server)
 

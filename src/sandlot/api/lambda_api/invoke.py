@@ -91,8 +91,6 @@ async def invoke(
         headers["x-amzn-RequestId"] = headers["X-Sandlot-Invocation-Id"]
         headers.pop("Preference-Applied", None)
         return Response(status_code=status, headers=headers)
-    # TODO(lead): pass `client_context=` to `service.invoke` once p-context adds the keyword.
-    decode_client_context(client_context)
     invoked = await service.invoke(
         invoker=runtime.invoker,
         principal=principal,
@@ -100,6 +98,7 @@ async def invoke(
         version=version,
         body=body,
         routing_key=routing_key,
+        client_context=decode_client_context(client_context),
     )
     return _answer(invoked, target, tail=log_type == "Tail")
 
