@@ -73,13 +73,14 @@ from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.egress import NOT_ENFORCED, EgressHost
 from sandlot.services.invocations import Invoker
+from sandlot.services.lambda_auth import LambdaAuth, access_key_id
 from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.release_driver import ReleaseDriver
 from sandlot.services.runtime import Runtime
 from sandlot.services.scheduler import Scheduler
-from sandlot.services.secret_keys import load_keyring
+from sandlot.services.secret_keys import Keyring, load_keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
 from sandlot.services.specs import SpecDefaults
@@ -131,7 +132,9 @@ def create_key_offline(settings: Settings, *, name: str, role: str) -> OfflineKe
         if lock is not None:
             migrate(settings)
         url = settings.resolved_database_url
-        created = asyncio.run(_write_key(url, name, role, _local_operator()))
+        keyring = load_keyring(settings)
+        created = asyncio.run(_write_key(url, name, role, _local_operator(), keyring))
+        created["aws_region"] = settings.aws_region
     finally:
         if lock is not None:
             lock.release()
@@ -147,13 +150,15 @@ def _local_operator() -> tuple[str, str]:
     return who, f"local:{socket.gethostname()}"
 
 
-async def _write_key(url: str, name: str, role: str, operator: tuple[str, str]) -> dict[str, Any]:
+async def _write_key(
+    url: str, name: str, role: str, operator: tuple[str, str], keyring: Keyring
+) -> dict[str, Any]:
     database = Database(url)
     who, host = operator
     try:
         async with database.sessions.begin() as session:
             key, secret = await auth.create_key_offline(
-                session=session, name=name, role=role, operator=who, host=host
+                session=session, name=name, role=role, operator=who, host=host, keyring=keyring
             )
     finally:
         await database.dispose()
@@ -164,6 +169,7 @@ async def _write_key(url: str, name: str, role: str, operator: tuple[str, str]) 
         "prefix": key.prefix,
         "created_at": key.created_at.isoformat(),
         "key": secret,
+        "aws_access_key_id": access_key_id(key.prefix),
     }
 
 
@@ -424,6 +430,7 @@ async def _first_start(runtime: Runtime) -> None:
             session=session,
             bootstrap_key=settings.bootstrap_api_key,
             key_file=settings.admin_key_path,
+            keyring=runtime.keyring,
         )
     if created.created and not settings.bootstrap_api_key:
         # Printed once, on the first start only; it is also in the key file (mode 0600).
@@ -565,6 +572,12 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.lambda_auth = LambdaAuth(
+        database=runtime.database,
+        keyring=runtime.keyring,
+        authenticator=runtime.authenticator,
+        region=settings.aws_region,
+    )
     errors.install(app)
     openapi.install(app)
     docs.install(app)

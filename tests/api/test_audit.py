@@ -127,7 +127,9 @@ async def test_a_change_rolled_back_leaves_no_event(api: Api) -> None:
             key_id="k", namespace_id=namespace.id, namespace="default", role=Role.ADMIN
         )
         request = auth.KeyRequest(name="gone", role="invoker")
-        await auth.create_key(session=session, principal=principal, request=request)
+        await auth.create_key(
+            session=session, principal=principal, request=request, keyring=api.runtime.keyring
+        )
         written = await session.scalar(select(func.count()).select_from(AuditEventRow))
         assert written == before + 1  # in the transaction, flushed, not committed
         await session.rollback()

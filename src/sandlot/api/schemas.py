@@ -436,6 +436,11 @@ class KeyOut(BaseModel):
 
 class KeyCreated(KeyOut):
     key: str = Field(description="The secret key. It is shown only this once.")
+    aws_access_key_id: str = Field(
+        description="The key as an AWS access key id (`sl_<prefix>`), for boto3 and the AWS "
+        "CLI on the Lambda API (/2015-03-31); the secret access key is `key` itself"
+    )
+    aws_region: str = Field(description="The region to sign Lambda API requests for")
 
 
 class KeyList(BaseModel):

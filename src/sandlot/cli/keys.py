@@ -65,11 +65,13 @@ def create_key(
             print_error("--offline makes a recovery key: without --function or --expires-in-days")
             raise typer.Exit(2)
         created = _create_offline(ctx, name, role)
+        endpoint = _endpoint(ctx)
     else:
         with api_session(ctx) as client:
             created = client.create_key(
                 name, role.value, functions=function or None, expires_in_days=expires_in_days
             )
+            endpoint = client.url
     if json_output:
         print_json(created)
         return
@@ -83,6 +85,32 @@ def create_key(
         f"key {created['id']} ({created['name']}, {created['role']}{limits}): store it now, "
         "it will not be shown again."
     )
+    _aws_profile(created, endpoint)
+
+
+def _aws_profile(created: dict[str, Any], endpoint: str) -> None:
+    """The same key for boto3 and the AWS CLI, as their files take it (on stderr, like every
+    hint: stdout stays the key alone, for `KEY=$(sandlot keys create ...)`)."""
+    access = created.get("aws_access_key_id")
+    if not access:  # a server from before the Lambda API
+        return
+    region = created.get("aws_region") or "us-east-1"
+    note(
+        "\nFor boto3 and the AWS CLI (the Lambda API), in ~/.aws/credentials:\n\n"
+        f"[sandlot]\naws_access_key_id = {access}\naws_secret_access_key = {created['key']}\n\n"
+        f"and in ~/.aws/config:\n\n[profile sandlot]\nregion = {region}\n\n"
+        f"then: aws lambda list-functions --profile sandlot --endpoint-url {endpoint}"
+    )
+
+
+def _endpoint(ctx: typer.Context) -> str:
+    """Where this machine's server answers, for an offline key's hint."""
+    from sandlot.client import ClientError
+
+    try:
+        return state_of(ctx).locate().url
+    except ClientError:
+        return "http://127.0.0.1:8000"
 
 
 def _create_offline(ctx: typer.Context, name: str, role: Role) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,8 @@ from sandlot.domain.models import ApiKey, Namespace, Principal, Role
 from sandlot.services import audit
 from sandlot.services.authz import allowed, authorize, is_platform_admin
 from sandlot.services.caches import TtlCache
-from sandlot.storage.keys import ApiKeyRepo, NamespaceRepo
+from sandlot.services.secret_keys import Keyring, Sealed
+from sandlot.storage.keys import ApiKeyRepo, NamespaceRepo, SealedCopy
 
 DEFAULT_NAMESPACE = "default"
 # Who the audit log names for what the first start creates.
@@ -41,8 +43,24 @@ class KeyCache(TtlCache[str, Principal]):
     (`services.authenticator` uses it)."""
 
 
+def sigv4_aad(key_id: str) -> bytes:
+    """Binds a key's sealed copy to its row: moved to another row, it does not open."""
+    return f"sandlot-api-key:{key_id}".encode()
+
+
+def seal_key(keyring: Keyring, key_id: str, key: str) -> SealedCopy:
+    """The copy of a key that the server keeps, sealed, to verify AWS Signature Version 4
+    requests signed with it (`services.lambda_auth`)."""
+    sealed = keyring.seal(key.encode(), sigv4_aad(key_id))
+    return SealedCopy(sealed.key_id, sealed.ciphertext)
+
+
+def open_key(keyring: Keyring, key_id: str, copy: SealedCopy) -> str:
+    return keyring.open(Sealed(copy.key_id, copy.ciphertext), sigv4_aad(key_id)).decode()
+
+
 async def bootstrap(
-    *, session: AsyncSession, bootstrap_key: str | None, key_file: Path
+    *, session: AsyncSession, bootstrap_key: str | None, key_file: Path, keyring: Keyring
 ) -> BootstrapResult:
     """On the first start, create the default namespace and an admin key."""
     namespaces = NamespaceRepo(session)
@@ -54,12 +72,15 @@ async def bootstrap(
         key, prefix = bootstrap_key, api_key_prefix(bootstrap_key) or "bootstrap"
     else:
         key, prefix = new_api_key()
+    key_id = str(uuid.uuid4())
     created = await ApiKeyRepo(session).create(
         namespace_id=namespace.id,
         name="bootstrap admin",
         role=Role.ADMIN,
         prefix=prefix,
         key_hash=hash_api_key(key),
+        key_id=key_id,
+        sigv4=seal_key(keyring, key_id, key),
     )
     await _audit_key_created(session, None, created, actor=BOOTSTRAP_ACTOR)
     if not bootstrap_key:
@@ -125,6 +146,7 @@ async def create_key(
     session: AsyncSession,
     principal: Principal,
     request: KeyRequest,
+    keyring: Keyring,
     actor: str | None = None,
     address: str | None = None,
 ) -> tuple[ApiKey, str]:
@@ -146,6 +168,7 @@ async def create_key(
         await keys.expiry_of(principal.key_id),
     )
     key, prefix = new_api_key()
+    key_id = str(uuid.uuid4())
     created = await keys.create(
         namespace_id=principal.namespace_id,
         name=request.name,
@@ -155,6 +178,8 @@ async def create_key(
         user_id=principal.user_id,
         functions=functions,
         expires_at=expires_at,
+        key_id=key_id,
+        sigv4=seal_key(keyring, key_id, key),
     )
     # With an `actor` given, the principal is a stand-in: its key id names nobody.
     by = None if actor else principal
@@ -256,7 +281,13 @@ def _expiry(expires_at: datetime | None, in_days: int | None) -> datetime | None
 
 
 async def create_key_offline(
-    *, session: AsyncSession, name: str, role: str, operator: str, host: str
+    *,
+    session: AsyncSession,
+    name: str,
+    role: str,
+    operator: str,
+    host: str,
+    keyring: Keyring,
 ) -> tuple[ApiKey, str]:
     """A key in the default namespace, made on the database directly, without a key: the
     recovery when no admin key is left. Whoever can write the database owns it anyway.
@@ -279,6 +310,7 @@ async def create_key_offline(
         session=session,
         principal=stand_in,
         request=KeyRequest(name=name, role=role),
+        keyring=keyring,
         actor=actor,
         address=host,
     )

@@ -329,6 +329,18 @@ class Authenticator:
 
     # -- failures ------------------------------------------------------------------------------
 
+    async def check_failure_limit(self, address: str | None) -> None:
+        """`TooManyAuthFailures` if this address is over its limit of wrong credentials (for
+        credentials checked elsewhere: AWS signatures, `services.lambda_auth`)."""
+        bucket = address_bucket(address)
+        if not await self._windows.test(self._failure_limit, bucket):
+            self._metrics.auth_rate_limited.inc()
+            raise await self._rate_limited(bucket)
+
+    async def credential_failed(self, address: str | None, reason: str, prefix: str | None) -> None:
+        """A wrong credential checked elsewhere, counted, logged and limited as a wrong key."""
+        await self._failed(address_bucket(address), address, reason, prefix)
+
     async def _failed(
         self, bucket: str, client: str | None, reason: str, prefix: str | None
     ) -> None:

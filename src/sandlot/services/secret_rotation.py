@@ -10,6 +10,8 @@ one in-memory swap, with no window in which a row is sealed under a key a server
   [new, old] before it swaps; every row is then re-sealed in small transactions, each row only
   if it was not set meanwhile (a set seals under the new key anyway); once none is left under
   an old key, the file is written as [new] and the old key is forgotten.
+- API keys' sealed copies (kept to verify AWS Signature Version 4 requests) are re-sealed
+  with the secrets, under the same rules.
 - With `SANDLOT_SECRET_KEY`: the operator sets the new key there and the old one in
   `SANDLOT_SECRET_PREVIOUS_KEYS` and restarts the servers (one by one: each opens both); the
   route then re-seals every row under the current key, and says when the old key may go.
@@ -27,11 +29,13 @@ from sandlot.domain.actions import Action
 from sandlot.domain.models import Principal
 from sandlot.domain.secrets import secret_aad
 from sandlot.services import audit
+from sandlot.services.auth import open_key, seal_key
 from sandlot.services.authz import authorize
 from sandlot.services.destinations import reseal_webhook_secrets
 from sandlot.services.secret_keys import Keyring
 from sandlot.services.secrets import open_secret
 from sandlot.storage.db import Database
+from sandlot.storage.keys import ApiKeyRepo
 from sandlot.storage.secrets import SecretRepo
 
 BATCH = 100
@@ -61,10 +65,12 @@ class SecretRotator:
                 self.keyring.begin_rotation()
             resealed = await self._reseal_all()
             resealed += await reseal_webhook_secrets(self.database.sessions, self.keyring)
+            # Counted apart: `resealed` is the secrets' (and webhook secrets') count.
+            keys_resealed = await self._reseal_api_keys()
             async with self.database.sessions.begin() as session:
-                left = await SecretRepo(session).count_sealed_with_other_keys(
-                    self.keyring.current_id
-                )
+                current = self.keyring.current_id
+                left = await SecretRepo(session).count_sealed_with_other_keys(current)
+                left += await ApiKeyRepo(session).count_sealed_with_other_keys(current)
                 retired = self.keyring.previous_ids if left == 0 else []
                 if from_file and left == 0:
                     self.keyring.end_rotation()
@@ -76,6 +82,7 @@ class SecretRotator:
                     detail={
                         "key_id": self.keyring.current_id,
                         "resealed": resealed,
+                        "resealed_api_keys": keys_resealed,
                         "retired_key_ids": retired,
                     },
                 )
@@ -85,6 +92,24 @@ class SecretRotator:
             retired_key_ids=retired,
             source="file" if from_file else "settings",
         )
+
+    async def _reseal_api_keys(self) -> int:
+        """API keys' sealed copies (for AWS Signature Version 4) go the same way: a copy
+        left under a forgotten key would no longer sign anything."""
+        resealed = 0
+        while True:
+            async with self.database.sessions.begin() as session:
+                repo = ApiKeyRepo(session)
+                batch = await repo.sealed_with_other_keys(self.keyring.current_id, BATCH)
+                if not batch:
+                    return resealed
+                for key in batch:
+                    if key.sealed is None:  # only selected when both columns are set
+                        continue
+                    plaintext = open_key(self.keyring, key.id, key.sealed)
+                    made = seal_key(self.keyring, key.id, plaintext)
+                    # Not written (the row changed meanwhile): the next batch sees it again.
+                    resealed += await repo.reseal(key, made)
 
     async def _reseal_all(self) -> int:
         resealed = 0

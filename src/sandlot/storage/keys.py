@@ -4,9 +4,10 @@ modules that always found it here.)"""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -16,7 +17,26 @@ from sandlot.storage.db import can_match
 from sandlot.storage.namespaces import NamespaceRepo
 from sandlot.storage.tables import ApiKeyRow, UserRow
 
-__all__ = ["ApiKeyRepo", "NamespaceRepo"]
+__all__ = ["ApiKeyRepo", "NamespaceRepo", "SealedCopy", "SigningKey"]
+
+
+@dataclass(frozen=True)
+class SealedCopy:
+    """A key sealed with the secrets keyring (`sigv4_key_id`, `sigv4_sealed`): what verifying
+    an AWS Signature Version 4 needs, since a hash cannot sign."""
+
+    key_id: str  # the keyring key that sealed it
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A key that an access key id (its public prefix) may name; `sealed` is None for a key
+    made before the Lambda API (it cannot sign)."""
+
+    id: str
+    sealed: SealedCopy | None
+
 
 # Each key with its creator's login (None for keys no person made).
 _WITH_CREATOR = select(ApiKeyRow, UserRow.login).outerjoin(UserRow, UserRow.id == ApiKeyRow.user_id)
@@ -54,9 +74,11 @@ class ApiKeyRepo:
         user_id: str | None = None,
         functions: tuple[str, ...] | None = None,
         expires_at: datetime | None = None,
+        sigv4: SealedCopy | None = None,
+        key_id: str | None = None,
     ) -> ApiKey:
         row = ApiKeyRow(
-            id=str(uuid.uuid4()),
+            id=key_id or str(uuid.uuid4()),
             namespace_id=namespace_id,
             name=name,
             role=role.value,
@@ -66,6 +88,8 @@ class ApiKeyRepo:
             user_id=user_id,
             functions=list(functions) if functions is not None else None,
             expires_at=expires_at,
+            sigv4_key_id=sigv4.key_id if sigv4 else None,
+            sigv4_sealed=sigv4.ciphertext if sigv4 else None,
         )
         self.session.add(row)
         await self.session.flush()
@@ -128,6 +152,49 @@ class ApiKeyRepo:
                 .execution_options(synchronize_session=False)
             )
         return ids
+
+    async def signing_keys(self, prefix: str) -> list[SigningKey]:
+        """The unrevoked keys with this public prefix (a prefix is 32 random bits, so almost
+        always one); whether each still works is the authenticator's to say."""
+        query = select(ApiKeyRow.id, ApiKeyRow.sigv4_key_id, ApiKeyRow.sigv4_sealed).where(
+            ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None)
+        )
+        return [
+            SigningKey(key_id, SealedCopy(sealer, sealed) if sealer and sealed else None)
+            for key_id, sealer, sealed in await self.session.execute(query)
+        ]
+
+    async def sealed_with_other_keys(self, current: str, limit: int) -> list[SigningKey]:
+        """Keys whose sealed copy another keyring key made (a rotation re-seals them)."""
+        query = (
+            select(ApiKeyRow.id, ApiKeyRow.sigv4_key_id, ApiKeyRow.sigv4_sealed)
+            .where(ApiKeyRow.sigv4_key_id.is_not(None), ApiKeyRow.sigv4_key_id != current)
+            .order_by(ApiKeyRow.id)
+            .limit(limit)
+        )
+        return [
+            SigningKey(key_id, SealedCopy(sealer, sealed) if sealer and sealed else None)
+            for key_id, sealer, sealed in await self.session.execute(query)
+        ]
+
+    async def count_sealed_with_other_keys(self, current: str) -> int:
+        found = await self.session.scalar(
+            select(func.count())
+            .select_from(ApiKeyRow)
+            .where(ApiKeyRow.sigv4_key_id.is_not(None), ApiKeyRow.sigv4_key_id != current)
+        )
+        return int(found or 0)
+
+    async def reseal(self, key: SigningKey, made: SealedCopy) -> bool:
+        """Replace a key's sealed copy, only if it is still the one that was opened."""
+        assert key.sealed is not None
+        written = await self.session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key.id, ApiKeyRow.sigv4_key_id == key.sealed.key_id)
+            .values(sigv4_key_id=made.key_id, sigv4_sealed=made.ciphertext)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(written.rowcount)  # type: ignore[attr-defined]
 
     async def count(self) -> int:
         return len((await self.session.scalars(select(ApiKeyRow.id))).all())

@@ -15,7 +15,9 @@ PREFIX = "/2015-03-31"
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for part in (functions, versions, aliases, concurrency, invoke):
-        router.include_router(part.router)
+    router = APIRouter(include_in_schema=False)
+    for part in (functions, versions, aliases, invoke):
+        router.include_router(part.router, prefix=PREFIX)
+    # The concurrency operations came later: their paths carry their own API dates.
+    router.include_router(concurrency.router)
     return router

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.schemas import ErrorOut, KeyCreate, KeyCreated, KeyList, KeyOut
 from sandlot.services import auth
+from sandlot.services.lambda_auth import access_key_id
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -42,10 +43,17 @@ async def create_key(
         expires_at=body.expires_at,
         expires_in_days=body.expires_in_days,
     )
-    created, secret = await auth.create_key(session=session, principal=principal, request=request)
+    created, secret = await auth.create_key(
+        session=session, principal=principal, request=request, keyring=runtime.keyring
+    )
     await session.commit()
     runtime.authenticator.key_created(secret)
-    return KeyCreated(**KeyOut.of(created).model_dump(), key=secret)
+    return KeyCreated(
+        **KeyOut.of(created).model_dump(),
+        key=secret,
+        aws_access_key_id=access_key_id(created.prefix),
+        aws_region=runtime.settings.aws_region,
+    )
 
 
 @router.get(

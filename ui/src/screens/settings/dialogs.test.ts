@@ -25,6 +25,26 @@ describe("a new key's dialog", () => {
   });
 });
 
+describe("a new key's dialog, for the AWS tools", () => {
+  it("shows the key as a credentials profile and copies it", async () => {
+    const { component, container } = render(NewKey);
+    flushSync(() =>
+      component.show("ci", SECRET, { access: "sl_0123abcd", region: "eu-west-1" }),
+    );
+    const profile = container.querySelector("[data-aws-profile]");
+    expect(profile?.textContent).toBe(
+      `[sandlot]\naws_access_key_id = sl_0123abcd\naws_secret_access_key = ${SECRET}\n`,
+    );
+    expect(container.textContent).toContain("region = eu-west-1");
+    expect(container.querySelector("[data-aws-command]")?.textContent).toContain(
+      "--endpoint-url",
+    );
+    await fireEvent.click(screen.getByRole("button", { name: "AWS profile to clipboard" }));
+    await expect.poll(() => screen.getByRole("status").textContent).toBe("Copied the profile");
+    expect(await navigator.clipboard.readText()).toContain("aws_access_key_id = sl_0123abcd");
+  });
+});
+
 describe("the confirmation dialog", () => {
   it("says yes only on its confirming button", async () => {
     const { component } = render(Confirm);
