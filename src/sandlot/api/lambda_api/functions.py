@@ -19,21 +19,27 @@ How Lambda's model maps onto Sandlot's:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sandlot.api.deps import RuntimeDep, SessionDep
 from sandlot.api.lambda_api.auth import LambdaPrincipal, signed_body
 from sandlot.api.lambda_api.errors import LambdaError, LambdaRoute
+from sandlot.api.lambda_api.function_inputs import (
+    NOT_SUPPORTED,
+    CreateFunctionIn,
+    UpdateCodeIn,
+    UpdateConfigurationIn,
+    changes_of,
+    check_architectures,
+    parsed,
+    zip_of,
+)
 from sandlot.api.lambda_api.shapes import FunctionRef, function_configuration, function_ref
-from sandlot.domain.errors import InvalidInput, VersionConflict, VersionNotFound
+from sandlot.domain.errors import VersionConflict, VersionNotFound
 from sandlot.domain.models import Function, Principal, Version
 from sandlot.services import aliases
 from sandlot.services import functions as service
@@ -42,76 +48,7 @@ from sandlot.services.runtime import Runtime, Session
 
 router = APIRouter(route_class=LambdaRoute)
 
-NOT_SUPPORTED = "is not supported by Sandlot"
 MAX_ITEMS = 50
-
-
-class _Lenient(BaseModel):
-    # Fields Lambda has and Sandlot neither keeps nor refuses are ignored, as Lambda
-    # ignores what a newer SDK sends.
-    model_config = ConfigDict(extra="ignore")
-
-
-class CodeIn(_Lenient):
-    ZipFile: str | None = None  # base64, as botocore sends a blob in JSON
-    S3Bucket: str | None = None
-    S3Key: str | None = None
-    S3ObjectVersion: str | None = None
-    ImageUri: str | None = None
-
-
-class EnvironmentIn(_Lenient):
-    Variables: dict[str, str] | None = None
-
-
-class LoggingConfigIn(_Lenient):
-    LogFormat: str | None = None
-    ApplicationLogLevel: str | None = None
-    SystemLogLevel: str | None = None
-    LogGroup: str | None = None
-
-
-class SettingsIn(_Lenient):
-    """What CreateFunction and UpdateFunctionConfiguration both set."""
-
-    Role: str | None = None
-    Handler: str | None = None
-    Runtime: str | None = None
-    Description: str | None = None
-    Timeout: int | None = None
-    MemorySize: int | None = None
-    Environment: EnvironmentIn | None = None
-    LoggingConfig: LoggingConfigIn | None = None
-    TracingConfig: dict[str, Any] | None = None
-    KMSKeyArn: str | None = None
-    VpcConfig: dict[str, Any] | None = None
-    Layers: list[str] | None = None
-    FileSystemConfigs: list[dict[str, Any]] | None = None
-    DeadLetterConfig: dict[str, Any] | None = None
-    ImageConfig: dict[str, Any] | None = None
-    EphemeralStorage: dict[str, Any] | None = None
-    SnapStart: dict[str, Any] | None = None
-
-
-class CreateFunctionIn(SettingsIn):
-    FunctionName: str
-    Code: CodeIn
-    Publish: bool = False
-    PackageType: str | None = None
-    Tags: dict[str, str] | None = None
-    Architectures: list[str] | None = None
-    CodeSigningConfigArn: str | None = None
-
-
-class UpdateConfigurationIn(SettingsIn):
-    RevisionId: str | None = None
-
-
-class UpdateCodeIn(CodeIn):
-    Publish: bool = False
-    DryRun: bool = False
-    RevisionId: str | None = None
-    Architectures: list[str] | None = None
 
 
 # -- the routes ------------------------------------------------------------------------------
@@ -121,12 +58,12 @@ class UpdateCodeIn(CodeIn):
 async def create_function(
     request: Request, runtime: RuntimeDep, session: SessionDep, principal: LambdaPrincipal
 ) -> JSONResponse:
-    body = _parsed(CreateFunctionIn, signed_body(request))
+    body = parsed(CreateFunctionIn, signed_body(request))
     if body.PackageType not in (None, "Zip"):
         raise LambdaError(f"PackageType {body.PackageType!r} {NOT_SUPPORTED}: upload a zip")
     if body.CodeSigningConfigArn:
         raise LambdaError(f"CodeSigningConfigArn {NOT_SUPPORTED}")
-    _check_architectures(body.Architectures)
+    check_architectures(body.Architectures)
     if not body.Handler:
         raise LambdaError("a zip function needs a Handler, e.g. 'lambda_function.handler'")
     ref = _ref(runtime, principal, body.FunctionName)
@@ -136,8 +73,8 @@ async def create_function(
         session=session,
         principal=principal,
         name=ref.name,
-        code=_zip(body.Code),
-        changes=_changes(body),
+        code=zip_of(body.Code),
+        changes=changes_of(body),
         code_store=runtime.code,
         python_version=runtime.builder.python_version,
         quota_defaults=runtime.quota_defaults,
@@ -232,16 +169,16 @@ async def update_function_code(
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> dict[str, Any]:
-    body = _parsed(UpdateCodeIn, signed_body(request))
+    body = parsed(UpdateCodeIn, signed_body(request))
     if body.DryRun:
         raise LambdaError(f"DryRun {NOT_SUPPORTED}")
-    _check_architectures(body.Architectures)
+    check_architectures(body.Architectures)
     ref = _unqualified(runtime, principal, function_name)
     deployed = await service.update_function(
         session=session,
         principal=principal,
         name=ref.name,
-        code=_zip(body),
+        code=zip_of(body),
         changes=ConfigChanges(),
         code_store=runtime.code,
         python_version=runtime.builder.python_version,
@@ -261,14 +198,14 @@ async def update_function_configuration(
     session: SessionDep,
     principal: LambdaPrincipal,
 ) -> dict[str, Any]:
-    body = _parsed(UpdateConfigurationIn, signed_body(request))
+    body = parsed(UpdateConfigurationIn, signed_body(request))
     ref = _unqualified(runtime, principal, function_name)
     deployed = await service.update_function(
         session=session,
         principal=principal,
         name=ref.name,
         code=None,
-        changes=_changes(body),
+        changes=changes_of(body),
         code_store=runtime.code,
         python_version=runtime.builder.python_version,
         quota_defaults=runtime.quota_defaults,
@@ -305,20 +242,6 @@ async def delete_function(
 # -- parsing ---------------------------------------------------------------------------------
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _parsed(model: type[M], body: bytes) -> M:
-    try:
-        return model.model_validate_json(body or b"{}")
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise InvalidInput(f"the request is not valid: {problems}") from None
-
-
 def _ref(
     runtime: Runtime, principal: Principal, raw: str, qualifier: str | None = None
 ) -> FunctionRef:
@@ -335,71 +258,6 @@ def _unqualified(runtime: Runtime, principal: Principal, raw: str) -> FunctionRe
     if not ref.is_latest:
         raise LambdaError("only $LATEST can be updated: versions are immutable")
     return ref
-
-
-def _zip(code: CodeIn) -> bytes:
-    if code.S3Bucket or code.S3Key or code.S3ObjectVersion:
-        raise LambdaError(f"code in S3 {NOT_SUPPORTED}: send the zip itself (ZipFile)")
-    if code.ImageUri:
-        raise LambdaError(f"container images {NOT_SUPPORTED}: send a zip (ZipFile)")
-    if not code.ZipFile:
-        raise LambdaError("the code is missing: send the zip in ZipFile")
-    try:
-        return base64.b64decode(code.ZipFile, validate=True)
-    except (binascii.Error, ValueError):
-        raise LambdaError("ZipFile is not valid base64") from None
-
-
-def _check_architectures(architectures: list[str] | None) -> None:
-    if architectures not in (None, [], ["x86_64"]):
-        raise LambdaError(f"Architectures {architectures} {NOT_SUPPORTED}: only x86_64")
-
-
-def _changes(body: SettingsIn) -> ConfigChanges:
-    _refuse_unsupported(body)
-    if body.Runtime is not None and not body.Runtime.startswith("python3"):
-        raise LambdaError(
-            f"Runtime {body.Runtime!r} {NOT_SUPPORTED}: Sandlot runs Python (any python3.x is "
-            "accepted and runs on this server's Python)"
-        )
-    fields: dict[str, Any] = {
-        "handler": body.Handler,
-        "memory_mb": body.MemorySize,
-        "timeout_s": body.Timeout,
-        "env": dict(body.Environment.Variables or {}) if body.Environment else None,
-    }
-    level = body.LoggingConfig.ApplicationLogLevel if body.LoggingConfig else None
-    if level is not None:
-        if "log_level" not in {field.name for field in dataclasses.fields(ConfigChanges)}:
-            raise LambdaError(f"LoggingConfig.ApplicationLogLevel {NOT_SUPPORTED} yet")
-        fields["log_level"] = level.upper()
-    return ConfigChanges(**fields)
-
-
-def _refuse_unsupported(body: SettingsIn) -> None:
-    vpc = body.VpcConfig or {}
-    if vpc.get("SubnetIds") or vpc.get("SecurityGroupIds"):
-        raise LambdaError(
-            f"VpcConfig {NOT_SUPPORTED}: a function's network is its egress policy "
-            "(/api/v1/functions/{name}/egress)"
-        )
-    for name, given in (
-        ("Layers", body.Layers),
-        ("FileSystemConfigs", body.FileSystemConfigs),
-        ("ImageConfig", body.ImageConfig),
-    ):
-        if given:
-            raise LambdaError(f"{name} {NOT_SUPPORTED}")
-    if body.DeadLetterConfig and body.DeadLetterConfig.get("TargetArn"):
-        raise LambdaError(
-            f"DeadLetterConfig {NOT_SUPPORTED}: failed asynchronous calls are kept as dead "
-            "invocations (/api/v1/dead-letters), and destinations can forward them"
-        )
-    if body.SnapStart and body.SnapStart.get("ApplyOn") not in (None, "None"):
-        raise LambdaError(f"SnapStart {NOT_SUPPORTED}: each version's zygote starts warm")
-    size = (body.EphemeralStorage or {}).get("Size")
-    if size not in (None, 512):
-        raise LambdaError(f"EphemeralStorage of {size} MB {NOT_SUPPORTED}: /tmp is 512 MB")
 
 
 async def _expected(
