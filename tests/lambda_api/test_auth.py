@@ -52,6 +52,17 @@ def test_an_unsigned_request_gets_lambdas_error_shape(server: LiveServer) -> Non
     assert bearer.headers["x-amzn-ErrorType"] == "IncompleteSignatureException"
 
 
+def test_an_operation_sandlot_does_not_serve_is_named_in_lambdas_shape(
+    server: LiveServer,
+) -> None:
+    client = admin_client(server)
+    with pytest.raises(ClientError) as unknown:
+        client.list_layers()
+    assert _code(unknown) == "UnknownOperationException"
+    assert unknown.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert "not an operation of Sandlot's Lambda API" in str(unknown.value)
+
+
 def test_a_revoked_key_is_refused_though_its_signature_matches(server: LiveServer) -> None:
     pair = make_key(server, role="developer")
     client = lambda_client(server, pair)

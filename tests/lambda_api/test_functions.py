@@ -120,8 +120,18 @@ def test_boto3_creates_reads_updates_and_deletes_a_function(server: LiveServer) 
         MemorySize=512,
         Environment={"Variables": {"GREETING": "bonjour"}},
         RevisionId=updated["RevisionId"],
+        LoggingConfig={"ApplicationLogLevel": "WARN"},
     )
     assert configured["MemorySize"] == 512 and configured["Timeout"] == 10
+    # Lambda's level names, kept as Python's (WARN is WARNING) and answered in Lambda's.
+    assert configured["LoggingConfig"]["ApplicationLogLevel"] == "WARN"
+    assert configured["LoggingConfig"]["LogGroup"] == "/sandlot/default/greeter"
+    record = httpx.get(
+        f"{server.url}/api/v1/functions/greeter/versions/3",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=30,
+    )
+    assert record.json()["log_level"] == "WARNING", record.text
     assert _invoke(server, "greeter", {})["greeting"] == "v2:bonjour"
     three = client.get_function_configuration(FunctionName="greeter", Qualifier="3")
     assert three["Version"] == "3" and three["MemorySize"] == 512
@@ -267,6 +277,7 @@ BAD_INPUT: list[tuple[dict[str, Any], str]] = [
     ({"PackageType": "Image", "Code": {"ImageUri": "x"}}, "PackageType"),
     ({"Runtime": "nodejs20.x"}, "Runtime"),
     ({"FunctionName": "Not_A_Sandlot_Name"}, "name"),
+    ({"LoggingConfig": {"ApplicationLogLevel": "LOUD"}}, "ApplicationLogLevel"),
 ]
 
 

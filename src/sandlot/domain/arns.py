@@ -31,6 +31,12 @@ def function_arn(region: str, namespace: str, function: str, qualifier: str | No
     return f"{arn}:{qualifier}" if qualifier else arn
 
 
+def log_group_name(namespace: str, function: str) -> str:
+    """A function's log group: Lambda's is `/aws/lambda/<function>`; Sandlot's names the
+    namespace too, since function names are unique only within one."""
+    return f"/sandlot/{namespace}/{function}"
+
+
 def parse_function_arn(arn: str) -> tuple[str, str, str, str | None]:
     """(region, account, function, qualifier) of a function ARN; `InvalidInput` otherwise."""
     found = _ARN_RE.fullmatch(arn)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandlot.config import Settings
+from sandlot.domain import arns
 from sandlot.domain.arns import function_arn
 from sandlot.domain.limits import LAMBDA_LOG_LEVEL_NAMES
 from sandlot.sandbox.egress_rules import grants_for
@@ -68,9 +69,7 @@ EXECUTION_ENV = f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.mi
 
 
 def log_group_name(spec: VersionSpec) -> str:
-    """The function's log group: Lambda's is `/aws/lambda/<function>`; Sandlot's names the
-    namespace too, since function names are unique only within one."""
-    return f"/sandlot/{spec.namespace}/{spec.function_name}"
+    return arns.log_group_name(spec.namespace, spec.function_name)
 
 
 def lambda_env(spec: VersionSpec, region: str) -> dict[str, str]:

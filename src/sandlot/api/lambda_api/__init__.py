@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sandlot.api.lambda_api import aliases, concurrency, functions, invoke, versions
+from sandlot.api.lambda_api import aliases, concurrency, functions, invoke, unknown, versions
 
 PREFIX = "/2015-03-31"
 
@@ -20,4 +20,5 @@ def build_router() -> APIRouter:
         router.include_router(part.router, prefix=PREFIX)
     # The concurrency operations came later: their paths carry their own API dates.
     router.include_router(concurrency.router)
+    router.include_router(unknown.router)  # last: only what no operation above matched
     return router

@@ -66,6 +66,7 @@ STATUS_OF: dict[str, int] = {
     "InvalidSignatureException": 403,
     "UnrecognizedClientException": 403,
     "AccessDeniedException": 403,
+    "UnknownOperationException": 404,
 }
 
 # Lambda's model spells these with `Message`; the others with `message`.

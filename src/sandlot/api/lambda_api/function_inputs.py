@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sandlot.api.lambda_api.errors import LambdaError
 from sandlot.domain.errors import InvalidInput
+from sandlot.domain.limits import LOG_LEVELS
 from sandlot.services.functions import ConfigChanges
 
 NOT_SUPPORTED = "is not supported by Sandlot"
@@ -133,10 +133,23 @@ def changes_of(body: SettingsIn) -> ConfigChanges:
     }
     level = body.LoggingConfig.ApplicationLogLevel if body.LoggingConfig else None
     if level is not None:
-        if "log_level" not in {field.name for field in dataclasses.fields(ConfigChanges)}:
-            raise LambdaError(f"LoggingConfig.ApplicationLogLevel {NOT_SUPPORTED} yet")
-        fields["log_level"] = level.upper()
+        fields["log_level"] = python_log_level(level)
     return ConfigChanges(**fields)
+
+
+# Lambda's level names -> Python's (TRACE has no Python level: DEBUG is the nearest).
+_PYTHON_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}
+
+
+def python_log_level(level: str) -> str:
+    upper = level.upper()
+    name = _PYTHON_LEVELS.get(upper, upper)
+    if name not in LOG_LEVELS:
+        raise LambdaError(
+            f"LoggingConfig.ApplicationLogLevel must be one of TRACE, DEBUG, INFO, WARN, "
+            f"ERROR, FATAL, not {level[:20]!r}"
+        )
+    return name
 
 
 def _refuse_unsupported(body: SettingsIn) -> None:

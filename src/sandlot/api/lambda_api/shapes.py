@@ -14,8 +14,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from sandlot.domain import arns
 from sandlot.domain.arns import account_id, function_arn, parse_function_arn
 from sandlot.domain.errors import FunctionNotFound, InvalidInput
+from sandlot.domain.limits import LAMBDA_LOG_LEVEL_NAMES
 from sandlot.domain.models import Function, Version
 from sandlot.domain.states import VersionState
 
@@ -140,7 +142,7 @@ def function_configuration(
         "PackageType": "Zip",
         "Architectures": ["x86_64"],
         "EphemeralStorage": {"Size": 512},
-        "LoggingConfig": logging_config(version, function.name),
+        "LoggingConfig": logging_config(version, namespace, function.name),
     }
     if version.state is VersionState.FAILED:
         reason = version.error or "the build failed"
@@ -155,11 +157,14 @@ def function_configuration(
     return answer
 
 
-def logging_config(version: Version, function_name: str) -> dict[str, Any]:
-    config: dict[str, Any] = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function_name}"}
-    level = getattr(version.config, "log_level", None)  # kept per version once it exists
+def logging_config(version: Version, namespace: str, function_name: str) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "LogFormat": "Text",
+        "LogGroup": arns.log_group_name(namespace, function_name),
+    }
+    level = version.config.log_level
     if level:
-        config["ApplicationLogLevel"] = str(level).upper()
+        config["ApplicationLogLevel"] = LAMBDA_LOG_LEVEL_NAMES.get(level, level)
     return config
 
 
