@@ -318,17 +318,6 @@ async def _resolved(session: Session, principal: Principal, ref: FunctionRef) ->
     return Resolved(function, version, latest=False, alias=alias)
 
 
-def _answer(runtime: Runtime, principal: Principal, found: Resolved) -> dict[str, Any]:
-    return function_configuration(
-        region=runtime.settings.aws_region,
-        namespace=principal.namespace,
-        function=found.function,
-        version=found.version,
-        latest=found.latest,
-        alias=found.alias,
-    )
-
-
 def _shape(
     runtime: Runtime,
     principal: Principal,
@@ -337,7 +326,10 @@ def _shape(
     *,
     latest: bool,
     role: str | None = None,
+    alias: str | None = None,
 ) -> dict[str, Any]:
+    """Lambda's FunctionConfiguration of `version`, in this server's region and the
+    caller's namespace (its account)."""
     return function_configuration(
         region=runtime.settings.aws_region,
         namespace=principal.namespace,
@@ -345,6 +337,13 @@ def _shape(
         version=version,
         latest=latest,
         role=role,
+        alias=alias,
+    )
+
+
+def _answer(runtime: Runtime, principal: Principal, found: Resolved) -> dict[str, Any]:
+    return _shape(
+        runtime, principal, found.function, found.version, latest=found.latest, alias=found.alias
     )
 
 
