@@ -83,6 +83,8 @@ IN_WORDS = {
     "public_url",
     "egress_route_table",
     "egress_hosts_file",
+    "cluster_secret",
+    "worker_url",
 }
 
 

@@ -11,6 +11,14 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class Role(StrEnum):
+    """What `sandlot serve` runs: everything in one process, or only the API (workers run
+    functions: `sandlot worker`)."""
+
+    ALL = "all"
+    API = "api"
+
+
 class SandboxMode(StrEnum):
     STRICT = "strict"
     INSECURE_DEV = "insecure-dev"
@@ -420,6 +428,42 @@ class Settings(BaseSettings):
         description="The base URL function URLs are announced with (https://fn.example); "
         "unset, the address the request for the URL's settings came to.",
     )
+    # More machines (README "More machines"): API servers, workers, one PostgreSQL.
+    role: Role = Field(
+        default=Role.ALL,
+        description="`all`: API, runtime pool and queue in one process (the default). `api`: "
+        "only the API; calls go to the workers registered in the database (PostgreSQL).",
+    )
+    cluster_secret: SecretStr | None = Field(
+        default=None,
+        description="The secret (at least 32 characters) that signs calls from API servers to "
+        "workers; every API server and worker of a cluster needs the same one.",
+    )
+    worker_host: str = Field(
+        default="127.0.0.1", description="Where `sandlot worker` listens for API servers."
+    )
+    worker_port: int = Field(default=8070, description="The port `sandlot worker` listens on.")
+    worker_url: str | None = Field(
+        default=None,
+        description="The address API servers reach this worker at (unset: http://<worker "
+        "host>:<worker port>, the port it bound when that is 0).",
+    )
+    heartbeat_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a worker writes its row in the registry."
+    )
+    worker_stale_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="A worker silent this long gets no calls, and its asynchronous calls are "
+        "queued again for other workers.",
+    )
+
+    @property
+    def cluster_key(self) -> bytes | None:
+        """The cluster secret as HMAC key bytes, if one is set."""
+        if self.cluster_secret is None:
+            return None
+        return self.cluster_secret.get_secret_value().encode()
 
     @property
     def resolved_database_url(self) -> str:

@@ -42,6 +42,9 @@ FUNCTION_FAILURE_STATUS: dict[str, int] = {
     "FunctionCrashed": 502,
     "FunctionResourceLimit": 502,
     "FunctionResultInvalid": 502,
+    # The worker running the call stopped answering after the call started (killed, lost its
+    # network): never retried, since the function may have run (README "More machines").
+    "WorkerLost": 502,
     # A call cancelled because the server shut down past its grace period.
     "ServiceUnavailable": 503,
 }

@@ -150,6 +150,15 @@ class ServiceUnavailable(SandlotError):
     """The platform cannot run functions right now (shutting down, sandbox missing)."""
 
 
+class NoWorkerAvailable(ServiceUnavailable):
+    """An API server found no live worker that admitted the call (none registered, all
+    draining, full or silent); nothing ran. Carries `retry_after_s`."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, **extra: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **extra)
+        self.retry_after_s = retry_after_s
+
+
 class TooManyConnections(ServiceUnavailable):
     """The server holds as many connections as it is allowed to; try again shortly."""
 

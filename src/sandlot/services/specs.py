@@ -74,4 +74,6 @@ def version_spec(
         secret_files=secrets.files,
         egress=config.egress,
         log_level=config.log_level,
+        code_sha256=version.code_sha256,
+        env_key=version.env_key,
     )

@@ -87,6 +87,11 @@ class VersionSpec:
     egress: EgressPolicy = NONE
     # The root logger's level in its instances (None: INFO, and no AWS_LAMBDA_LOG_LEVEL).
     log_level: str | None = None
+    # Content addresses of what `code_dir` and `site_packages` hold: the sha256 of the code's
+    # zip and the environment's lock hash (None: no dependencies). A spec sent to another
+    # machine carries these; the worker there turns them into paths on its own disk.
+    code_sha256: str = ""
+    env_key: str | None = None
 
     @property
     def secret_values(self) -> list[str]:

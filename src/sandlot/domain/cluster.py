@@ -1,0 +1,94 @@
+"""Workers as the API servers see them, and the order in which a version tries them.
+
+A worker heartbeats a `WorkerInfo` into the registry every `heartbeat_interval_s`; every API
+server reads the same rows, so the order below (rendezvous hashing) is the same on each of
+them without any coordination, and a worker joining or leaving moves only the versions whose
+first choice it is or becomes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+VersionKey = tuple[str, int]  # function id, version number
+
+
+@dataclass(frozen=True)
+class WarmVersion:
+    """What a worker holds for one version: idle warm instances, and all of its instances."""
+
+    function_id: str
+    version: int
+    idle: int = 0
+    instances: int = 0
+    busy: int = 0
+
+    @property
+    def key(self) -> VersionKey:
+        return (self.function_id, self.version)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One worker's row in the registry: where to reach it and what it has, as of its last
+    heartbeat. `ready` are the versions whose code and environment are on its disk and whose
+    handler imported there (a call to them never waits for a build)."""
+
+    id: str
+    url: str
+    hostname: str = ""
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    draining: bool = False  # the worker says so: it admits nothing new
+    drain_requested: bool = False  # an operator asked (`sandlot workers drain`)
+    free_mb: int = 0
+    max_memory_mb: int = 0
+    instances: int = 0
+    busy: int = 0
+    max_instances: int = 0
+    warm: tuple[WarmVersion, ...] = ()
+    ready: frozenset[VersionKey] = field(default_factory=frozenset)
+    package_version: str = ""
+
+    def is_live(self, now: datetime, stale_after_s: float) -> bool:
+        """Heard from within `stale_after_s`."""
+        if self.heartbeat_at is None:
+            return False
+        return now - self.heartbeat_at <= timedelta(seconds=stale_after_s)
+
+    def idle_of(self, key: VersionKey) -> int:
+        for warm in self.warm:
+            if warm.key == key:
+                return warm.idle
+        return 0
+
+    def is_ready_for(self, key: VersionKey) -> bool:
+        return key in self.ready
+
+
+def _score(key: VersionKey, worker_id: str) -> int:
+    digest = hashlib.blake2b(
+        f"{key[0]}\x00{key[1]}\x00{worker_id}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big")
+
+
+def rendezvous_order(key: VersionKey, workers: Iterable[WorkerInfo]) -> list[WorkerInfo]:
+    """The workers in the version's own order (highest random weight first): the first is
+    its home worker. Stable for a given membership; ties cannot happen in practice (64-bit
+    scores) and break on the id."""
+    return sorted(workers, key=lambda w: (_score(key, w.id), w.id), reverse=True)
+
+
+def live_workers(
+    workers: Sequence[WorkerInfo], now: datetime, stale_after_s: float
+) -> list[WorkerInfo]:
+    """The workers a call may go to: heard from lately and not draining."""
+    return [
+        w
+        for w in workers
+        if w.is_live(now, stale_after_s) and not w.draining and not w.drain_requested
+    ]
