@@ -279,6 +279,15 @@ class VersionRepo:
         await self.session.flush()
         return _version(row, function.name)
 
+    async def note_environment(
+        self, function: Function, number: int, *, lock_text: str, env_key: str
+    ) -> None:
+        """A building version's lock and environment key, stored before its import check
+        (role api: the worker that checks it installs the environment from this lock)."""
+        row = await self._row(function, number)
+        row.lock_text, row.env_key = lock_text, env_key
+        await self.session.flush()
+
     async def unfinished(self) -> list[tuple[Function, Version]]:
         """Versions of live functions still waiting for or in the middle of a build."""
         query = (
