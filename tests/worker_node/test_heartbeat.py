@@ -116,7 +116,7 @@ async def test_the_leases_of_a_silent_worker_go_back_to_the_queue(
             assert row.state == InvocationState.QUEUED.value
             assert row.lease_owner is None
             assert row.attempt == 1  # counted: the next claim is attempt 2
-            assert [a["error"]["kind"] for a in row.attempts] == ["WorkerLost"]
+            assert [a["error"]["kind"] for a in row.attempts or ()] == ["WorkerLost"]
             ids = [w.id for w in await WorkerRepo(session).all()]
         assert ids == ["fresh:run", "ghost:run"]  # silent for 5 minutes: pruned
 

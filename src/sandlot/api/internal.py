@@ -78,7 +78,7 @@ class InternalApp:
         secret: bytes,
         max_event_bytes: int,
         metrics: MetricsAnswer | None = None,
-        on_drain: Callable[[], None] | None = None,
+        on_drain: Callable[[], object] | None = None,
     ) -> None:
         self.node = node
         self.secret = secret

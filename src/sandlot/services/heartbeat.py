@@ -71,7 +71,7 @@ class Heartbeat:
         reaper: Reaper,
         interval_s: float,
         stale_s: float,
-        on_drain: Callable[[], None],
+        on_drain: Callable[[], object],
     ) -> None:
         self.database = database
         self.node = node
