@@ -91,6 +91,16 @@ class Materializer:
             task.add_done_callback(lambda _t: self._pending.pop(env_key, None))
         return await asyncio.shield(task)
 
+    async def known_environment(self, env_key: str) -> Path | None:
+        """The environment's site-packages if it is on this disk (built by an earlier run,
+        too), without installing anything."""
+        site = self._envs.get(env_key)
+        if site is None and env_key not in self._pending:
+            found = await self.envs.get(env_key)
+            if found is not None:
+                site = self._envs[env_key] = found.path
+        return site
+
     def start_environment(self, function_id: str, number: int, env_key: str) -> None:
         """Install in the background (an async call found it missing: it waits in the queue,
         not in a claimer's round)."""
