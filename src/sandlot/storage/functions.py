@@ -245,6 +245,14 @@ class VersionRepo:
             )
         return row
 
+    async def lock_text(self, function_id: str, number: int) -> str | None:
+        """The version's stored lock (a worker installs its environment from it)."""
+        return await self.session.scalar(
+            select(VersionRow.lock_text).where(
+                VersionRow.function_id == function_id, VersionRow.number == number
+            )
+        )
+
     async def of_function(self, function: Function) -> list[Version]:
         rows = await self.session.scalars(
             select(VersionRow)
