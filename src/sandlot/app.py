@@ -50,6 +50,7 @@ from sandlot.api.routes import auth as auth_routes
 from sandlot.api.routes import destinations as destination_routes
 from sandlot.api.routes import pool as pool_routes
 from sandlot.api.routes import releases as release_routes
+from sandlot.api.routes import workers as worker_routes
 from sandlot.api.url_path import LeanUrlRoute
 from sandlot.config import Role, SandboxMode, Settings
 from sandlot.domain.egress import parse_bound
@@ -661,6 +662,7 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         users.router,
         auth_routes.router,
         pool_routes.router,
+        worker_routes.router,
         schedules.router,
         destination_routes.router,
         async_calls.router,

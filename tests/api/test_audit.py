@@ -362,6 +362,7 @@ AUDITED = {
     "PUT /api/v1/functions/{name}/aliases/{alias}": "alias.set",
     "DELETE /api/v1/functions/{name}/aliases/{alias}": "alias.delete",
     "POST /api/v1/functions/{name}/rollback": "alias.rollback",
+    "POST /api/v1/workers/{worker_id}/drain": "worker.drain",  # tests/api/test_workers.py
 }
 NOT_CONTROL_PLANE = {"POST /api/v1/functions/{name}/invoke"}
 

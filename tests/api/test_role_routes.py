@@ -105,6 +105,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/environments"): Rule(ADMIN),
     ("POST", "/api/v1/environments/prune"): Rule(ADMIN),
     ("GET", "/api/v1/pool"): Rule(ADMIN),
+    ("GET", "/api/v1/workers"): Rule(ADMIN),
+    # One process, nobody registered: the admin gets 409 WorkerNotDrainable.
+    ("POST", "/api/v1/workers/{worker_id}/drain"): Rule(ADMIN),
     ("POST", "/api/v1/namespaces"): Rule(ADMIN),
     ("GET", "/api/v1/namespaces"): Rule(READ),
     ("GET", "/api/v1/namespaces/{namespace}"): Rule(READ, NAMESPACE),

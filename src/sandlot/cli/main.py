@@ -29,6 +29,7 @@ from sandlot.cli.schedules import schedules_app
 from sandlot.cli.secrets import secrets_app
 from sandlot.cli.test_events import test_events_app
 from sandlot.cli.worker import worker_app
+from sandlot.cli.workers import workers_app
 
 app = typer.Typer(
     name="sandlot",
@@ -116,6 +117,7 @@ app.command()(release)
 app.add_typer(releases_app, name="releases")
 app.add_typer(destinations_app, name="destinations")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(workers_app, name="workers")
 server_commands.register(app)
 accounts.register(app)
 functions_app.command("async-config")(async_config)

@@ -29,6 +29,7 @@ from sandlot.client.releases import ReleaseCalls
 from sandlot.client.schedules import ScheduleCalls
 from sandlot.client.tenancy import TenancyCalls
 from sandlot.client.transport import Answer, ParamValue, Transport
+from sandlot.client.workers import WorkerCalls
 
 JSON = dict[str, Any]
 
@@ -140,6 +141,7 @@ class SandlotClient(
     AsyncControlCalls,
     ReleaseCalls,
     AliasCalls,
+    WorkerCalls,
 ):
     """A synchronous client of one Sandlot server. Use it as a context manager or `close()` it.
 

@@ -97,6 +97,10 @@ class EnvironmentNotFound(NotFound):
     pass
 
 
+class WorkerNotFound(NotFound):
+    """No worker with that id is in the registry (it exited, or was pruned)."""
+
+
 class Conflict(SandlotError):
     pass
 
@@ -116,6 +120,11 @@ class IdempotencyKeyRace(Conflict):
 
 class InvalidTransition(Conflict):
     pass
+
+
+class WorkerNotDrainable(Conflict):
+    """The server runs functions in its own process (role all, no worker registered): there is
+    no worker to drain; stopping the server is how that one stops."""
 
 
 class LastAdminKey(Conflict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sandlot.domain.limits import FUNCTION_NAME_RE
 from sandlot.domain.models import Function, Version, VersionConfig
 from sandlot.domain.secrets import SecretMount, SecretRef
 from sandlot.domain.states import VERSION_MOVES, VersionState, transition
-from sandlot.storage.tables import CodeBlobRow, FunctionRow, VersionRow
+from sandlot.storage.tables import CodeBlobRow, FunctionRow, NamespaceRow, VersionRow
 
 
 def _function(row: FunctionRow) -> Function:
@@ -107,6 +108,19 @@ class FunctionRepo:
         )
         found: str | None = await self.session.scalar(query)
         return found
+
+    async def names(self, function_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """(namespace name, function name) by function id, deleted functions included: what
+        an operator reads where the registry only holds ids."""
+        wanted = sorted(set(function_ids))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(FunctionRow.id, NamespaceRow.name, FunctionRow.name)
+            .join(NamespaceRow, NamespaceRow.id == FunctionRow.namespace_id)
+            .where(FunctionRow.id.in_(wanted))
+        )
+        return {function_id: (namespace, name) for function_id, namespace, name in rows}
 
     async def in_namespace(self, namespace_id: str) -> list[Function]:
         rows = await self.session.scalars(
