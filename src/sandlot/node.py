@@ -21,6 +21,7 @@ import math
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -33,15 +34,18 @@ from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions, EnvironmentStore
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.spec import Starter
+from sandlot.services import auth
 from sandlot.services import cluster_wire as wire
 from sandlot.services.archives import ArchiveLimits
 from sandlot.services.async_runner import AsyncRunner, RunnerOptions
+from sandlot.services.authenticator import Authenticator, SessionPolicy
 from sandlot.services.builds import Builder
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.heartbeat import Heartbeat
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
+from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.queue_wake import QueueWaker
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.secret_keys import load_keyring
@@ -127,6 +131,7 @@ class Worker:
         node: WorkerNode,
         runner: AsyncRunner,
         metrics: Metrics,
+        authenticator: Authenticator,
         sock: socket.socket,
     ) -> None:
         assert settings.cluster_key is not None, "refusal() checked it"
@@ -136,11 +141,18 @@ class Worker:
         self.node = node
         self.runner = runner
         self.metrics = metrics
+        self.authenticator = authenticator
         self.sock = sock
         self.app = InternalApp(
             node,
             secret=settings.cluster_key,
             max_event_bytes=settings.max_event_bytes,
+            metrics=metrics,
+            monitor=MonitorAccess(
+                token=settings.monitor_token,
+                allow=settings.monitor_allow,
+                authenticator=authenticator,
+            ),
             on_drain=self.request_drain,
         )
         self.heartbeat = Heartbeat(
@@ -164,6 +176,7 @@ class Worker:
     async def run(self, on_listening: Callable[[str], None] | None = None) -> None:
         settings = self.settings
         await self.pool.start()
+        self.authenticator.start()
         server = _Server(
             uvicorn.Config(
                 self.app,
@@ -211,6 +224,10 @@ class Worker:
             await self.heartbeat.close(remove=True)
         except Exception:
             log.exception("removing this worker's registry row failed (it is pruned later)")
+        try:
+            await self.authenticator.close()  # its last usage flush
+        except Exception:
+            log.exception("flushing key usage failed")
         await self.database.dispose()
 
 
@@ -310,7 +327,24 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         node=node,
         runner=runner,
         metrics=metrics,
+        authenticator=_authenticator(settings, database, metrics),
         sock=sock,
+    )
+
+
+def _authenticator(settings: Settings, database: Database, metrics: Metrics) -> Authenticator:
+    """For /metrics: a platform admin's key opens it, as on the API servers."""
+    return Authenticator(
+        sessions=database.sessions,
+        keys=auth.KeyCache(ttl_s=5.0),
+        metrics=metrics,
+        failure_limit=settings.auth_failure_limit,
+        miss_ttl_s=settings.auth_miss_ttl_s,
+        audit_failure_limit=settings.audit_auth_failure_limit,
+        session_policy=SessionPolicy(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_max_hours),
+        ),
     )
 
 

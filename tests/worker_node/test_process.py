@@ -51,10 +51,14 @@ def _worker_env(data_dir: Path, database_url: str | None, port: int) -> dict[str
         "SANDLOT_WORKER_PORT": str(port),
         "SANDLOT_SANDBOX": SANDBOX_MODE.value,
         "SANDLOT_HEARTBEAT_INTERVAL_S": "0.2",
+        "SANDLOT_MONITOR_TOKEN": MONITOR_TOKEN,
     }
     if database_url is not None:
         env["SANDLOT_DATABASE_URL"] = database_url
     return env
+
+
+MONITOR_TOKEN = "m" * 32
 
 
 async def _rows(database_url: str) -> list[WorkerInfo]:
@@ -93,7 +97,15 @@ async def test_a_worker_registers_and_a_sigterm_drains_it(
         assert not row.draining
         async with httpx.AsyncClient() as client:
             health = await client.get(f"{row.url}/internal/v1/health")
-        assert health.json() == {"status": "ok", "worker": row.id}
+            assert health.json() == {"status": "ok", "worker": row.id}
+            anonymous = await client.get(f"{row.url}/metrics")
+            assert anonymous.status_code == 401
+            assert anonymous.json()["error"] == "Unauthenticated"
+            scraped = await client.get(
+                f"{row.url}/metrics", headers={"Authorization": f"Bearer {MONITOR_TOKEN}"}
+            )
+            assert scraped.status_code == 200
+            assert "sandlot_" in scraped.text
 
         process.terminate()
         assert process.wait(timeout=60) == 0, log_path.read_text()
