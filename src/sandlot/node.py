@@ -63,6 +63,7 @@ log = logging.getLogger("sandlot")
 # A migration racing another process's (an API server starting at the same time) fails on
 # the loser's side; it looks again this many times, a second apart, and then sees head.
 _MIGRATE_TRIES = 5
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # both drain
 
 
 class WorkerRefused(SandlotError):
@@ -187,14 +188,14 @@ class Worker:
             )
         )
         serving = asyncio.create_task(server.serve(sockets=[self.sock]), name="internal-api")
+        loop = asyncio.get_running_loop()
         try:
             await self.heartbeat.beat()  # registered before it says it is listening
             self.heartbeat.start()
             if self.runner.channel is not None:
                 await self.runner.channel.start()
             await self.runner.start()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in _SIGNALS:
                 loop.add_signal_handler(sig, self.request_drain)
             log.info("worker %s listening at %s", self.node.worker_id, self.node.url)
             if on_listening is not None:
@@ -202,6 +203,8 @@ class Worker:
             await self._drain.wait()
             await self._drained()
         finally:
+            for sig in _SIGNALS:
+                loop.remove_signal_handler(sig)
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await serving

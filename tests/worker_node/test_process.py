@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,27 +17,10 @@ from sandlot.domain.cluster import WorkerInfo
 from sandlot.storage.db import Database, upgrade
 from sandlot.storage.workers import WorkerRepo
 from tests.conftest import (
-    _PG_PROBLEM,
-    POSTGRES_URL,
     SANDBOX_MODE,
-    _admin,
-    _url_for_database,
     free_port,
-    skip_outside_ci,
 )
 from tests.worker_node.helpers import SECRET
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    if _PG_PROBLEM is not None:
-        skip_outside_ci(f"PostgreSQL not reachable at {POSTGRES_URL}: {_PG_PROBLEM}")
-    name = f"sandlot_w_{uuid.uuid4().hex[:12]}"
-    await _admin(f"CREATE DATABASE {name}")
-    try:
-        yield _url_for_database(name)
-    finally:
-        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _worker_env(data_dir: Path, database_url: str | None, port: int) -> dict[str, str]:
