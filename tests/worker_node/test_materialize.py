@@ -108,3 +108,64 @@ async def test_a_worker_claims_and_runs_queued_calls(tmp_path: Path, postgres_ur
             assert await WorkerRepo(session).all() == []
     finally:
         await database.dispose()
+
+
+SLOW = {
+    "main.py": "import time\n\ndef handler(event, context):\n"
+    "    time.sleep(event.get('sleep', 0))\n    return {'slept': event.get('sleep', 0)}\n"
+}
+
+
+def _signed(path: str, body: bytes, method: str = "POST") -> dict[str, str]:
+    return cluster_auth.sign(SECRET.encode(), method, path, body)
+
+
+@pytest.mark.postgres
+async def test_a_drain_lets_the_running_call_finish(tmp_path: Path, postgres_url: str) -> None:
+    spec = await deploy_spec(tmp_path / "api", postgres_url, "slow", SLOW)
+    settings = make_settings(
+        tmp_path / "worker", postgres_url, cluster_secret=SECRET, worker_port=0
+    )
+    listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    running = asyncio.create_task(run_worker(settings, on_listening=listening.set_result))
+    url = await asyncio.wait_for(listening, 90)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        body = orjson.dumps({"spec": spec})
+        prepared = await client.post(
+            wire.PREPARE_PATH, content=body, headers=_signed(wire.PREPARE_PATH, body)
+        )
+        assert prepared.status_code == 200, prepared.text
+
+        def frame(invocation_id: str, sleep: float) -> bytes:
+            head = {"spec": spec, "invocation_id": invocation_id, "call": {}}
+            return wire.frame(head, orjson.dumps({"sleep": sleep}))
+
+        first = frame("inv-long", 2)
+        call = asyncio.create_task(
+            client.post(wire.INVOKE_PATH, content=first, headers=_signed(wire.INVOKE_PATH, first))
+        )
+        deadline = time.monotonic() + 30
+        while True:  # the call is running in the worker
+            stats = await client.get(wire.STATS_PATH, headers=_signed(wire.STATS_PATH, b"", "GET"))
+            if stats.json()["busy"] == 1:
+                break
+            assert time.monotonic() < deadline, "the call never started"
+            await asyncio.sleep(0.02)  # polling another task's call
+        drained = await client.post(wire.DRAIN_PATH, headers=_signed(wire.DRAIN_PATH, b""))
+        assert drained.status_code == 202
+        late = frame("inv-late", 0)
+        refused = await client.post(
+            wire.INVOKE_PATH, content=late, headers=_signed(wire.INVOKE_PATH, late)
+        )
+        assert refused.status_code == 503
+        answer = await call
+    assert answer.status_code == 200
+    outcome = wire.outcome_from_wire(answer.content)
+    assert orjson.loads(outcome.result_json or b"") == {"slept": 2}
+    await asyncio.wait_for(running, 60)
+    database = Database(postgres_url)
+    try:
+        async with database.sessions() as session:
+            assert await WorkerRepo(session).all() == []
+    finally:
+        await database.dispose()
