@@ -214,7 +214,10 @@ class Worker:
         """Calls under way finish within the grace; the pool refuses what it had not
         started (async ones go back to the queue unattempted: AsyncRunner._put_back), and
         past the grace stops the rest (they end cancelled)."""
-        await self.heartbeat.beat()  # draining, said now: routing stops within this beat
+        try:
+            await self.heartbeat.beat()  # draining, said now: routing stops within this beat
+        except Exception:  # the database away: the calls still get their grace
+            log.exception("the draining heartbeat failed")
         await self.pool.close(self.settings.shutdown_grace_s)
         log.info("drained: every call has ended")
 
