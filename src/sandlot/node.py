@@ -388,6 +388,13 @@ async def run_worker(
     problem = refusal(settings)
     if problem is not None:
         raise WorkerRefused(problem)
+    if settings.secret_key is None:
+        # Sync calls bring their secrets' values in the signed spec; the async calls this
+        # worker claims are resolved here, with the cluster's key or not at all.
+        log.warning(
+            "SANDLOT_SECRET_KEY is not set: asynchronous calls of functions that name "
+            "secrets cannot decrypt them on this worker (set the API servers' key)"
+        )
     lock = DataDirLock.acquire(settings.data_dir)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
