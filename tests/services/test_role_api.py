@@ -146,9 +146,16 @@ async def test_a_lost_worker_is_a_502_and_no_worker_a_503(
     assert none.headers["Retry-After"] == "1"
 
 
-async def test_role_api_claims_no_async_work(api_role: tuple[Api, FakeWorker]) -> None:
+async def test_role_api_claims_no_async_work_and_reports_the_workers(
+    api_role: tuple[Api, FakeWorker],
+) -> None:
     api, _worker = api_role
     assert api.runtime.async_runner is None
+    assert (await api.client.get("/readyz")).status_code == 200
+    pool = (await api.client.get("/api/v1/pool")).json()
+    assert (pool["memory"]["max_mb"], pool["instances"]["max"]) == (2048, 8)  # its worker
+    metrics = await api.client.get("/metrics")
+    assert metrics.status_code == 200 and "sandlot_" in metrics.text
 
 
 def test_role_api_refuses_sqlite_and_a_missing_secret(tmp_path: Path) -> None:
