@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,10 @@ class FakeWorker:
     prepare: str | Answer = OK
     control: str | Answer = OK
     seen: list[Seen] = field(default_factory=list)
+    # Run on each prepare before it is answered (what a real worker would read meanwhile).
+    on_prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # Set: each invoke waits for it before answering (a call that takes a while).
+    hold: asyncio.Event | None = None
     server: asyncio.Server | None = None
 
     @property
@@ -110,6 +115,10 @@ class FakeWorker:
         behaviour = {wire.INVOKE_PATH: self.invoke, wire.PREPARE_PATH: self.prepare}.get(
             path, self.control
         )
+        if path == wire.PREPARE_PATH and self.on_prepare is not None:
+            await self.on_prepare(frame_head)
+        if path == wire.INVOKE_PATH and self.hold is not None:
+            await self.hold.wait()
         if behaviour == DROP:
             return False
         if isinstance(behaviour, Answer):
