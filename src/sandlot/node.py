@@ -29,7 +29,7 @@ import uvicorn
 from sandlot.api.internal import InternalApp
 from sandlot.config import Settings
 from sandlot.domain import cluster_auth
-from sandlot.domain.errors import SandlotError
+from sandlot.domain.errors import ClusterSetupInvalid
 from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions, EnvironmentStore
 from sandlot.sandbox.factory import make_starter
@@ -40,6 +40,7 @@ from sandlot.services.archives import ArchiveLimits
 from sandlot.services.async_runner import AsyncRunner, RunnerOptions
 from sandlot.services.authenticator import Authenticator, SessionPolicy
 from sandlot.services.builds import Builder
+from sandlot.services.cluster_setup import require_cluster_settings
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.heartbeat import Heartbeat
@@ -53,7 +54,7 @@ from sandlot.services.specs import SpecDefaults
 from sandlot.services.worker_catalog import WorkerCatalog
 from sandlot.services.worker_node import Materializer, WorkerNode
 from sandlot.storage.datadir import DataDirLock
-from sandlot.storage.db import Database, is_sqlite
+from sandlot.storage.db import Database
 from sandlot.storage.node_id import new_owner, node_id
 from sandlot.storage.queue_notify import QueueChannel
 from sandlot.worker.pool import RuntimePool
@@ -64,25 +65,6 @@ log = logging.getLogger("sandlot")
 # the loser's side; it looks again this many times, a second apart, and then sees head.
 _MIGRATE_TRIES = 5
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)  # both drain
-
-
-class WorkerRefused(SandlotError):
-    """`sandlot worker` cannot run with these settings (the CLI exits 2 with the message)."""
-
-
-def refusal(settings: Settings) -> str | None:
-    """Why these settings cannot run a worker, in one line; None when they can."""
-    if is_sqlite(settings.resolved_database_url):
-        return (
-            "sandlot worker needs PostgreSQL (set SANDLOT_DATABASE_URL): the API servers and "
-            "workers of a cluster share one database"
-        )
-    if settings.cluster_key is None:
-        return (
-            "sandlot worker needs SANDLOT_CLUSTER_SECRET (the same on every API server and "
-            "worker): it signs the calls a worker accepts"
-        )
-    return None
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -139,7 +121,7 @@ class Worker:
         authenticator: Authenticator,
         sock: socket.socket,
     ) -> None:
-        assert settings.cluster_key is not None, "refusal() checked it"
+        assert settings.cluster_key is not None, "require_cluster_settings checked it"
         self.settings = settings
         self.database = database
         self.pool = pool
@@ -388,10 +370,9 @@ async def run_worker(
     starter: Starter | None = None,
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Run a worker until it is drained. Raises `WorkerRefused` (settings), `DataDirInUse`."""
-    problem = refusal(settings)
-    if problem is not None:
-        raise WorkerRefused(problem)
+    """Run a worker until it is drained. Raises `ClusterSetupInvalid` (settings),
+    `DataDirInUse`."""
+    require_cluster_settings(settings, "sandlot worker")
     if settings.secret_key is None:
         # Sync calls bring their secrets' values in the signed spec; the async calls this
         # worker claims are resolved here, with the cluster's key or not at all.
@@ -423,13 +404,15 @@ def default_url(settings: Settings) -> str:
 
 def drain_worker(settings: Settings, url: str) -> tuple[int, dict[str, Any]]:
     """`sandlot worker drain`: a signed POST to the worker's drain path; (status, answer).
-    Raises `WorkerRefused` without a cluster secret, `OSError`-like `httpx` errors when the
+    Raises `ClusterSetupInvalid` without a cluster secret, `OSError`-like `httpx` errors when the
     worker cannot be reached."""
     import httpx
 
     key = settings.cluster_key
     if key is None:
-        raise WorkerRefused("draining a worker needs SANDLOT_CLUSTER_SECRET (it signs the call)")
+        raise ClusterSetupInvalid(
+            "draining a worker needs SANDLOT_CLUSTER_SECRET (it signs the call)"
+        )
     headers = cluster_auth.sign(key, "POST", wire.DRAIN_PATH, b"")
     answer = httpx.post(url.rstrip("/") + wire.DRAIN_PATH, headers=headers, timeout=10)
     try:

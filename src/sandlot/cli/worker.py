@@ -42,17 +42,16 @@ def worker(
     if ctx.invoked_subcommand is not None:
         return
     from sandlot.config import Settings
-    from sandlot.domain.errors import SandlotError
-    from sandlot.node import refusal, serve_worker
+    from sandlot.domain.errors import ClusterSetupInvalid, SandlotError
+    from sandlot.node import serve_worker
 
     given = {"worker_host": host, "worker_port": port, "data_dir": data_dir}
     settings = Settings(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
-    problem = refusal(settings)
-    if problem is not None:
-        print_error(problem)
-        raise typer.Exit(2)
     try:
         serve_worker(settings)
+    except ClusterSetupInvalid as exc:  # SQLite, or no cluster secret
+        print_error(exc.message)
+        raise typer.Exit(2) from None
     except SandlotError as exc:  # another process holds the data dir, a sandbox layer missing
         print_error(exc.message)
         raise typer.Exit(1) from None
