@@ -6,10 +6,13 @@ row (the worker reads it at its next heartbeat)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from sandlot.domain.cluster import WarmVersion, WorkerInfo
 from sandlot.storage.workers import WorkerRepo
-from tests.conftest import Api
+from tests.conftest import Api, open_api
 
 HELLO = {"main.py": "def handler(event, context):\n    return 'hi'\n"}
 
@@ -122,3 +125,19 @@ async def test_only_the_platform_admin(api: Api) -> None:
         denied = await api.client.request(method, path, headers=owner)
         assert denied.status_code == 403 and denied.json()["error"] == "PermissionDenied"
     assert not (await api.client.get("/api/v1/workers")).json()["workers"][0]["drain_requested"]
+
+
+# Role api runs on PostgreSQL only (it refuses SQLite): its list is the registry's, even empty.
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_an_api_server_with_nobody_registered_is_a_cluster_of_none(
+    tmp_path: Path, database_url: str
+) -> None:
+    secret = "a-cluster-secret-of-at-least-32-characters"
+    async with open_api(tmp_path / "data", database_url, role="api", cluster_secret=secret) as api:
+        answer = await api.client.get("/api/v1/workers")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"mode": "cluster", "workers": []}
+        missing = await api.client.post("/api/v1/workers/local/drain")
+        assert missing.status_code == 404, missing.text
+        assert missing.json()["error"] == "WorkerNotFound"

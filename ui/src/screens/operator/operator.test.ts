@@ -2,13 +2,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { formatBytes, percent } from "./format";
 import { whileVisible } from "./refresh";
 import { sectionOf, SECTIONS } from "./sections";
+import { drainable, heartbeatAge, warmLabel } from "./workers";
 
 describe("sections", () => {
   it("defaults to the first and knows each by its key", () => {
     expect(sectionOf(undefined)?.key).toBe("pool");
     expect(sectionOf("health")?.label).toBe("Health");
     expect(sectionOf("nope")).toBeNull();
-    expect(SECTIONS.map((s) => s.key)).toEqual(["pool", "environments", "health"]);
+    expect(SECTIONS.map((s) => s.key)).toEqual(["pool", "workers", "environments", "health"]);
   });
 });
 
@@ -69,5 +70,29 @@ describe("whileVisible", () => {
     vi.advanceTimersByTime(5000);
     expect(tick).not.toHaveBeenCalled();
     stop();
+  });
+});
+
+describe("workers", () => {
+  it("says how long ago a heartbeat was", () => {
+    expect(heartbeatAge(0.42)).toBe("0.4 s ago");
+    expect(heartbeatAge(47.6)).toBe("48 s ago");
+    expect(heartbeatAge(600)).toBe("10 min ago");
+    expect(heartbeatAge(null)).toBe("never");
+  });
+
+  it("names a warm version by namespace, function and version", () => {
+    expect(warmLabel({ namespace: "default", function: "hello", version: 2, idle: 1 })).toBe(
+      "default/hello:2 (1 idle)",
+    );
+    expect(warmLabel({ namespace: "", function: "f-id", version: 1, idle: 0 })).toBe("f-id:1");
+  });
+
+  it("offers a drain only for a registered worker not already leaving", () => {
+    const ready = { draining: false, drain_requested: false };
+    expect(drainable("cluster", ready)).toBe(true);
+    expect(drainable("single", ready)).toBe(false);
+    expect(drainable("cluster", { draining: false, drain_requested: true })).toBe(false);
+    expect(drainable("cluster", { draining: true, drain_requested: false })).toBe(false);
   });
 });

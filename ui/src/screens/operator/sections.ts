@@ -10,6 +10,7 @@ export interface Section {
 
 export const SECTIONS: Section[] = [
   { key: "pool", label: "Pool", load: () => import("./Pool.svelte") },
+  { key: "workers", label: "Workers", load: () => import("./Workers.svelte") },
   { key: "environments", label: "Environments", load: () => import("./Environments.svelte") },
   { key: "health", label: "Health", load: () => import("./Health.svelte") },
 ];
