@@ -38,7 +38,7 @@ _STARTED_AT = datetime.now(UTC)
 @dataclass(frozen=True)
 class WarmView:
     """What a worker holds of one version. `function_id` is None where the pool does not say
-    (the local pool names its versions by namespace and name)."""
+    (a pool whose versions carry no id)."""
 
     namespace: str
     function: str
@@ -135,7 +135,7 @@ def _local(stats: PoolStats, settings: Settings) -> WorkerView:
         WarmView(
             namespace=held.namespace,
             function=held.function_name,
-            function_id=None,
+            function_id=held.function_id or None,
             version=held.version,
             idle=held.instances - held.busy,
             instances=held.instances,
