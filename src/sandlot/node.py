@@ -312,6 +312,7 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         options=_runner_options(settings),
         channel=channel,
     )
+    node.on_kill = runner.stop_if_lost  # a cancel on an API server reaches it at once
     return Worker(
         settings=settings,
         database=database,

@@ -265,6 +265,18 @@ class RemotePool:
             {"op": "retire_version", "function_id": function_id, "version": version}
         )
 
+    async def kill(self, worker_id: str, invocation_id: str) -> bool:
+        """Tell the worker that ran a cancelled asynchronous call to stop it now (True: it
+        did). Sent after the cancel's commit, and the worker kills only a call whose row no
+        longer gives it the lease, so no attempt that is still its own can be stopped. A kill
+        lost on the way costs time only: the worker's runner finds the row cancelled at its
+        next round (`AsyncRunner._drop_lost`), and fencing refuses the attempt's end."""
+        worker = next((w for w in self.registry.rows if w.id == worker_id), None)
+        if worker is None:
+            return False  # gone from the registry: its leases were re-queued or will be
+        body = orjson.dumps({"op": "kill", "invocation_id": invocation_id})
+        return await self._control_on(worker, body, "kill") is True
+
     async def _broadcast(self, request: dict[str, Any]) -> list[Any]:
         """The op on every worker heard from lately, draining ones included (they still
         hold instances); what fails is logged, never raised: it is housekeeping."""

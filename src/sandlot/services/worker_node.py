@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,8 @@ class WorkerNode:
         self.ready: set[VersionKey] = set()
         self.draining = False
         self._calls: Counter[str] = Counter()  # admitted and running, by function id
+        # The async runner's `stop_if_lost` (set once the runner is made, `sandlot.node`).
+        self.on_kill: Callable[[str], Awaitable[bool]] | None = None
 
     # calls
 
@@ -226,10 +229,19 @@ class WorkerNode:
             await self.pool.stop_function(function_id)
             self.ready = {key for key in self.ready if key[0] != function_id}
             return None
+        if op == "kill":
+            return await self.kill(str(body["invocation_id"]))
         if op == "retire_version":
             await self.pool.retire_version(str(body["function_id"]), int(body["version"]))
             return None
         raise InvalidInput(f"unknown control operation {op!r}", op=op)
+
+    async def kill(self, invocation_id: str) -> bool:
+        """Stop the asynchronous call if it runs here and its row is no longer this
+        worker's (cancelled): `on_kill` is the async runner's check-then-kill."""
+        if self.on_kill is None:
+            return False
+        return await self.on_kill(invocation_id)
 
     def drain(self) -> bool:
         """Admit nothing new from now on; False when it was draining already."""
