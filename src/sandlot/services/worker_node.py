@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandlot.domain.cluster import VersionKey
-from sandlot.domain.errors import InvalidInput, VersionNotReady
+from sandlot.domain.errors import EgressUnavailable, InvalidInput, VersionNotReady
 from sandlot.envs import EnvironmentStore, Lock
 from sandlot.services import cluster_wire as wire
 from sandlot.services.code import CodeStore
@@ -135,8 +135,19 @@ class WorkerNode:
     """The pool of this worker behind its admission: refuse first (draining, not here,
     full), then run. `ready` are the versions prepared here whose import check passed."""
 
-    def __init__(self, *, worker_id: str, url: str, pool: Pool, materializer: Materializer):
+    def __init__(
+        self,
+        *,
+        worker_id: str,
+        url: str,
+        pool: Pool,
+        materializer: Materializer,
+        egress_problem: str | None = None,
+    ):
         self.worker_id = worker_id
+        # Why this worker cannot enforce network policies (None: it can, or insecure-dev,
+        # where they are stored and not enforced, as on one machine).
+        self.egress_problem = egress_problem
         self.url = url
         self.pool = pool
         self.materializer = materializer
@@ -187,6 +198,7 @@ class WorkerNode:
         self, spec: VersionSpec, invocation_id: str, event: bytes, call: CallInfo = NO_CALL_INFO
     ) -> InvokeOutcome:
         """An admitted call, counted against its function's concurrency while it runs."""
+        self.check_egress(spec)
         self._calls[spec.function_id] += 1
         try:
             return await self.pool.invoke(self.localize(spec), invocation_id, event, call)
@@ -199,10 +211,24 @@ class WorkerNode:
     def running(self) -> int:
         return sum(self._calls.values())
 
+    def check_egress(self, spec: VersionSpec) -> None:
+        """Refuse, before anything starts, a version whose network policy this worker
+        cannot enforce: the API server accepted it trusting the workers (role api probes
+        no host of its own), and the sandbox would refuse its start anyway, later and
+        less clearly."""
+        if self.egress_problem is not None and not spec.egress.is_none:
+            raise EgressUnavailable(
+                f"worker {self.worker_id} cannot enforce network policies "
+                f"({self.egress_problem}); only 'none' runs here (see `sandlot doctor`)",
+                reason=self.egress_problem,
+                worker=self.worker_id,
+            )
+
     # prepare and control
 
     async def prepare(self, spec: VersionSpec) -> Prepared:
         """Materialize the version here, then its import check (what its calls start from)."""
+        self.check_egress(spec)
         code_dir, site_packages = await self.materializer.materialize(spec)
         local = dataclasses.replace(spec, code_dir=code_dir, site_packages=site_packages)
         prepared = await self.pool.prepare(local)
