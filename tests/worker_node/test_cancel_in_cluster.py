@@ -84,6 +84,7 @@ async def test_cancel_in_role_api_kills_the_call_on_its_worker(
         # A kill while the row still gives the worker its lease stops nothing (fencing).
         assert await pool.kill(worker.node.worker_id, invocation_id) is False
         assert worker.runner.running == 1
+        assert await pool.kill("gone:1", invocation_id) is False  # not in the registry
 
         answer = await api.client.post(f"/api/v1/invocations/{invocation_id}/cancel")
         assert answer.status_code == 200, answer.text

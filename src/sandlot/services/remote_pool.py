@@ -56,6 +56,8 @@ ANSWER_MARGIN_S = 5.0
 # connection first: a connection the worker had closed would break when reused, and a break
 # after sending is a lost call.
 KEEPALIVE_S = 3.0
+# A kill's answer (one row read on the worker); past it the worker's own round stops the call.
+KILL_READ_S = 3.0
 
 
 class _Tried(Enum):
@@ -275,7 +277,8 @@ class RemotePool:
         if worker is None:
             return False  # gone from the registry: its leases were re-queued or will be
         body = orjson.dumps({"op": "kill", "invocation_id": invocation_id})
-        return await self._control_on(worker, body, "kill") is True
+        # The cancel's caller waits for this: a stalled worker must not hold it for long.
+        return await self._control_on(worker, body, "kill", read_s=KILL_READ_S) is True
 
     async def _broadcast(self, request: dict[str, Any]) -> list[Any]:
         """The op on every worker heard from lately, draining ones included (they still
@@ -288,10 +291,12 @@ class RemotePool:
         )
         return [a for a in answers if a is not None]
 
-    async def _control_on(self, worker: WorkerInfo, body: bytes, op: str) -> Any:
+    async def _control_on(
+        self, worker: WorkerInfo, body: bytes, op: str, read_s: float | None = None
+    ) -> Any:
         try:
             answer = await self._send(
-                worker, wire.CONTROL_PATH, body, self.options.control_timeout_s
+                worker, wire.CONTROL_PATH, body, read_s or self.options.control_timeout_s
             )
         except (WorkerCallLost, errors.SandlotError) as exc:
             log.warning("%s on worker %s failed: %s", op, worker.id, exc)
