@@ -444,6 +444,12 @@ def egress_host_of(settings: Settings) -> EgressHost:
     default_bound = parse_bound(settings.egress_default_bound.split())
     if settings.sandbox is SandboxMode.INSECURE_DEV:
         return EgressHost(default_bound=default_bound, insecure=True, reason=NOT_ENFORCED)
+    if _is_api(settings):
+        # Functions run on the workers, not on this host: its own probe says nothing about
+        # them. A deploy is checked against the namespace's bound only, and each worker
+        # refuses a version whose policy it cannot enforce (`EgressUnavailable` in its
+        # prepare and its calls, `WorkerNode.check_egress`), so no policy ever runs open.
+        return EgressHost(default_bound=default_bound, enforced=True, reason="")
     support = egress_support(settings.egress_route_table)
     return EgressHost(default_bound=default_bound, enforced=support.ok, reason=support.reason)
 

@@ -27,11 +27,12 @@ from typing import Any
 import uvicorn
 
 from sandlot.api.internal import InternalApp
-from sandlot.config import Settings
+from sandlot.config import SandboxMode, Settings
 from sandlot.domain import cluster_auth
 from sandlot.domain.errors import ClusterSetupInvalid
 from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions, EnvironmentStore
+from sandlot.sandbox.egress_probe import egress_support
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.spec import Starter
 from sandlot.services import auth
@@ -184,6 +185,12 @@ class Worker:
             for sig in _SIGNALS:
                 loop.add_signal_handler(sig, self.request_drain)
             log.info("worker %s listening at %s", self.node.worker_id, self.node.url)
+            if self.node.egress_problem is not None:
+                log.warning(
+                    "egress cannot be enforced on this worker (%s): versions with a network "
+                    "policy other than 'none' are refused here",
+                    self.node.egress_problem,
+                )
             if on_listening is not None:
                 on_listening(self.node.url)
             await self._drain.wait()
@@ -277,6 +284,7 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         url=advertised_url(settings, sock.getsockname()[1]),
         pool=pool,
         materializer=materializer,
+        egress_problem=egress_problem(settings, starter),
     )
     metrics = Metrics(pool.stats, pool.egress_denied)
     waker = QueueWaker()
@@ -312,6 +320,7 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         options=_runner_options(settings),
         channel=channel,
     )
+    node.on_kill = runner.stop_if_lost  # a cancel on an API server reaches it at once
     return Worker(
         settings=settings,
         database=database,
@@ -322,6 +331,18 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         authenticator=_authenticator(settings, database, metrics),
         sock=sock,
     )
+
+
+def egress_problem(settings: Settings, starter: Starter) -> str | None:
+    """Why this worker cannot enforce network policies (None: it can). The API servers
+    accept policies trusting the workers (`sandlot.app.egress_host_of`); this is where one
+    is refused. Insecure-dev stores them unenforced, as one machine does (and says so)."""
+    if settings.sandbox is SandboxMode.INSECURE_DEV:
+        return None
+    if getattr(starter, "egress", None) is not None:  # the sandbox's network, started
+        return None
+    support = egress_support(settings.egress_route_table)
+    return support.reason or "this worker's sandbox has no egress network"
 
 
 def _authenticator(settings: Settings, database: Database, metrics: Metrics) -> Authenticator:

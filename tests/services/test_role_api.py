@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from tests.conftest import (
     skip_outside_ci,
 )
 from tests.envs.wheelkit import write_wheel
-from tests.services.fake_worker import DROP, SECRET, FakeWorker, info, register
+from tests.services.fake_worker import DROP, SECRET, FakeWorker, dead_url, info, register
 
 HELLO = {"main.py": "def handler(event, context):\n    return {'hello': event}\n"}
 
@@ -166,3 +167,29 @@ def test_role_api_refuses_sqlite_and_a_missing_secret(tmp_path: Path) -> None:
     with pytest.raises(ClusterSetupInvalid, match="SANDLOT_CLUSTER_SECRET"):
         create_app(no_secret)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+async def test_role_api_is_not_ready_until_a_worker_heartbeats(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with open_api(
+        tmp_path / "data", postgres_url, role="api", cluster_secret=SECRET.decode()
+    ) as api:
+        pool = api.runtime.pool
+        assert isinstance(pool, RemotePool)
+        waiting = await api.client.get("/readyz")
+        assert waiting.status_code == 503, waiting.text
+        assert waiting.json()["status"] == "not ready"
+        assert any("no live worker" in p for p in waiting.json()["problems"]), waiting.json()
+
+        await register(api.runtime.database, info("node-b:run", dead_url()))
+        await pool.registry.refresh()
+        ready = await api.client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["problems"] == []
+
+        # A worker silent past worker_stale_s counts as gone again.
+        silent = datetime.now(UTC) - timedelta(seconds=api.settings.worker_stale_s + 60)
+        await register(api.runtime.database, info("node-b:run", dead_url(), heartbeat_at=silent))
+        await pool.registry.refresh()
+        assert (await api.client.get("/readyz")).status_code == 503

@@ -78,7 +78,7 @@ class Node:
 
 @asynccontextmanager
 async def worker_node(
-    data_dir: Path, database_url: str, **overrides: object
+    data_dir: Path, database_url: str, *, egress_problem: str | None = None, **overrides: object
 ) -> AsyncIterator[Node]:
     settings = make_settings(data_dir, database_url, cluster_secret=SECRET, **overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +94,7 @@ async def worker_node(
         url="http://127.0.0.1:1",
         pool=pool,
         materializer=Materializer(database, code, envs),
+        egress_problem=egress_problem,
     )
     app = InternalApp(node, secret=SECRET.encode(), max_event_bytes=settings.max_event_bytes)
     await pool.start()

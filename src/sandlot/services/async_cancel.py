@@ -1,13 +1,15 @@
 """Cancelling an asynchronous call: a queued one never runs, a running one is stopped.
 
 The row is ended `cancelled` in the caller's transaction; whoever runs the call stops it:
-the route tells this server's runner at once, and a runner on another server finds its row
-no longer its own at its next round (`AsyncRunner._drop_lost`) and kills the instance.
+the route tells this server's runner at once (role api: the worker that held the lease, by
+a signed `kill`, `RemotePool.kill`), and a runner elsewhere finds its row no longer its own
+at its next round (`AsyncRunner._drop_lost`) and kills the instance.
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,13 +24,20 @@ from sandlot.storage.invocations import InvocationRepo
 from sandlot.storage.queue import QueueRepo
 
 
+@dataclass(frozen=True)
+class Cancelled:
+    invocation: Invocation
+    # The claimer (a worker's id in a cluster) whose lease the cancel ended; None: queued.
+    ran_on: str | None
+
+
 async def cancel_invocation(
     *,
     session: AsyncSession,
     recorder: InvocationRecorder,
     principal: Principal,
     invocation_id: str,
-) -> Invocation:
+) -> Cancelled:
     authorize(principal, Action.FUNCTION_INVOKE)
     # A sync call's record may still be buffered: written first, so that it is found (and
     # refused as a sync call) rather than not found.
@@ -40,9 +49,9 @@ async def cancel_invocation(
         raise InvocationNotFound(
             f"no invocation with id {invocation_id!r}", invocation_id=invocation_id
         )
-    if not await QueueRepo(session).cancel(
-        principal.namespace_id, invocation_id, datetime.now(UTC)
-    ):
+    queue = QueueRepo(session)
+    ran_on = await queue.running_on(principal.namespace_id, invocation_id)
+    if not await queue.cancel(principal.namespace_id, invocation_id, datetime.now(UTC)):
         raise InvocationNotCancellable(_why(invocation), state=invocation.state.value)
     await audit.record(
         session,
@@ -52,7 +61,7 @@ async def cancel_invocation(
         namespace_id=principal.namespace_id,
         detail={"function": invocation.function_name, "was": invocation.state.value},
     )
-    return await repo.get(principal.namespace_id, invocation_id)
+    return Cancelled(await repo.get(principal.namespace_id, invocation_id), ran_on)
 
 
 def _why(invocation: Invocation) -> str:

@@ -185,6 +185,19 @@ class AsyncRunner:
         running.task.cancel()
         return True
 
+    async def stop_if_lost(self, invocation_id: str) -> bool:
+        """Kill the call if it runs here and its row no longer gives this attempt to this
+        runner (a cancel on an API server, `RemotePool.kill`): the database decides, so a
+        kill that comes late or twice never stops an attempt that is still ours."""
+        running = self._running.get(invocation_id)
+        if running is None:
+            return False
+        async with self.database.sessions() as session:
+            lost = await QueueRepo(session).lost(
+                [(invocation_id, running.call.attempt)], self.owner
+            )
+        return invocation_id in lost and self.kill(invocation_id)
+
     @property
     def running(self) -> int:
         return len(self._running)

@@ -30,7 +30,8 @@ from sandlot.worker.interface import (
 # The internal API's paths (a worker serves them; `services.remote_pool` calls them).
 INVOKE_PATH = "/internal/v1/invoke"
 PREPARE_PATH = "/internal/v1/prepare"
-CONTROL_PATH = "/internal/v1/control"  # ensure_warm, retain, stop_function, retire_version
+CONTROL_PATH = "/internal/v1/control"  # ensure_warm, retain, stop_function, retire_version,
+# and kill (a cancelled async call, `RemotePool.kill`)
 STATS_PATH = "/internal/v1/stats"
 DRAIN_PATH = "/internal/v1/drain"
 HEALTH_PATH = "/internal/v1/health"  # unsigned: liveness for load balancers and systemd

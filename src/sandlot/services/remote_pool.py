@@ -56,6 +56,8 @@ ANSWER_MARGIN_S = 5.0
 # connection first: a connection the worker had closed would break when reused, and a break
 # after sending is a lost call.
 KEEPALIVE_S = 3.0
+# A kill's answer (one row read on the worker); past it the worker's own round stops the call.
+KILL_READ_S = 3.0
 
 
 class _Tried(Enum):
@@ -265,6 +267,19 @@ class RemotePool:
             {"op": "retire_version", "function_id": function_id, "version": version}
         )
 
+    async def kill(self, worker_id: str, invocation_id: str) -> bool:
+        """Tell the worker that ran a cancelled asynchronous call to stop it now (True: it
+        did). Sent after the cancel's commit, and the worker kills only a call whose row no
+        longer gives it the lease, so no attempt that is still its own can be stopped. A kill
+        lost on the way costs time only: the worker's runner finds the row cancelled at its
+        next round (`AsyncRunner._drop_lost`), and fencing refuses the attempt's end."""
+        worker = next((w for w in self.registry.rows if w.id == worker_id), None)
+        if worker is None:
+            return False  # gone from the registry: its leases were re-queued or will be
+        body = orjson.dumps({"op": "kill", "invocation_id": invocation_id})
+        # The cancel's caller waits for this: a stalled worker must not hold it for long.
+        return await self._control_on(worker, body, "kill", read_s=KILL_READ_S) is True
+
     async def _broadcast(self, request: dict[str, Any]) -> list[Any]:
         """The op on every worker heard from lately, draining ones included (they still
         hold instances); what fails is logged, never raised: it is housekeeping."""
@@ -276,10 +291,12 @@ class RemotePool:
         )
         return [a for a in answers if a is not None]
 
-    async def _control_on(self, worker: WorkerInfo, body: bytes, op: str) -> Any:
+    async def _control_on(
+        self, worker: WorkerInfo, body: bytes, op: str, read_s: float | None = None
+    ) -> Any:
         try:
             answer = await self._send(
-                worker, wire.CONTROL_PATH, body, self.options.control_timeout_s
+                worker, wire.CONTROL_PATH, body, read_s or self.options.control_timeout_s
             )
         except (WorkerCallLost, errors.SandlotError) as exc:
             log.warning("%s on worker %s failed: %s", op, worker.id, exc)

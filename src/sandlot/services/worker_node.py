@@ -14,12 +14,13 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sandlot.domain.cluster import VersionKey
-from sandlot.domain.errors import InvalidInput, VersionNotReady
+from sandlot.domain.errors import EgressUnavailable, InvalidInput, VersionNotReady
 from sandlot.envs import EnvironmentStore, Lock
 from sandlot.services import cluster_wire as wire
 from sandlot.services.code import CodeStore
@@ -134,8 +135,19 @@ class WorkerNode:
     """The pool of this worker behind its admission: refuse first (draining, not here,
     full), then run. `ready` are the versions prepared here whose import check passed."""
 
-    def __init__(self, *, worker_id: str, url: str, pool: Pool, materializer: Materializer):
+    def __init__(
+        self,
+        *,
+        worker_id: str,
+        url: str,
+        pool: Pool,
+        materializer: Materializer,
+        egress_problem: str | None = None,
+    ):
         self.worker_id = worker_id
+        # Why this worker cannot enforce network policies (None: it can, or insecure-dev,
+        # where they are stored and not enforced, as on one machine).
+        self.egress_problem = egress_problem
         self.url = url
         self.pool = pool
         self.materializer = materializer
@@ -143,6 +155,8 @@ class WorkerNode:
         self.ready: set[VersionKey] = set()
         self.draining = False
         self._calls: Counter[str] = Counter()  # admitted and running, by function id
+        # The async runner's `stop_if_lost` (set once the runner is made, `sandlot.node`).
+        self.on_kill: Callable[[str], Awaitable[bool]] | None = None
 
     # calls
 
@@ -184,6 +198,7 @@ class WorkerNode:
         self, spec: VersionSpec, invocation_id: str, event: bytes, call: CallInfo = NO_CALL_INFO
     ) -> InvokeOutcome:
         """An admitted call, counted against its function's concurrency while it runs."""
+        self.check_egress(spec)
         self._calls[spec.function_id] += 1
         try:
             return await self.pool.invoke(self.localize(spec), invocation_id, event, call)
@@ -196,10 +211,24 @@ class WorkerNode:
     def running(self) -> int:
         return sum(self._calls.values())
 
+    def check_egress(self, spec: VersionSpec) -> None:
+        """Refuse, before anything starts, a version whose network policy this worker
+        cannot enforce: the API server accepted it trusting the workers (role api probes
+        no host of its own), and the sandbox would refuse its start anyway, later and
+        less clearly."""
+        if self.egress_problem is not None and not spec.egress.is_none:
+            raise EgressUnavailable(
+                f"worker {self.worker_id} cannot enforce network policies "
+                f"({self.egress_problem}); only 'none' runs here (see `sandlot doctor`)",
+                reason=self.egress_problem,
+                worker=self.worker_id,
+            )
+
     # prepare and control
 
     async def prepare(self, spec: VersionSpec) -> Prepared:
         """Materialize the version here, then its import check (what its calls start from)."""
+        self.check_egress(spec)
         code_dir, site_packages = await self.materializer.materialize(spec)
         local = dataclasses.replace(spec, code_dir=code_dir, site_packages=site_packages)
         prepared = await self.pool.prepare(local)
@@ -226,10 +255,19 @@ class WorkerNode:
             await self.pool.stop_function(function_id)
             self.ready = {key for key in self.ready if key[0] != function_id}
             return None
+        if op == "kill":
+            return await self.kill(str(body["invocation_id"]))
         if op == "retire_version":
             await self.pool.retire_version(str(body["function_id"]), int(body["version"]))
             return None
         raise InvalidInput(f"unknown control operation {op!r}", op=op)
+
+    async def kill(self, invocation_id: str) -> bool:
+        """Stop the asynchronous call if it runs here and its row is no longer this
+        worker's (cancelled): `on_kill` is the async runner's check-then-kill."""
+        if self.on_kill is None:
+            return False
+        return await self.on_kill(invocation_id)
 
     def drain(self) -> bool:
         """Admit nothing new from now on; False when it was draining already."""

@@ -259,6 +259,20 @@ class QueueRepo:
             if current.get(invocation_id) != (attempt, _RUNNING, owner)
         }
 
+    async def running_on(self, namespace_id: str, invocation_id: str) -> str | None:
+        """The claimer running the call now (None: not running), its row locked until the
+        transaction ends (PostgreSQL), so that a `cancel` after it ends the lease read here."""
+        owner = await self.session.scalar(
+            select(InvocationRow.lease_owner)
+            .where(
+                InvocationRow.id == invocation_id,
+                InvocationRow.namespace_id == namespace_id,
+                InvocationRow.state == _RUNNING,
+            )
+            .with_for_update()
+        )
+        return owner
+
     async def cancel(self, namespace_id: str, invocation_id: str, now: datetime) -> bool:
         """End a queued or running asynchronous call `cancelled`; False if it had ended (or
         is a sync call, which has no lease)."""

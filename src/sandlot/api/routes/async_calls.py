@@ -10,6 +10,7 @@ from sandlot.api.async_schemas import AsyncConfigOut, AsyncConfigPut
 from sandlot.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from sandlot.api.schemas import ErrorOut, InvocationOut
 from sandlot.services import async_cancel, async_config
+from sandlot.services.remote_pool import RemotePool
 
 router = APIRouter(tags=["asynchronous calls"])
 
@@ -86,13 +87,16 @@ async def set_async_config(
 async def cancel_invocation(
     invocation_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> InvocationOut:
-    invocation = await async_cancel.cancel_invocation(
+    cancelled = await async_cancel.cancel_invocation(
         session=session,
         recorder=runtime.recorder,
         principal=principal,
         invocation_id=invocation_id,
     )
     await session.commit()
+    # Only once the commit ended the row: whatever runs it then is a superseded attempt.
     if runtime.async_runner is not None:
         runtime.async_runner.kill(invocation_id)  # running here: stop it now, not next round
-    return InvocationOut.of(invocation)
+    elif cancelled.ran_on is not None and isinstance(runtime.pool, RemotePool):
+        await runtime.pool.kill(cancelled.ran_on, invocation_id)  # on its worker, now
+    return InvocationOut.of(cancelled.invocation)

@@ -17,6 +17,7 @@ from sandlot import __version__
 from sandlot.api.credentials import request_credentials
 from sandlot.api.deps import RuntimeDep
 from sandlot.api.schemas import ErrorOut
+from sandlot.services.remote_pool import RemotePool
 
 router = APIRouter(tags=["health"])
 
@@ -66,6 +67,7 @@ async def readyz(
     database_problem = await runtime.database.ping()
     if database_problem:
         body["problems"].append(f"database: {database_problem}")
+    body["problems"].extend(_cluster_problems(runtime.pool))
     # For monitoring callers (and the console's health page): what runs, against what.
     body["version"] = __version__
     body["database"] = {
@@ -75,6 +77,17 @@ async def readyz(
     ready = not body["problems"] and runtime.ready
     body["status"] = "ready" if ready else "not ready"
     return JSONResponse(body if detailed else {"status": body["status"]}, 200 if ready else 503)
+
+
+def _cluster_problems(pool: object) -> list[str]:
+    """Role api runs no function itself: with no live worker, every call would be a 503,
+    so a load balancer should not send it traffic (the registry is in memory: no query)."""
+    if not isinstance(pool, RemotePool) or pool.registry.live():
+        return []
+    return [
+        "workers: no live worker is registered (start `sandlot worker` with this server's "
+        "database and SANDLOT_CLUSTER_SECRET); calls would be refused"
+    ]
 
 
 @router.get(
