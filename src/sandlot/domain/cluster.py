@@ -92,3 +92,26 @@ def live_workers(
         for w in workers
         if w.is_live(now, stale_after_s) and not w.draining and not w.drain_requested
     ]
+
+
+def has_room(worker: WorkerInfo, memory_mb: int) -> bool:
+    """Whether the worker can start one more instance of `memory_mb` (as of its last beat)."""
+    return worker.free_mb >= memory_mb and worker.instances < worker.max_instances
+
+
+def choose_workers(
+    key: VersionKey, live: Iterable[WorkerInfo], memory_mb: int, tries: int = 3
+) -> list[WorkerInfo]:
+    """The workers a call to the version tries, in order, at most `tries` of them.
+
+    Within the version's rendezvous order: first those with a warm idle instance of it (no
+    cold start), then those with room that have it ready (a cold start, no build), then
+    those with room that do not (they get a prepare first). A worker with none of these is
+    left out, so a hot version whose home worker is saturated spreads to the next ones of
+    its order, and every API server spreads it the same way."""
+    order = rendezvous_order(key, live)
+    warm = [w for w in order if w.idle_of(key) > 0]
+    roomy = [w for w in order if w.idle_of(key) <= 0 and has_room(w, memory_mb)]
+    ready = [w for w in roomy if w.is_ready_for(key)]
+    unready = [w for w in roomy if not w.is_ready_for(key)]
+    return [*warm, *ready, *unready][: max(0, tries)]
