@@ -99,7 +99,7 @@ def until(condition: Callable[[], object], what: str, timeout_s: float = 60) -> 
         time.sleep(0.1)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed as the one process it is
 class Proc:
     """One process of the cluster."""
 
