@@ -312,11 +312,17 @@ class Cluster:
         until(enough, f"{count} live workers (now {len(found)})", timeout_s)
         return found
 
-    def worker_row(self, proc: Proc) -> dict[str, Any] | None:
-        for row in self.registry():
-            if row["url"] == proc.url:
-                return row
-        return None
+    def worker_id(self, proc: Proc) -> str | None:
+        """The id `proc` runs under now: a restarted worker is a new id at the same url, and
+        the row of its killed run stays until pruned, so the newest start is its own."""
+        rows = [row for row in self.registry() if row["url"] == proc.url]
+        if not rows:
+            return None
+        newest: str = max(rows, key=lambda row: row["started_at"])["id"]
+        return newest
+
+    def has_row(self, worker_id: str) -> bool:
+        return any(row["id"] == worker_id for row in self.registry())
 
     def worker_of_pid(self, pid: int) -> Proc | None:
         """The worker whose function process `pid` is (insecure-dev: its descendant)."""

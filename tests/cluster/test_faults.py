@@ -92,6 +92,7 @@ def _sync_run_worker(cluster: Cluster) -> Proc:
 
 def _sync_failures(load: Load, allowed: set[tuple[int | None, str | None]]) -> None:
     outcomes = load.outcomes()
+    print(f"sync outcomes: {outcomes}; async accepted: {len(load.accepted)}")  # -rA shows it
     unexpected = {k: n for k, n in outcomes.items() if k[0] != 200 and k not in allowed}
     assert not unexpected, outcomes
     assert outcomes.get((200, None), 0) > 0, outcomes
@@ -106,10 +107,24 @@ def test_kill_9_of_a_worker_mid_call(whole: Cluster) -> None:
             lambda: sum(bool(_running_on(cluster, ids, w)) for w in cluster.workers) >= 2,
             "slow async calls running on two workers",
         )
-        thread, got = _slow_sync(cluster, 6)
+        thread, got = _slow_sync(cluster, 8)
         victim = _sync_run_worker(cluster)
+        # And an async call running there too: more are queued until the victim claims one.
+        polls = 0
+
+        def victim_runs_async() -> bool:
+            nonlocal polls
+            polls += 1
+            if _running_on(cluster, ids, victim):
+                return True
+            if polls % 5 == 0:
+                ids.append(cluster.accept("slow", cluster.event(4)))
+            return False
+
+        until(victim_runs_async, "an async call running on the sync call's worker", 7)
         on_victim = _running_on(cluster, ids, victim)
         victim.kill_9()
+        print(f"killed {victim.name} running async calls {on_victim}")
         thread.join(timeout=60)
         # The sync call that ran there is answered at once: 502 WorkerLost, never retried.
         assert got and got[0][0] == 502 and got[0][1]["error"] == "WorkerLost", got
@@ -169,6 +184,12 @@ def test_a_worker_stopped_past_worker_stale_s_writes_no_late_result(whole: Clust
             victim.sigcont()
         # It beats again; whatever its stale attempts do now, they must not write.
         until(lambda: len(cluster.live_workers()) == 3, "the continued worker to beat again")
+
+        def refused() -> bool:
+            text = victim.log()
+            return "ended late" in text or "no longer this server's" in text
+
+        until(refused, "the continued worker to find its attempts superseded")
         moment = time.monotonic()
         until(lambda: load.sync_ok_after(moment) >= 5, "sync calls after the continue")
     for body in before.values():
@@ -214,11 +235,13 @@ def test_a_drain_under_load_fails_no_call(whole: Cluster) -> None:
 
         until(one_running, "a slow async call running on a worker")
         victim = held[0]
+        victim_id = cluster.worker_id(victim)
+        assert victim_id is not None
         done = cluster.drain(victim)
         assert done.returncode == 0, (done.stdout, done.stderr)
         assert victim.process is not None
         assert victim.process.wait(timeout=60) == 0, victim.tail()
-        until(lambda: cluster.worker_row(victim) is None, "the drained worker's row to go")
+        until(lambda: not cluster.has_row(victim_id), "the drained worker's row to go")
         moment = time.monotonic()
         until(lambda: load.sync_ok_after(moment) >= 5, "sync calls after the drain")
     # Nothing failed: every sync call answered 200, every async one ran once and succeeded.
