@@ -21,6 +21,7 @@ import math
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -33,15 +34,18 @@ from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions, EnvironmentStore
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.spec import Starter
+from sandlot.services import auth
 from sandlot.services import cluster_wire as wire
 from sandlot.services.archives import ArchiveLimits
 from sandlot.services.async_runner import AsyncRunner, RunnerOptions
+from sandlot.services.authenticator import Authenticator, SessionPolicy
 from sandlot.services.builds import Builder
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.heartbeat import Heartbeat
 from sandlot.services.invocations import Invoker
 from sandlot.services.metrics import Metrics
+from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.queue_wake import QueueWaker
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.secret_keys import load_keyring
@@ -59,6 +63,7 @@ log = logging.getLogger("sandlot")
 # A migration racing another process's (an API server starting at the same time) fails on
 # the loser's side; it looks again this many times, a second apart, and then sees head.
 _MIGRATE_TRIES = 5
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # both drain
 
 
 class WorkerRefused(SandlotError):
@@ -127,6 +132,7 @@ class Worker:
         node: WorkerNode,
         runner: AsyncRunner,
         metrics: Metrics,
+        authenticator: Authenticator,
         sock: socket.socket,
     ) -> None:
         assert settings.cluster_key is not None, "refusal() checked it"
@@ -136,11 +142,18 @@ class Worker:
         self.node = node
         self.runner = runner
         self.metrics = metrics
+        self.authenticator = authenticator
         self.sock = sock
         self.app = InternalApp(
             node,
             secret=settings.cluster_key,
             max_event_bytes=settings.max_event_bytes,
+            metrics=metrics,
+            monitor=MonitorAccess(
+                token=settings.monitor_token,
+                allow=settings.monitor_allow,
+                authenticator=authenticator,
+            ),
             on_drain=self.request_drain,
         )
         self.heartbeat = Heartbeat(
@@ -164,6 +177,7 @@ class Worker:
     async def run(self, on_listening: Callable[[str], None] | None = None) -> None:
         settings = self.settings
         await self.pool.start()
+        self.authenticator.start()
         server = _Server(
             uvicorn.Config(
                 self.app,
@@ -174,14 +188,14 @@ class Worker:
             )
         )
         serving = asyncio.create_task(server.serve(sockets=[self.sock]), name="internal-api")
+        loop = asyncio.get_running_loop()
         try:
             await self.heartbeat.beat()  # registered before it says it is listening
             self.heartbeat.start()
             if self.runner.channel is not None:
                 await self.runner.channel.start()
             await self.runner.start()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in _SIGNALS:
                 loop.add_signal_handler(sig, self.request_drain)
             log.info("worker %s listening at %s", self.node.worker_id, self.node.url)
             if on_listening is not None:
@@ -189,6 +203,8 @@ class Worker:
             await self._drain.wait()
             await self._drained()
         finally:
+            for sig in _SIGNALS:
+                loop.remove_signal_handler(sig)
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await serving
@@ -198,7 +214,10 @@ class Worker:
         """Calls under way finish within the grace; the pool refuses what it had not
         started (async ones go back to the queue unattempted: AsyncRunner._put_back), and
         past the grace stops the rest (they end cancelled)."""
-        await self.heartbeat.beat()  # draining, said now: routing stops within this beat
+        try:
+            await self.heartbeat.beat()  # draining, said now: routing stops within this beat
+        except Exception:  # the database away: the calls still get their grace
+            log.exception("the draining heartbeat failed")
         await self.pool.close(self.settings.shutdown_grace_s)
         log.info("drained: every call has ended")
 
@@ -211,6 +230,10 @@ class Worker:
             await self.heartbeat.close(remove=True)
         except Exception:
             log.exception("removing this worker's registry row failed (it is pruned later)")
+        try:
+            await self.authenticator.close()  # its last usage flush
+        except Exception:
+            log.exception("flushing key usage failed")
         await self.database.dispose()
 
 
@@ -310,7 +333,24 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         node=node,
         runner=runner,
         metrics=metrics,
+        authenticator=_authenticator(settings, database, metrics),
         sock=sock,
+    )
+
+
+def _authenticator(settings: Settings, database: Database, metrics: Metrics) -> Authenticator:
+    """For /metrics: a platform admin's key opens it, as on the API servers."""
+    return Authenticator(
+        sessions=database.sessions,
+        keys=auth.KeyCache(ttl_s=5.0),
+        metrics=metrics,
+        failure_limit=settings.auth_failure_limit,
+        miss_ttl_s=settings.auth_miss_ttl_s,
+        audit_failure_limit=settings.audit_auth_failure_limit,
+        session_policy=SessionPolicy(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_max_hours),
+        ),
     )
 
 
@@ -348,6 +388,13 @@ async def run_worker(
     problem = refusal(settings)
     if problem is not None:
         raise WorkerRefused(problem)
+    if settings.secret_key is None:
+        # Sync calls bring their secrets' values in the signed spec; the async calls this
+        # worker claims are resolved here, with the cluster's key or not at all.
+        log.warning(
+            "SANDLOT_SECRET_KEY is not set: asynchronous calls of functions that name "
+            "secrets cannot decrypt them on this worker (set the API servers' key)"
+        )
     lock = DataDirLock.acquire(settings.data_dir)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

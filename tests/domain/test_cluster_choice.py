@@ -18,6 +18,7 @@ def worker(
     free_mb: int = 1024,
     instances: int = 0,
     max_instances: int = 8,
+    busy: int | None = None,
 ) -> WorkerInfo:
     warm = (WarmVersion(KEY[0], KEY[1], idle=idle, instances=idle),) if idle else ()
     return WorkerInfo(
@@ -27,6 +28,7 @@ def worker(
         free_mb=free_mb,
         max_memory_mb=2048,
         instances=instances,
+        busy=instances if busy is None else busy,
         max_instances=max_instances,
         warm=warm,
         ready=frozenset({KEY}) if ready else frozenset(),
@@ -83,3 +85,13 @@ def test_an_idle_instance_wins_even_without_room() -> None:
 def test_nobody_to_try() -> None:
     assert choose_workers(KEY, [], 128) == []
     assert choose_workers(KEY, [worker("a", free_mb=0)], 128) == []
+
+
+def test_idle_instances_of_other_versions_are_room_last() -> None:
+    fleet = [
+        worker("full", free_mb=0, instances=8),  # all busy: left out
+        worker("evicts", free_mb=0, instances=8, busy=5, ready=True),
+        worker("evicts-unready", free_mb=0, instances=8, busy=7),
+        worker("roomy"),
+    ]
+    assert ids(choose_workers(KEY, fleet, 128, tries=4)) == ["roomy", "evicts", "evicts-unready"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,8 @@ class FakeWorker:
     prepare: str | Answer = OK
     control: str | Answer = OK
     seen: list[Seen] = field(default_factory=list)
+    # Run on each prepare before it is answered (what a real worker would read meanwhile).
+    on_prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     server: asyncio.Server | None = None
 
     @property
@@ -110,6 +113,8 @@ class FakeWorker:
         behaviour = {wire.INVOKE_PATH: self.invoke, wire.PREPARE_PATH: self.prepare}.get(
             path, self.control
         )
+        if path == wire.PREPARE_PATH and self.on_prepare is not None:
+            await self.on_prepare(frame_head)
         if behaviour == DROP:
             return False
         if isinstance(behaviour, Answer):

@@ -285,3 +285,14 @@ async def _until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.01)
+
+
+async def test_the_registry_loop_reads_new_rows_by_itself(fleet: Fleet) -> None:
+    await fleet.registry.start()
+    try:
+        await register(fleet.database, info("late:run", dead_url()))
+        await _until(lambda: [w.id for w in fleet.registry.live()] == ["late:run"])
+        later = datetime.now(UTC) + timedelta(seconds=60)
+        assert fleet.registry.live(later) == []  # silent past stale_after_s
+    finally:
+        await fleet.registry.close()

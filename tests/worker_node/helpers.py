@@ -32,9 +32,11 @@ from tests.conftest import make_settings, open_api
 SECRET = "s" * 40
 
 
-async def deploy_spec(data_dir: Path, database_url: str, name: str, files: dict[str, str]) -> Any:
+async def deploy_spec(
+    data_dir: Path, database_url: str, name: str, files: dict[str, str], **overrides: object
+) -> Any:
     """Deploy through a real server (role all), and the ready version's spec on the wire."""
-    async with open_api(data_dir, database_url) as api:
+    async with open_api(data_dir, database_url, **overrides) as api:
         answer = await api.deploy(name, files)
         assert answer.status_code in (200, 201, 202), answer.text
         await api.runtime.builder.drain()

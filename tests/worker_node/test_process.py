@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,27 +17,10 @@ from sandlot.domain.cluster import WorkerInfo
 from sandlot.storage.db import Database, upgrade
 from sandlot.storage.workers import WorkerRepo
 from tests.conftest import (
-    _PG_PROBLEM,
-    POSTGRES_URL,
     SANDBOX_MODE,
-    _admin,
-    _url_for_database,
     free_port,
-    skip_outside_ci,
 )
 from tests.worker_node.helpers import SECRET
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    if _PG_PROBLEM is not None:
-        skip_outside_ci(f"PostgreSQL not reachable at {POSTGRES_URL}: {_PG_PROBLEM}")
-    name = f"sandlot_w_{uuid.uuid4().hex[:12]}"
-    await _admin(f"CREATE DATABASE {name}")
-    try:
-        yield _url_for_database(name)
-    finally:
-        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _worker_env(data_dir: Path, database_url: str | None, port: int) -> dict[str, str]:
@@ -51,10 +32,14 @@ def _worker_env(data_dir: Path, database_url: str | None, port: int) -> dict[str
         "SANDLOT_WORKER_PORT": str(port),
         "SANDLOT_SANDBOX": SANDBOX_MODE.value,
         "SANDLOT_HEARTBEAT_INTERVAL_S": "0.2",
+        "SANDLOT_MONITOR_TOKEN": MONITOR_TOKEN,
     }
     if database_url is not None:
         env["SANDLOT_DATABASE_URL"] = database_url
     return env
+
+
+MONITOR_TOKEN = "m" * 32
 
 
 async def _rows(database_url: str) -> list[WorkerInfo]:
@@ -66,12 +51,7 @@ async def _rows(database_url: str) -> list[WorkerInfo]:
         await database.dispose()
 
 
-@pytest.mark.postgres
-async def test_a_worker_registers_and_a_sigterm_drains_it(
-    tmp_path: Path, postgres_url: str
-) -> None:
-    await upgrade(postgres_url)
-    port = free_port()
+def _start(tmp_path: Path, postgres_url: str, port: int) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -80,29 +60,91 @@ async def test_a_worker_registers_and_a_sigterm_drains_it(
             stderr=subprocess.STDOUT,
             env=_worker_env(tmp_path / "worker", postgres_url, port),
         )
+    return process, log_path
+
+
+async def _registered(
+    process: subprocess.Popen[bytes], log_path: Path, postgres_url: str
+) -> WorkerInfo:
+    deadline = time.monotonic() + 90
+    rows: list[WorkerInfo] = []
+    while not rows:
+        assert process.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, log_path.read_text()
+        rows = await _rows(postgres_url)
+        await asyncio.sleep(0.1)  # polling another process's first heartbeat
+    (row,) = rows
+    return row
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.postgres
+async def test_a_worker_registers_and_a_sigterm_drains_it(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    await upgrade(postgres_url)
+    port = free_port()
+    process, log_path = _start(tmp_path, postgres_url, port)
     try:
-        deadline = time.monotonic() + 90
-        rows: list[WorkerInfo] = []
-        while not rows:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            rows = await _rows(postgres_url)
-            await asyncio.sleep(0.1)  # polling another process's first heartbeat
-        (row,) = rows
+        row = await _registered(process, log_path, postgres_url)
         assert row.url == f"http://127.0.0.1:{port}"
         assert not row.draining
         async with httpx.AsyncClient() as client:
             health = await client.get(f"{row.url}/internal/v1/health")
-        assert health.json() == {"status": "ok", "worker": row.id}
+            assert health.json() == {"status": "ok", "worker": row.id}
+            anonymous = await client.get(f"{row.url}/metrics")
+            assert anonymous.status_code == 401
+            assert anonymous.json()["error"] == "Unauthenticated"
+            scraped = await client.get(
+                f"{row.url}/metrics", headers={"Authorization": f"Bearer {MONITOR_TOKEN}"}
+            )
+            assert scraped.status_code == 200
+            assert "sandlot_" in scraped.text
 
         process.terminate()
         assert process.wait(timeout=60) == 0, log_path.read_text()
         assert await _rows(postgres_url) == []
         assert "draining" in log_path.read_text()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+@pytest.mark.postgres
+async def test_sandlot_worker_drain_drains_it(tmp_path: Path, postgres_url: str) -> None:
+    await upgrade(postgres_url)
+    port = free_port()
+    process, log_path = _start(tmp_path, postgres_url, port)
+    try:
+        row = await _registered(process, log_path, postgres_url)
+        env = _worker_env(tmp_path / "cli", postgres_url, port)
+        done = subprocess.run(
+            [sys.executable, "-m", "sandlot.cli.main", "worker", "drain", "--url", row.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"worker {row.id}" in done.stdout and "is draining" in done.stdout
+        assert process.wait(timeout=60) == 0, log_path.read_text()
+        assert await _rows(postgres_url) == []
+
+        again = subprocess.run(
+            [sys.executable, "-m", "sandlot.cli.main", "worker", "drain", "--url", row.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 1
+        assert "could not reach the worker" in again.stderr
+    finally:
+        _stop(process)
 
 
 @pytest.mark.parametrize("missing", ["database", "secret"])

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Receive, Scope, Send
 
+from sandlot.api.credentials import scope_credentials
 from sandlot.api.errors import error_body, error_headers, status_for
 from sandlot.domain import cluster_auth
 from sandlot.domain.errors import SandlotError
 from sandlot.services import cluster_wire as wire
+from sandlot.services.metrics import Metrics
+from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.worker_node import VersionSpec, WorkerNode
 
 log = logging.getLogger(__name__)
@@ -37,9 +41,6 @@ _REFUSAL_TEXT = {
 _BODY_MARGIN = 64 * 1024  # a frame's head (the spec, with its secrets) beside the event
 
 Headers = list[tuple[bytes, bytes]]
-# The /metrics answer (status, content type, body), given the request's scope: its gate is
-# the server's (monitor token, allow list), made by the node that assembles this app.
-MetricsAnswer = Callable[[Scope], Awaitable[tuple[int, str, bytes]]]
 
 
 class _Answer(Exception):
@@ -77,13 +78,15 @@ class InternalApp:
         *,
         secret: bytes,
         max_event_bytes: int,
-        metrics: MetricsAnswer | None = None,
+        metrics: Metrics | None = None,
+        monitor: MonitorAccess | None = None,
         on_drain: Callable[[], object] | None = None,
     ) -> None:
         self.node = node
         self.secret = secret
         self.max_body = max_event_bytes + _BODY_MARGIN
         self.metrics = metrics
+        self.monitor = monitor  # the server's gate of /metrics: token, allow list, admin key
         self.on_drain = on_drain or node.drain
         self.replays = ReplayGuard()
 
@@ -116,8 +119,7 @@ class InternalApp:
             status = "draining" if self.node.draining else "ok"
             return _json(200, {"status": status, "worker": self.node.worker_id})
         if method == "GET" and path == METRICS_PATH and self.metrics is not None:
-            code, content_type, text = await self.metrics(scope)
-            return code, [(b"content-type", content_type.encode())], text
+            return await self._metrics(scope)
         body = await _read_body(receive, self.max_body)
         self._check_signature(scope, method, path, body)
         if method == "POST" and path == wire.INVOKE_PATH:
@@ -147,6 +149,13 @@ class InternalApp:
             reason = "the request's cluster signature was used before (a replay)"
         if reason is not None:
             raise _Answer(401, wire.SIGNATURE_INVALID, reason)
+
+    async def _metrics(self, scope: Scope) -> tuple[int, Headers, bytes]:
+        if self.monitor is not None:
+            await self.monitor.check(scope_credentials(scope))
+        assert self.metrics is not None
+        text = generate_latest(self.metrics.registry)
+        return 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], text
 
     async def _invoke(self, body: bytes) -> tuple[int, Headers, bytes]:
         try:
