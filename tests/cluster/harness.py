@@ -13,6 +13,7 @@ result was kept, and which worker ran it (the file holds the instance's pid)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import fcntl
 import json
@@ -36,6 +37,9 @@ from tests.conftest import ADMIN_KEY, free_port, zip_bytes
 from tests.e2e.test_server import _descendants
 
 SECRET = "cluster-test-secret-" + "s" * 32
+# The key that seals secrets at rest: every node of a cluster needs the same one (an API
+# server seals what a worker opens), unlike a single server's generated key file.
+SECRET_KEY = base64.b64encode(bytes(range(32))).decode()
 WORKER_HOSTS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
 FINAL = {"succeeded", "failed", "timed_out", "out_of_memory", "cancelled", "dead"}
@@ -179,6 +183,7 @@ class Cluster:
             **FAST,
             "SANDLOT_DATABASE_URL": self.postgres.url,
             "SANDLOT_CLUSTER_SECRET": SECRET,
+            "SANDLOT_SECRET_KEY": SECRET_KEY,
             "SANDLOT_BOOTSTRAP_API_KEY": ADMIN_KEY,
             "SANDLOT_DATA_DIR": str(data_dir),
             **extra,

@@ -5,6 +5,7 @@ version's calls stay on the worker that is warm for it."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -79,3 +80,26 @@ def test_a_versions_calls_stay_on_its_warm_worker(cluster: Cluster) -> None:
 
     until(lambda: holder.url in warm_on(), "the holder's heartbeat to say it is warm")
     assert warm_on() <= {proc.url for proc in workers if proc is not None}
+
+
+SECRET_READER = {
+    "main.py": "import os\n"
+    "def handler(event, context):\n"
+    "    return {'token': 'secret', 'value': os.environ.get('DB_PASSWORD')}\n"
+}
+
+
+def test_a_secret_set_through_one_api_server_reaches_the_workers(cluster: Cluster) -> None:
+    put = cluster.client.put(
+        f"{cluster.api(1).url}/api/v1/secrets/DB_PASSWORD", json={"value": "sv-cluster-1"}
+    )
+    assert put.status_code == 200, put.text
+    secrets = json.dumps([{"name": "DB_PASSWORD", "as": "env"}])
+    cluster.deploy("reader", {"secrets": secrets}, SECRET_READER)
+    answer = cluster.invoke("reader", api=1)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["value"] == "sv-cluster-1"
+    # Asynchronously, a worker reads the version's secrets from the database itself.
+    invocation_id = cluster.accept("reader", api=0)
+    (body,) = cluster.wait_final([invocation_id], "reader").values()
+    assert (body["state"], body["result"]) == ("succeeded", answer.json()), body
