@@ -168,6 +168,8 @@ class Cluster:
     apis: list[Proc] = field(default_factory=list)
     workers: list[Proc] = field(default_factory=list)
     runs: Path = field(default_factory=Path)
+    extra_env: dict[str, str] = field(default_factory=dict)  # over FAST, for every process
+    uid_bases: dict[str, int] = field(default_factory=dict)  # worker name -> its uid base
     _uid_fds: list[int] = field(default_factory=list)
     client: httpx.Client = field(
         default_factory=lambda: httpx.Client(
@@ -181,6 +183,7 @@ class Cluster:
         return {
             **os.environ,
             **FAST,
+            **self.extra_env,
             "SANDLOT_DATABASE_URL": self.postgres.url,
             "SANDLOT_CLUSTER_SECRET": SECRET,
             "SANDLOT_SECRET_KEY": SECRET_KEY,
@@ -214,6 +217,7 @@ class Cluster:
         uid_base, fd = claim_uid_slot()
         if fd is not None:
             self._uid_fds.append(fd)
+        self.uid_bases[f"worker{index}"] = uid_base
         env = self._env(
             data_dir,
             SANDLOT_WORKER_HOST=host,
@@ -435,12 +439,17 @@ class Cluster:
         return {"dir": str(self.runs), "sleep": sleep, "echo": echo}
 
 
-def start_cluster(postgres: PrivatePostgres, apis: int = 2, workers: int = 3) -> Cluster:
+def start_cluster(
+    postgres: PrivatePostgres,
+    apis: int = 2,
+    workers: int = 3,
+    extra_env: dict[str, str] | None = None,
+) -> Cluster:
     """PostgreSQL is up; start the API servers and workers and wait for all of them.
 
     The first API server starts alone (it migrates the database); the rest then together."""
     root = Path(tempfile.mkdtemp(prefix="sandlot-cluster-"))
-    cluster = Cluster(postgres=postgres, root=root, runs=root / "runs")
+    cluster = Cluster(postgres=postgres, root=root, runs=root / "runs", extra_env=extra_env or {})
     cluster.runs.mkdir()
     try:
         first = cluster.add_api()
