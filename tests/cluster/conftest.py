@@ -41,8 +41,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed cluster test shows the end of each process's log: the cause is often there."""
     report = yield
-    started = getattr(item, "funcargs", {}).get("cluster")
-    if report.failed and isinstance(started, Cluster):
-        for proc in [*started.apis, *started.workers]:
-            report.sections.append((f"log of {proc.name}", proc.tail(60)))
+    if report.failed:
+        for started in getattr(item, "funcargs", {}).values():
+            if isinstance(started, Cluster):
+                for proc in [*started.apis, *started.workers]:
+                    report.sections.append((f"log of {proc.name}", proc.tail(60)))
+                break
     return report

@@ -208,9 +208,13 @@ class Cluster:
         proc.start()
         return proc
 
-    def add_worker(self) -> Proc:
+    def add_worker(
+        self, host: str | None = None, prefix: tuple[str, ...] = (), **extra: str
+    ) -> Proc:
+        """A worker on `host` (else the next of WORKER_HOSTS), its command after `prefix`
+        (`ip netns exec NS`: in a network namespace), `extra` over its settings."""
         index = len(self.workers)
-        host = WORKER_HOSTS[index % len(WORKER_HOSTS)]
+        host = host or WORKER_HOSTS[index % len(WORKER_HOSTS)]
         port = free_port()
         data_dir = self.root / f"worker{index}"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -223,8 +227,9 @@ class Cluster:
             SANDLOT_WORKER_HOST=host,
             SANDLOT_WORKER_PORT=str(port),
             SANDLOT_SANDBOX_UID_BASE=str(uid_base),
+            **extra,
         )
-        argv = [sys.executable, "-m", "sandlot.cli.main", "worker"]
+        argv = [*prefix, sys.executable, "-m", "sandlot.cli.main", "worker"]
         proc = Proc(
             f"worker{index}", argv, env, data_dir, self.root / f"worker{index}.log",
             f"http://{host}:{port}",

@@ -42,6 +42,8 @@ def missing() -> str | None:
 class PrivatePostgres:
     root: Path
     port: int = field(default_factory=free_port)
+    # More addresses to listen on (and trust) than 127.0.0.1: a test network's host end.
+    also_listen: list[str] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -83,7 +85,8 @@ class PrivatePostgres:
     def start(self) -> None:
         # fsync off: it is thrown away, and two cores are shared by five helpers' runs.
         options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
+            f"-c listen_addresses={','.join(['127.0.0.1', *self.also_listen])} "
+            f"-c port={self.port} -c fsync=off "
             f"-c unix_socket_directories={self.root} -c max_connections=200"
         )
         self._run(
@@ -100,6 +103,13 @@ class PrivatePostgres:
             "start",
         )
         self.wait_ready()
+
+    def listen_also(self, address: str, network: str) -> None:
+        """Listen on `address` too, trusting clients from `network` (restarts it)."""
+        with (self.data_dir / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {network} trust\n")
+        self.also_listen.append(address)
+        self.restart("fast")
 
     def stop(self, mode: str = "fast") -> None:
         """`fast`: roll back and disconnect every session; `immediate`: like a crash."""
