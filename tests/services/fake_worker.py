@@ -58,6 +58,8 @@ class FakeWorker:
     seen: list[Seen] = field(default_factory=list)
     # Run on each prepare before it is answered (what a real worker would read meanwhile).
     on_prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # Set: each invoke waits for it before answering (a call that takes a while).
+    hold: asyncio.Event | None = None
     server: asyncio.Server | None = None
 
     @property
@@ -115,6 +117,8 @@ class FakeWorker:
         )
         if path == wire.PREPARE_PATH and self.on_prepare is not None:
             await self.on_prepare(frame_head)
+        if path == wire.INVOKE_PATH and self.hold is not None:
+            await self.hold.wait()
         if behaviour == DROP:
             return False
         if isinstance(behaviour, Answer):

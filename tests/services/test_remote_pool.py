@@ -13,7 +13,12 @@ import orjson
 import pytest
 
 from sandlot.domain.cluster import WarmVersion, rendezvous_order
-from sandlot.domain.errors import NoWorkerAvailable, QuotaExceeded, TooManyRequests
+from sandlot.domain.errors import (
+    NoWorkerAvailable,
+    QuotaExceeded,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from sandlot.domain.states import InvocationState
 from sandlot.services import cluster_wire as wire
 from sandlot.services.registry import Registry
@@ -296,3 +301,19 @@ async def test_the_registry_loop_reads_new_rows_by_itself(fleet: Fleet) -> None:
         assert fleet.registry.live(later) == []  # silent past stale_after_s
     finally:
         await fleet.registry.close()
+
+
+async def test_close_lets_the_calls_in_flight_come_back_first(fleet: Fleet) -> None:
+    (worker,) = await fleet.add(1, ready=READY)
+    worker.hold = asyncio.Event()
+    call = asyncio.create_task(fleet.pool.invoke(SPEC, "inv-14", b"{}"))
+    await _until(lambda: worker.paths() == [wire.INVOKE_PATH])
+    closing = asyncio.create_task(fleet.pool.close(30))
+    await _until(lambda: fleet.pool._closing)
+    with pytest.raises(ServiceUnavailable):
+        await fleet.pool.invoke(SPEC, "inv-15", b"{}")  # nothing new once closing
+    assert not closing.done()
+    worker.hold.set()
+    outcome = await call
+    await closing
+    assert outcome.state is InvocationState.SUCCEEDED

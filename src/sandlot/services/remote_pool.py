@@ -16,6 +16,7 @@ round trip is a fraction of httpx's (README "More machines").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -83,6 +84,10 @@ class RemotePool:
         # Versions this server prepared on a worker, until its heartbeat says so itself.
         self._prepared: set[tuple[str, VersionKey]] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._in_flight = 0
+        self._none_in_flight = asyncio.Event()
+        self._none_in_flight.set()
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE_S)
@@ -91,8 +96,12 @@ class RemotePool:
         )
 
     async def close(self, grace_s: float) -> None:
-        """The calls in flight are the workers' to finish; this only lets go of the
-        connections (and the prepares still under way in the background)."""
+        """Take no new call, give the calls in flight `grace_s` to come back from their
+        workers (closing the connections under them would make them `WorkerLost`), then
+        let go of the connections and of the prepares still under way."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._none_in_flight.wait(), grace_s)
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -108,6 +117,20 @@ class RemotePool:
         invocation_id: str,
         event: bytes,
         call: CallInfo = NO_CALL_INFO,
+    ) -> InvokeOutcome:
+        if self._closing:
+            raise errors.ServiceUnavailable("the server is shutting down; try another one")
+        self._in_flight += 1
+        self._none_in_flight.clear()
+        try:
+            return await self._invoke(spec, invocation_id, event, call)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._none_in_flight.set()
+
+    async def _invoke(
+        self, spec: VersionSpec, invocation_id: str, event: bytes, call: CallInfo
     ) -> InvokeOutcome:
         body = wire.invoke_request(spec, invocation_id, event, call)
         read_s = import_timeout_s(spec.timeout_s) + spec.timeout_s + ANSWER_MARGIN_S
