@@ -55,7 +55,15 @@ def test_a_versions_calls_stay_on_its_warm_worker(cluster: Cluster) -> None:
     first = call(0)
     with ThreadPoolExecutor(2) as callers:
         ids = [first, *callers.map(call, range(1, 30))]
-    records = cluster.invocations("steady")
+    # A sync call's record is written just after its answer (batched): read once all are.
+    records: dict[str, dict[str, object]] = {}
+
+    def recorded() -> bool:
+        nonlocal records
+        records = cluster.invocations("steady")
+        return all(i in records for i in ids)
+
+    until(recorded, "every call's record")
     cold = [i for i in ids if records[i]["cold_start"]]
     pids = {run["pid"] for i in ids for run in cluster.runs_of(i).values()}
     workers = {cluster.worker_of_pid(pid) for pid in pids}
