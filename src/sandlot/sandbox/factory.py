@@ -55,12 +55,13 @@ def egress_network(settings: Settings) -> EgressNetwork | None:
 
 
 def _protected(settings: Settings) -> tuple[tuple[IPv4Address | IPv6Address, int], ...]:
-    """The server's own and its database's address:port, as addresses (resolved now).
+    """The server's own, its internal API's (`sandlot worker`) and its database's
+    address:port, as addresses (resolved now).
 
     Local addresses are out of reach anyway (a version may only reach the host's resolver);
-    these entries matter when either listens on, or is, another machine's address."""
+    these entries matter when one listens on, or is, another machine's address."""
     found: list[tuple[IPv4Address | IPv6Address, int]] = []
-    targets = [(settings.host, settings.port)]
+    targets = [(settings.host, settings.port), (settings.worker_host, settings.worker_port)]
     with contextlib.suppress(ValueError):  # SQLite has no host; a malformed URL fails elsewhere
         url = urlsplit(settings.resolved_database_url)
         if url.hostname:
