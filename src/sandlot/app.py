@@ -51,7 +51,7 @@ from sandlot.api.routes import destinations as destination_routes
 from sandlot.api.routes import pool as pool_routes
 from sandlot.api.routes import releases as release_routes
 from sandlot.api.url_path import LeanUrlRoute
-from sandlot.config import SandboxMode, Settings
+from sandlot.config import Role, SandboxMode, Settings
 from sandlot.domain.egress import parse_bound
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
@@ -69,6 +69,7 @@ from sandlot.services.async_runner import AsyncRunner, RunnerOptions
 from sandlot.services.authenticator import Authenticator, SessionPolicy
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
+from sandlot.services.cluster_setup import require_cluster_settings
 from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.egress import NOT_ENFORCED, EgressHost
@@ -77,7 +78,9 @@ from sandlot.services.lambda_auth import LambdaAuth, access_key_id
 from sandlot.services.metrics import HttpStats, Metrics
 from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.recorder import InvocationRecorder
+from sandlot.services.registry import Registry
 from sandlot.services.release_driver import ReleaseDriver
+from sandlot.services.remote_pool import RemotePool
 from sandlot.services.runtime import Runtime
 from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import Keyring, load_keyring
@@ -90,6 +93,7 @@ from sandlot.storage.db import Database, is_sqlite, upgrade_sync
 from sandlot.storage.journal import Journal
 from sandlot.storage.node_id import new_owner, node_id
 from sandlot.storage.queue_notify import QueueChannel
+from sandlot.worker.interface import Pool
 from sandlot.worker.pool import RuntimePool
 
 log = logging.getLogger("sandlot")
@@ -216,7 +220,40 @@ def sandbox_report(settings: Settings) -> tuple[str, bool]:
     return text, not required_missing(results)
 
 
-def _assemble(settings: Settings, starter: Starter) -> Runtime:
+def _is_api(settings: Settings) -> bool:
+    """Role api: the API only; functions run on the workers (README "More machines")."""
+    return settings.role is Role.API
+
+
+def _pool_of(settings: Settings, starter: Starter | None, database: Database) -> Pool:
+    """The runtime pool of this process, or (role api) the workers behind a RemotePool,
+    found through the registry of workers in the database."""
+    if starter is None:
+        registry = Registry(
+            database=database,
+            interval_s=settings.heartbeat_interval_s,
+            stale_after_s=settings.worker_stale_s,
+        )
+        assert settings.cluster_key is not None, "require_cluster_settings checked it"
+        return RemotePool(registry=registry, cluster_key=settings.cluster_key)
+    return RuntimePool(starter, settings)
+
+
+def _starter_of(settings: Settings, given: Starter | None) -> Starter | None:
+    """How function processes start here; None in role api (nothing runs here, so nothing
+    of the sandbox is swept, probed or set up either)."""
+    if _is_api(settings):
+        return None
+    return given or make_starter(settings)
+
+
+def _sandbox_summary(settings: Settings) -> str:
+    if _is_api(settings):
+        return "none here: role api, functions run on the workers (`sandlot worker`)"
+    return render_text(probe_host(uid_base=settings.sandbox_uid_base))
+
+
+def _assemble(settings: Settings, starter: Starter | None) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.resolved_database_url)
     code = CodeStore(
@@ -225,7 +262,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
             max_unpacked_bytes=settings.max_unpacked_bytes, max_files=settings.max_archive_files
         ),
     )
-    pool = RuntimePool(starter, settings)
+    pool = _pool_of(settings, starter, database)
 
     def on_ready(function: Function) -> None:
         # Late-bound: the activator needs the catalog, which needs this builder.
@@ -246,6 +283,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         defaults=defaults,
         on_ready=on_ready,
         keyring=keyring,
+        local_envs=starter is not None,
     )
     quota_defaults = quota_defaults_of(settings)
     catalog = Catalog(
@@ -255,6 +293,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         defaults=defaults,
         keyring=keyring,
         quota_defaults=quota_defaults,
+        local_paths=starter is not None,
     )
     activator = Activator(database=database, catalog=catalog, pool=pool)
     journal = Journal(settings.journal_dir, settings.journal_segment_bytes)
@@ -265,7 +304,7 @@ def _assemble(settings: Settings, starter: Starter) -> Runtime:
         batch_size=settings.record_batch_size,
         tail_capacity=settings.log_stream_queue,
     )
-    metrics = Metrics(pool.stats, pool.egress_denied)
+    metrics = Metrics(pool.stats, pool.egress_denied if isinstance(pool, RuntimePool) else None)
     keys = auth.KeyCache(ttl_s=5.0)
     authenticator = Authenticator(
         sessions=database.sessions,
@@ -360,15 +399,24 @@ def _wire_destinations(runtime: Runtime) -> None:
     )
 
 
-def _async_runner(runtime: Runtime) -> AsyncRunner:
-    """The claimer of queued calls; on PostgreSQL it also LISTENs for other servers' accepts
-    and NOTIFYs them of this one's."""
+def _queue_channel(runtime: Runtime) -> QueueChannel | None:
+    """On PostgreSQL: LISTEN for other processes' accepts, and NOTIFY them of this one's
+    (role api: the workers claim what this server accepts)."""
+    settings = runtime.settings
+    if is_sqlite(settings.resolved_database_url):
+        return None
+    waker = runtime.queue_waker
+    channel = QueueChannel(settings.resolved_database_url, waker.wake)
+    waker.remote = channel.notify
+    return channel
+
+
+def _async_runner(runtime: Runtime, channel: QueueChannel | None) -> AsyncRunner | None:
+    """The claimer of queued calls (none in role api: the workers claim them)."""
+    if _is_api(runtime.settings):
+        return None
     settings = runtime.settings
     waker = runtime.queue_waker
-    channel = None
-    if not is_sqlite(settings.resolved_database_url):
-        channel = QueueChannel(settings.resolved_database_url, waker.wake)
-        waker.remote = channel.notify
     return AsyncRunner(
         database=runtime.database,
         catalog=runtime.catalog,
@@ -501,16 +549,19 @@ def _releasing(
 def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
     """The whole server. `starter` overrides how function processes start (tests).
 
-    Raises `DataDirInUse` when another server holds the data dir.
+    Raises `DataDirInUse` when another server holds the data dir, `ClusterSetupInvalid` in
+    role api on SQLite or without the cluster secret.
     """
+    if _is_api(settings):  # refused before anything is written, even the data dir
+        require_cluster_settings(settings, "sandlot serve --role api")
     # First of all: a second server on this data dir must refuse before anything writes
     # (the starter's sweep of the last run's leftovers, the probe's cgroups, migrations).
     lock = DataDirLock.acquire(settings.data_dir)
     try:
-        runtime = _assemble(settings, starter or make_starter(settings))
+        runtime = _assemble(settings, _starter_of(settings, starter))
         runtime.scheduler = _scheduler(runtime)
         runtime.release_driver = _release_driver(runtime)
-        runtime.sandbox_summary = render_text(probe_host(uid_base=settings.sandbox_uid_base))
+        runtime.sandbox_summary = _sandbox_summary(settings)
         _wire_destinations(runtime)
     except BaseException:
         lock.release()
@@ -522,6 +573,9 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
         await _first_start(runtime)
         await runtime.recorder.recover()
         _announce_sandbox(runtime)
+        registry = runtime.pool.registry if isinstance(runtime.pool, RemotePool) else None
+        if registry is not None:
+            await registry.start()
         await runtime.pool.start()
         await runtime.builder.start(settings.env_gc_interval_s)
         runtime.recorder.start()
@@ -533,10 +587,12 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
             runtime.scheduler.start()
         if runtime.release_driver is not None and settings.release_driver:
             runtime.release_driver.start()
-        runner = runtime.async_runner = _async_runner(runtime)
-        if runner.channel is not None:
-            await runner.channel.start()
-        await runner.start()
+        channel = _queue_channel(runtime)
+        runner = runtime.async_runner = _async_runner(runtime, channel)
+        if channel is not None:
+            await channel.start()
+        if runner is not None:
+            await runner.start()
         runtime.ready = True
         try:
             yield
@@ -546,13 +602,17 @@ def create_app(settings: Settings, starter: Starter | None = None) -> FastAPI:
                 await runtime.scheduler.close()
             if runtime.release_driver is not None:
                 await runtime.release_driver.close()
-            runner.stop()
+            if runner is not None:
+                runner.stop()
             await runtime.activator.drain()
             await runtime.builder.close()
             await runtime.pool.close(settings.shutdown_grace_s)
-            await runner.close()  # the calls the pool ended, written while the database is open
-            if runner.channel is not None:
-                await runner.channel.close()
+            if runner is not None:
+                await runner.close()  # the calls the pool ended, written while the db is open
+            if channel is not None:
+                await channel.close()
+            if registry is not None:
+                await registry.close()
             await runtime.recorder.close()
             await runtime.authenticator.close()
             if runtime.webhooks is not None:

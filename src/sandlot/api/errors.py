@@ -74,7 +74,7 @@ def error_headers(error: e.SandlotError) -> dict[str, str]:
     headers: dict[str, str] = {}
     if isinstance(error, e.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(error, e.TooManyRequests | e.TooManyConnections):
+    if isinstance(error, e.TooManyRequests | e.TooManyConnections | e.NoWorkerAvailable):
         headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(error, e.QuotaExceeded) and error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)

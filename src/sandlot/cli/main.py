@@ -28,6 +28,7 @@ from sandlot.cli.releases import release, releases_app
 from sandlot.cli.schedules import schedules_app
 from sandlot.cli.secrets import secrets_app
 from sandlot.cli.test_events import test_events_app
+from sandlot.cli.worker import worker_app
 
 app = typer.Typer(
     name="sandlot",
@@ -110,6 +111,7 @@ app.add_typer(members_app, name="members")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(test_events_app, name="test-events")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(worker_app, name="worker")
 app.command()(release)
 app.add_typer(releases_app, name="releases")
 app.add_typer(destinations_app, name="destinations")

@@ -7,6 +7,7 @@ imported when they run: `sandlot --help` and the HTTP commands never pay for it.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +20,24 @@ if TYPE_CHECKING:
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")]
+
+
+class RoleChoice(StrEnum):
+    """`config.Role`'s values, without importing the settings for `--help`."""
+
+    ALL = "all"
+    API = "api"
+
+
+RoleOpt = Annotated[
+    RoleChoice | None,
+    typer.Option(
+        "--role",
+        help="all: API, runtime pool and queue in one process (default). api: only the API; "
+        "calls go to the workers (`sandlot worker`), PostgreSQL and SANDLOT_CLUSTER_SECRET "
+        "needed.",
+    ),
+]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Where state lives (default ./.sandlot).")
 ]
@@ -30,17 +49,22 @@ def _settings(**given: Any) -> Settings:
     return Settings(**{key: value for key, value in given.items() if value is not None})
 
 
-def serve(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
+def serve(
+    host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None, role: RoleOpt = None
+) -> None:
     """Run the Sandlot server (API, runtime pool) until Ctrl-C or SIGTERM."""
     from sandlot.app import create_app
     from sandlot.app import serve as run_server
     from sandlot.cli.serving import ServerRecords
     from sandlot.client.discovery import SERVER_FILE, connect_url, user_config_dir
-    from sandlot.domain.errors import SandlotError
+    from sandlot.domain.errors import ClusterSetupInvalid, SandlotError
 
-    settings = _settings(host=host, port=port, data_dir=data_dir)
+    settings = _settings(host=host, port=port, data_dir=data_dir, role=role and role.value)
     try:
         app = create_app(settings)
+    except ClusterSetupInvalid as exc:  # role api on SQLite, or without the cluster secret
+        print_error(exc.message)
+        raise typer.Exit(2) from None
     except SandlotError as exc:  # another server holds the data dir, a sandbox layer missing
         print_error(exc.message)
         raise typer.Exit(1) from None

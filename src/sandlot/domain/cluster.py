@@ -92,3 +92,40 @@ def live_workers(
         for w in workers
         if w.is_live(now, stale_after_s) and not w.draining and not w.drain_requested
     ]
+
+
+def has_room(worker: WorkerInfo, memory_mb: int) -> bool:
+    """Whether the worker can start one more instance of `memory_mb` (as of its last beat)."""
+    return worker.free_mb >= memory_mb and worker.instances < worker.max_instances
+
+
+def can_evict(worker: WorkerInfo) -> bool:
+    """Whether the worker holds idle instances (of any version) that its pool would stop to
+    make room, as a single machine's pool does when it is full."""
+    return worker.instances > worker.busy
+
+
+def choose_workers(
+    key: VersionKey, live: Iterable[WorkerInfo], memory_mb: int, tries: int = 3
+) -> list[WorkerInfo]:
+    """The workers a call to the version tries, in order, at most `tries` of them.
+
+    Within the version's rendezvous order: first those with a warm idle instance of it (no
+    cold start), then those with room that have it ready (a cold start, no build), then
+    those with room that do not (they get a prepare first); last, those whose room is taken
+    by idle instances of other versions (the worker evicts one), ready ones first. A worker
+    with none of these is left out, so a hot version whose home worker is saturated spreads
+    to the next ones of its order, and every API server spreads it the same way."""
+    order = rendezvous_order(key, live)
+    warm = [w for w in order if w.idle_of(key) > 0]
+    rest = [w for w in order if w.idle_of(key) <= 0]
+    roomy = [w for w in rest if has_room(w, memory_mb)]
+    evicting = [w for w in rest if not has_room(w, memory_mb) and can_evict(w)]
+    tiers = [
+        warm,
+        [w for w in roomy if w.is_ready_for(key)],
+        [w for w in roomy if not w.is_ready_for(key)],
+        [w for w in evicting if w.is_ready_for(key)],
+        [w for w in evicting if not w.is_ready_for(key)],
+    ]
+    return [w for tier in tiers for w in tier][: max(0, tries)]

@@ -430,3 +430,8 @@ class EgressNotAllowed(PermissionDenied):
 
 class EgressUnavailable(Conflict):
     """This host cannot enforce network policies, so it refuses any but `none`."""
+
+
+class ClusterSetupInvalid(InvalidInput):
+    """A process of a cluster (`serve --role api`, `worker`) refuses to start on settings a
+    cluster cannot run on: SQLite, or no cluster secret."""

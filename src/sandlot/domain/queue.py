@@ -28,6 +28,7 @@ RETRIED_KINDS = frozenset(
         "ServiceUnavailable",
         "LeaseExpired",
         "ServerCrashed",
+        "WorkerLost",  # its worker went silent (services.heartbeat re-queued it)
     }
 )
 

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _BATCH = 100
 _EXPIRED = "the server running this attempt stopped answering (its lease expired)"
 _CRASHED = "the server running this attempt stopped (killed or crashed) before it ended"
+_LOST = "the worker running this attempt stopped answering (no heartbeat)"
 
 # (session, namespace id, invocation id): the call has ended for good.
 OnFinal = Callable[[AsyncSession, str, str], Awaitable[None]]
@@ -59,6 +60,19 @@ class Reaper:
         if total:
             log.info("%d asynchronous calls of the previous run queued again", total)
         return total
+
+    async def worker_lost(self, owner: str) -> int:
+        """The calls leased to a worker that stopped heartbeating: re-queued now, their lost
+        attempt counted (kind `WorkerLost`). If that worker comes back, its late ends are
+        fenced out by their attempt (`QueueRepo.end`) and its runner stops them."""
+        now = datetime.now(UTC)
+        total = 0
+        while True:
+            async with self.database.sessions.begin() as session:
+                held = await QueueRepo(session).leased_to(owner, _BATCH)
+                total += await self._requeue(session, held, "WorkerLost", _LOST, now)
+            if len(held) < _BATCH:
+                return total
 
     async def _requeue(
         self,

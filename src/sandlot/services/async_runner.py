@@ -56,6 +56,7 @@ from sandlot.worker.interface import (
     CallInfo,
     InvokeOutcome,
     Pool,
+    PoolStats,
     VersionSpec,
     import_timeout_s,
 )
@@ -201,7 +202,7 @@ class AsyncRunner:
                 now, self.options.claim_batch * 2, skip=self._full_functions(per_function)
             )
             configs = await AsyncConfigRepo(session).many({d.function_id for d in due})
-        for item in due:
+        for item in warm_first(due, self.pool.stats()):
             if len(leases) >= self.options.claim_batch:
                 break
             if item.function_id in full:
@@ -472,6 +473,20 @@ class AsyncRunner:
 
     async def reap_previous_run(self) -> int:
         return await self.reaper.previous_run(self.node, self.owner)
+
+
+def warm_first(due: list[DueCall], stats: PoolStats) -> list[DueCall]:
+    """The due calls of versions this pool holds warm (an idle instance or a zygote) first,
+    each group in its queue order: of the calls a claim takes, a worker takes those it
+    starts warm, and leaves the others to the workers that have them warm."""
+    warm = {
+        (held.function_id, held.version)
+        for held in stats.versions
+        if held.instances > held.busy or held.zygote or held.spares
+    }
+    if not warm:
+        return due
+    return sorted(due, key=lambda item: (item.function_id, item.version) not in warm)
 
 
 _BROKE = "an unexpected error occurred in the platform"

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sandlot.domain.errors import SandlotError
@@ -95,7 +95,12 @@ class Builder:
         defaults: SpecDefaults,
         on_ready: Callable[[Function], None],
         keyring: Keyring,
+        local_envs: bool = True,
     ) -> None:
+        """`local_envs=False` (an API server, role api): a build resolves the version's lock
+        but installs nothing on this machine; its import check runs on a worker (through
+        `pool.prepare`), which installs the lock stored with the version."""
+        self.local_envs = local_envs
         self.keyring = keyring
         self.database = database
         self.code = code
@@ -247,12 +252,21 @@ class Builder:
         if unresolved is not None:
             return await self._fail(function, version, build_log, unresolved)
         try:
-            built = await self._environment(version, code_dir, build_log)
+            if self.local_envs:
+                built = await self._environment(version, code_dir, build_log)
+                environment, lock = built if built is not None else (None, None)
+            else:
+                environment, lock = None, None
+                version = await self._lock_for_workers(function, version, code_dir, build_log)
         except EnvironmentBuildFailed as failure:
             build_log.append(str(failure.detail().get("output") or ""))
             return await self._fail(function, version, build_log, failure.message)
-        environment, lock = built if built is not None else (None, None)
-        warnings = await self._import_hints(version, code_dir, environment, build_log)
+        # Without the environment here the hints cannot tell what it provides: none then.
+        warnings = (
+            await self._import_hints(version, code_dir, environment, build_log)
+            if self.local_envs
+            else []
+        )
         spec = version_spec(
             namespace=namespace.name,
             function=function,
@@ -270,8 +284,8 @@ class Builder:
                 function,
                 version.number,
                 VersionState.READY,
-                lock_text=lock.text if lock else None,
-                env_key=environment.key if environment else None,
+                lock_text=lock.text if lock else version.lock_text,
+                env_key=environment.key if environment else version.env_key,
                 build_log=build_log.text,
                 build_warnings=warnings,
             )
@@ -312,6 +326,30 @@ class Builder:
         build_log.append("installed" if environment.built else "reused a cached environment")
         build_log.append(f"environment {environment.key[:12]} is ready")
         return environment, lock
+
+    async def _lock_for_workers(
+        self, function: Function, version: Version, code_dir: Path, build_log: BuildLog
+    ) -> Version:
+        """The version with its lock and environment key, stored before its import check:
+        the worker that runs the check installs the environment from the stored lock."""
+        if version.lock_text:
+            lock = Lock.from_text(version.lock_text)
+        else:
+            requirements = requirements_of(code_dir, version.config.handler)
+            if requirements is None:
+                build_log.append("no dependencies declared")
+                return version
+            build_log.append(
+                f"resolving {len(requirements.lines)} requirement(s) from {requirements.source}"
+            )
+            lock = await self.store.resolve(requirements, build_log.append)
+        env_key = self.store.key_for(lock)
+        async with self.database.sessions.begin() as session:
+            await VersionRepo(session).note_environment(
+                function, version.number, lock_text=lock.text, env_key=env_key
+            )
+        build_log.append(f"environment {env_key[:12]}: the workers install it from the lock")
+        return replace(version, lock_text=lock.text, env_key=env_key)
 
     async def _import_hints(
         self,

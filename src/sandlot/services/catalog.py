@@ -37,11 +37,17 @@ class Catalog:
         keyring: Keyring,
         quota_defaults: QuotaLimits | None = None,
         ttl_s: float = 5.0,
+        local_paths: bool = True,
     ) -> None:
         """A spec carries its namespace's quotas (`quota_defaults` where the namespace has
         none of its own; None: no limits), so the pool holds calls to them without a
         database read; `invalidate_namespace` after they change. It also carries the values
-        of the secrets its version names, decrypted with `keyring` when it is made."""
+        of the secrets its version names, decrypted with `keyring` when it is made.
+
+        `local_paths=False` (an API server, role api): the specs name their code and
+        environment only by content address (`code_sha256`, `env_key`); the workers turn
+        those into paths on their own disks, so nothing is restored or checked here."""
+        self.local_paths = local_paths
         self.keyring = keyring
         self.database = database
         self.code = code
@@ -145,7 +151,7 @@ class Catalog:
                     state=version.state.value,
                     error=version.error,
                 )
-            code_dir = await local_code(session, self.code, version)
+            code_dir = await local_code(session, self.code, version) if self.local_paths else Path()
             limits = await quotas.limits_of(session, principal.namespace_id, self.quota_defaults)
             resolved = await secrets.resolve(
                 session=session,
@@ -153,7 +159,7 @@ class Catalog:
                 namespace_id=principal.namespace_id,
                 refs=version.config.secrets,
             )
-        site_packages = await self._environment(function, version)
+        site_packages = await self._environment(function, version) if self.local_paths else ()
         return version_spec(
             namespace=principal.namespace,
             function=function,

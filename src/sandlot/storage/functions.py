@@ -245,6 +245,14 @@ class VersionRepo:
             )
         return row
 
+    async def lock_text(self, function_id: str, number: int) -> str | None:
+        """The version's stored lock (a worker installs its environment from it)."""
+        return await self.session.scalar(
+            select(VersionRow.lock_text).where(
+                VersionRow.function_id == function_id, VersionRow.number == number
+            )
+        )
+
     async def of_function(self, function: Function) -> list[Version]:
         rows = await self.session.scalars(
             select(VersionRow)
@@ -278,6 +286,15 @@ class VersionRepo:
             row.build_warnings = build_warnings
         await self.session.flush()
         return _version(row, function.name)
+
+    async def note_environment(
+        self, function: Function, number: int, *, lock_text: str, env_key: str
+    ) -> None:
+        """A building version's lock and environment key, stored before its import check
+        (role api: the worker that checks it installs the environment from this lock)."""
+        row = await self._row(function, number)
+        row.lock_text, row.env_key = lock_text, env_key
+        await self.session.flush()
 
     async def unfinished(self) -> list[tuple[Function, Version]]:
         """Versions of live functions still waiting for or in the middle of a build."""

@@ -222,6 +222,11 @@ class QueueRepo:
             limit,
         )
 
+    async def leased_to(self, owner: str, limit: int) -> list[ClaimedCall]:
+        """Running calls leased to exactly `owner` (a worker gone silent: each is re-queued
+        at once rather than when its lease would end)."""
+        return await self._held(InvocationRow.lease_owner == owner, limit)
+
     async def _held(self, where: ColumnElement[bool], limit: int) -> list[ClaimedCall]:
         rows = await self.session.scalars(
             self._locked(

@@ -190,6 +190,9 @@ class VersionHeld:
     memory_mb: int = 0  # reserved by those instances
     zygote: bool = False
     spares: int = 0  # being made or ready, not yet taken by a call
+    # The version's function, for what routes by (function id, version): a worker's
+    # heartbeat says which versions it holds warm.
+    function_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ class _Tally:
             memory_mb=self.memory_mb,
             zygote=self.zygote,
             spares=self.spares,
+            function_id=self.spec.function_id,
         )
 
 
