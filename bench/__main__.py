@@ -25,6 +25,7 @@ from bench import (
     results,
     rows_async,
     rows_cli,
+    rows_cluster,
     rows_cold,
     rows_egress,
     rows_envs,
@@ -55,6 +56,7 @@ GROUPS: dict[str, Callable[[Bench], list[Row]]] = {
     "async": rows_async.measure,
     "urls": rows_urls.measure,
     "egress": rows_egress.measure,
+    "cluster": rows_cluster.measure,
 }
 
 

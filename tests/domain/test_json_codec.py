@@ -67,3 +67,32 @@ def test_an_accepted_event_comes_back_as_it_went_in(event: bytes) -> None:
     result = _result(value)
     assert result is not None and json_problem(result) is None
     assert same_json(json.loads(result), value)
+
+
+# Inputs where a fast parser and Python's json are known to part ways: out-of-range numbers,
+# huge integers, surrogates (escaped, raw, paired), a BOM, constants, depth on both sides of
+# the limit and of orjson's own, control characters.
+_EDGES = [
+    b"1e400", b"-1e400", b"[1e309]", b"1.7976931348623157e308", b"1.8e308", b"1e-400",
+    b"1" + b"0" * 400, b"9" * 4301, b'"\\ud800"', b'"\\udc00x"', b'"\\ud83d\\ude00"',
+    b'"\xed\xa0\x80"', b"\xef\xbb\xbf{}", b"NaN", b"Infinity", b"-Infinity", b" {} ",
+    b'{"a":1,"a":2}', b'"\x00"', b'"\\u0000"', b"", b"  ",
+    b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH,
+    b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), b"[" * 1100 + b"]" * 1100,
+    b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1), b"01", b"[1,]",
+]  # fmt: skip
+
+
+def test_the_fast_path_judges_every_edge_as_the_standard_parser_does() -> None:
+    from sandlot.domain.json_values import _standard_problem
+
+    for data in _EDGES:
+        assert json_problem(data) == _standard_problem(data), data
+
+
+@CODEC
+@given(event_bytes)
+def test_the_fast_path_agrees_with_the_standard_parser(event: bytes) -> None:
+    from sandlot.domain.json_values import _standard_problem
+
+    assert json_problem(event) == _standard_problem(event)

@@ -14,14 +14,9 @@ OPTIONAL_INVOCATION_ID_PATTERN = "^([0-9a-hjkmnp-tv-z]{26})?$"  # a cursor that 
 API_KEY_PREFIX = "sl"
 
 
-def _base32(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return "".join(reversed(chars))
-
-
+# Every pair of characters, for the 10-bit groups `new_invocation_id` writes: 13 look-ups
+# per id instead of 26 divisions (it runs on every call).
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 _RANDOM_BITS = 80
 _last = [0, 0]  # the previous id's milliseconds and random part, for monotonic ids
 
@@ -41,7 +36,13 @@ def new_invocation_id() -> str:
     else:
         randomness = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big") >> 1
     _last[0], _last[1] = millis, randomness
-    return _base32(millis, 10) + _base32(randomness, 16)
+    # 10 characters of milliseconds then 16 of randomness: the 130 bits of one number.
+    value = millis << _RANDOM_BITS | randomness
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+
+
+_PAIR_SHIFTS = range(120, -1, -10)
 
 
 def new_api_key() -> tuple[str, str]:

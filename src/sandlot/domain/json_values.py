@@ -22,6 +22,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 # Below pydantic's serialisation limit (about 250) and CPython's recursion limit (1000),
 # with room for an invocation record or list page around the value.
 MAX_JSON_DEPTH = 128
@@ -42,7 +44,22 @@ def _finite_float(text: str) -> float:
 
 
 def json_problem(data: bytes) -> str | None:
-    """Why `data` is not JSON that Sandlot accepts, or None when it is."""
+    """Why `data` is not JSON that Sandlot accepts, or None when it is.
+
+    orjson first: it runs on every event and every result, and what it accepts the
+    standard parser below accepts too (it refuses NaN, out-of-range numbers, lone
+    surrogates, a BOM and bad UTF-8 alike), so only depth is left to check. Anything it
+    refuses is judged again by the standard parser, which words the reason."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _standard_problem(data)
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(value):
+        return f"it is nested more than {MAX_JSON_DEPTH} levels deep"
+    return None
+
+
+def _standard_problem(data: bytes) -> str | None:
     try:
         text = data.decode("utf-8")
         value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)

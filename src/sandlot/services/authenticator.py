@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import ipaddress
 import logging
 import math
@@ -379,6 +380,7 @@ class Authenticator:
         )
 
 
+@functools.lru_cache(maxsize=4096)  # parsing an address costs more than the rest of a check
 def address_bucket(client: str | None) -> str:
     """The unit a failure limit applies to: an IPv4 address, or an IPv6 /64."""
     if client is None:

@@ -160,12 +160,23 @@ class Metrics:
         )
 
         self._phases = {name: self.phase.labels(name) for name in PHASES}
+        # Each function's children, so that a call looks them up in one dict: `labels()`
+        # takes a lock and builds a key on every use, and no child is ever removed.
+        self._calls: dict[tuple[str, str], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
 
     def observe(self, function: str, outcome: InvokeOutcome) -> None:
         # Labelled children are looked up once per call; this runs on every invocation.
-        self.invocations.labels(function, outcome.state.value).inc()
+        key = (function, outcome.state.value)
+        calls = self._calls.get(key)
+        if calls is None:
+            calls = self._calls[key] = self.invocations.labels(*key)
+        calls.inc()
         timings = outcome.timings
-        self.duration.labels(function).observe(timings.total_ms / 1000)
+        duration = self._durations.get(function)
+        if duration is None:
+            duration = self._durations[function] = self.duration.labels(function)
+        duration.observe(timings.total_ms / 1000)
         phases = self._phases
         phases["queue"].observe(timings.queue_ms / 1000)
         phases["handler"].observe(timings.handler_ms / 1000)

@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
+
 _LENGTH = 4
 
 
@@ -33,8 +35,29 @@ class Frame:
 
 def encode_frame(header: dict[str, Any], *parts: bytes) -> bytes:
     header["parts"] = [len(part) for part in parts]
-    body = json.dumps(header, separators=(",", ":")).encode()
-    return b"".join((len(body).to_bytes(_LENGTH, "big"), body, *parts))
+    return b"".join((*_header_bytes(header), *parts))
+
+
+def _header_bytes(header: dict[str, Any]) -> tuple[bytes, bytes]:
+    # orjson for the common invoke frame, whose fields are strings and integers that both
+    # encoders write alike; the standard encoder for the rest (init, a client context that
+    # may hold NaN, which orjson would write as null).
+    if header.get("op") == "invoke" and "client_context" not in header:
+        body = orjson.dumps(header)
+    else:
+        body = json.dumps(header, separators=(",", ":")).encode()
+    return len(body).to_bytes(_LENGTH, "big"), body
+
+
+def _loads_header(data: bytes | bytearray) -> Any:
+    # orjson on the warm path; what it refuses (a lone surrogate that the bootstrap's
+    # json.dumps escaped into an error message, NaN) goes to the standard parser, so the
+    # frames accepted are the same as before. (An integer beyond 64 bits reads as a float;
+    # no field of a frame is one.)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 class FrameChannel(asyncio.Protocol):
@@ -143,7 +166,7 @@ class FrameChannel(asyncio.Protocol):
         if len(self._buffer) < _LENGTH + length:
             return False
         try:
-            header = json.loads(self._buffer[_LENGTH : _LENGTH + length])
+            header = _loads_header(self._buffer[_LENGTH : _LENGTH + length])
         except ValueError as exc:
             raise ProtocolViolation(f"frame header is not JSON: {exc}") from None
         sizes = header.get("parts", []) if isinstance(header, dict) else None
