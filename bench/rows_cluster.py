@@ -44,9 +44,10 @@ POSTGRES = "postgres@127.0.0.1:5432"
 CLUSTER_SECRET = "bench-cluster-secret-" + "c" * 32
 SECRET_KEY = base64.b64encode(b"bench-secret-key-" + b"k" * 15).decode()  # 32 bytes
 CPU_ROOT = Path("/sys/fs/cgroup/cpu")
-# Of one CPU, for each worker in the scaling row: no less than a sandbox's own cgroup asks
-# (`SandboxLimits.cpus`), since cgroup v1 refuses a child a quota above its parent's.
-CPU_QUOTA = 1.0
+# Of one CPU, for each worker in the scaling row; its instances get the same quota
+# (SANDLOT_INSTANCE_CPUS), since cgroup v1 refuses a child a quota above its parent's. Three
+# such workers and the API server with the load fit on two CPUs.
+CPU_QUOTA = 0.3
 # Sandbox uid ranges far above the test suite's slots (1,000,000 + 65,536 per slot).
 UID_BASE = 500_000_000
 TRIVIAL = WORKLOADS["trivial"]
@@ -279,14 +280,16 @@ def _start_worker(
 ) -> Server:
     port = free_port()
     argv = [sys.executable, "-m", "sandlot.cli.main", "worker"]
+    held: dict[str, str] = {}
     if cgroup is not None:
         # The worker joins its cgroup before it starts, so every sandbox it makes (created
         # below its own cgroup) shares the quota.
         argv = ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"', "sh", *argv]
+        held["SANDLOT_INSTANCE_CPUS"] = str(CPU_QUOTA)
     env = _env(
         bench, url, data_dir,
         SANDLOT_WORKER_HOST="127.0.0.1", SANDLOT_WORKER_PORT=str(port),
-        SANDLOT_SANDBOX_UID_BASE=str(UID_BASE + index * 65_536),
+        SANDLOT_SANDBOX_UID_BASE=str(UID_BASE + index * 65_536), **held,
     )  # fmt: skip
     return Server(argv, port, bench.log_dir / f"cluster-worker-{port}.log", env)
 

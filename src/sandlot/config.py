@@ -250,6 +250,14 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = 10.0
     tmp_mb: int = 64
     pids_max: int = 64
+    instance_cpus: float = Field(
+        default=1.0,
+        gt=0,
+        le=64,
+        description="The CPU time each function instance may use, in CPUs (its cgroup's "
+        "quota). A worker held to less CPU than one (a cgroup of its own) needs this at or "
+        "below its share: cgroup v1 refuses a child a quota above its parent's.",
+    )
     zygotes: bool = Field(
         default=True,
         description="Fork instances from a per-version zygote that has imported the handler "

@@ -389,7 +389,10 @@ class ProcessLauncher:
             ro_paths=ro_paths,
             mounts=mounts,
             limits=SandboxLimits(
-                memory_mb=spec.memory_mb, pids=self._settings.pids_max, tmp_mb=spec.tmp_mb
+                memory_mb=spec.memory_mb,
+                pids=self._settings.pids_max,
+                cpus=self._settings.instance_cpus,
+                tmp_mb=spec.tmp_mb,
             ),
             pass_fds={CONTROL_FD: control_fd},
             stdout_fd=output_fd,

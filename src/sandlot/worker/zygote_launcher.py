@@ -157,7 +157,10 @@ class ZygoteLauncher:
                 os.close(write_fd)
             forked = time.perf_counter()
             limits = SandboxLimits(
-                memory_mb=spec.memory_mb, pids=self._settings.pids_max, tmp_mb=spec.tmp_mb
+                memory_mb=spec.memory_mb,
+                pids=self._settings.pids_max,
+                cpus=self._settings.instance_cpus,
+                tmp_mb=spec.tmp_mb,
             )
             name = self._name(spec)
             adopted = await self._starter.adopt(pidfd, name, limits)
