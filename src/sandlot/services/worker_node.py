@@ -29,10 +29,10 @@ from sandlot.worker.interface import (
     NO_CALL_INFO,
     CallInfo,
     InvokeOutcome,
-    Pool,
     Prepared,
 )
 from sandlot.worker.interface import VersionSpec as VersionSpec  # for the internal API
+from sandlot.worker.pool import RuntimePool
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class WorkerNode:
     """The pool of this worker behind its admission: refuse first (draining, not here,
     full), then run. `ready` are the versions prepared here whose import check passed."""
 
-    def __init__(self, *, worker_id: str, url: str, pool: Pool, materializer: Materializer):
+    def __init__(self, *, worker_id: str, url: str, pool: RuntimePool, materializer: Materializer):
         self.worker_id = worker_id
         self.url = url
         self.pool = pool
@@ -160,7 +160,10 @@ class WorkerNode:
 
     def _has_room(self, spec: VersionSpec) -> bool:
         """A warm idle instance of the version, or room for one more instance: free under
-        the caps, or an idle instance or spare of anything that the pool may evict."""
+        the caps, or an idle instance or spare of anything that the pool may evict. The warm
+        case (the common one) is answered without a snapshot of the pool."""
+        if self.pool.has_idle(spec.key):
+            return True
         stats = self.pool.stats()
         for held in stats.versions:
             if held.function_id == spec.function_id and held.version == spec.version:
