@@ -160,7 +160,7 @@ class InternalApp:
     async def _invoke(self, body: bytes) -> tuple[int, Headers, bytes]:
         try:
             head, event = wire.unframe(body)
-            spec = _spec(head["spec"])
+            spec = self.node.spec_of(_spec_data(head["spec"]))
             invocation_id = str(head["invocation_id"])
             call = wire.call_from_wire(head.get("call") or {})
         except (ValueError, KeyError, TypeError) as exc:
@@ -184,9 +184,13 @@ class InternalApp:
 
 
 def _spec(data: Any) -> VersionSpec:
+    return wire.spec_from_wire(_spec_data(data), code_dir=Path(), site_packages=())
+
+
+def _spec_data(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TypeError("the spec is not an object")
-    return wire.spec_from_wire(data, code_dir=Path(), site_packages=())
+    return data
 
 
 def _object(body: bytes) -> dict[str, Any]:
