@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,21 @@ class ReplayGuard:
 
     def __init__(self, window_s: float = 2 * cluster_auth.MAX_SKEW_S) -> None:
         self.window_s = window_s
-        self._seen: dict[str, float] = {}
-        self._next_prune = 0.0
+        self._seen: set[str] = set()
+        # (until, signature), oldest first: the window is fixed, so expiry follows arrival
+        # and each call drops what expired in O(1) (a sweep of the whole window once a
+        # second took milliseconds at a thousand calls a second, and stalled those calls).
+        self._order: deque[tuple[float, str]] = deque()
 
     def first_use(self, signature: str, now: float | None = None) -> bool:
         current = time.monotonic() if now is None else now
-        if current >= self._next_prune:
-            self._seen = {s: t for s, t in self._seen.items() if t > current}
-            self._next_prune = current + 1.0
+        order = self._order
+        while order and order[0][0] <= current:
+            self._seen.discard(order.popleft()[1])
         if signature in self._seen:
             return False
-        self._seen[signature] = current + self.window_s
+        self._seen.add(signature)
+        order.append((current + self.window_s, signature))
         return True
 
 
@@ -160,7 +165,7 @@ class InternalApp:
     async def _invoke(self, body: bytes) -> tuple[int, Headers, bytes]:
         try:
             head, event = wire.unframe(body)
-            spec = _spec(head["spec"])
+            spec = self.node.spec_of(_spec_data(head["spec"]))
             invocation_id = str(head["invocation_id"])
             call = wire.call_from_wire(head.get("call") or {})
         except (ValueError, KeyError, TypeError) as exc:
@@ -184,9 +189,13 @@ class InternalApp:
 
 
 def _spec(data: Any) -> VersionSpec:
+    return wire.spec_from_wire(_spec_data(data), code_dir=Path(), site_packages=())
+
+
+def _spec_data(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TypeError("the spec is not an object")
-    return wire.spec_from_wire(data, code_dir=Path(), site_packages=())
+    return data
 
 
 def _object(body: bytes) -> dict[str, Any]:

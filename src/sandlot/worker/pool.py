@@ -515,6 +515,12 @@ class RuntimePool:
     def stats(self) -> PoolStats:
         return snapshot(self._live, self._capacity, self._launcher.kept())
 
+    def has_idle(self, key: tuple[str, int]) -> bool:
+        """Whether the version has an idle instance: a worker's admission asks this on every
+        call, where a `stats()` snapshot would walk every instance."""
+        version = self._versions.get(key)
+        return version is not None and bool(version.idle)
+
     def namespace_use(self, namespace_id: str) -> NamespaceUse:
         return self._tenants.use(namespace_id)
 
