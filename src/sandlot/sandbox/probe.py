@@ -118,7 +118,9 @@ def _cgroup_checks() -> list[LayerResult]:
             why += " (unprivileged, and this cgroup is not delegated to this user)"
         return [_result(n, False, why) for n in (*names, "cgroup_no_swap")]
     try:
-        cgroup = tree.new("probe", SandboxLimits(memory_mb=64, pids=8, cpus=0.5))
+        # Nothing runs in it: the smallest CPU quota, which any parent's quota allows (a
+        # worker held to a fraction of a CPU probes below its own cgroup; v1 refuses more).
+        cgroup = tree.new("probe", SandboxLimits(memory_mb=64, pids=8, cpus=0.01))
     except OSError as exc:
         tree.remove()
         return [
