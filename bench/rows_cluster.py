@@ -130,8 +130,10 @@ def _measure_scaling(bench: Bench, url: str, row: Row) -> None:
     results: dict[int, loads.LoadResult] = {}
     for workers in (1, 3):
         with _cluster(bench, url, workers=workers, cpu_quota=CPU_QUOTA) as cluster:
-            cluster.deploy("bench-spin", {"main.py": SPIN}, max_concurrency="16")
-            path = loads.invoke_path("bench-spin")
+            # A name per round: both rounds' clusters share the one database.
+            name = f"bench-spin-{workers}"
+            cluster.deploy(name, {"main.py": SPIN}, max_concurrency="16")
+            path = loads.invoke_path(name)
             body = '{"n": 200000}'
             connections = 2 * workers
             # A short run first starts the instances; the measured one is warm.
