@@ -19,6 +19,7 @@ def worker(
     instances: int = 0,
     max_instances: int = 8,
     busy: int | None = None,
+    cpus: float = 0.0,
 ) -> WorkerInfo:
     warm = (WarmVersion(KEY[0], KEY[1], idle=idle, instances=idle),) if idle else ()
     return WorkerInfo(
@@ -30,6 +31,7 @@ def worker(
         instances=instances,
         busy=instances if busy is None else busy,
         max_instances=max_instances,
+        cpus=cpus,
         warm=warm,
         ready=frozenset({KEY}) if ready else frozenset(),
     )
@@ -95,3 +97,17 @@ def test_idle_instances_of_other_versions_are_room_last() -> None:
         worker("roomy"),
     ]
     assert ids(choose_workers(KEY, fleet, 128, tries=4)) == ["roomy", "evicts", "evicts-unready"]
+
+
+def test_a_ready_worker_with_a_cpu_to_spare_comes_before_a_cpu_bound_home_worker() -> None:
+    names = ["w1", "w2", "w3"]
+    home, second, third = ids(rendezvous_order(KEY, [worker(n) for n in names]))
+    busy_home = worker(home, ready=True, instances=2, busy=2, cpus=2.0)
+    free_second = worker(second, ready=True, instances=1, busy=1, cpus=2.0)
+    cold_third = worker(third, cpus=2.0)
+    order = ids(choose_workers(KEY, [busy_home, free_second, cold_third], memory_mb=128))
+    # Busy CPUs still beat a prepare (no call waits on one), and a worker that does not
+    # say its CPUs is never held back.
+    assert order == [second, home, third]
+    unsaid = worker(home, ready=True, instances=2, busy=2)
+    assert ids(choose_workers(KEY, [unsaid, free_second], memory_mb=128))[0] == home

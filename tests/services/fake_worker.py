@@ -177,6 +177,7 @@ def info(
     ready: frozenset[tuple[str, int]] = frozenset(),
     heartbeat_at: datetime | None = None,
     draining: bool = False,
+    cpus: float = 0.0,
 ) -> WorkerInfo:
     now = heartbeat_at or datetime.now(UTC)
     return WorkerInfo(
@@ -190,6 +191,7 @@ def info(
         max_memory_mb=2048,
         instances=sum(w.instances for w in warm),
         max_instances=8,
+        cpus=cpus,
         warm=warm,
         ready=ready,
     )

@@ -317,3 +317,19 @@ async def test_close_lets_the_calls_in_flight_come_back_first(fleet: Fleet) -> N
     outcome = await call
     await closing
     assert outcome.state is InvocationState.SUCCEEDED
+
+
+async def test_a_call_goes_past_a_worker_whose_cpus_this_server_keeps_busy(fleet: Fleet) -> None:
+    # Its heartbeat still says idle; the calls this server has in flight there say more.
+    home, second = await fleet.add(2, ready=READY, cpus=1.0)
+    home.hold = asyncio.Event()
+    first = asyncio.create_task(fleet.pool.invoke(SPEC, "inv-cpu-1", b"{}"))
+    await _until(lambda: home.paths() == [wire.INVOKE_PATH])
+    outcome = await fleet.pool.invoke(SPEC, "inv-cpu-2", b"{}")
+    assert outcome.state is InvocationState.SUCCEEDED
+    assert second.paths() == [wire.INVOKE_PATH]
+    home.hold.set()
+    assert (await first).state is InvocationState.SUCCEEDED
+    # Answered: the home worker is first again.
+    await fleet.pool.invoke(SPEC, "inv-cpu-3", b"{}")
+    assert home.paths() == [wire.INVOKE_PATH, wire.INVOKE_PATH]

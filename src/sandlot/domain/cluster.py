@@ -49,6 +49,7 @@ class WorkerInfo:
     instances: int = 0
     busy: int = 0
     max_instances: int = 0
+    cpus: float = 0.0  # the CPUs it may use (0: not said, no CPU check)
     warm: tuple[WarmVersion, ...] = ()
     ready: frozenset[VersionKey] = field(default_factory=frozenset)
     package_version: str = ""
@@ -99,6 +100,13 @@ def has_room(worker: WorkerInfo, memory_mb: int) -> bool:
     return worker.free_mb >= memory_mb and worker.instances < worker.max_instances
 
 
+def has_cpu(worker: WorkerInfo) -> bool:
+    """Whether the worker runs fewer calls than it has CPUs (as of its last beat; a worker
+    that does not say its CPUs always has some). Another instance on a worker whose CPUs
+    are all busy only slows every call on it down, so a hot version goes to the next."""
+    return worker.cpus <= 0 or worker.busy < worker.cpus
+
+
 def can_evict(worker: WorkerInfo) -> bool:
     """Whether the worker holds idle instances (of any version) that its pool would stop to
     make room, as a single machine's pool does when it is full."""
@@ -111,7 +119,8 @@ def choose_workers(
     """The workers a call to the version tries, in order, at most `tries` of them.
 
     Within the version's rendezvous order: first those with a warm idle instance of it (no
-    cold start), then those with room that have it ready (a cold start, no build), then
+    cold start), then those with room that have it ready (a cold start, no build; those
+    with a CPU to spare first), then
     those with room that do not (they get a prepare first); last, those whose room is taken
     by idle instances of other versions (the worker evicts one), ready ones first. A worker
     with none of these is left out, so a hot version whose home worker is saturated spreads
@@ -123,7 +132,8 @@ def choose_workers(
     evicting = [w for w in rest if not has_room(w, memory_mb) and can_evict(w)]
     tiers = [
         warm,
-        [w for w in roomy if w.is_ready_for(key)],
+        [w for w in roomy if w.is_ready_for(key) and has_cpu(w)],
+        [w for w in roomy if w.is_ready_for(key) and not has_cpu(w)],
         [w for w in roomy if not w.is_ready_for(key)],
         [w for w in evicting if w.is_ready_for(key)],
         [w for w in evicting if not w.is_ready_for(key)],

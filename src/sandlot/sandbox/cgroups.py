@@ -338,3 +338,46 @@ def sweep_stale_trees(tree_prefix: str = "starter-") -> None:
                             child.rmdir()
                 with contextlib.suppress(OSError):
                     tree.rmdir()
+
+
+def cpu_capacity() -> float:
+    """How many CPUs this process may use: the CPUs it may run on, capped by the CPU quota
+    of its own cgroup and of every ancestor (v1 cpu controller, or v2 cpu.max). A worker
+    says it in its heartbeat, so calls spread before it is CPU-bound."""
+    capacity = float(len(os.sched_getaffinity(0)))
+    try:
+        mounts, unified = _mounts()
+        own, own_v2 = _own_paths()
+    except (OSError, ValueError, IndexError):
+        return capacity
+    if "cpu" in mounts and "cpu" in own:
+        capacity = min(capacity, _v1_quota(mounts["cpu"], own["cpu"]))
+    elif unified is not None and own_v2 is not None:
+        capacity = min(capacity, _v2_quota(unified, own_v2))
+    return capacity
+
+
+def _ancestors(mount: Path, path: str) -> list[Path]:
+    parts = [p for p in path.split("/") if p]
+    return [mount.joinpath(*parts[:depth]) for depth in range(len(parts), -1, -1)]
+
+
+def _v1_quota(mount: Path, path: str) -> float:
+    found = float("inf")
+    for directory in _ancestors(mount, path):
+        with contextlib.suppress(OSError, ValueError):
+            quota = int(_read(directory / "cpu.cfs_quota_us"))
+            period = int(_read(directory / "cpu.cfs_period_us"))
+            if quota > 0 and period > 0:
+                found = min(found, quota / period)
+    return found
+
+
+def _v2_quota(mount: Path, path: str) -> float:
+    found = float("inf")
+    for directory in _ancestors(mount, path):
+        with contextlib.suppress(OSError, ValueError):
+            quota, period = _read(directory / "cpu.max").split()[:2]
+            if quota != "max" and int(period) > 0:
+                found = min(found, int(quota) / int(period))
+    return found

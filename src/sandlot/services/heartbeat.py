@@ -57,6 +57,7 @@ def worker_info(node: WorkerNode, now: datetime) -> WorkerInfo:
         instances=stats.charged_instances,
         busy=stats.busy,
         max_instances=stats.max_instances,
+        cpus=node.cpus,
         warm=warm,
         ready=frozenset(node.ready),
     )

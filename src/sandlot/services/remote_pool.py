@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -28,7 +29,7 @@ import aiohttp
 import orjson
 
 from sandlot.domain import errors
-from sandlot.domain.cluster import VersionKey, WorkerInfo, choose_workers
+from sandlot.domain.cluster import VersionKey, WorkerInfo, choose_workers, has_cpu
 from sandlot.domain.cluster_auth import sign
 from sandlot.domain.states import InvocationState
 from sandlot.services import cluster_wire as wire
@@ -85,6 +86,10 @@ class RemotePool:
         self._session: aiohttp.ClientSession | None = None
         # Versions this server prepared on a worker, until its heartbeat says so itself.
         self._prepared: set[tuple[str, VersionKey]] = set()
+        self._preparing: set[tuple[str, VersionKey]] = set()  # spares, in the background
+        # Calls this server has sent to each worker and not yet had answered: fresher than
+        # the `busy` of the worker's last heartbeat, which every call of a second would see.
+        self._sent: Counter[str] = Counter()
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._in_flight = 0
@@ -137,15 +142,22 @@ class RemotePool:
         body = wire.invoke_request(spec, invocation_id, event, call)
         read_s = import_timeout_s(spec.timeout_s) + spec.timeout_s + ANSWER_MARGIN_S
         started_at = datetime.now(UTC)
-        for worker in self._candidates(spec):
+        candidates = self._candidates(spec)
+        self._spread(spec, candidates)
+        for worker in candidates:
             if not self._has_ready(worker, spec.key):
                 prepared = await self._prepare_on(worker, spec)
                 if prepared is _Tried.NEXT:
                     continue
+            self._sent[worker.id] += 1
             try:
                 answer = await self._send(worker, wire.INVOKE_PATH, body, read_s)
             except WorkerCallLost as lost:
                 return _lost(worker, invocation_id, started_at, str(lost))
+            finally:
+                self._sent[worker.id] -= 1
+                if not self._sent[worker.id]:
+                    del self._sent[worker.id]
             if answer is _Tried.NEXT:
                 continue
             return wire.outcome_from_wire(answer)
@@ -182,9 +194,31 @@ class RemotePool:
         return prepared
 
     def _candidates(self, spec: VersionSpec) -> list[WorkerInfo]:
-        return choose_workers(
-            spec.key, self.registry.live(), spec.memory_mb, tries=self.options.tries
-        )
+        live = [
+            replace(w, busy=max(w.busy, self._sent[w.id])) if w.id in self._sent else w
+            for w in self.registry.live()
+        ]
+        return choose_workers(spec.key, live, spec.memory_mb, tries=self.options.tries)
+
+    def _spread(self, spec: VersionSpec, candidates: list[WorkerInfo]) -> None:
+        """When the version's best worker has no idle instance and no CPU to spare, prepare
+        the next one that has a CPU and not the version yet, in the background: the calls
+        after this one can go there without waiting for its prepare."""
+        if not candidates or candidates[0].idle_of(spec.key) > 0 or has_cpu(candidates[0]):
+            return
+        for worker in candidates[1:]:
+            mark = (worker.id, spec.key)
+            if has_cpu(worker) and not self._has_ready(worker, spec.key):
+                if mark not in self._preparing:
+                    self._preparing.add(mark)
+                    self._in_background(self._prepare_spare(worker, spec))
+                return
+
+    async def _prepare_spare(self, worker: WorkerInfo, spec: VersionSpec) -> None:
+        try:
+            await self._prepare_on(worker, spec)
+        finally:
+            self._preparing.discard((worker.id, spec.key))
 
     def _has_ready(self, worker: WorkerInfo, key: VersionKey) -> bool:
         if worker.is_ready_for(key) or worker.idle_of(key) > 0:

@@ -24,6 +24,7 @@ import orjson
 from sandlot.domain.cluster import VersionKey
 from sandlot.domain.errors import EgressUnavailable, InvalidInput, VersionNotReady
 from sandlot.envs import EnvironmentStore, Lock
+from sandlot.sandbox.cgroups import cpu_capacity
 from sandlot.services import cluster_wire as wire
 from sandlot.services.code import CodeStore
 from sandlot.storage.db import Database
@@ -155,6 +156,9 @@ class WorkerNode:
         self.pool = pool
         self.materializer = materializer
         self.started_at = datetime.now(UTC)
+        # What its heartbeat says it can run at once, so that API servers spread a busy
+        # version before this worker is CPU-bound (read once: quotas are set at start).
+        self.cpus = cpu_capacity()
         self.ready: set[VersionKey] = set()
         self.draining = False
         self._calls: Counter[str] = Counter()  # admitted and running, by function id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sandlot.storage.tables import Base, UtcDateTime
@@ -31,6 +31,8 @@ class WorkerRow(Base):
     instances: Mapped[int] = mapped_column(Integer, default=0)
     busy: Mapped[int] = mapped_column(Integer, default=0)
     max_instances: Mapped[int] = mapped_column(Integer, default=0)
+    # The CPUs it may use (its affinity, capped by its cgroups' quotas); 0: not said.
+    cpus: Mapped[float] = mapped_column(Float, default=0.0)
     # [[function id, version, idle, instances, busy], ...]
     warm: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # [[function id, version], ...]: prepared here (code, environment, import checked).

@@ -28,6 +28,7 @@ def _info(row: WorkerRow) -> WorkerInfo:
         instances=row.instances,
         busy=row.busy,
         max_instances=row.max_instances,
+        cpus=row.cpus,
         warm=tuple(
             WarmVersion(str(w[0]), int(w[1]), int(w[2]), int(w[3]), int(w[4]))
             for w in row.warm or []
@@ -50,6 +51,7 @@ def _columns(info: WorkerInfo) -> dict[str, Any]:
         "instances": info.instances,
         "busy": info.busy,
         "max_instances": info.max_instances,
+        "cpus": info.cpus,
         "warm": [[w.function_id, w.version, w.idle, w.instances, w.busy] for w in info.warm],
         "ready": sorted([f, v] for f, v in info.ready),
     }

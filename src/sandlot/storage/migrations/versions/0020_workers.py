@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("instances", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("busy", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("max_instances", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("cpus", sa.Float(), nullable=False, server_default="0"),
         sa.Column("warm", sa.JSON(), nullable=False),
         sa.Column("ready", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workers")),
