@@ -109,5 +109,12 @@ def test_a_ready_worker_with_a_cpu_to_spare_comes_before_a_cpu_bound_home_worker
     # Busy CPUs still beat a prepare (no call waits on one), and a worker that does not
     # say its CPUs is never held back.
     assert order == [second, home, third]
+    # When every ready worker's CPUs are busy, the least loaded goes first.
+    busier_second = worker(second, ready=True, instances=3, busy=3, cpus=2.0)
+    order = ids(choose_workers(KEY, [busy_home, busier_second], memory_mb=128))
+    assert order == [home, second]
+    busiest_home = worker(home, ready=True, instances=4, busy=4, cpus=2.0)
+    order = ids(choose_workers(KEY, [busiest_home, busier_second], memory_mb=128))
+    assert order == [second, home]
     unsaid = worker(home, ready=True, instances=2, busy=2)
     assert ids(choose_workers(KEY, [unsaid, free_second], memory_mb=128))[0] == home

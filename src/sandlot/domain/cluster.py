@@ -120,7 +120,7 @@ def choose_workers(
 
     Within the version's rendezvous order: first those with a warm idle instance of it (no
     cold start), then those with room that have it ready (a cold start, no build; those
-    with a CPU to spare first), then
+    with a CPU to spare first, then the least loaded), then
     those with room that do not (they get a prepare first); last, those whose room is taken
     by idle instances of other versions (the worker evicts one), ready ones first. A worker
     with none of these is left out, so a hot version whose home worker is saturated spreads
@@ -133,7 +133,11 @@ def choose_workers(
     tiers = [
         warm,
         [w for w in roomy if w.is_ready_for(key) and has_cpu(w)],
-        [w for w in roomy if w.is_ready_for(key) and not has_cpu(w)],
+        # All of their CPUs busy: the least loaded first (a stable sort keeps the order).
+        sorted(
+            (w for w in roomy if w.is_ready_for(key) and not has_cpu(w)),
+            key=lambda w: w.busy / w.cpus,
+        ),
         [w for w in roomy if not w.is_ready_for(key)],
         [w for w in evicting if w.is_ready_for(key)],
         [w for w in evicting if not w.is_ready_for(key)],
