@@ -136,9 +136,10 @@ def _measure_scaling(bench: Bench, url: str, row: Row) -> None:
             path = loads.invoke_path(name)
             body = '{"n": 200000}'
             connections = 2 * workers
-            # A short run first starts the instances; the measured one is warm.
+            # A run as long as the measured one first starts the instances (slowly, at a
+            # fraction of a CPU) and spreads them; the measured one is warm.
             loads.closed(cluster.api.port, path, body, connections=connections, auth=True,
-                         requests=connections * 4, seconds=seconds, warmup=0)  # fmt: skip
+                         requests=100_000, seconds=seconds, warmup=0)  # fmt: skip
             results[workers] = loads.closed(
                 cluster.api.port, path, body, connections=connections, auth=True,
                 requests=100_000, seconds=seconds, warmup=0,

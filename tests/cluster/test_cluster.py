@@ -67,13 +67,15 @@ def test_a_versions_calls_stay_on_its_warm_worker(cluster: Cluster) -> None:
     cold = [i for i in ids if records[i]["cold_start"]]
     pids = {run["pid"] for i in ids for run in cluster.runs_of(i).values()}
     workers = {cluster.worker_of_pid(pid) for pid in pids}
-    # Every call ran on the one worker warm for the version, and each cold start made an
-    # instance that served warm calls after it. Two callers at once need two instances, and
-    # a call that arrives while the other's instance is being handed back may start a third.
-    assert len(workers) == 1 and None not in workers, workers
-    assert 1 <= len(cold) <= 3, cold
+    # Every call ran on a worker warm for the version, and each cold start made an instance
+    # that served warm calls after it. Two callers at once need two instances, and a call
+    # that arrives while the other's instance is being handed back may start a third; a
+    # heartbeat that saw both callers' calls on the version's home worker (all its CPUs
+    # busy, on a 2-CPU machine) sends the calls of that beat to the spare prepared at deploy.
+    assert 1 <= len(workers) <= 2 and None not in workers, workers
+    assert 1 <= len(cold) <= 4, cold
     assert len(pids) == len(cold), (pids, cold)
-    (holder,) = workers
+    holder = max(workers, key=lambda w: sum(cluster.worker_of_pid(p) is w for p in pids))
     assert holder is not None
 
     # The worker's heartbeat says it is warm for the version; the others are not.

@@ -194,11 +194,24 @@ class RemotePool:
         return prepared
 
     def _candidates(self, spec: VersionSpec) -> list[WorkerInfo]:
-        live = [
-            replace(w, busy=max(w.busy, self._sent[w.id])) if w.id in self._sent else w
-            for w in self.registry.live()
-        ]
+        live = [self._as_seen_here(w, spec.key) for w in self.registry.live()]
         return choose_workers(spec.key, live, spec.memory_mb, tries=self.options.tries)
+
+    def _as_seen_here(self, worker: WorkerInfo, key: VersionKey) -> WorkerInfo:
+        """The worker's last heartbeat, with the calls this server has sent it since: they
+        keep its CPUs busy and take the version's idle instances (else every call of that
+        second would go to the worker the beat said was idle)."""
+        sent = self._sent.get(worker.id, 0)
+        extra = max(0, sent - worker.busy)
+        if not extra:
+            return worker
+        warm = tuple(
+            replace(held, idle=max(0, held.idle - extra), busy=held.busy + extra)
+            if held.key == key
+            else held
+            for held in worker.warm
+        )
+        return replace(worker, busy=sent, warm=warm)
 
     def _spread(self, spec: VersionSpec, candidates: list[WorkerInfo]) -> None:
         """When the version's best worker has no idle instance and no CPU to spare, prepare
