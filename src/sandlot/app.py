@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import getpass
 import logging
 import math
@@ -13,7 +12,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -51,27 +49,24 @@ from sandlot.api.routes import destinations as destination_routes
 from sandlot.api.routes import pool as pool_routes
 from sandlot.api.routes import releases as release_routes
 from sandlot.api.routes import workers as worker_routes
+from sandlot.api.serving import log_config
 from sandlot.api.url_path import LeanUrlRoute
 from sandlot.config import Role, SandboxMode, Settings
 from sandlot.domain.egress import parse_bound
 from sandlot.domain.errors import DataDirInUse
 from sandlot.domain.models import Function
-from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions
 from sandlot.sandbox.egress_probe import egress_support
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.probe import probe_host, render_text
 from sandlot.sandbox.spec import Starter
-from sandlot.services import auth
+from sandlot.services import auth, parts
 from sandlot.services import users as user_service
 from sandlot.services.activation import Activator
-from sandlot.services.archives import ArchiveLimits
-from sandlot.services.async_runner import AsyncRunner, RunnerOptions
-from sandlot.services.authenticator import Authenticator, SessionPolicy
+from sandlot.services.async_runner import AsyncRunner
 from sandlot.services.builds import Builder
 from sandlot.services.catalog import Catalog
 from sandlot.services.cluster_setup import require_cluster_settings
-from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.egress import NOT_ENFORCED, EgressHost
 from sandlot.services.invocations import Invoker
@@ -87,7 +82,6 @@ from sandlot.services.scheduler import Scheduler
 from sandlot.services.secret_keys import Keyring, load_keyring
 from sandlot.services.secret_rotation import SecretRotator
 from sandlot.services.signin import LoginLimiter
-from sandlot.services.specs import SpecDefaults
 from sandlot.services.webhooks import SenderPolicy, WebhookSender
 from sandlot.storage.datadir import DataDirLock
 from sandlot.storage.db import Database, is_sqlite, upgrade_sync
@@ -194,22 +188,12 @@ def server_options(settings: Settings, app: FastAPI | None = None) -> dict[str, 
         # Header and body deadlines and the connection cap (api.http_guard).
         "http": guarded_protocol(limits, stats),
         "log_level": "info",
-        "log_config": _log_config(),
+        "log_config": log_config(),
         "access_log": settings.access_log,
         # In-flight invocations get the grace period after SIGTERM (api.serving starts it when
         # the signal arrives); then the pool stops every function process.
         "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_s) + _ANSWER_MARGIN_S,
     }
-
-
-def _log_config() -> dict[str, Any]:
-    """Uvicorn's logging, plus Sandlot's own logger on the same handler (the sandbox summary
-    at start, warnings about functions, errors of ours)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["sandlot"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
 
 
 def sandbox_report(settings: Settings) -> tuple[str, bool]:
@@ -257,23 +241,14 @@ def _sandbox_summary(settings: Settings) -> str:
 def _assemble(settings: Settings, starter: Starter | None) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.resolved_database_url)
-    code = CodeStore(
-        settings.code_dir.resolve(),
-        ArchiveLimits(
-            max_unpacked_bytes=settings.max_unpacked_bytes, max_files=settings.max_archive_files
-        ),
-    )
+    code = parts.code_store(settings)
     pool = _pool_of(settings, starter, database)
 
     def on_ready(function: Function) -> None:
         # Late-bound: the activator needs the catalog, which needs this builder.
         activator.version_ready(function)
 
-    defaults = SpecDefaults(
-        keep_alive_s=settings.keep_alive_s,
-        max_concurrency=settings.default_max_concurrency,
-        tmp_mb=settings.tmp_mb,
-    )
+    defaults = parts.spec_defaults(settings)
     keyring = load_keyring(settings)
     builder = Builder(
         database=database,
@@ -286,7 +261,7 @@ def _assemble(settings: Settings, starter: Starter | None) -> Runtime:
         keyring=keyring,
         local_envs=starter is not None,
     )
-    quota_defaults = quota_defaults_of(settings)
+    quota_defaults = parts.quota_defaults(settings)
     catalog = Catalog(
         database=database,
         code=code,
@@ -307,18 +282,7 @@ def _assemble(settings: Settings, starter: Starter | None) -> Runtime:
     )
     metrics = Metrics(pool.stats, pool.egress_denied if isinstance(pool, RuntimePool) else None)
     keys = auth.KeyCache(ttl_s=5.0)
-    authenticator = Authenticator(
-        sessions=database.sessions,
-        keys=keys,
-        metrics=metrics,
-        failure_limit=settings.auth_failure_limit,
-        miss_ttl_s=settings.auth_miss_ttl_s,
-        audit_failure_limit=settings.audit_auth_failure_limit,
-        session_policy=SessionPolicy(
-            idle=timedelta(minutes=settings.session_idle_minutes),
-            absolute=timedelta(hours=settings.session_max_hours),
-        ),
-    )
+    authenticator = parts.authenticator(settings, database, keys, metrics)
     invoker = Invoker(
         catalog=catalog,
         pool=pool,
@@ -425,16 +389,7 @@ def _async_runner(runtime: Runtime, channel: QueueChannel | None) -> AsyncRunner
         destinations=runtime.destinations,
         waker=waker,
         owner=new_owner(node_id(settings.data_dir)),
-        options=RunnerOptions(
-            poll_interval_s=settings.async_poll_interval_s,
-            lease_grace_s=settings.async_lease_grace_s,
-            backoff_base_s=settings.async_backoff_base_s,
-            backoff_cap_s=settings.async_backoff_cap_s,
-            sync_share=settings.async_sync_share,
-            claim_batch=settings.async_claim_batch,
-            pool_queue_s=settings.queue_timeout_s,
-            log_excerpt_bytes=settings.log_excerpt_bytes,
-        ),
+        options=parts.runner_options(settings),
         channel=channel,
     )
 
@@ -464,17 +419,6 @@ def egress_report(settings: Settings) -> str:
     return (
         f"egress: CANNOT BE ENFORCED ({support.reason}); deploys with a policy other than "
         "'none' are refused (EgressUnavailable)"
-    )
-
-
-def quota_defaults_of(settings: Settings) -> QuotaLimits:
-    return QuotaLimits(
-        functions=settings.quota_functions,
-        memory_mb=settings.quota_memory_mb,
-        concurrency=settings.quota_concurrency,
-        rate_per_minute=settings.quota_rate_per_minute,
-        code_mb=settings.quota_code_mb,
-        env_kb=settings.quota_env_kb,
     )
 
 

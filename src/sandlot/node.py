@@ -14,36 +14,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import logging.config
 import math
 import signal
 import socket
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sandlot.api.internal import InternalApp
+from sandlot.api.serving import log_config
 from sandlot.config import SandboxMode, Settings
 from sandlot.domain import cluster_auth
 from sandlot.domain.errors import ClusterSetupInvalid
-from sandlot.domain.quotas import QuotaLimits
 from sandlot.envs import BuildOptions, EnvironmentStore
 from sandlot.sandbox.egress_probe import egress_support
 from sandlot.sandbox.factory import make_starter
 from sandlot.sandbox.spec import Starter
-from sandlot.services import auth
+from sandlot.services import auth, parts
 from sandlot.services import cluster_wire as wire
-from sandlot.services.archives import ArchiveLimits
-from sandlot.services.async_runner import AsyncRunner, RunnerOptions
-from sandlot.services.authenticator import Authenticator, SessionPolicy
+from sandlot.services.async_runner import AsyncRunner
+from sandlot.services.authenticator import Authenticator
 from sandlot.services.builds import Builder
 from sandlot.services.cluster_setup import require_cluster_settings
-from sandlot.services.code import CodeStore
 from sandlot.services.destinations import Destinations
 from sandlot.services.heartbeat import Heartbeat
 from sandlot.services.invocations import Invoker
@@ -52,7 +48,6 @@ from sandlot.services.monitor_access import MonitorAccess
 from sandlot.services.queue_wake import QueueWaker
 from sandlot.services.recorder import InvocationRecorder
 from sandlot.services.secret_keys import load_keyring
-from sandlot.services.specs import SpecDefaults
 from sandlot.services.worker_catalog import WorkerCatalog
 from sandlot.services.worker_node import Materializer, WorkerNode
 from sandlot.storage.datadir import DataDirLock
@@ -135,14 +130,6 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _log_config() -> dict[str, Any]:
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["sandlot"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
-
-
 class Worker:
     """The parts of one running worker; `run()` serves until drained."""
 
@@ -206,7 +193,7 @@ class Worker:
                 self.app,
                 http=_OneWriteProtocol,
                 lifespan="off",
-                log_config=_log_config(),
+                log_config=log_config(),
                 access_log=settings.access_log,
                 timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 3,
             )
@@ -282,19 +269,10 @@ async def _migrate(database: Database) -> None:
 def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Worker:
     """Every part of the worker, nothing started."""
     database = Database(settings.resolved_database_url)
-    code = CodeStore(
-        settings.code_dir.resolve(),
-        ArchiveLimits(
-            max_unpacked_bytes=settings.max_unpacked_bytes, max_files=settings.max_archive_files
-        ),
-    )
+    code = parts.code_store(settings)
     pool = RuntimePool(starter, settings)
     keyring = load_keyring(settings)
-    defaults = SpecDefaults(
-        keep_alive_s=settings.keep_alive_s,
-        max_concurrency=settings.default_max_concurrency,
-        tmp_mb=settings.tmp_mb,
-    )
+    defaults = parts.spec_defaults(settings)
     materializer = Materializer(database, code, envs)
     catalog = WorkerCatalog(
         materializer=materializer,
@@ -312,7 +290,7 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         ),
         defaults=defaults,
         keyring=keyring,
-        quota_defaults=_quota_defaults(settings),
+        quota_defaults=parts.quota_defaults(settings),
     )
     sock = _listening_socket(settings.worker_host, settings.worker_port)
     worker_id = new_owner(node_id(settings.data_dir))
@@ -354,7 +332,7 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         ),
         waker=waker,
         owner=worker_id,
-        options=_runner_options(settings),
+        options=parts.runner_options(settings),
         channel=channel,
     )
     node.on_kill = runner.stop_if_lost  # a cancel on an API server reaches it at once
@@ -365,7 +343,8 @@ def assemble(settings: Settings, starter: Starter, envs: EnvironmentStore) -> Wo
         node=node,
         runner=runner,
         metrics=metrics,
-        authenticator=_authenticator(settings, database, metrics),
+        # For /metrics: a platform admin's key opens it, as on the API servers.
+        authenticator=parts.authenticator(settings, database, auth.KeyCache(ttl_s=5.0), metrics),
         sock=sock,
     )
 
@@ -380,46 +359,6 @@ def egress_problem(settings: Settings, starter: Starter) -> str | None:
         return None
     support = egress_support(settings.egress_route_table)
     return support.reason or "this worker's sandbox has no egress network"
-
-
-def _authenticator(settings: Settings, database: Database, metrics: Metrics) -> Authenticator:
-    """For /metrics: a platform admin's key opens it, as on the API servers."""
-    return Authenticator(
-        sessions=database.sessions,
-        keys=auth.KeyCache(ttl_s=5.0),
-        metrics=metrics,
-        failure_limit=settings.auth_failure_limit,
-        miss_ttl_s=settings.auth_miss_ttl_s,
-        audit_failure_limit=settings.audit_auth_failure_limit,
-        session_policy=SessionPolicy(
-            idle=timedelta(minutes=settings.session_idle_minutes),
-            absolute=timedelta(hours=settings.session_max_hours),
-        ),
-    )
-
-
-def _runner_options(settings: Settings) -> RunnerOptions:
-    return RunnerOptions(
-        poll_interval_s=settings.async_poll_interval_s,
-        lease_grace_s=settings.async_lease_grace_s,
-        backoff_base_s=settings.async_backoff_base_s,
-        backoff_cap_s=settings.async_backoff_cap_s,
-        sync_share=settings.async_sync_share,
-        claim_batch=settings.async_claim_batch,
-        pool_queue_s=settings.queue_timeout_s,
-        log_excerpt_bytes=settings.log_excerpt_bytes,
-    )
-
-
-def _quota_defaults(settings: Settings) -> QuotaLimits:
-    return QuotaLimits(
-        functions=settings.quota_functions,
-        memory_mb=settings.quota_memory_mb,
-        concurrency=settings.quota_concurrency,
-        rate_per_minute=settings.quota_rate_per_minute,
-        code_mb=settings.quota_code_mb,
-        env_kb=settings.quota_env_kb,
-    )
 
 
 async def run_worker(
@@ -451,7 +390,7 @@ async def run_worker(
 
 def serve_worker(settings: Settings) -> None:
     """`sandlot worker`: runs until drained (exit 0)."""
-    logging.config.dictConfig(_log_config())
+    logging.config.dictConfig(log_config())
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(run_worker(settings))
 

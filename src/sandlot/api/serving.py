@@ -15,6 +15,7 @@ or when serving ends by an exception: the CLI keeps its server record with them.
 from __future__ import annotations
 
 import asyncio
+import copy
 import socket
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import LOGGING_CONFIG
 
 from sandlot.services.runtime import Runtime
 
@@ -96,3 +98,11 @@ def run(
         server.stopping()  # also when the serving loop ended by an exception
     if not server.started:
         sys.exit(_STARTUP_FAILURE)
+
+
+def log_config() -> dict[str, Any]:
+    """Uvicorn's logging, plus Sandlot's own logger on the same handler (the sandbox summary
+    at start, warnings about functions, errors of ours); a worker logs the same way."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["sandlot"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
