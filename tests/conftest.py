@@ -135,6 +135,20 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'sandlot.db'}"
         return
+    async with _fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A PostgreSQL database of the test's own, whatever `database_url` runs: for what runs
+    on nothing else (role api, workers)."""
+    async with _fresh_postgres() as url:
+        yield url
+
+
+@asynccontextmanager
+async def _fresh_postgres() -> AsyncIterator[str]:
     if _PG_PROBLEM is not None:
         skip_outside_ci(f"PostgreSQL not reachable at {POSTGRES_URL}: {_PG_PROBLEM}")
     # A database of its own per test, so tests never see each other's rows.

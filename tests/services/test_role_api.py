@@ -4,7 +4,6 @@ servers that speak the internal API, tests/services/fake_worker.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,32 +19,15 @@ from sandlot.services import cluster_wire as wire
 from sandlot.services.remote_pool import RemotePool
 from sandlot.storage.functions import FunctionRepo, VersionRepo
 from tests.conftest import (
-    _PG_PROBLEM,
     POSTGRES_URL,
     Api,
-    _admin,
-    _url_for_database,
     make_settings,
     open_api,
-    skip_outside_ci,
 )
 from tests.envs.wheelkit import write_wheel
 from tests.services.fake_worker import DROP, SECRET, FakeWorker, dead_url, info, register
 
 HELLO = {"main.py": "def handler(event, context):\n    return {'hello': event}\n"}
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A database of its own on the shared PostgreSQL (role api runs on nothing else)."""
-    if _PG_PROBLEM is not None:
-        skip_outside_ci(f"PostgreSQL not reachable at {POSTGRES_URL}: {_PG_PROBLEM}")
-    name = f"sandlot_t_{uuid.uuid4().hex[:12]}"
-    await _admin(f"CREATE DATABASE {name}")
-    try:
-        yield _url_for_database(name)
-    finally:
-        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

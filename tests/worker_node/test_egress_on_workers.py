@@ -6,11 +6,7 @@ starts."""
 from __future__ import annotations
 
 import base64
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from sandlot.config import SandboxMode
 from sandlot.node import egress_problem
@@ -18,15 +14,10 @@ from sandlot.sandbox.egress_probe import egress_support
 from sandlot.sandbox.factory import make_starter
 from sandlot.services import cluster_wire as wire
 from tests.conftest import (
-    _PG_PROBLEM,
     HELLO,
-    POSTGRES_URL,
     SANDBOX_MODE,
-    _admin,
-    _url_for_database,
     make_settings,
     open_api,
-    skip_outside_ci,
     zip_bytes,
 )
 from tests.services.fake_worker import SECRET, FakeWorker, info, register
@@ -70,18 +61,6 @@ def test_the_worker_knows_whether_it_enforces(tmp_path: Path) -> None:
         assert found == egress_support(settings.egress_route_table).reason
     dev = make_settings(tmp_path / "dev", sandbox=SandboxMode.INSECURE_DEV)
     assert egress_problem(dev, make_starter(dev)) is None
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    if _PG_PROBLEM is not None:
-        skip_outside_ci(f"PostgreSQL not reachable at {POSTGRES_URL}: {_PG_PROBLEM}")
-    name = f"sandlot_e_{uuid.uuid4().hex[:12]}"
-    await _admin(f"CREATE DATABASE {name}")
-    try:
-        yield _url_for_database(name)
-    finally:
-        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def test_role_api_accepts_a_policy_whatever_its_own_host_can_do(
