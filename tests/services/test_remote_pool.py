@@ -122,6 +122,12 @@ async def test_refusals_send_the_call_to_the_next_worker(fleet: Fleet) -> None:
 
     assert worker_of(outcome.result_json) == third.id
     assert [w.paths() for w in (first, second, third)] == [[wire.INVOKE_PATH]] * 3
+    # Only the last worker to try hears that nobody is left (it takes the call however
+    # busy its CPUs are); a busy worker's refusal sends the call on like the others.
+    assert [w.seen[0].head["others_left"] for w in (first, second, third)] == [True, True, False]
+    first.invoke = Answer(429, wire.WORKER_BUSY, {"message": "busy"})
+    outcome = await fleet.pool.invoke(SPEC, "inv-2b", b"{}")
+    assert worker_of(outcome.result_json) == third.id
 
 
 async def test_a_worker_not_prepared_is_prepared_first_then_called(fleet: Fleet) -> None:

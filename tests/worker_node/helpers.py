@@ -70,9 +70,11 @@ class Node:
         return await self.post(path, orjson.dumps(data))
 
     async def invoke(
-        self, spec: dict[str, Any], event: bytes, invocation_id: str
+        self, spec: dict[str, Any], event: bytes, invocation_id: str, *, others_left: bool = False
     ) -> httpx.Response:
-        head = {"spec": spec, "invocation_id": invocation_id, "call": {}}
+        head: dict[str, Any] = {"spec": spec, "invocation_id": invocation_id, "call": {}}
+        if others_left:
+            head["others_left"] = True
         return await self.post(wire.INVOKE_PATH, wire.frame(head, event))
 
 

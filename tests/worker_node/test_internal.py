@@ -127,3 +127,24 @@ async def test_a_full_worker_refuses_before_it_starts_anything(
         assert orjson.loads(wire.outcome_from_wire(first.content).result_json or b"") == {
             "slept": 3
         }
+
+
+async def test_a_worker_whose_cpus_are_busy_refuses_only_a_caller_with_another_to_try(
+    tmp_path: Path, database_url: str
+) -> None:
+    spec = await deploy_spec(tmp_path / "api", database_url, "slow", SLOW)
+    async with worker_node(tmp_path / "worker", database_url) as w:
+        w.node.cpus = 1.0  # as a worker held to one CPU says
+        assert (await w.post_json(wire.PREPARE_PATH, {"spec": spec})).status_code == 200
+        busy = asyncio.create_task(w.invoke(spec, b'{"sleep": 2}', "inv-cpu-busy"))
+        deadline = time.monotonic() + 30
+        while w.pool.stats().busy < 1:
+            assert time.monotonic() < deadline, "the first call never ran"
+            await asyncio.sleep(0.02)
+        refused = await w.invoke(spec, b'{"sleep": 0}', "inv-cpu-next", others_left=True)
+        assert refused.status_code == 429
+        assert refused.json()["error"] == wire.WORKER_BUSY
+        # The last worker a caller has takes the call all the same.
+        last = await w.invoke(spec, b'{"sleep": 0}', "inv-cpu-last")
+        assert last.status_code == 200
+        assert (await busy).status_code == 200

@@ -33,9 +33,15 @@ from sandlot.services.worker_node import VersionSpec, WorkerNode
 log = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
-_REFUSAL_STATUS = {wire.WORKER_FULL: 429, wire.WORKER_DRAINING: 503, wire.NOT_PREPARED: 409}
+_REFUSAL_STATUS = {
+    wire.WORKER_FULL: 429,
+    wire.WORKER_BUSY: 429,
+    wire.WORKER_DRAINING: 503,
+    wire.NOT_PREPARED: 409,
+}
 _REFUSAL_TEXT = {
     wire.WORKER_FULL: "this worker has no room for the call now",
+    wire.WORKER_BUSY: "every CPU of this worker runs a call now; try the next worker",
     wire.WORKER_DRAINING: "this worker is draining: it admits no new call",
     wire.NOT_PREPARED: "the version's code or environment is not on this worker (prepare it)",
 }
@@ -168,9 +174,10 @@ class InternalApp:
             spec = self.node.spec_of(_spec_data(head["spec"]))
             invocation_id = str(head["invocation_id"])
             call = wire.call_from_wire(head.get("call") or {})
+            others_left = bool(head.get("others_left", False))
         except (ValueError, KeyError, TypeError) as exc:
             raise _Answer(400, "InvalidInput", f"not an invoke frame: {exc}") from None
-        refusal = self.node.admit(spec)
+        refusal = self.node.admit(spec, others_left=others_left)
         if refusal is not None:
             raise _Answer(_REFUSAL_STATUS[refusal], refusal, _REFUSAL_TEXT[refusal])
         outcome = await self.node.invoke(spec, invocation_id, event, call)

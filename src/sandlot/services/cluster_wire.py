@@ -39,9 +39,11 @@ HEALTH_PATH = "/internal/v1/health"  # unsigned: liveness for load balancers and
 # Refusals a worker answers before it starts anything (the API server then tries the next
 # worker of the version's order): the error names of the internal API's JSON error shape.
 WORKER_FULL = "WorkerFull"  # 429: no room for another instance or call of this version
+# 429: every CPU of the worker runs a call, and the caller said it has another worker to try.
+WORKER_BUSY = "WorkerBusy"
 WORKER_DRAINING = "WorkerDraining"  # 503: draining or stopping
 NOT_PREPARED = "VersionNotPrepared"  # 409: code or environment not on this worker yet
-REFUSALS = frozenset({WORKER_FULL, WORKER_DRAINING, NOT_PREPARED})
+REFUSALS = frozenset({WORKER_FULL, WORKER_BUSY, WORKER_DRAINING, NOT_PREPARED})
 # The worker did not run the call because of the call itself (quota, rate, concurrency,
 # closing): re-raised in the API server as the same domain error, never retried elsewhere.
 SIGNATURE_INVALID = "ClusterSignatureInvalid"  # 401
@@ -137,11 +139,24 @@ def unframe(body: bytes) -> tuple[dict[str, Any], bytes]:
     return head, payload
 
 
-def invoke_request(spec: VersionSpec, invocation_id: str, event: bytes, call: CallInfo) -> bytes:
-    return frame(
-        {"spec": spec_to_wire(spec), "invocation_id": invocation_id, "call": call_to_wire(call)},
-        event,
-    )
+def invoke_request(
+    spec: VersionSpec,
+    invocation_id: str,
+    event: bytes,
+    call: CallInfo,
+    *,
+    others_left: bool = False,
+) -> bytes:
+    """`others_left`: the caller has another worker to try, so a worker whose CPUs are all
+    busy may refuse (`WORKER_BUSY`) rather than slow every call it runs down. Its own count
+    is exact; the API server's view is up to a heartbeat old."""
+    head = {
+        "spec": spec_to_wire(spec),
+        "invocation_id": invocation_id,
+        "call": call_to_wire(call),
+        "others_left": others_left,
+    }
+    return frame(head, event)
 
 
 def error_to_wire(error: FunctionErrorInfo | None) -> dict[str, Any] | None:

@@ -139,12 +139,13 @@ class RemotePool:
     async def _invoke(
         self, spec: VersionSpec, invocation_id: str, event: bytes, call: CallInfo
     ) -> InvokeOutcome:
-        body = wire.invoke_request(spec, invocation_id, event, call)
         read_s = import_timeout_s(spec.timeout_s) + spec.timeout_s + ANSWER_MARGIN_S
         started_at = datetime.now(UTC)
         candidates = self._candidates(spec)
         self._spread(spec, candidates)
-        for worker in candidates:
+        for index, worker in enumerate(candidates):
+            others_left = index < len(candidates) - 1
+            body = wire.invoke_request(spec, invocation_id, event, call, others_left=others_left)
             if not self._has_ready(worker, spec.key):
                 prepared = await self._prepare_on(worker, spec)
                 if prepared is _Tried.NEXT:

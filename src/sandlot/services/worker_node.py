@@ -171,8 +171,9 @@ class WorkerNode:
 
     # calls
 
-    def admit(self, spec: VersionSpec) -> str | None:
-        """None, or the refusal's name (`cluster_wire.REFUSALS`). `spec` as it came."""
+    def admit(self, spec: VersionSpec, *, others_left: bool = False) -> str | None:
+        """None, or the refusal's name (`cluster_wire.REFUSALS`). `spec` as it came;
+        `others_left`: the caller has another worker to try (`cluster_wire.WORKER_BUSY`)."""
         if self.draining:
             return wire.WORKER_DRAINING
         if self.materializer.paths(spec.code_sha256, spec.env_key) is None:
@@ -181,7 +182,13 @@ class WorkerNode:
             return wire.WORKER_FULL
         if not self._has_room(spec):
             return wire.WORKER_FULL
+        if others_left and self._cpus_busy():
+            return wire.WORKER_BUSY
         return None
+
+    def _cpus_busy(self) -> bool:
+        """Every CPU runs a call (sync or async): one more would slow them all down."""
+        return self.cpus > 0 and self.pool.stats().busy >= self.cpus
 
     def _has_room(self, spec: VersionSpec) -> bool:
         """A warm idle instance of the version, or room for one more instance: free under
