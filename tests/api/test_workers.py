@@ -5,6 +5,7 @@ row (the worker reads it at its next heartbeat)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,14 @@ from sandlot.storage.workers import WorkerRepo
 from tests.conftest import Api, open_api
 
 HELLO = {"main.py": "def handler(event, context):\n    return 'hi'\n"}
+
+
+@pytest.fixture
+async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+    """The usual app, with a worker counted stale only after a minute: a busy machine must
+    not turn a row beaten just now into a stale one before the listing reads it."""
+    async with open_api(tmp_path / "data", database_url, worker_stale_s=60) as opened:
+        yield opened
 
 
 async def _beat(api: Api, info: WorkerInfo) -> bool:
@@ -67,6 +76,9 @@ async def test_one_process_lists_its_own_pool_and_has_nothing_to_drain(api: Api)
 async def test_registered_workers_are_listed_with_their_state(api: Api) -> None:
     deployed = await api.deploy("warmed", HELLO)
     function_id = deployed.json()["id"]
+    # Its import check writes in the background: on SQLite, and a busy machine, the beats and
+    # the listing below could wait on it past `worker_stale_s`, and every row look stale.
+    await api.runtime.builder.drain()
     warm = (WarmVersion(function_id, 1, idle=2, instances=3, busy=1),)
     await _beat(api, _worker("aa:1", age_s=0, warm=warm, ready=frozenset({(function_id, 1)})))
     await _beat(api, _worker("bb:1", age_s=0, draining=True))
