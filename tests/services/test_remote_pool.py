@@ -339,3 +339,17 @@ async def test_a_call_goes_past_a_worker_whose_cpus_this_server_keeps_busy(fleet
     # Answered: the home worker is first again.
     await fleet.pool.invoke(SPEC, "inv-cpu-3", b"{}")
     assert home.paths() == [wire.INVOKE_PATH, wire.INVOKE_PATH]
+
+
+async def test_busy_workers_take_the_call_when_nobody_else_will(fleet: Fleet) -> None:
+    busy, unreachable = await fleet.add(2, ready=READY)
+    busy.invoke = Answer(429, wire.WORKER_BUSY, {"message": "busy"})
+    await unreachable.close()  # its row still looks live: the call cannot be made there
+
+    # A real worker takes a call it is told nobody else will (tests/worker_node); this one
+    # refuses whatever it is told, so nobody is left in the end.
+    with pytest.raises(NoWorkerAvailable):
+        await fleet.pool.invoke(SPEC, "inv-busy-1", b"{}")
+
+    # Refused while another was left to try; asked again, as the last, once none was.
+    assert [s.head["others_left"] for s in busy.seen] == [True, False]

@@ -63,6 +63,7 @@ KILL_READ_S = 3.0
 
 class _Tried(Enum):
     NEXT = "next"  # refused, or never reached: nothing started there
+    BUSY = "busy"  # refused only because its CPUs are busy: it takes the call if nobody will
 
 
 @dataclass(frozen=True)
@@ -143,26 +144,45 @@ class RemotePool:
         started_at = datetime.now(UTC)
         candidates = self._candidates(spec)
         self._spread(spec, candidates)
+        busy: list[WorkerInfo] = []
         for index, worker in enumerate(candidates):
             others_left = index < len(candidates) - 1
-            body = wire.invoke_request(spec, invocation_id, event, call, others_left=others_left)
             if not self._has_ready(worker, spec.key):
                 prepared = await self._prepare_on(worker, spec)
-                if prepared is _Tried.NEXT:
+                if isinstance(prepared, _Tried):
                     continue
-            self._sent[worker.id] += 1
-            try:
-                answer = await self._send(worker, wire.INVOKE_PATH, body, read_s)
-            except WorkerCallLost as lost:
-                return _lost(worker, invocation_id, started_at, str(lost))
-            finally:
-                self._sent[worker.id] -= 1
-                if not self._sent[worker.id]:
-                    del self._sent[worker.id]
-            if answer is _Tried.NEXT:
+            body = wire.invoke_request(spec, invocation_id, event, call, others_left=others_left)
+            answer = await self._call_on(worker, body, read_s)
+            if answer is _Tried.BUSY:
+                busy.append(worker)
+            if isinstance(answer, _Tried):
                 continue
+            if isinstance(answer, WorkerCallLost):
+                return _lost(worker, invocation_id, started_at, str(answer))
             return wire.outcome_from_wire(answer)
+        for worker in busy[:1]:
+            # Every other one refused or could not be reached: a busy worker takes it.
+            body = wire.invoke_request(spec, invocation_id, event, call)
+            answer = await self._call_on(worker, body, read_s)
+            if isinstance(answer, WorkerCallLost):
+                return _lost(worker, invocation_id, started_at, str(answer))
+            if not isinstance(answer, _Tried):
+                return wire.outcome_from_wire(answer)
         raise _nobody(spec)
+
+    async def _call_on(
+        self, worker: WorkerInfo, body: bytes, read_s: float
+    ) -> bytes | _Tried | WorkerCallLost:
+        """One invoke sent to one worker, counted as in flight there meanwhile."""
+        self._sent[worker.id] += 1
+        try:
+            return await self._send(worker, wire.INVOKE_PATH, body, read_s)
+        except WorkerCallLost as lost:
+            return lost
+        finally:
+            self._sent[worker.id] -= 1
+            if not self._sent[worker.id]:
+                del self._sent[worker.id]
 
     async def prepare(self, spec: VersionSpec) -> Prepared:
         """On the version's first candidate that takes it (awaited: its answer is this
@@ -170,7 +190,7 @@ class RemotePool:
         candidates = self._candidates(spec)
         for index, worker in enumerate(candidates):
             prepared = await self._prepare_on(worker, spec)
-            if prepared is _Tried.NEXT:
+            if isinstance(prepared, _Tried):
                 continue
             if prepared.error is None:
                 for spare in candidates[index + 1 : index + 2]:
@@ -187,7 +207,7 @@ class RemotePool:
             # A prepare has no effect a second one would repeat: the next worker may do it.
             log.warning("preparing %s v%s on worker %s: %s", *_names(spec), worker.id, lost)
             return _Tried.NEXT
-        if answer is _Tried.NEXT:
+        if isinstance(answer, _Tried):
             return _Tried.NEXT
         prepared = wire.prepared_from_wire(orjson.loads(answer))
         if prepared.error is None:
@@ -243,7 +263,7 @@ class RemotePool:
     async def _send(
         self, worker: WorkerInfo, path: str, body: bytes, read_s: float
     ) -> bytes | _Tried:
-        """The worker's 200 answer; NEXT when it refused or could not be reached. Raises
+        """The worker's 200 answer; NEXT (BUSY) when it refused or could not be reached. Raises
         `WorkerCallLost` when the connection broke after the request went out, and the
         domain error the worker named for any other answer."""
         session = self._session
@@ -277,7 +297,7 @@ class RemotePool:
         if name in wire.REFUSALS:
             if name == wire.NOT_PREPARED:
                 self._forget(worker)
-            return _Tried.NEXT
+            return _Tried.BUSY if name == wire.WORKER_BUSY else _Tried.NEXT
         if name == wire.SIGNATURE_INVALID:
             # A worker with another secret: a setup error, said loudly, routed around.
             log.error("worker %s refuses this server's signature: %s", worker.id, detail)
@@ -349,7 +369,7 @@ class RemotePool:
         except (WorkerCallLost, errors.SandlotError) as exc:
             log.warning("%s on worker %s failed: %s", op, worker.id, exc)
             return None
-        if answer is _Tried.NEXT:
+        if isinstance(answer, _Tried):
             return None
         return orjson.loads(answer).get("result")
 
