@@ -46,7 +46,9 @@ _UID_RANGE = 65_536
 _UID_FIRST_BASE = 1_000_000
 
 
-def _claim_uid_base() -> tuple[int, int | None]:
+def claim_uid_slot() -> tuple[int, int | None]:
+    """A sandbox uid range of its own (this run's, or one more for a worker of
+    tests/cluster), held (flock) until the fd is closed."""
     if os.geteuid() != 0:
         return _UID_FIRST_BASE, None  # unprivileged: only the server's own uid is mapped
     _UID_SLOTS_DIR.mkdir(mode=0o700, exist_ok=True)
@@ -61,7 +63,7 @@ def _claim_uid_base() -> tuple[int, int | None]:
     raise RuntimeError(f"every sandbox uid slot under {_UID_SLOTS_DIR} is taken")
 
 
-SANDBOX_UID_BASE, _UID_SLOT_FD = _claim_uid_base()
+SANDBOX_UID_BASE, _UID_SLOT_FD = claim_uid_slot()
 os.environ["SANDLOT_SANDBOX_UID_BASE"] = str(SANDBOX_UID_BASE)
 
 # A server writes where it runs into the user's config dir, for the CLI to find it

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -33,7 +32,7 @@ from typing import Any
 import httpx
 
 from tests.cluster.postgres import PrivatePostgres
-from tests.conftest import ADMIN_KEY, free_port, zip_bytes
+from tests.conftest import ADMIN_KEY, claim_uid_slot, free_port, zip_bytes
 from tests.e2e.test_server import _descendants
 
 SECRET = "cluster-test-secret-" + "s" * 32
@@ -72,27 +71,6 @@ RUNS_HANDLER = {
     "    time.sleep(event.get('sleep', 0))\n"
     "    return {'token': token, 'echo': event.get('echo')}\n"
 }
-
-# The uid slots: the same lock files tests.conftest claims its own from (one per run).
-_UID_SLOTS_DIR = Path("/tmp/sandlot-test-uid-slots")
-_UID_RANGE = 65_536
-_UID_FIRST_BASE = 1_000_000
-
-
-def claim_uid_slot() -> tuple[int, int | None]:
-    """A sandbox uid range of its own for one worker, held (flock) until the fd is closed."""
-    if os.geteuid() != 0:
-        return _UID_FIRST_BASE, None
-    _UID_SLOTS_DIR.mkdir(mode=0o700, exist_ok=True)
-    for slot in range(1000):
-        fd = os.open(_UID_SLOTS_DIR / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return _UID_FIRST_BASE + slot * _UID_RANGE, fd
-    raise RuntimeError(f"every sandbox uid slot under {_UID_SLOTS_DIR} is taken")
 
 
 def until(condition: Callable[[], object], what: str, timeout_s: float = 60) -> None:
