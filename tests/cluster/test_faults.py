@@ -98,6 +98,19 @@ def _sync_failures(load: Load, allowed: set[tuple[int | None, str | None]]) -> N
     assert outcomes.get((200, None), 0) > 0, outcomes
 
 
+def _slow_calls_and_one_running(cluster: Cluster, *, seconds: int) -> tuple[list[str], Proc]:
+    """Six slow async calls accepted through both API servers, and a worker running one."""
+    ids = [cluster.accept("slow", cluster.event(seconds), api=i % 2) for i in range(6)]
+    held: list[Proc] = []
+
+    def one_running() -> bool:
+        held[:] = [w for w in cluster.workers if _running_on(cluster, ids, w)]
+        return bool(held)
+
+    until(one_running, "a slow async call running on a worker")
+    return ids, held[0]
+
+
 def test_kill_9_of_a_worker_mid_call(whole: Cluster) -> None:
     cluster = whole
     with Load(cluster, "load") as load:
@@ -161,15 +174,7 @@ def test_kill_9_of_an_api_server(whole: Cluster) -> None:
 def test_a_worker_stopped_past_worker_stale_s_writes_no_late_result(whole: Cluster) -> None:
     cluster = whole
     with Load(cluster, "load") as load:
-        ids = [cluster.accept("slow", cluster.event(3), api=i % 2) for i in range(6)]
-        held: list[Proc] = []
-
-        def one_running() -> bool:
-            held[:] = [w for w in cluster.workers if _running_on(cluster, ids, w)]
-            return bool(held)
-
-        until(one_running, "a slow async call running on a worker")
-        victim = held[0]
+        ids, victim = _slow_calls_and_one_running(cluster, seconds=3)
         stale = _running_on(cluster, ids, victim)
         victim.sigstop()
         try:
@@ -230,15 +235,7 @@ def test_a_postgres_restart(whole: Cluster, mode: str) -> None:
 def test_a_drain_under_load_fails_no_call(whole: Cluster) -> None:
     cluster = whole
     with Load(cluster, "load") as load:
-        ids = [cluster.accept("slow", cluster.event(2), api=i % 2) for i in range(6)]
-        held: list[Proc] = []
-
-        def one_running() -> bool:
-            held[:] = [w for w in cluster.workers if _running_on(cluster, ids, w)]
-            return bool(held)
-
-        until(one_running, "a slow async call running on a worker")
-        victim = held[0]
+        ids, victim = _slow_calls_and_one_running(cluster, seconds=2)
         victim_id = cluster.worker_id(victim)
         assert victim_id is not None
         done = cluster.drain(victim)
