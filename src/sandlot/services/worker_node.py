@@ -188,7 +188,7 @@ class WorkerNode:
 
     def _cpus_busy(self) -> bool:
         """Every CPU runs a call (sync or async): one more would slow them all down."""
-        return self.cpus > 0 and self.pool.stats().busy >= self.cpus
+        return self.cpus > 0 and self.pool.busy_count() >= self.cpus
 
     def _has_room(self, spec: VersionSpec) -> bool:
         """A warm idle instance of the version, or room for one more instance: free under

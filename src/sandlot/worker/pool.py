@@ -521,6 +521,11 @@ class RuntimePool:
         version = self._versions.get(key)
         return version is not None and bool(version.idle)
 
+    def busy_count(self) -> int:
+        """Instances running a call now: a worker's CPU admission asks this, a count
+        without the rest of a `stats()` snapshot (spares, zygotes, versions)."""
+        return sum(1 for instance in self._live if instance.state is InstanceState.BUSY)
+
     def namespace_use(self, namespace_id: str) -> NamespaceUse:
         return self._tenants.use(namespace_id)
 
